@@ -1,0 +1,56 @@
+# EphemeralML — top-level entry points. The build itself is CMake; this file only sequences it.
+#   make run    set up and run the whole pipeline end to end on the simulated enclave
+#   make test   install deps, build, check formatting, run every test (and once under ASan+UBSan)
+
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+JOBS       ?= $(shell nproc)
+CMAKE_FLAGS ?=
+# Where downloaded test data and reference tools live (outside the clone, shared by clones).
+export EML_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/eml
+
+.PHONY: all deps build run test test-unit test-asan format format-check bench fuzz testdata clean
+
+all: build
+
+deps:
+	@./scripts/install-deps
+
+$(BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+
+build: $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+
+testdata:
+	@./scripts/fetch-testdata
+
+run: deps build testdata
+	@./scripts/run-demo $(BUILD)/eml
+
+format-check:
+	@./scripts/format-check
+
+format:
+	@./scripts/format-check --fix
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -j 1
+
+test-asan: deps
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DEML_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		EML_PROP_ITERS=$${EML_PROP_ITERS:-100} ctest --output-on-failure -j 1
+
+test: deps build testdata format-check test-unit test-asan
+	@echo "make test: all suites passed"
+
+bench: deps build testdata
+	@./scripts/bench $(BUILD)
+
+fuzz: deps
+	@./scripts/fuzz
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz

@@ -1,0 +1,51 @@
+#include "cli.h"
+
+#include "eml/error.h"
+
+int eml_cli_exit_code(int rc)
+{
+	switch (rc) {
+	case EML_OK:
+		return EML_EXIT_OK;
+	case EML_E_USAGE:
+		return EML_EXIT_USAGE;
+	case EML_E_ONNX_UNSUPPORTED_OP:
+		return EML_EXIT_UNSUPPORTED;
+	case EML_E_TKEY_INTEGRITY:
+	case EML_E_BLOB_DIGEST:
+	case EML_E_BLOB_CHUNK_AUTH:
+	case EML_E_BLOB_MODEL_MISMATCH:
+	case EML_E_AUTH:
+		return EML_EXIT_REFUSED;
+	default:
+		if (rc >= 500 && rc < 600) /* attestation refusals */
+			return EML_EXIT_REFUSED;
+		return EML_EXIT_ERROR;
+	}
+}
+
+int eml_cli_fail(const char *what, int rc)
+{
+	fprintf(stderr, "eml %s: %s (%s)\n", what, eml_err_str(rc), eml_err_name(rc));
+	return eml_cli_exit_code(rc);
+}
+
+int eml_cli_usage(const char *usage)
+{
+	fprintf(stderr, "usage: %s\n", usage);
+	return EML_EXIT_USAGE;
+}
+
+void eml_cli_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}

@@ -1,0 +1,40 @@
+/*
+ * Shared pieces of the `eml` command-line tool. Exit-on-error lives only in cmd/eml/.
+ *
+ * Exit codes (documented in README.md):
+ *   0 success; 1 error; 2 usage error; 3 unsupported operators (eml check / decompose);
+ *   4 refused by a security check (attestation, policy, integrity, authentication);
+ *   5 the service is busy or unreachable.
+ */
+#ifndef EML_CMD_CLI_H
+#define EML_CMD_CLI_H
+
+#include <stdio.h>
+
+enum {
+	EML_EXIT_OK = 0,
+	EML_EXIT_ERROR = 1,
+	EML_EXIT_USAGE = 2,
+	EML_EXIT_UNSUPPORTED = 3,
+	EML_EXIT_REFUSED = 4,
+	EML_EXIT_UNAVAILABLE = 5,
+};
+
+typedef int (*eml_cmd_fn)(int argc, char **argv);
+
+/* Print "eml <what>: <fixed message for rc> (<NAME>)" to stderr; returns the exit code for rc. */
+int eml_cli_fail(const char *what, int rc);
+/* Print a usage error and return EML_EXIT_USAGE. */
+int eml_cli_usage(const char *usage);
+/* Map a result code to an exit code. */
+int eml_cli_exit_code(int rc);
+/* Print a JSON string literal (with quotes and escapes) to f. */
+void eml_cli_json_str(FILE *f, const char *s);
+
+/* Subcommands (one file each: cmd_<name>.c). */
+int eml_cmd_check(int argc, char **argv);
+int eml_cmd_decompose(int argc, char **argv);
+int eml_cmd_recompose(int argc, char **argv);
+int eml_cmd_inspect(int argc, char **argv);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * eml — the single EphemeralML binary: a table of subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common/log.h"
+#include "eml/error.h"
+
+struct eml_cmd {
+	const char *name;
+	eml_cmd_fn fn;
+	const char *summary;
+};
+
+/* Keep in the order of the pipeline; README.md lists the same table. */
+static const struct eml_cmd commands[] = {
+    {"check", eml_cmd_check, "check that every operator of an ONNX model is supported"},
+    {"decompose", eml_cmd_decompose, "split an ONNX model into a topology key and a weight blob"},
+    {"recompose", eml_cmd_recompose, "rebuild an ONNX model from a topology key and its blob"},
+    {"inspect", eml_cmd_inspect, "describe a topology key or a weight blob"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: eml <command> [options]   (eml <command> --help for details)\n\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EML_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return EML_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			eml_log_set_tag("eml");
+			return commands[i].fn(argc - 1, argv + 1);
+		}
+	}
+	fprintf(stderr, "eml: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EML_EXIT_USAGE;
+}

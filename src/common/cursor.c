@@ -1,0 +1,213 @@
+#include "common/cursor.h"
+
+#include <string.h>
+
+#include "common/mem.h"
+#include "eml/error.h"
+
+void eml_cur_init(eml_cursor *c, const void *p, size_t len)
+{
+	c->p = p;
+	c->len = p != NULL ? len : 0;
+	c->pos = 0;
+}
+
+size_t eml_cur_remaining(const eml_cursor *c)
+{
+	return c->len - c->pos;
+}
+
+int eml_cur_view(eml_cursor *c, size_t n, const uint8_t **out)
+{
+	if (n > c->len - c->pos)
+		return EML_E_TRUNCATED;
+	*out = c->p + c->pos;
+	c->pos += n;
+	return EML_OK;
+}
+
+int eml_cur_copy(eml_cursor *c, void *out, size_t n)
+{
+	const uint8_t *v;
+	int rc = eml_cur_view(c, n, &v);
+	if (rc == EML_OK && n != 0)
+		memcpy(out, v, n);
+	return rc;
+}
+
+int eml_cur_skip(eml_cursor *c, size_t n)
+{
+	const uint8_t *v;
+	return eml_cur_view(c, n, &v);
+}
+
+static int read_le(eml_cursor *c, size_t n, uint64_t *v)
+{
+	const uint8_t *b;
+	int rc = eml_cur_view(c, n, &b);
+	if (rc != EML_OK)
+		return rc;
+	uint64_t x = 0;
+	for (size_t i = 0; i < n; i++)
+		x |= (uint64_t)b[i] << (8 * i);
+	*v = x;
+	return EML_OK;
+}
+
+int eml_cur_u8(eml_cursor *c, uint8_t *v)
+{
+	uint64_t x;
+	int rc = read_le(c, 1, &x);
+	if (rc == EML_OK)
+		*v = (uint8_t)x;
+	return rc;
+}
+
+int eml_cur_u16(eml_cursor *c, uint16_t *v)
+{
+	uint64_t x;
+	int rc = read_le(c, 2, &x);
+	if (rc == EML_OK)
+		*v = (uint16_t)x;
+	return rc;
+}
+
+int eml_cur_u32(eml_cursor *c, uint32_t *v)
+{
+	uint64_t x;
+	int rc = read_le(c, 4, &x);
+	if (rc == EML_OK)
+		*v = (uint32_t)x;
+	return rc;
+}
+
+int eml_cur_u64(eml_cursor *c, uint64_t *v)
+{
+	return read_le(c, 8, v);
+}
+
+int eml_cur_i64(eml_cursor *c, int64_t *v)
+{
+	uint64_t x;
+	int rc = read_le(c, 8, &x);
+	if (rc == EML_OK)
+		memcpy(v, &x, sizeof(x));
+	return rc;
+}
+
+int eml_cur_u32_be(eml_cursor *c, uint32_t *v)
+{
+	const uint8_t *b;
+	int rc = eml_cur_view(c, 4, &b);
+	if (rc == EML_OK)
+		*v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+	return rc;
+}
+
+int eml_cur_end(const eml_cursor *c)
+{
+	return c->pos == c->len ? EML_OK : EML_E_TRAILING;
+}
+
+void eml_buf_init(eml_buf *b, size_t max)
+{
+	memset(b, 0, sizeof(*b));
+	b->max = max;
+}
+
+void eml_buf_cleanup(eml_buf *b)
+{
+	eml_free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+int eml_buf_error(const eml_buf *b)
+{
+	return b->err;
+}
+
+int eml_buf_reserve(eml_buf *b, size_t extra)
+{
+	size_t need;
+	if (b->err != EML_OK)
+		return b->err;
+	if (eml_add_size(b->len, extra, &need) != EML_OK || (b->max != 0 && need > b->max)) {
+		b->err = EML_E_LIMIT;
+		return b->err;
+	}
+	if (need <= b->cap)
+		return EML_OK;
+	size_t cap = b->cap != 0 ? b->cap : 256;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	if (b->max != 0 && cap > b->max)
+		cap = b->max;
+	uint8_t *q = eml_realloc(b->p, cap);
+	if (q == NULL) {
+		b->err = EML_E_NOMEM;
+		return b->err;
+	}
+	b->p = q;
+	b->cap = cap;
+	return EML_OK;
+}
+
+void eml_buf_put(eml_buf *b, const void *p, size_t n)
+{
+	if (eml_buf_reserve(b, n) != EML_OK)
+		return;
+	if (n != 0)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+void eml_buf_zero(eml_buf *b, size_t n)
+{
+	if (eml_buf_reserve(b, n) != EML_OK)
+		return;
+	if (n != 0)
+		memset(b->p + b->len, 0, n);
+	b->len += n;
+}
+
+static void put_le(eml_buf *b, uint64_t v, size_t n)
+{
+	uint8_t t[8];
+	for (size_t i = 0; i < n; i++)
+		t[i] = (uint8_t)(v >> (8 * i));
+	eml_buf_put(b, t, n);
+}
+
+void eml_buf_u8(eml_buf *b, uint8_t v)
+{
+	put_le(b, v, 1);
+}
+
+void eml_buf_u16(eml_buf *b, uint16_t v)
+{
+	put_le(b, v, 2);
+}
+
+void eml_buf_u32(eml_buf *b, uint32_t v)
+{
+	put_le(b, v, 4);
+}
+
+void eml_buf_u64(eml_buf *b, uint64_t v)
+{
+	put_le(b, v, 8);
+}
+
+void eml_buf_u32_be(eml_buf *b, uint32_t v)
+{
+	uint8_t t[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+	eml_buf_put(b, t, 4);
+}
+
+uint8_t *eml_buf_take(eml_buf *b, size_t *len)
+{
+	uint8_t *p = b->p;
+	*len = b->len;
+	memset(b, 0, sizeof(*b));
+	return p;
+}

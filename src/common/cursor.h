@@ -1,0 +1,61 @@
+/*
+ * Bounds-checked reading of untrusted bytes (after s2n's stuffer and BearSSL's decoders).
+ * Every read checks the remaining length first and fails with EML_E_TRUNCATED; integers are
+ * little-endian unless the name says _be. A cursor never owns its bytes.
+ */
+#ifndef EML_COMMON_CURSOR_H
+#define EML_COMMON_CURSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct eml_cursor {
+	const uint8_t *p;
+	size_t len;
+	size_t pos;
+} eml_cursor;
+
+void eml_cur_init(eml_cursor *c, const void *p, size_t len);
+size_t eml_cur_remaining(const eml_cursor *c);
+int eml_cur_u8(eml_cursor *c, uint8_t *v);
+int eml_cur_u16(eml_cursor *c, uint16_t *v);
+int eml_cur_u32(eml_cursor *c, uint32_t *v);
+int eml_cur_u64(eml_cursor *c, uint64_t *v);
+int eml_cur_i64(eml_cursor *c, int64_t *v);
+int eml_cur_u32_be(eml_cursor *c, uint32_t *v);
+/* Copy n bytes out. */
+int eml_cur_copy(eml_cursor *c, void *out, size_t n);
+/* Point at the next n bytes without copying, and advance. */
+int eml_cur_view(eml_cursor *c, size_t n, const uint8_t **out);
+int eml_cur_skip(eml_cursor *c, size_t n);
+/* EML_OK when nothing remains, EML_E_TRAILING otherwise. */
+int eml_cur_end(const eml_cursor *c);
+
+/*
+ * A growable byte buffer for writing (integers little-endian unless _be). Storage comes from
+ * eml_alloc and is wiped on growth and on cleanup. Errors are sticky: after a failed append every
+ * later append is a no-op and eml_buf_error returns the first error.
+ */
+typedef struct eml_buf {
+	uint8_t *p;
+	size_t len;
+	size_t cap;
+	size_t max; /* 0 = no limit beyond memory */
+	int err;
+} eml_buf;
+
+void eml_buf_init(eml_buf *b, size_t max);
+void eml_buf_cleanup(eml_buf *b); /* wipes and frees */
+int eml_buf_error(const eml_buf *b);
+int eml_buf_reserve(eml_buf *b, size_t extra);
+void eml_buf_put(eml_buf *b, const void *p, size_t n);
+void eml_buf_zero(eml_buf *b, size_t n);
+void eml_buf_u8(eml_buf *b, uint8_t v);
+void eml_buf_u16(eml_buf *b, uint16_t v);
+void eml_buf_u32(eml_buf *b, uint32_t v);
+void eml_buf_u64(eml_buf *b, uint64_t v);
+void eml_buf_u32_be(eml_buf *b, uint32_t v);
+/* Take ownership of the bytes (free with eml_free); the buffer is reset. */
+uint8_t *eml_buf_take(eml_buf *b, size_t *len);
+
+#endif
