@@ -26,7 +26,8 @@ typedef struct tm_builder {
 	uint32_t cap_values, cap_tensors;
 	uint64_t cap_data;
 	eml_rng *r;
-	uint64_t data_bytes_target;
+	int32_t cur_graph;
+	int32_t *vgraph; /* graph that defines each value (for scoping) */
 } tm_builder;
 
 static int32_t tm_new_value(tm_builder *b)
@@ -35,7 +36,9 @@ static int32_t tm_new_value(tm_builder *b)
 	if (m->n_values == b->cap_values) {
 		b->cap_values = b->cap_values ? b->cap_values * 2 : 16;
 		m->values = eml_realloc(m->values, b->cap_values * sizeof(eml_value));
+		b->vgraph = eml_realloc(b->vgraph, b->cap_values * sizeof(int32_t));
 	}
+	b->vgraph[m->n_values] = b->cur_graph;
 	eml_value *v = &m->values[m->n_values];
 	memset(v, 0, sizeof(*v));
 	v->dtype = EML_DT_FLOAT;
@@ -114,9 +117,16 @@ static int32_t tm_new_tensor(tm_builder *b, uint64_t max_elems)
 	return (int32_t)m->n_tensors++;
 }
 
+/* A value visible from the current graph: defined in it or in an enclosing graph. */
 static int32_t tm_pick_value(tm_builder *b)
 {
-	return (int32_t)eml_rng_below(b->r, b->m->n_values);
+	for (int tries = 0; tries < 64; tries++) {
+		int32_t v = (int32_t)eml_rng_below(b->r, b->m->n_values);
+		for (int32_t g = b->cur_graph; g != -1; g = b->m->graphs[g].parent)
+			if (b->vgraph[v] == g)
+				return v;
+	}
+	return b->m->graphs[0].inputs[0];
 }
 
 static void tm_add_attr(tm_builder *b, eml_attr *a, int type, uint32_t idx)
@@ -165,6 +175,8 @@ static const char *tm_ops[] = {"Conv",    "Relu", "Add",     "MatMul",    "Gemm"
 static void tm_add_nodes(tm_builder *b, int32_t gi, uint32_t n_nodes, int allow_if, int depth)
 {
 	eml_model *m = b->m;
+	int32_t saved_graph = b->cur_graph;
+	b->cur_graph = gi;
 	m->graphs[gi].nodes = eml_calloc(n_nodes + 1, sizeof(eml_node));
 	for (uint32_t i = 0; i < n_nodes; i++) {
 		eml_node *nd = &m->graphs[gi].nodes[i];
@@ -177,8 +189,10 @@ static void tm_add_nodes(tm_builder *b, int32_t gi, uint32_t n_nodes, int allow_
 			nd->attrs = eml_calloc(1, sizeof(eml_attr));
 			nd->attrs[0].name = eml_strdup("value");
 			nd->attrs[0].type = EML_ATTR_TENSOR;
-			nd->attrs[0].orig_type = eml_rng_chance(b->r, 0.3) ? EML_ATTR_FLOATS : 0;
 			nd->attrs[0].tensor = tm_new_tensor(b, 2048);
+			const eml_tensor *ct = &b->m->tensors[nd->attrs[0].tensor];
+			if (ct->dtype == EML_DT_FLOAT && ct->rank == 1 && eml_rng_chance(b->r, 0.5))
+				nd->attrs[0].orig_type = EML_ATTR_FLOATS; /* value_floats */
 			nd->n_inputs = 0;
 			nd->inputs = eml_calloc(1, sizeof(int32_t));
 		} else if (kind == 1 && allow_if && depth < 2 && m->n_graphs + 2 < 64) {
@@ -198,7 +212,9 @@ static void tm_add_nodes(tm_builder *b, int32_t gi, uint32_t n_nodes, int allow_
 				nd->attrs[br].type = EML_ATTR_GRAPH;
 				nd->attrs[br].graph = sg;
 				/* a subgraph initializer */
+				b->cur_graph = sg;
 				int32_t v = tm_new_value(b);
+				b->cur_graph = gi;
 				m->values[v].tensor = tm_new_tensor(b, 1024);
 				g->n_initializers = 1;
 				g->initializers = eml_calloc(1, sizeof(int32_t));
@@ -231,6 +247,7 @@ static void tm_add_nodes(tm_builder *b, int32_t gi, uint32_t n_nodes, int allow_
 		for (uint32_t j = 0; j < nd->n_outputs; j++)
 			nd->outputs[j] = tm_new_value(b);
 	}
+	b->cur_graph = saved_graph;
 }
 
 /* A random model with roughly `weight_elems` elements per large initializer. */
@@ -243,7 +260,7 @@ static eml_model *tm_random_model(eml_rng *r, uint64_t weight_elems)
 	m->n_opsets = 1 + (uint32_t)eml_rng_below(r, 2);
 	m->opsets = eml_calloc(m->n_opsets, sizeof(eml_opset));
 	m->opsets[0].domain = eml_strdup("");
-	m->opsets[0].version = (int64_t)eml_rng_range(r, 11, 19);
+	m->opsets[0].version = (int64_t)eml_rng_range(r, 11, 18);
 	if (m->n_opsets > 1) {
 		m->opsets[1].domain = eml_strdup("com.microsoft");
 		m->opsets[1].version = 1;
@@ -269,6 +286,7 @@ static eml_model *tm_random_model(eml_rng *r, uint64_t weight_elems)
 	g->n_outputs = 1;
 	g->outputs = eml_calloc(1, sizeof(int32_t));
 	g->outputs[0] = g->nodes[g->n_nodes - 1].outputs[0];
+	eml_free(b.vgraph);
 	return m;
 }
 
