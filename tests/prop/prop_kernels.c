@@ -108,6 +108,9 @@ static void gemm_case(eml_rng *r, eml_threadpool *pool)
 	size_t ldc = N + (size_t)eml_rng_below(r, 3);
 	float alpha = eml_rng_chance(r, 0.5) ? 1.0f : eml_rng_float(r, -2.0f, 2.0f);
 	int use_packed = eml_rng_chance(r, 0.4);
+	int use_packed_a = eml_rng_chance(r, 0.3);
+	if (use_packed_a)
+		alpha = 1.0f;
 	int use_ep = eml_rng_chance(r, 0.7);
 	eml_epilogue ep;
 	random_epilogue(r, &ep);
@@ -168,21 +171,33 @@ static void gemm_case(eml_rng *r, eml_threadpool *pool)
 		cr_assert_not_null(packed);
 		eml_sgemm_pack_b(B, ldb, tb, K, N, packed);
 	}
+	float *packed_a = NULL;
+	if (use_packed_a) {
+		packed_a = malloc(eml_sgemm_packed_a_size(M, K));
+		cr_assert_not_null(packed_a);
+		eml_sgemm_pack_a(A, lda, ta, M, K, packed_a);
+	}
 	size_t ws = eml_sgemm_work_size(M, N, K, eml_threadpool_threads(pool));
 	/* Guard bytes after the work area catch overruns of eml_sgemm_work_size. */
 	unsigned char *work = malloc(ws + 256);
 	cr_assert_not_null(work);
 	memset(work + ws, 0xA5, 256);
-	eml_sgemm(pool, M, N, K, alpha, A, lda, ta, packed ? NULL : B, ldb, tb, packed, C, ldc,
-	          use_ep ? &ep : NULL, work);
+	if (use_packed_a)
+		eml_sgemm_packed_a(pool, M, N, K, packed_a, B, ldb, tb, C, ldc, use_ep ? &ep : NULL,
+		                   work);
+	else
+		eml_sgemm(pool, M, N, K, alpha, A, lda, ta, packed ? NULL : B, ldb, tb, packed, C,
+		          ldc, use_ep ? &ep : NULL, work);
 	for (int i = 0; i < 256; i++)
 		PROP_ASSERT(work[ws + (size_t)i] == 0xA5, "work area overrun");
 	double err = max_rel_err(C, ldc, want, M, N);
-	PROP_ASSERT(err <= 1e-4,
-	            "gemm %s M=%zu N=%zu K=%zu ta=%d tb=%d packed=%d ep=%d bias=%d act=%d err=%g",
-	            eml_sgemm_isa(), M, N, K, ta, tb, use_packed, use_ep, ep.bias_kind, ep.act,
-	            err);
+	PROP_ASSERT(
+	    err <= 1e-4,
+	    "gemm %s M=%zu N=%zu K=%zu ta=%d tb=%d packed=%d/%d ep=%d bias=%d act=%d err=%g",
+	    eml_sgemm_isa(), M, N, K, ta, tb, use_packed, use_packed_a, use_ep, ep.bias_kind,
+	    ep.act, err);
 	free(work);
+	free(packed_a);
 	free(packed);
 	free(want);
 	free(bias);
