@@ -44,6 +44,12 @@
 	X(ONNX_EXTERNAL_DATA, 108, "external data is missing or out of range")                     \
 	X(ONNX_ATTRIBUTE, 109, "malformed attribute in the model")                                 \
 	X(ONNX_LIMIT, 110, "the model exceeds a size limit")                                       \
+	X(ONNX_SPARSE, 111, "sparse tensors are not supported")                                    \
+	X(ONNX_STRING_TENSOR, 112, "string tensors are not supported")                             \
+	X(ONNX_TYPE_PROTO, 113, "type-proto attributes are not supported")                         \
+	X(ONNX_UNDEFINED_VALUE, 114, "a node or graph refers to an undefined value")               \
+	X(ONNX_DUPLICATE_NAME, 115, "a value name is defined twice in the model")                  \
+	X(ONNX_FILE_SIZE, 116, "the model file exceeds the size limit")                            \
 	/* onnx: add new codes above this line */                                                  \
 	/* topo (topology key, weight blob): 200-299 */                                            \
 	X(TKEY_MAGIC, 200, "not a topology key (bad magic)")                                       \
