@@ -279,12 +279,7 @@ void eml_parallel_for(eml_threadpool *pool, int threads, size_t n, size_t grain,
 		chunk = grain;
 	tasks = (n + chunk - 1) / chunk;
 	pfor_ctx p = {fn, ctx, n, chunk};
-#ifdef EML_ENGINE_HAVE_POOL
 	eml_threadpool_run(pool, tasks, pfor_task, &p);
-#else
-	for (size_t t = 0; t < tasks; t++)
-		pfor_task(&p, t, 0);
-#endif
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -702,6 +697,8 @@ static int build_node(struct eml_build *b, const eml_node *n, int depth)
 	           EML_E_ENGINE_SHAPE);
 	c.node = n;
 	c.b = b;
+	c.pool = p->pool;
+	c.threads = p->threads;
 	c.opset = b->opset;
 	c.n_in = n->n_inputs;
 	c.n_out = n->n_outputs;
@@ -968,9 +965,7 @@ void eml_plan_free(eml_plan *p)
 			eml_free(p->out_names[i]);
 	eml_free(p->out_names);
 	eml_free(p->outs);
-#ifdef EML_ENGINE_HAVE_POOL
 	eml_threadpool_free(p->pool);
-#endif
 	eml_free(p);
 }
 
@@ -996,7 +991,11 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 	p = eml_calloc(1, sizeof(*p));
 	EML_ENSURE(p != NULL, EML_E_NOMEM);
 	b.p = p;
-	p->threads = opts != NULL ? opts->threads : 0;
+	/* One pool per plan (its workers are created here and joined in eml_plan_free); created
+	 * first so operators size their scratch for it and folding can use it. */
+	EML_ENSURE(opts == NULL || opts->threads >= 0, EML_E_ARG);
+	EML_GUARD(eml_threadpool_new(opts != NULL ? opts->threads : 0, &p->pool));
+	p->threads = eml_threadpool_threads(p->pool);
 	uint32_t nv = m->n_values;
 	p->block = eml_calloc(nv + 1, sizeof(eml_rt));
 	p->all = eml_calloc(nv + 16, sizeof(eml_rt *));
@@ -1048,15 +1047,6 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 		eml_free(p->all[i]->heap);
 		p->all[i]->heap = NULL;
 	}
-#ifdef EML_ENGINE_HAVE_POOL
-	{
-		int th = p->threads;
-		EML_GUARD(eml_threadpool_new(th, &p->pool));
-		p->threads = eml_threadpool_threads(p->pool);
-	}
-#else
-	p->threads = 1;
-#endif
 	for (uint32_t s = 0; s < p->n_steps; s++) {
 		p->steps[s].c.pool = p->pool;
 		p->steps[s].c.threads = p->threads;
