@@ -44,6 +44,12 @@
 	X(ONNX_EXTERNAL_DATA, 108, "external data is missing or out of range")                     \
 	X(ONNX_ATTRIBUTE, 109, "malformed attribute in the model")                                 \
 	X(ONNX_LIMIT, 110, "the model exceeds a size limit")                                       \
+	X(ONNX_SPARSE, 111, "sparse tensors are not supported")                                    \
+	X(ONNX_STRING_TENSOR, 112, "string tensors are not supported")                             \
+	X(ONNX_TYPE_PROTO, 113, "type-proto attributes are not supported")                         \
+	X(ONNX_UNDEFINED_VALUE, 114, "a node or graph refers to an undefined value")               \
+	X(ONNX_DUPLICATE_NAME, 115, "a value name is defined twice in the model")                  \
+	X(ONNX_FILE_SIZE, 116, "the model file exceeds the size limit")                            \
 	/* onnx: add new codes above this line */                                                  \
 	/* topo (topology key, weight blob): 200-299 */                                            \
 	X(TKEY_MAGIC, 200, "not a topology key (bad magic)")                                       \
@@ -57,6 +63,17 @@
 	X(BLOB_CHUNK_AUTH, 214, "a weight blob chunk failed authentication")                       \
 	X(BLOB_TRUNCATED, 215, "the weight blob is truncated")                                     \
 	X(BLOB_MODEL_MISMATCH, 216, "the weight blob belongs to another model")                    \
+	X(TKEY_TRAILING, 204, "trailing bytes after the topology key")                             \
+	X(TKEY_TRUNCATED, 205, "the topology key is truncated")                                    \
+	X(TKEY_BAD_REF, 206,                                                                       \
+	  "the topology key refers to a value, tensor or graph that does not exist")               \
+	X(TKEY_TENSOR_RANGE, 207,                                                                  \
+	  "a tensor of the topology key lies outside the weight plaintext")                        \
+	X(TKEY_TENSOR_ALIGN, 208, "a tensor of the topology key is not 64-byte aligned")           \
+	X(TKEY_LIMIT, 209, "the topology key exceeds a size limit")                                \
+	X(BLOB_HEADER_MISMATCH, 217, "the weight blob header does not match the topology key")     \
+	X(BLOB_TRAILING, 218, "trailing bytes after the weight blob")                              \
+	X(TOPO_NO_DATA, 219, "the model has no tensor data to decompose")                          \
 	/* topo: add new codes above this line */                                                  \
 	/* engine: 300-399 */                                                                      \
 	X(ENGINE_INPUT_MISSING, 300, "a graph input was not provided")                             \
