@@ -297,6 +297,23 @@ static void pack_a_block(const float *A, size_t lda, int trans_a, size_t m0, siz
 	}
 }
 
+size_t eml_sgemm_packed_a_size(size_t M, size_t K)
+{
+	const gemm_isa *isa = isa_get();
+	return (PACKED_HDR_FLOATS + round_up(M, (size_t)isa->mr) * K) * sizeof(float);
+}
+
+void eml_sgemm_pack_a(const float *A, size_t lda, int trans_a, size_t M, size_t K, float *packed)
+{
+	const gemm_isa *isa = isa_get();
+	uint64_t hdr[4] = {PACKED_MAGIC, (uint64_t)isa->mr, M, K};
+	memset(packed, 0, PACKED_HDR_FLOATS * sizeof(float));
+	memcpy(packed, hdr, sizeof(hdr));
+	if (K == 0 || M == 0)
+		return;
+	pack_a_block(A, lda, trans_a, 0, M, 0, K, isa->mr, 1.0f, packed + PACKED_HDR_FLOATS);
+}
+
 size_t eml_sgemm_packed_b_size(size_t K, size_t N)
 {
 	const gemm_isa *isa = isa_get();
@@ -327,7 +344,8 @@ typedef struct gemm_job {
 	const float *B;
 	size_t ldb;
 	int trans_b;
-	const float *packed; /* panels of pre-packed B (after the header), or NULL */
+	const float *packed;   /* panels of pre-packed B (after the header), or NULL */
+	const float *packed_a; /* panels of pre-packed A (after the header), or NULL */
 	float *C;
 	size_t ldc;
 	const eml_epilogue *ep; /* NULL when nothing to do */
@@ -370,14 +388,21 @@ static void gemm_serial(const gemm_job *g, size_t m_begin, size_t m_end, size_t 
 			}
 			for (size_t ic = m_begin; ic < m_end; ic += isa->mc) {
 				size_t mc = min_sz(isa->mc, m_end - ic);
-				pack_a_block(g->A, g->lda, g->trans_a, ic, mc, pc, kc, (int)mr,
-				             g->alpha, abuf);
+				const float *abase = abuf;
+				size_t astride = kc * mr;
+				if (g->packed_a) {
+					abase = g->packed_a + (ic / mr) * K * mr + pc * mr;
+					astride = K * mr;
+				} else {
+					pack_a_block(g->A, g->lda, g->trans_a, ic, mc, pc, kc,
+					             (int)mr, g->alpha, abuf);
+				}
 				for (size_t jr = 0; jr < nc; jr += nr) {
 					size_t w = min_sz(nr, nc - jr);
 					const float *bp = bbase + (jr / nr) * bstride;
 					for (size_t ir = 0; ir < mc; ir += mr) {
 						size_t h = min_sz(mr, mc - ir);
-						const float *ap = abuf + (ir / mr) * kc * mr;
+						const float *ap = abase + (ir / mr) * astride;
 						float *c = g->C + (ic + ir) * g->ldc + jc + jr;
 						if (h == mr && w == nr) {
 							isa->kern(kc, ap, bp, c, g->ldc, accumulate,
@@ -426,8 +451,10 @@ static void gemm_task(void *ctx, size_t task, int thread)
 static void block_sizes(const gemm_isa *isa, size_t M, size_t N, size_t K, size_t *a_bytes,
                         size_t *b_bytes)
 {
-	size_t mc = min_sz(isa->mc, round_up(M ? M : 1, (size_t)isa->mr));
-	size_t nc = min_sz(isa->nc, round_up(N ? N : 1, (size_t)isa->nr));
+	/* M + MAX_MR bounds round_up(M, mr) for every mr, so the portable fallback for foreign
+	 * packings (other mr/nr, smaller mc/nc) never needs more than eml_sgemm_work_size gave. */
+	size_t mc = min_sz(isa->mc, M + MAX_MR);
+	size_t nc = min_sz(isa->nc, N + MAX_NR);
 	size_t kc = min_sz(isa->kc, K ? K : 1);
 	*a_bytes = round_up(mc * kc * sizeof(float), 64);
 	*b_bytes = round_up(kc * nc * sizeof(float), 64);
@@ -438,8 +465,6 @@ size_t eml_sgemm_work_size(size_t M, size_t N, size_t K, int threads)
 	size_t a, b;
 	const gemm_isa *isa = isa_get();
 	block_sizes(isa, M, N, K, &a, &b);
-	/* A packed B whose NR differs from this ISA's runs on the portable kernel (MR 4): its A
-	 * block is never larger than this one because portable mc*kc <= every ISA's mc*kc. */
 	if (threads < 1)
 		threads = 1;
 	return (size_t)threads * (a + b) + 64;
@@ -448,9 +473,10 @@ size_t eml_sgemm_work_size(size_t M, size_t N, size_t K, int threads)
 /* Work below this many multiply-adds stays on one thread: waking workers costs more. */
 #define GEMM_PARALLEL_MIN_FLOPS (1u << 18)
 
-void eml_sgemm(eml_threadpool *pool, size_t M, size_t N, size_t K, float alpha, const float *A,
-               size_t lda, int trans_a, const float *B, size_t ldb, int trans_b,
-               const float *packed_b, float *C, size_t ldc, const eml_epilogue *ep, void *work)
+static void sgemm_impl(eml_threadpool *pool, size_t M, size_t N, size_t K, float alpha,
+                       const float *A, size_t lda, int trans_a, const float *packed_a,
+                       const float *B, size_t ldb, int trans_b, const float *packed_b, float *C,
+                       size_t ldc, const eml_epilogue *ep, void *work)
 {
 	gemm_job g;
 	memset(&g, 0, sizeof(g));
@@ -481,17 +507,28 @@ void eml_sgemm(eml_threadpool *pool, size_t M, size_t N, size_t K, float alpha, 
 			epilogue_tile(ep, C, ldc, 0, 0, M, N);
 		return;
 	}
-	if (packed_b) {
-		uint64_t hdr[4];
-		memcpy(hdr, packed_b, sizeof(hdr));
-		if (hdr[1] != (uint64_t)g.isa->nr) {
-			/* Packed for another NR (only after eml_sgemm_force_isa): portable kernel. */
+	{
+		uint64_t ha[4] = {0}, hb[4] = {0};
+		if (packed_a)
+			memcpy(ha, packed_a, sizeof(ha));
+		if (packed_b)
+			memcpy(hb, packed_b, sizeof(hb));
+		if ((packed_a && ha[1] != (uint64_t)g.isa->mr) ||
+		    (packed_b && hb[1] != (uint64_t)g.isa->nr)) {
+			/* Packed for another ISA (only after eml_sgemm_force_isa): run the portable
+			 * kernel with the packing's panel widths, blocks no larger than this ISA's. */
 			alt = isa_portable;
-			alt.nr = (int)hdr[1];
-			alt.mc = g.isa->mc / PORTABLE_MR * PORTABLE_MR;
+			alt.mr = packed_a ? (int)ha[1] : PORTABLE_MR;
+			alt.nr = packed_b ? (int)hb[1] : PORTABLE_NR;
+			alt.mc = g.isa->mc / (size_t)alt.mr * (size_t)alt.mr;
+			alt.nc = g.isa->nc / (size_t)alt.nr * (size_t)alt.nr;
+			alt.kc = g.isa->kc;
 			g.isa = &alt;
 		}
-		g.packed = packed_b + PACKED_HDR_FLOATS;
+		if (packed_a)
+			g.packed_a = packed_a + PACKED_HDR_FLOATS;
+		if (packed_b)
+			g.packed = packed_b + PACKED_HDR_FLOATS;
 	}
 	g.M = M;
 	g.N = N;
@@ -512,7 +549,9 @@ void eml_sgemm(eml_threadpool *pool, size_t M, size_t N, size_t K, float alpha, 
 	block_sizes(g.isa, M, N, K, &g.a_bytes, &bb);
 	/* Pre-packed B needs no B block; a packed B of a foreign NR (portable kernel) may have a
 	 * larger one than eml_sgemm_work_size counted, so it must not be reserved either. */
-	g.per_thread = g.a_bytes + (g.packed ? 0 : bb);
+	g.per_thread = (g.packed_a ? 0 : g.a_bytes) + (g.packed ? 0 : bb);
+	if (g.packed_a)
+		g.a_bytes = 0;
 
 	int threads = eml_threadpool_threads(pool);
 	double flops = (double)M * (double)N * (double)K;
@@ -529,4 +568,20 @@ void eml_sgemm(eml_threadpool *pool, size_t M, size_t N, size_t K, float alpha, 
 	g.slab = per * unit;
 	g.n_slabs = (tiles + per - 1) / per;
 	eml_threadpool_run(pool, g.n_slabs, gemm_task, &g);
+}
+
+void eml_sgemm(eml_threadpool *pool, size_t M, size_t N, size_t K, float alpha, const float *A,
+               size_t lda, int trans_a, const float *B, size_t ldb, int trans_b,
+               const float *packed_b, float *C, size_t ldc, const eml_epilogue *ep, void *work)
+{
+	sgemm_impl(pool, M, N, K, alpha, A, lda, trans_a, NULL, B, ldb, trans_b, packed_b, C, ldc,
+	           ep, work);
+}
+
+void eml_sgemm_packed_a(eml_threadpool *pool, size_t M, size_t N, size_t K, const float *packed_a,
+                        const float *B, size_t ldb, int trans_b, float *C, size_t ldc,
+                        const eml_epilogue *ep, void *work)
+{
+	sgemm_impl(pool, M, N, K, 1.0f, NULL, 0, 0, packed_a, B, ldb, trans_b, NULL, C, ldc, ep,
+	           work);
 }

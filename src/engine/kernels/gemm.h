@@ -63,6 +63,16 @@ void eml_sgemm(eml_threadpool *pool, size_t M, size_t N, size_t K, float alpha, 
                size_t lda, int trans_a, const float *B, size_t ldb, int trans_b,
                const float *packed_b, float *C, size_t ldc, const eml_epilogue *ep, void *work);
 
+/*
+ * Pre-packed A (the weights are on the left, as in Conv: Y = W * im2col(X)). alpha is 1.
+ * Same contract as eml_sgemm otherwise; eml_sgemm_work_size applies.
+ */
+size_t eml_sgemm_packed_a_size(size_t M, size_t K);
+void eml_sgemm_pack_a(const float *A, size_t lda, int trans_a, size_t M, size_t K, float *packed);
+void eml_sgemm_packed_a(eml_threadpool *pool, size_t M, size_t N, size_t K, const float *packed_a,
+                        const float *B, size_t ldb, int trans_b, float *C, size_t ldc,
+                        const eml_epilogue *ep, void *work);
+
 /* Apply an activation in place to n floats (used by fused epilogues elsewhere). */
 void eml_act_apply(float *x, size_t n, int act, float a, float b);
 
