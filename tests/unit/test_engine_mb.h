@@ -8,7 +8,7 @@
 #include "common/mem.h"
 #include "model/model.h"
 
-static eml_model *mb_new(int64_t opset)
+static inline eml_model *mb_new(int64_t opset)
 {
 	eml_model *m = eml_model_new();
 	m->ir_version = 8;
@@ -94,7 +94,7 @@ static inline void mb_output(eml_model *m, int32_t v)
 
 /* Add a node; returns it so attributes can be added. in/out lists end with INT32_MIN. */
 #define MB_END INT32_MIN
-static eml_node *mb_node(eml_model *m, const char *op, const int32_t *in, const int32_t *out)
+static inline eml_node *mb_node(eml_model *m, const char *op, const int32_t *in, const int32_t *out)
 {
 	eml_graph *g = &m->graphs[0];
 	g->nodes = eml_realloc(g->nodes, (g->n_nodes + 1) * sizeof(eml_node));
