@@ -22,6 +22,7 @@
 #include "common/mem.h"
 #include "engine/engine.h"
 #include "engine/internal.h"
+#include "engine/ops/ops.h"
 
 typedef struct eml_step {
 	const eml_op_def *def;
@@ -348,7 +349,7 @@ static int32_t rec_root(const eml_plan *p, int32_t i)
 	return i;
 }
 
-static float f16_to_f32(uint16_t h)
+float eml_f16_to_f32(uint16_t h)
 {
 	uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 0x1f, m = h & 0x3ff, u;
 	if (e == 0) {
@@ -396,7 +397,7 @@ static int init_const(struct eml_build *b, eml_rt *t, const eml_tensor *mt)
 			} else {
 				uint16_t h;
 				memcpy(&h, src + i * 2, 2);
-				f[i] = f16_to_f32(h);
+				f[i] = eml_f16_to_f32(h);
 			}
 		}
 		t->heap = f;
