@@ -36,5 +36,6 @@ int eml_cmd_check(int argc, char **argv);
 int eml_cmd_decompose(int argc, char **argv);
 int eml_cmd_recompose(int argc, char **argv);
 int eml_cmd_inspect(int argc, char **argv);
+int eml_cmd_run(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ static const struct eml_cmd commands[] = {
     {"decompose", eml_cmd_decompose, "split an ONNX model into a topology key and a weight blob"},
     {"recompose", eml_cmd_recompose, "rebuild an ONNX model from a topology key and its blob"},
     {"inspect", eml_cmd_inspect, "describe a topology key or a weight blob"},
+    {"run", eml_cmd_run, "run one inference locally (ONNX file, or topology key + blob)"},
 };
 
 static void usage(FILE *f)

@@ -88,6 +88,9 @@
 	/* tensor files (.npy, .pb): 400-449 */                                                    \
 	X(TENSOR_FORMAT, 400, "malformed tensor file")                                             \
 	X(TENSOR_DTYPE, 401, "unsupported tensor file data type")                                  \
+	X(TENSOR_FORTRAN_ORDER, 402, "Fortran-order tensor files are not supported")               \
+	X(TENSOR_VERSION, 403, "unsupported tensor file format version")                           \
+	X(TENSOR_UNSUPPORTED, 404, "tensor file uses segments or external data (unsupported)")     \
 	/* tensor: add new codes above this line */                                                \
 	/* crypto: 450-499 */                                                                      \
 	X(CRYPTO, 450, "cryptographic library failure")                                            \
