@@ -20,6 +20,8 @@ static const struct eml_cmd commands[] = {
     {"decompose", eml_cmd_decompose, "split an ONNX model into a topology key and a weight blob"},
     {"recompose", eml_cmd_recompose, "rebuild an ONNX model from a topology key and its blob"},
     {"inspect", eml_cmd_inspect, "describe a topology key or a weight blob"},
+    {"policy", eml_cmd_policy, "create an attestation policy (PCRs, root, freshness)"},
+    {"attest", eml_cmd_attest, "verify an attestation document against a policy"},
 };
 
 static void usage(FILE *f)

@@ -195,7 +195,8 @@ static int check_protected(const uint8_t *p, size_t len)
 			continue;
 		if (cbor_get_int(k) == 1) {
 			/* alg: -35 is negint with value 34 */
-			EML_ENSURE(cbor_isa_negint(v) && cbor_get_int(v) == 34, EML_E_ATTEST_HEADER);
+			EML_ENSURE(cbor_isa_negint(v) && cbor_get_int(v) == 34,
+			           EML_E_ATTEST_HEADER);
 			have_alg = 1;
 		} else if (cbor_get_int(k) == 2) {
 			EML_FAIL(EML_E_ATTEST_HEADER);
@@ -261,9 +262,9 @@ enum {
 	F_REQUIRED = F_MODULE_ID | F_DIGEST | F_TIMESTAMP | F_PCRS | F_CERTIFICATE | F_CABUNDLE,
 };
 
-static const char *const field_names[] = {"module_id",   "digest",   "timestamp",
-                                          "pcrs",        "certificate", "cabundle",
-                                          "public_key",  "user_data", "nonce"};
+static const char *const field_names[] = {"module_id",  "digest",      "timestamp",
+                                          "pcrs",       "certificate", "cabundle",
+                                          "public_key", "user_data",   "nonce"};
 
 static int parse_payload(const cbor_item_t *m, eml_attest_doc *d)
 {
@@ -402,8 +403,8 @@ int eml_attest_doc_parse(const uint8_t *doc, size_t len, eml_attest_doc *d)
 	a = cbor_array_handle(arr);
 	/* [0] protected: bstr .cbor header_map */
 	EML_ENSURE(cbor_isa_bytestring(a[0]), EML_E_ATTEST_ENCODING);
-	EML_GUARD(dup_bytes(a[0], 0, EML_ATTEST_PROTECTED_MAX, &d->protected_hdr,
-	                    &d->protected_len));
+	EML_GUARD(
+	    dup_bytes(a[0], 0, EML_ATTEST_PROTECTED_MAX, &d->protected_hdr, &d->protected_len));
 	EML_GUARD(check_protected(d->protected_hdr, d->protected_len));
 	/* [1] unprotected: a map; nothing in it is used, but it must be well-formed. */
 	EML_ENSURE(cbor_isa_map(a[1]), EML_E_ATTEST_ENCODING);
@@ -563,8 +564,8 @@ out:
 }
 
 int eml_attest_cose_encode(const uint8_t *prot, size_t prot_len, const uint8_t *payload,
-                           size_t payload_len, const uint8_t sig[EML_ATTEST_SIG_LEN],
-                           uint8_t **out, size_t *out_len)
+                           size_t payload_len, const uint8_t sig[EML_ATTEST_SIG_LEN], uint8_t **out,
+                           size_t *out_len)
 {
 	int rc = EML_OK;
 	eml_buf b;

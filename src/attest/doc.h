@@ -92,8 +92,8 @@ typedef struct eml_attest_fields {
 int eml_attest_payload_encode(const eml_attest_fields *f, uint8_t **out, size_t *out_len);
 /* The untagged COSE_Sign1 array [protected, {}, payload, signature] (eml_alloc'd). */
 int eml_attest_cose_encode(const uint8_t *prot, size_t prot_len, const uint8_t *payload,
-                           size_t payload_len, const uint8_t sig[EML_ATTEST_SIG_LEN],
-                           uint8_t **out, size_t *out_len);
+                           size_t payload_len, const uint8_t sig[EML_ATTEST_SIG_LEN], uint8_t **out,
+                           size_t *out_len);
 /* The protected header NSM uses: a1 01 38 22 = {1: -35}. */
 extern const uint8_t eml_attest_es384_protected[4];
 

@@ -264,8 +264,8 @@ int eml_nsm_attest(eml_nsm *nsm, const uint8_t *user_data, size_t ud_len, const 
 		                             pk_len, doc, doc_len));
 		goto out;
 	}
-	EML_GUARD(eml_nsm_req_attestation(user_data, ud_len, nonce, n_len, public_key, pk_len,
-	                                  &req));
+	EML_GUARD(
+	    eml_nsm_req_attestation(user_data, ud_len, nonce, n_len, public_key, pk_len, &req));
 	resp = eml_alloc(EML_NSM_RESPONSE_MAX);
 	EML_ENSURE(resp != NULL, EML_E_NOMEM);
 	EML_GUARD(device_call(nsm->fd, &req, resp, &resp_len));

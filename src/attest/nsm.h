@@ -58,8 +58,7 @@ void eml_nsm_free(eml_nsm *nsm);
 
 /* {"Attestation": {"user_data": b|null, "nonce": b|null, "public_key": b|null}} */
 int eml_nsm_req_attestation(const uint8_t *user_data, size_t ud_len, const uint8_t *nonce,
-                            size_t n_len, const uint8_t *public_key, size_t pk_len,
-                            eml_buf *req);
+                            size_t n_len, const uint8_t *public_key, size_t pk_len, eml_buf *req);
 /* {"DescribePCR": {"index": u16}} */
 int eml_nsm_req_describe_pcr(unsigned index, eml_buf *req);
 /* "GetRandom" */
@@ -68,11 +67,10 @@ int eml_nsm_req_get_random(eml_buf *req);
  * else: EML_E_ATTEST_NSM. */
 int eml_nsm_resp_attestation(const uint8_t *resp, size_t len, uint8_t **doc, size_t *doc_len);
 /* {"DescribePCR": {"lock": bool, "data": bstr(32|48|64)}} */
-int eml_nsm_resp_describe_pcr(const uint8_t *resp, size_t len, uint8_t *value,
-                              size_t *value_len, int *locked);
+int eml_nsm_resp_describe_pcr(const uint8_t *resp, size_t len, uint8_t *value, size_t *value_len,
+                              int *locked);
 /* {"GetRandom": {"random": bstr}} -> at most cap bytes. */
-int eml_nsm_resp_get_random(const uint8_t *resp, size_t len, uint8_t *buf, size_t cap,
-                            size_t *n);
+int eml_nsm_resp_get_random(const uint8_t *resp, size_t len, uint8_t *buf, size_t cap, size_t *n);
 
 /* ---- simulated backend pieces ---- */
 

@@ -282,8 +282,8 @@ int eml_nsm_sim_init(eml_nsm *n, const eml_nsm_opts *o)
 		EML_GUARD(eml_nsm_sim_default_ca_dir(def, sizeof(def)));
 		dir = def;
 	}
-	EML_GUARD(ca_load(dir, &n->root_der, &n->root_len, &n->inter_der, &n->inter_len,
-	                  &n->inter_key));
+	EML_GUARD(
+	    ca_load(dir, &n->root_der, &n->root_len, &n->inter_der, &n->inter_len, &n->inter_key));
 	EML_GUARD(eml_nsm_sim_pcrs(o->exe_path, p3));
 	memset(n->pcrs, 0, sizeof(n->pcrs));
 	memcpy(n->pcrs, p3, sizeof(p3));

@@ -85,7 +85,8 @@ static int load_root(eml_policy *p, const char *root, const char *base_dir)
 		goto out;
 	}
 	if (root[0] != '/' && base_dir != NULL && base_dir[0] != '\0')
-		EML_ENSURE(snprintf(path, sizeof(path), "%s/%s", base_dir, root) < (int)sizeof(path),
+		EML_ENSURE(snprintf(path, sizeof(path), "%s/%s", base_dir, root) <
+		               (int)sizeof(path),
 		           EML_E_ATTEST_POLICY);
 	else
 		EML_ENSURE(snprintf(path, sizeof(path), "%s", root) < (int)sizeof(path),
@@ -142,8 +143,9 @@ int eml_policy_parse_json(const char *json, size_t len, const char *base_dir, em
 	const char *k;
 	const char *root = "aws-nitro-g1";
 	const char *want_fp = NULL;
-	static const char *const known[] = {"version", "root", "root_sha256", "pcrs", "max_age_ms",
-	                                    "allow_debug", "nonce", "check_validity_at", "comment"};
+	static const char *const known[] = {
+	    "version",     "root",  "root_sha256",       "pcrs",   "max_age_ms",
+	    "allow_debug", "nonce", "check_validity_at", "comment"};
 	EML_ENSURE(len <= EML_POLICY_MAX_BYTES, EML_E_ATTEST_POLICY);
 	j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	EML_ENSURE(j != NULL && json_is_object(j), EML_E_ATTEST_POLICY);

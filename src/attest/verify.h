@@ -40,10 +40,10 @@ void eml_policy_free(eml_policy *p);
 int eml_policy_root_is_aws(const eml_policy *p);
 
 typedef struct eml_verify_opts {
-	int64_t now_ms;        /* 0: the system clock */
-	int at_document_time;  /* check certificate validity at the document's timestamp; skips
+	int64_t now_ms;       /* 0: the system clock */
+	int at_document_time; /* check certificate validity at the document's timestamp; skips
 	                          the age check (offline audits) */
-	const uint8_t *nonce;  /* expected nonce (overrides the policy's), NULL: none */
+	const uint8_t *nonce; /* expected nonce (overrides the policy's), NULL: none */
 	size_t nonce_len;
 } eml_verify_opts;
 

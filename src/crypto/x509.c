@@ -159,7 +159,7 @@ int eml_x509_verify_chain(const eml_der_view *leaf_v, const eml_der_view *bundle
 	STACK_OF(X509) *untrusted = NULL;
 	X509_STORE *store = NULL;
 	X509_STORE_CTX *ctx = NULL;
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	X509_VERIFY_PARAM *param;
 	uint8_t fp_doc[EML_SHA256_LEN], fp_pin[EML_SHA256_LEN];
 
@@ -206,7 +206,8 @@ int eml_x509_verify_chain(const eml_der_view *leaf_v, const eml_der_view *bundle
 	EML_ENSURE(chain != NULL && (size_t)sk_X509_num(chain) == n + 1, EML_E_ATTEST_CHAIN);
 	EML_ENSURE(X509_cmp(sk_X509_value(chain, 0), leaf) == 0, EML_E_ATTEST_CHAIN);
 	for (size_t i = 1; i < n; i++)
-		EML_ENSURE(X509_cmp(sk_X509_value(chain, (int)i), sk_X509_value(untrusted, (int)(n - 1 - i))) == 0,
+		EML_ENSURE(X509_cmp(sk_X509_value(chain, (int)i),
+		                    sk_X509_value(untrusted, (int)(n - 1 - i))) == 0,
 		           EML_E_ATTEST_CHAIN);
 	EML_ENSURE(X509_cmp(sk_X509_value(chain, (int)n), root) == 0, EML_E_ATTEST_CHAIN);
 	/* Leaf: an end-entity P-384 key that may sign (RFC 5280 §4.2.1.3, §4.2.1.9). */

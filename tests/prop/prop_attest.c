@@ -74,7 +74,8 @@ Test(prop, attestation_verification,
 	PROP_FOR_EACH_CASE(rng)
 	{
 		uint8_t nonce[64], ud[100], pk[32];
-		size_t nonce_len = eml_rng_chance(&rng, 0.2) ? 0 : (size_t)eml_rng_range(&rng, 1, 64);
+		size_t nonce_len =
+		    eml_rng_chance(&rng, 0.2) ? 0 : (size_t)eml_rng_range(&rng, 1, 64);
 		size_t ud_len = (size_t)eml_rng_range(&rng, 0, 100);
 		int has_ud = eml_rng_chance(&rng, 0.5), has_pk = eml_rng_chance(&rng, 0.7);
 		eml_rng_bytes(&rng, nonce, sizeof(nonce));
@@ -87,7 +88,8 @@ Test(prop, attestation_verification,
 		size_t len = 0;
 		PROP_ASSERT(eml_nsm_attest(kind == T_FOREIGN_CA ? nb : na, has_ud ? ud : NULL,
 		                           has_ud ? ud_len : 0, nonce_len ? nonce : NULL, nonce_len,
-		                           has_pk ? pk : NULL, has_pk ? 32 : 0, &doc, &len) == EML_OK,
+		                           has_pk ? pk : NULL, has_pk ? 32 : 0, &doc,
+		                           &len) == EML_OK,
 		            "issue");
 		eml_attest_doc d;
 		PROP_ASSERT(eml_attest_doc_parse(doc, len, &d) == EML_OK, "parse own document");
@@ -111,7 +113,8 @@ Test(prop, attestation_verification,
 			break;
 		case T_SIG_FLIP:
 			eml_buf_put(&b, doc, len);
-			b.p[len - 1 - eml_rng_below(&rng, 96)] ^= (uint8_t)(1u << eml_rng_below(&rng, 8));
+			b.p[len - 1 - eml_rng_below(&rng, 96)] ^=
+			    (uint8_t)(1u << eml_rng_below(&rng, 8));
 			want_tamper = EML_E_ATTEST_SIGNATURE;
 			break;
 		case T_FIELD: {
@@ -191,10 +194,11 @@ Test(prop, attestation_verification,
 				char hx[97];
 				memcpy(v, pcr[i], 48);
 				if ((int)i == wrong_idx)
-					v[eml_rng_below(&rng, 48)] ^= (uint8_t)(1u + eml_rng_below(&rng, 255));
+					v[eml_rng_below(&rng, 48)] ^=
+					    (uint8_t)(1u + eml_rng_below(&rng, 255));
 				eml_hex(v, 48, hx);
-				jn += (size_t)snprintf(json + jn, sizeof(json) - jn, "%s\"%u\":\"%s\"",
-				                       first ? "" : ",", i, hx);
+				jn += (size_t)snprintf(json + jn, sizeof(json) - jn,
+				                       "%s\"%u\":\"%s\"", first ? "" : ",", i, hx);
 				first = 0;
 			}
 			jn += (size_t)snprintf(json + jn, sizeof(json) - jn, "}");
@@ -218,7 +222,8 @@ Test(prop, attestation_verification,
 		if (nonce_mode != 0 && nonce_via_policy) {
 			char hx[129];
 			eml_hex(want_nonce, want_nonce_len, hx);
-			jn += (size_t)snprintf(json + jn, sizeof(json) - jn, ",\"nonce\":\"%s\"", hx);
+			jn +=
+			    (size_t)snprintf(json + jn, sizeof(json) - jn, ",\"nonce\":\"%s\"", hx);
 		}
 		snprintf(json + jn, sizeof(json) - jn, "}");
 		int nonce_ok = nonce_mode == 0 || (nonce_mode == 1 && nonce_len > 0);
@@ -249,8 +254,9 @@ Test(prop, attestation_verification,
 		           : !pcr_ok             ? EML_E_ATTEST_PCR
 		           : !nonce_ok           ? EML_E_ATTEST_NONCE
 		                                 : want_time;
-		PROP_ASSERT((rc == EML_OK) == all_hold, "kind %d: accepted=%d but all checks hold=%d (%s)",
-		            kind, rc == EML_OK, all_hold, eml_err_name(rc));
+		PROP_ASSERT((rc == EML_OK) == all_hold,
+		            "kind %d: accepted=%d but all checks hold=%d (%s)", kind, rc == EML_OK,
+		            all_hold, eml_err_name(rc));
 		PROP_ASSERT(rc == want, "kind %d: got %s, want %s", kind, eml_err_name(rc),
 		            eml_err_name(want));
 		if (rc == EML_OK)

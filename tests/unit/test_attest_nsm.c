@@ -54,8 +54,7 @@ Test(nsm_device, request_encodings)
 }
 
 /* {"<variant>": {<key>: <bytes>}} */
-static void resp_map(eml_buf *b, const char *variant, const char *key, const uint8_t *p,
-                     size_t n)
+static void resp_map(eml_buf *b, const char *variant, const char *key, const uint8_t *p, size_t n)
 {
 	eml_cbor_head(b, 5, 1);
 	eml_cbor_text(b, variant);
@@ -257,7 +256,8 @@ Test(nsm_sim, documents_verify_with_sim_root_not_aws, .init = sim_setup, .fini =
 	cr_assert_eq(eml_attest_user_data_check(&c, ed), EML_E_ATTEST_KEY_BINDING);
 	cr_assert(strncmp(c.module_id, "i-sim", 5) == 0);
 	/* the same document against the AWS root */
-	eml_policy *aws = tp_policy("{\"root\":\"aws-nitro-g1\",\"pcrs\":[{\"0\":\"" ZERO48 "\"}]}");
+	eml_policy *aws =
+	    tp_policy("{\"root\":\"aws-nitro-g1\",\"pcrs\":[{\"0\":\"" ZERO48 "\"}]}");
 	cr_assert_eq(eml_attest_verify(doc, len, aws, &o, NULL), EML_E_ATTEST_ROOT);
 	eml_policy_free(aws);
 	/* tagged form verifies too */

@@ -33,9 +33,9 @@ enum {
 	FI_NONCE,
 	FI__N
 };
-static const char *const tp_names[FI__N] = {"module_id",   "digest",   "timestamp",
-                                            "pcrs",        "certificate", "cabundle",
-                                            "public_key",  "user_data", "nonce"};
+static const char *const tp_names[FI__N] = {"module_id",  "digest",      "timestamp",
+                                            "pcrs",       "certificate", "cabundle",
+                                            "public_key", "user_data",   "nonce"};
 
 /* A mutable view of a document's fields. */
 typedef struct tp_doc {
@@ -133,16 +133,18 @@ static inline void tp_value(eml_buf *b, const tp_doc *t, int f, int mode)
 		break;
 	}
 	case FI_CERTIFICATE:
-		eml_cbor_bytes(b, ch ? tp_flip(t->cert, t->cert_len, t->cert_len / 2, scratch) : t->cert,
-		               t->cert_len);
+		eml_cbor_bytes(
+		    b, ch ? tp_flip(t->cert, t->cert_len, t->cert_len / 2, scratch) : t->cert,
+		    t->cert_len);
 		break;
 	case FI_CABUNDLE:
 		eml_cbor_head(b, 4, t->bundle_n);
 		for (size_t i = 0; i < t->bundle_n; i++) {
 			if (ch && i == t->bundle_n - 1)
-				eml_cbor_bytes(
-				    b, tp_flip(t->bundle[i], t->bundle_len[i], t->bundle_len[i] / 2, scratch),
-				    t->bundle_len[i]);
+				eml_cbor_bytes(b,
+				               tp_flip(t->bundle[i], t->bundle_len[i],
+				                       t->bundle_len[i] / 2, scratch),
+				               t->bundle_len[i]);
 			else
 				eml_cbor_bytes(b, t->bundle[i], t->bundle_len[i]);
 		}
@@ -152,7 +154,8 @@ static inline void tp_value(eml_buf *b, const tp_doc *t, int f, int mode)
 		if (ch && t->opt[k] == NULL)
 			eml_cbor_bytes(b, (const uint8_t *)"x", 1);
 		else if (ch)
-			eml_cbor_bytes(b, tp_flip(t->opt[k], t->opt_len[k], 0, scratch), t->opt_len[k]);
+			eml_cbor_bytes(b, tp_flip(t->opt[k], t->opt_len[k], 0, scratch),
+			               t->opt_len[k]);
 		else
 			eml_cbor_bytes(b, t->opt[k], t->opt_len[k]);
 	}
@@ -212,8 +215,11 @@ static inline eml_policy *tp_policy(const char *json)
 #define BETA_TS 1665651482136LL
 #define GA_TS 1695049410860LL
 #define BETA_PCR0                                                                                  \
-	"f4d48b81a460c9916d1e685119074bf24660afd3e34fae9fca0a0d28d9d5599936332687e6f66fc890ac8cf15" \
+	"f4d48b81a460c9916d1e685119074bf24660afd3e34fae9fca0a0d28d9d5599936332687e6f66fc890ac8cf1" \
+	"5"                                                                                        \
 	"0142d8b"
-#define ZERO48 "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+#define ZERO48                                                                                     \
+	"0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000" \
+	"00000000"
 
 #endif

@@ -8,8 +8,7 @@ static const char *POL_BETA = "{\"root\":\"aws-nitro-g1\",\"pcrs\":[{\"0\":\"" B
 static const char *POL_GA_DEBUG =
     "{\"root\":\"aws-nitro-g1\",\"allow_debug\":true,\"pcrs\":[{\"0\":\"" ZERO48 "\"}]}";
 
-static int verify_at_doc(const uint8_t *doc, size_t len, const char *policy,
-                         eml_attest_claims *c)
+static int verify_at_doc(const uint8_t *doc, size_t len, const char *policy, eml_attest_claims *c)
 {
 	eml_policy *p = tp_policy(policy);
 	eml_verify_opts o = {.at_document_time = 1};
@@ -70,8 +69,7 @@ Test(attest_real, beta_wrong_pcr0_refused_and_second_set_accepts)
 {
 	size_t len;
 	uint8_t *doc = tp_read(BETA_FILE, &len);
-	cr_assert_eq(verify_at_doc(doc, len,
-	                           "{\"pcrs\":[{\"0\":\"" ZERO48 "\"}]}", NULL),
+	cr_assert_eq(verify_at_doc(doc, len, "{\"pcrs\":[{\"0\":\"" ZERO48 "\"}]}", NULL),
 	             EML_E_ATTEST_PCR);
 	/* rolling deploy: old and new image both allowed */
 	cr_assert_eq(verify_at_doc(doc, len,
@@ -179,8 +177,7 @@ static void real_free(real *r)
 }
 
 /* Rebuild the document with the payload from t (field f in mode), original header/signature. */
-static int rebuild_verify(real *r, const tp_doc *t, int f, int mode, const uint8_t *sig,
-                          long tag)
+static int rebuild_verify(real *r, const tp_doc *t, int f, int mode, const uint8_t *sig, long tag)
 {
 	eml_buf pl, doc;
 	int rc;
@@ -325,7 +322,8 @@ Test(attest_tamper, chain_swapped_dropped_reordered_replaced)
 			u.bundle[i + 1] = t.bundle[i];
 			u.bundle_len[i + 1] = t.bundle_len[i];
 			cr_assert_eq(rebuild_verify(&r, &u, -1, FM_KEEP, NULL, -1),
-			             i == 0 ? EML_E_ATTEST_ROOT : EML_E_ATTEST_CHAIN, "swap %zu", i);
+			             i == 0 ? EML_E_ATTEST_ROOT : EML_E_ATTEST_CHAIN, "swap %zu",
+			             i);
 		}
 		/* the whole bundle reversed (leaf-first order) */
 		u = t;
@@ -346,7 +344,8 @@ Test(attest_tamper, chain_swapped_dropped_reordered_replaced)
 			u.bundle[i] = look_ca;
 			u.bundle_len[i] = la;
 			cr_assert_eq(rebuild_verify(&r, &u, -1, FM_KEEP, NULL, -1),
-			             i == 0 ? EML_E_ATTEST_ROOT : EML_E_ATTEST_CHAIN, "replace %zu", i);
+			             i == 0 ? EML_E_ATTEST_ROOT : EML_E_ATTEST_CHAIN, "replace %zu",
+			             i);
 		}
 		u = t;
 		u.cert = look_leaf;
@@ -376,14 +375,16 @@ Test(attest_tamper, root_replaced_in_policy)
 	uint8_t *doc = tp_read(BETA_FILE, &len);
 	cr_assert_eq(verify_at_doc(doc, len, pol, NULL), EML_E_ATTEST_ROOT);
 	/* a policy pinning the AWS root by PEM path is the AWS root */
-	snprintf(pol, sizeof(pol), "{\"root\":\"%s/nitro/aws_nitro_enclaves_root_g1.pem\","
-	                           "\"root_sha256\":\"%s\",\"pcrs\":[{\"0\":\"%s\"}]}",
+	snprintf(pol, sizeof(pol),
+	         "{\"root\":\"%s/nitro/aws_nitro_enclaves_root_g1.pem\","
+	         "\"root_sha256\":\"%s\",\"pcrs\":[{\"0\":\"%s\"}]}",
 	         eml_test_vectors_dir(), EML_AWS_NITRO_ROOT_G1_SHA256, BETA_PCR0);
 	cr_assert_eq(verify_at_doc(doc, len, pol, NULL), EML_OK);
 	/* a root_sha256 that does not match the PEM makes the policy invalid */
 	eml_policy *p = NULL;
-	snprintf(pol, sizeof(pol), "{\"root\":\"%s\",\"root_sha256\":\"%s\",\"pcrs\":[{\"0\":\"%s\"}]}",
-	         path, EML_AWS_NITRO_ROOT_G1_SHA256, BETA_PCR0);
+	snprintf(pol, sizeof(pol),
+	         "{\"root\":\"%s\",\"root_sha256\":\"%s\",\"pcrs\":[{\"0\":\"%s\"}]}", path,
+	         EML_AWS_NITRO_ROOT_G1_SHA256, BETA_PCR0);
 	cr_assert_eq(eml_policy_parse_json(pol, strlen(pol), NULL, &p), EML_E_ATTEST_POLICY);
 	eml_free(doc);
 	eml_free(look);
@@ -475,13 +476,16 @@ Test(attest_tamper, truncations_every_97th_byte_and_trailing_garbage)
 		int n = 0;
 		for (size_t cut = 0; cut < r.len; cut += 97, n++) {
 			int rc = verify_at_doc(r.doc, cut, r.policy, NULL);
-			cr_assert_eq(rc, EML_E_ATTEST_ENCODING, "cut at %zu: %s", cut, eml_err_name(rc));
+			cr_assert_eq(rc, EML_E_ATTEST_ENCODING, "cut at %zu: %s", cut,
+			             eml_err_name(rc));
 		}
-		cr_assert_eq(verify_at_doc(r.doc, r.len - 1, r.policy, NULL), EML_E_ATTEST_ENCODING);
+		cr_assert_eq(verify_at_doc(r.doc, r.len - 1, r.policy, NULL),
+		             EML_E_ATTEST_ENCODING);
 		cr_assert_gt(n, 40);
 		uint8_t *big = eml_alloc(r.len + 8);
 		memcpy(big, r.doc, r.len);
-		static const uint8_t garbage[][8] = {{0x00}, {0xf6}, {0xff}, {0x84, 0x40, 0xa0, 0x40, 0x40}};
+		static const uint8_t garbage[][8] = {
+		    {0x00}, {0xf6}, {0xff}, {0x84, 0x40, 0xa0, 0x40, 0x40}};
 		static const size_t glen[] = {1, 1, 1, 5};
 		for (int g = 0; g < 4; g++) {
 			memcpy(big + r.len, garbage[g], glen[g]);
