@@ -306,21 +306,19 @@ int eml_attest_verify(const uint8_t *doc, size_t len, const eml_policy *pol,
 	/* 1. Structure, field types and sizes. */
 	EML_GUARD(eml_attest_doc_parse(doc, len, &d));
 
-	/* 2. Chain: certificate <- cabundle (reversed) <- pinned root, at now or document time. */
+	/* 2. Chain: certificate <- cabundle (reversed) <- pinned root, at now or document time;
+	 * 3. then ES384 over Sig_structure (RFC 9052 §4.4) with the leaf's key. */
 	leaf.der = d.certificate;
 	leaf.len = d.certificate_len;
 	for (size_t i = 0; i < d.cabundle_n; i++) {
 		bundle[i].der = d.cabundle[i];
 		bundle[i].len = d.cabundle_len[i];
 	}
-	EML_GUARD(eml_x509_verify_chain(&leaf, bundle, d.cabundle_n, pol->root_der, pol->root_len,
-	                                at_doc ? (int64_t)(d.timestamp_ms / 1000) : now_ms / 1000));
-
-	/* 3. ES384 over Sig_structure (RFC 9052 §4.4) with the leaf's key. */
 	EML_GUARD(eml_attest_sig_structure(d.protected_hdr, d.protected_len, d.payload,
 	                                   d.payload_len, &tbs, &tbs_len));
-	rc = eml_es384_verify_cert(d.certificate, d.certificate_len, tbs, tbs_len, d.sig);
-	EML_ENSURE(rc == EML_OK, rc == EML_E_NOMEM ? rc : EML_E_ATTEST_SIGNATURE);
+	EML_GUARD(eml_x509_verify_chain(&leaf, bundle, d.cabundle_n, pol->root_der, pol->root_len,
+	                                at_doc ? (int64_t)(d.timestamp_ms / 1000) : now_ms / 1000,
+	                                tbs, tbs_len, d.sig));
 
 	/* 4. Debug mode: Nitro zeroes PCR0..2 for enclaves run with --debug-mode. */
 	EML_ENSURE(!is_debug(&d) || pol->allow_debug, EML_E_ATTEST_DEBUG);

@@ -119,22 +119,15 @@ void eml_p384_key_free(eml_p384_key *k)
 	eml_free(k);
 }
 
-int eml_es384_verify_cert(const uint8_t *cert_der, size_t cert_len, const void *msg, size_t len,
+int eml_es384_verify_pkey(EVP_PKEY *pkey, const void *msg, size_t len,
                           const uint8_t sig[EML_ES384_SIG_LEN])
 {
 	int rc = EML_OK;
-	const unsigned char *p = cert_der;
-	X509 *x = NULL;
-	EVP_PKEY *pkey = NULL;
 	ECDSA_SIG *es = NULL;
 	BIGNUM *r = NULL, *s = NULL;
 	unsigned char *der = NULL;
 	int der_len;
 	EVP_MD_CTX *ctx = NULL;
-	EML_ENSURE(cert_len > 0 && cert_len <= INT32_MAX, EML_E_MALFORMED);
-	x = d2i_X509(NULL, &p, (long)cert_len);
-	EML_ENSURE(x != NULL && p == cert_der + cert_len, EML_E_MALFORMED);
-	pkey = X509_get0_pubkey(x);
 	EML_ENSURE(eml_pkey_is_p384(pkey), EML_E_AUTH);
 	r = BN_bin2bn(sig, EML_P384_COORD_LEN, NULL);
 	s = BN_bin2bn(sig + EML_P384_COORD_LEN, EML_P384_COORD_LEN, NULL);
@@ -155,6 +148,20 @@ out:
 	ECDSA_SIG_free(es);
 	BN_free(r);
 	BN_free(s);
+	return rc;
+}
+
+int eml_es384_verify_cert(const uint8_t *cert_der, size_t cert_len, const void *msg, size_t len,
+                          const uint8_t sig[EML_ES384_SIG_LEN])
+{
+	int rc = EML_OK;
+	const unsigned char *p = cert_der;
+	X509 *x = NULL;
+	EML_ENSURE(cert_len > 0 && cert_len <= INT32_MAX, EML_E_MALFORMED);
+	x = d2i_X509(NULL, &p, (long)cert_len);
+	EML_ENSURE(x != NULL && p == cert_der + cert_len, EML_E_MALFORMED);
+	EML_GUARD(eml_es384_verify_pkey(X509_get0_pubkey(x), msg, len, sig));
+out:
 	X509_free(x);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "common/file.h"
@@ -151,74 +152,224 @@ out:
 	return rc;
 }
 
-int eml_x509_verify_chain(const eml_der_view *leaf_v, const eml_der_view *bundle, size_t n,
-                          const uint8_t *root_der, size_t root_len, int64_t at_s)
+/*
+ * Verified CA prefixes. A Nitro cabundle (root and three intermediates) is shared by every
+ * document of an enclave for hours to days; only the leaf changes. Once OpenSSL has verified the
+ * prefix root <- bundle[1] <- ... <- bundle[n-1] (signatures, CA constraints, path lengths, with
+ * time checks left for later), the result is remembered, keyed by SHA-256 over the exact DER of
+ * the root and every bundle entry. Each verification then re-checks the validity of every
+ * certificate at its own time, and has OpenSSL verify the leaf against bundle[n-1]. Nothing is
+ * remembered for a prefix that failed.
+ */
+#define PREFIX_CACHE_SLOTS 8
+struct prefix_entry {
+	int used;
+	uint8_t key[EML_SHA256_LEN];
+	size_t n; /* bundle entries after the root */
+	X509 *root;
+	X509 *certs[64];
+};
+static struct prefix_entry prefix_cache[PREFIX_CACHE_SLOTS];
+static size_t prefix_next;
+static pthread_mutex_t prefix_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void entry_clear(struct prefix_entry *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		X509_free(e->certs[i]);
+	X509_free(e->root);
+	memset(e, 0, sizeof(*e));
+}
+
+void eml_x509_cache_clear(void)
+{
+	pthread_mutex_lock(&prefix_lock);
+	for (size_t i = 0; i < PREFIX_CACHE_SLOTS; i++)
+		entry_clear(&prefix_cache[i]);
+	pthread_mutex_unlock(&prefix_lock);
+}
+
+static int prefix_key(const eml_der_view *bundle, size_t n, const uint8_t *root_der,
+                      size_t root_len, uint8_t key[EML_SHA256_LEN])
 {
 	int rc = EML_OK;
-	X509 *leaf = NULL, *root = NULL;
-	STACK_OF(X509) *untrusted = NULL;
-	X509_STORE *store = NULL;
-	X509_STORE_CTX *ctx = NULL;
-	STACK_OF(X509) * chain;
-	X509_VERIFY_PARAM *param;
-	uint8_t fp_doc[EML_SHA256_LEN], fp_pin[EML_SHA256_LEN];
-
-	EML_ENSURE(n >= 1 && n <= 64, EML_E_ATTEST_CHAIN);
-	/* The pinned root, by SHA-256 fingerprint of its DER (how AWS publishes it). */
-	EML_GUARD(eml_sha256(bundle[0].der, bundle[0].len, fp_doc));
-	EML_GUARD(eml_sha256(root_der, root_len, fp_pin));
-	EML_ENSURE(eml_ct_eq(fp_doc, fp_pin, sizeof(fp_doc)), EML_E_ATTEST_ROOT);
-
-	leaf = parse_der(leaf_v->der, leaf_v->len);
-	root = parse_der(root_der, root_len);
-	untrusted = sk_X509_new_null();
-	EML_ENSURE(untrusted != NULL, EML_E_NOMEM);
-	EML_ENSURE(leaf != NULL, EML_E_ATTEST_CHAIN);
-	EML_ENSURE(root != NULL, EML_E_ATTEST_ROOT);
+	eml_hash *h = NULL;
+	uint64_t l = root_len;
+	EML_GUARD(eml_hash_new(EML_HASH_SHA256, &h));
+	EML_GUARD(eml_hash_update(h, &l, sizeof(l)));
+	EML_GUARD(eml_hash_update(h, root_der, root_len));
 	for (size_t i = 1; i < n; i++) {
-		X509 *c = parse_der(bundle[i].der, bundle[i].len);
-		EML_ENSURE(c != NULL, EML_E_ATTEST_CHAIN);
-		if (sk_X509_push(untrusted, c) <= 0) {
-			X509_free(c);
-			EML_FAIL(EML_E_NOMEM);
+		l = bundle[i].len;
+		EML_GUARD(eml_hash_update(h, &l, sizeof(l)));
+		EML_GUARD(eml_hash_update(h, bundle[i].der, bundle[i].len));
+	}
+	rc = eml_hash_final(h, key);
+	h = NULL;
+out:
+	eml_hash_free(h);
+	return rc;
+}
+
+/* Look up a verified prefix; on a hit the certificates are returned with a reference each. */
+static int prefix_lookup(const uint8_t key[EML_SHA256_LEN], X509 **root, X509 **certs, size_t n)
+{
+	int hit = 0;
+	pthread_mutex_lock(&prefix_lock);
+	for (size_t i = 0; i < PREFIX_CACHE_SLOTS && !hit; i++) {
+		struct prefix_entry *e = &prefix_cache[i];
+		if (e->used && e->n == n && memcmp(e->key, key, EML_SHA256_LEN) == 0) {
+			for (size_t j = 0; j < n; j++) {
+				X509_up_ref(e->certs[j]);
+				certs[j] = e->certs[j];
+			}
+			X509_up_ref(e->root);
+			*root = e->root;
+			hit = 1;
 		}
 	}
-	store = X509_STORE_new();
-	ctx = X509_STORE_CTX_new();
-	EML_ENSURE(store != NULL && ctx != NULL, EML_E_NOMEM);
-	EML_ENSURE(X509_STORE_add_cert(store, root) == 1, EML_E_CRYPTO);
-	EML_ENSURE(X509_STORE_CTX_init(ctx, store, leaf, untrusted) == 1, EML_E_CRYPTO);
+	pthread_mutex_unlock(&prefix_lock);
+	return hit;
+}
+
+static void prefix_store(const uint8_t key[EML_SHA256_LEN], X509 *root, X509 *const *certs,
+                         size_t n)
+{
+	pthread_mutex_lock(&prefix_lock);
+	struct prefix_entry *e = &prefix_cache[prefix_next];
+	prefix_next = (prefix_next + 1) % PREFIX_CACHE_SLOTS;
+	entry_clear(e);
+	for (size_t j = 0; j < n; j++) {
+		X509_up_ref(certs[j]);
+		e->certs[j] = certs[j];
+	}
+	X509_up_ref(root);
+	e->root = root;
+	memcpy(e->key, key, EML_SHA256_LEN);
+	e->n = n;
+	e->used = 1;
+	pthread_mutex_unlock(&prefix_lock);
+}
+
+/* OpenSSL's verdict on target given trusted anchors and untrusted helpers; the chain it built
+ * must be exactly `expect` (target first). */
+static int openssl_verify(X509 *target, X509 *const *trusted, size_t n_trusted,
+                          X509 *const *untrusted, size_t n_untrusted, X509 *const *expect,
+                          size_t n_expect, int64_t at_s, unsigned long flags)
+{
+	int rc = EML_OK;
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	STACK_OF(X509) *un = sk_X509_new_null();
+	STACK_OF(X509) * chain;
+	X509_VERIFY_PARAM *param;
+	EML_ENSURE(store != NULL && ctx != NULL && un != NULL, EML_E_NOMEM);
+	for (size_t i = 0; i < n_trusted; i++)
+		EML_ENSURE(X509_STORE_add_cert(store, trusted[i]) == 1, EML_E_CRYPTO);
+	for (size_t i = 0; i < n_untrusted; i++)
+		EML_ENSURE(sk_X509_push(un, untrusted[i]) > 0, EML_E_NOMEM);
+	EML_ENSURE(X509_STORE_CTX_init(ctx, store, target, un) == 1, EML_E_CRYPTO);
 	param = X509_STORE_CTX_get0_param(ctx);
 	X509_VERIFY_PARAM_set_time(param, (time_t)at_s);
 	/* Not X509_V_FLAG_X509_STRICT: AWS's own leaf certificates carry no Authority Key
-	 * Identifier, which strict mode (RFC 5280 §4.2.1.1 profile checks) refuses. OpenSSL still
-	 * checks signatures, validity, basicConstraints CA and keyCertSign on every issuer and
-	 * path lengths; the leaf is checked below. */
-	X509_VERIFY_PARAM_set_depth(param, (int)n + 1);
+	 * Identifier, which strict mode (RFC 5280 profile checks) refuses. OpenSSL still checks
+	 * signatures, validity, basicConstraints CA and keyCertSign on every issuer and path
+	 * lengths; the leaf is checked by the caller. */
+	if (flags != 0)
+		X509_VERIFY_PARAM_set_flags(param, flags);
+	X509_VERIFY_PARAM_set_depth(param, (int)n_expect + 1);
 	if (X509_verify_cert(ctx) != 1) {
 		int e = X509_STORE_CTX_get_error(ctx);
 		if (e == X509_V_ERR_CERT_HAS_EXPIRED || e == X509_V_ERR_CERT_NOT_YET_VALID)
 			EML_FAIL(EML_E_ATTEST_EXPIRED);
 		EML_FAIL(EML_E_ATTEST_CHAIN);
 	}
-	/* The built chain must be exactly leaf, bundle[n-1], ..., bundle[1], root. */
 	chain = X509_STORE_CTX_get0_chain(ctx);
-	EML_ENSURE(chain != NULL && (size_t)sk_X509_num(chain) == n + 1, EML_E_ATTEST_CHAIN);
-	EML_ENSURE(X509_cmp(sk_X509_value(chain, 0), leaf) == 0, EML_E_ATTEST_CHAIN);
-	for (size_t i = 1; i < n; i++)
-		EML_ENSURE(X509_cmp(sk_X509_value(chain, (int)i),
-		                    sk_X509_value(untrusted, (int)(n - 1 - i))) == 0,
+	EML_ENSURE(chain != NULL && (size_t)sk_X509_num(chain) == n_expect, EML_E_ATTEST_CHAIN);
+	for (size_t i = 0; i < n_expect; i++)
+		EML_ENSURE(X509_cmp(sk_X509_value(chain, (int)i), expect[i]) == 0,
 		           EML_E_ATTEST_CHAIN);
-	EML_ENSURE(X509_cmp(sk_X509_value(chain, (int)n), root) == 0, EML_E_ATTEST_CHAIN);
+out:
+	sk_X509_free(un); /* the certificates belong to the caller */
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	return rc;
+}
+
+static int valid_at(X509 *x, int64_t at_s)
+{
+	time_t t = (time_t)at_s;
+	return X509_cmp_time(X509_get0_notBefore(x), &t) <= 0 &&
+	       X509_cmp_time(X509_get0_notAfter(x), &t) >= 0;
+}
+
+int eml_x509_verify_chain(const eml_der_view *leaf_v, const eml_der_view *bundle, size_t n,
+                          const uint8_t *root_der, size_t root_len, int64_t at_s, const void *msg,
+                          size_t msg_len, const uint8_t *sig)
+{
+	int rc = EML_OK;
+	X509 *leaf = NULL, *root = NULL;
+	X509 *mid[64] = {NULL}; /* bundle[1..n-1] */
+	X509 *expect[66];
+	size_t m = n - 1, got = 0;
+	uint8_t fp_doc[EML_SHA256_LEN], fp_pin[EML_SHA256_LEN], key[EML_SHA256_LEN];
+
+	EML_ENSURE(n >= 1 && n <= 64, EML_E_ATTEST_CHAIN);
+	/* The pinned root, by SHA-256 fingerprint of its DER (how AWS publishes it). */
+	EML_GUARD(eml_sha256(bundle[0].der, bundle[0].len, fp_doc));
+	EML_GUARD(eml_sha256(root_der, root_len, fp_pin));
+	EML_ENSURE(eml_ct_eq(fp_doc, fp_pin, sizeof(fp_doc)), EML_E_ATTEST_ROOT);
+	leaf = parse_der(leaf_v->der, leaf_v->len);
+	EML_ENSURE(leaf != NULL, EML_E_ATTEST_CHAIN);
+
+	if (m == 0) {
+		/* Leaf directly under the root. */
+		root = parse_der(root_der, root_len);
+		EML_ENSURE(root != NULL, EML_E_ATTEST_ROOT);
+		expect[0] = leaf;
+		expect[1] = root;
+		EML_GUARD(openssl_verify(leaf, &root, 1, NULL, 0, expect, 2, at_s, 0));
+	} else {
+		EML_GUARD(prefix_key(bundle, n, root_der, root_len, key));
+		if (prefix_lookup(key, &root, mid, m)) {
+			got = m;
+		} else {
+			root = parse_der(root_der, root_len);
+			EML_ENSURE(root != NULL, EML_E_ATTEST_ROOT);
+			for (got = 0; got < m; got++) {
+				mid[got] = parse_der(bundle[got + 1].der, bundle[got + 1].len);
+				EML_ENSURE(mid[got] != NULL, EML_E_ATTEST_CHAIN);
+			}
+			/* root <- mid[0] <- ... <- mid[m-1], times checked below */
+			for (size_t i = 0; i < m; i++)
+				expect[i] = mid[m - 1 - i];
+			expect[m] = root;
+			EML_GUARD(openssl_verify(mid[m - 1], &root, 1, mid, m - 1, expect, m + 1,
+			                         at_s, X509_V_FLAG_NO_CHECK_TIME));
+			prefix_store(key, root, mid, m);
+		}
+		/* Validity of the root and every intermediate at at_s. */
+		EML_ENSURE(valid_at(root, at_s), EML_E_ATTEST_EXPIRED);
+		for (size_t i = 0; i < m; i++)
+			EML_ENSURE(valid_at(mid[i], at_s), EML_E_ATTEST_EXPIRED);
+		/* The leaf, by OpenSSL, against the verified last intermediate. */
+		expect[0] = leaf;
+		expect[1] = mid[m - 1];
+		EML_GUARD(openssl_verify(leaf, &mid[m - 1], 1, NULL, 0, expect, 2, at_s,
+		                         X509_V_FLAG_PARTIAL_CHAIN));
+	}
 	/* Leaf: an end-entity P-384 key that may sign (RFC 5280 §4.2.1.3, §4.2.1.9). */
 	EML_ENSURE(X509_check_ca(leaf) == 0, EML_E_ATTEST_CHAIN);
 	if (X509_get_extension_flags(leaf) & EXFLAG_KUSAGE)
 		EML_ENSURE(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE, EML_E_ATTEST_CHAIN);
 	EML_ENSURE(eml_pkey_is_p384(X509_get0_pubkey(leaf)), EML_E_ATTEST_CHAIN);
+	/* Then the document's signature with the leaf's key (parsed once). */
+	if (sig != NULL) {
+		rc = eml_es384_verify_pkey(X509_get0_pubkey(leaf), msg, msg_len, sig);
+		EML_ENSURE(rc == EML_OK, rc == EML_E_NOMEM ? rc : EML_E_ATTEST_SIGNATURE);
+	}
 out:
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	sk_X509_pop_free(untrusted, X509_free);
+	for (size_t i = 0; i < got && i < 64; i++)
+		X509_free(mid[i]);
 	X509_free(leaf);
 	X509_free(root);
 	return rc;

@@ -42,11 +42,19 @@ int eml_x509_der_ok(const uint8_t *der, size_t der_len);
  * that sequence (no reordering, no substitution). Validity of every certificate is checked at
  * at_s (seconds since the epoch). Also checked: basicConstraints CA on every issuer, keyUsage
  * keyCertSign on issuers and digitalSignature on the leaf (when present), leaf not a CA, leaf
- * key EC P-384.
+ * key EC P-384. Verified CA prefixes (root + intermediates, exact bytes) are remembered in a small
+ * process-wide cache so repeated documents of one enclave cost two signature checks; validity
+ * times are re-checked on every call.
  * Returns EML_OK, EML_E_ATTEST_ROOT (bundle[0] is not the pinned root), EML_E_ATTEST_EXPIRED
  * (a certificate is outside its validity at at_s) or EML_E_ATTEST_CHAIN (anything else).
+ * When sig is not NULL, and only once the chain holds, the ES384 signature sig (raw r||s) over
+ * msg is verified with the leaf's key (parsed once): EML_E_ATTEST_SIGNATURE when wrong.
  */
 int eml_x509_verify_chain(const eml_der_view *leaf, const eml_der_view *bundle, size_t n,
-                          const uint8_t *root_der, size_t root_len, int64_t at_s);
+                          const uint8_t *root_der, size_t root_len, int64_t at_s, const void *msg,
+                          size_t msg_len, const uint8_t *sig);
+
+/* Forget every remembered verified CA prefix (benchmarks of cold verification; tests). */
+void eml_x509_cache_clear(void);
 
 #endif

@@ -54,6 +54,29 @@ Test(attest_real, both_refused_as_expired_at_current_time)
 	}
 }
 
+Test(attest_real, cached_prefix_never_masks_expiry)
+{
+	size_t len;
+	uint8_t *doc = tp_read(BETA_FILE, &len);
+	eml_policy *p = tp_policy(POL_BETA);
+	eml_verify_opts at = {.at_document_time = 1};
+	eml_x509_cache_clear();
+	cr_assert_eq(eml_attest_verify(doc, len, p, &at, NULL), EML_OK); /* warms the cache */
+	cr_assert_eq(eml_attest_verify(doc, len, p, NULL, NULL), EML_E_ATTEST_EXPIRED);
+	/* just after the leaf's notAfter (11:58:02Z) and just before its notBefore */
+	eml_verify_opts o = {.now_ms = 1665662282000LL + 1000, .at_document_time = 0};
+	cr_assert_eq(eml_attest_verify(doc, len, p, &o, NULL), EML_E_ATTEST_EXPIRED);
+	o.now_ms = 1665651479000LL - 1000;
+	cr_assert_eq(eml_attest_verify(doc, len, p, &o, NULL), EML_E_ATTEST_EXPIRED);
+	/* inside the window but past the policy's maximum age (5 min) */
+	o.now_ms = BETA_TS + 10 * 60 * 1000;
+	cr_assert_eq(eml_attest_verify(doc, len, p, &o, NULL), EML_E_ATTEST_TOO_OLD);
+	o.now_ms = BETA_TS + 60 * 1000;
+	cr_assert_eq(eml_attest_verify(doc, len, p, &o, NULL), EML_OK);
+	eml_policy_free(p);
+	eml_free(doc);
+}
+
 Test(attest_real, policy_check_validity_at_document)
 {
 	size_t len;
