@@ -21,6 +21,8 @@ static const struct eml_cmd commands[] = {
     {"recompose", eml_cmd_recompose, "rebuild an ONNX model from a topology key and its blob"},
     {"inspect", eml_cmd_inspect, "describe a topology key or a weight blob"},
     {"run", eml_cmd_run, "run one inference locally (ONNX file, or topology key + blob)"},
+    {"policy", eml_cmd_policy, "create an attestation policy (PCRs, root, freshness)"},
+    {"attest", eml_cmd_attest, "verify an attestation document against a policy"},
 };
 
 static void usage(FILE *f)
