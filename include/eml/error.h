@@ -100,6 +100,7 @@
 	X(STORE_NOT_FOUND, 622, "no blob with that model id in the store")                         \
 	X(HOST_UNAVAILABLE, 623, "the enclave is unreachable from the host")                       \
 	X(REMOTE, 624, "the peer reported an unknown error")                                       \
+	X(MSG_TRUNCATED, 625, "protocol message is truncated")                                     \
 	/* wire: add new codes above this line */                                                  \
 	/* audit and receipts: 700-799 */                                                          \
 	/* audit: add new codes above this line */                                                 \
