@@ -167,7 +167,7 @@ int eml_loop_add_conn(eml_loop *l, int fd, const eml_conn_opts *o, const eml_con
 		uint32_t m = c->o.limits.weight_max > c->o.limits.client_max
 		                 ? c->o.limits.weight_max
 		                 : c->o.limits.client_max;
-		c->o.out_max = (size_t)m + EML_FRAME_HEADER_LEN;
+		c->o.out_max = 2 * ((size_t)m + EML_FRAME_HEADER_LEN);
 	}
 	c->cb = *cb;
 	c->arg = arg;

@@ -42,7 +42,7 @@ typedef struct eml_conn_cb {
 
 typedef struct eml_conn_opts {
 	eml_frame_limits limits;
-	size_t out_max;      /* 0: the largest frame plus one header */
+	size_t out_max;      /* 0: room for two of the largest frames */
 	int idle_timeout_ms; /* <= 0: none */
 } eml_conn_opts;
 
