@@ -72,6 +72,18 @@ static int emit(eml_buf *frame, uint8_t type, eml_buf *msg)
 	return rc;
 }
 
+int eml_session_error_frame(eml_buf *frame, int code)
+{
+	int rc = EML_OK;
+	eml_buf msg;
+	eml_buf_init(&msg, 0);
+	EML_GUARD(eml_msg_error_encode(&msg, code));
+	EML_GUARD(emit(frame, EML_FT_ERROR, &msg));
+out:
+	eml_buf_cleanup(&msg);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ client */
 
 int eml_client_session_new(eml_client_session **out)

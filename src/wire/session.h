@@ -85,6 +85,9 @@ int eml_enclave_session_seal_response(eml_enclave_session *s, const uint8_t *pt,
 /* SHA-256 of the attestation document served in this session (for receipts and audit). */
 void eml_enclave_session_doc_hash(const eml_enclave_session *s, uint8_t out[32]);
 
+/* Appends an ERROR frame carrying `code` (what the enclave sends when it refuses a frame). */
+int eml_session_error_frame(eml_buf *frame, int code);
+
 /* The versions this build speaks, highest first. */
 extern const uint16_t eml_wire_versions[];
 extern const size_t eml_wire_versions_count;

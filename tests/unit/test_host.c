@@ -509,6 +509,12 @@ Test(host, survives_garbage)
 	eml_free(list);
 	int status = stop_host();
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* The CLI against a host that is gone: "unreachable" exit code 5, no crash. */
+	char out[256];
+	const char *ls[] = {eml_test_bin(), "store", "ls", "--host", E.listen, NULL};
+	cr_assert_eq(run_cli(ls, out, sizeof(out)), 5);
+	const char *bad[] = {eml_test_bin(), "store", "rm", "xyz", "--host", E.listen, NULL};
+	cr_assert_eq(run_cli(bad, out, sizeof(out)), 2);
 }
 
 /*

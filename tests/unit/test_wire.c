@@ -914,6 +914,13 @@ Test(session, hello_negotiation_and_verifier)
 	cr_assert_eq(eml_client_session_accept(c, EML_FT_ERROR, err, 2, fake_verify, NULL),
 	             EML_E_REPLAY);
 	eml_client_session_free(c);
+	/* The enclave's error frame is exactly header + code. */
+	eml_buf ef;
+	eml_buf_init(&ef, 0);
+	cr_assert_eq(eml_session_error_frame(&ef, EML_E_REPLAY), EML_OK);
+	cr_assert_eq(ef.len, 7);
+	cr_assert(memcmp(ef.p, "\0\0\0\x02\x05\x02\x60", 7) == 0);
+	eml_buf_cleanup(&ef);
 	cr_assert_eq(eml_client_session_new(&c), EML_OK);
 	cr_assert_eq(eml_client_session_hello(c, &f1), EML_OK);
 	cr_assert_eq(eml_client_session_accept(c, EML_FT_RESPONSE, err, 2, fake_verify, NULL),
