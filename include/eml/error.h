@@ -117,6 +117,28 @@
 	X(ATTEST_KEY_BINDING, 517, "attestation key binding (user_data) does not match")           \
 	/* attest: add new codes above this line */                                                \
 	/* wire, net, sessions: 600-699 */                                                         \
+	X(FRAME_TYPE, 600, "unknown frame type")                                                   \
+	X(FRAME_TOO_LARGE, 601, "frame length exceeds the limit")                                  \
+	X(FRAME_TRUNCATED, 602, "frame is truncated")                                              \
+	X(MSG_MALFORMED, 603, "malformed protocol message")                                        \
+	X(MSG_TRAILING, 604, "trailing bytes after a protocol message")                            \
+	X(MSG_UNEXPECTED, 605, "unexpected message type")                                          \
+	X(VERSION, 606, "no common protocol version")                                              \
+	X(SESSION_STATE, 607, "message not valid in the current session state")                    \
+	X(REPLAY, 608, "request out of sequence (replay or reorder refused)")                      \
+	X(SESSION_UNKNOWN, 609, "unknown or mismatched session")                                   \
+	X(NET_ADDR, 610, "invalid network address")                                                \
+	X(NET_TIMEOUT, 611, "network operation timed out")                                         \
+	X(NET_CONNECT, 612, "could not connect to the peer")                                       \
+	X(NET_CLOSED, 613, "connection closed by the peer")                                        \
+	X(NET_IO, 614, "network input/output error")                                               \
+	X(NET_BUSY, 615, "too many connections")                                                   \
+	X(STORE_REFUSED, 620, "the weight store refused the blob")                                 \
+	X(STORE_TOO_LARGE, 621, "the blob exceeds the store's size limit")                         \
+	X(STORE_NOT_FOUND, 622, "no blob with that model id in the store")                         \
+	X(HOST_UNAVAILABLE, 623, "the enclave is unreachable from the host")                       \
+	X(REMOTE, 624, "the peer reported an unknown error")                                       \
+	X(MSG_TRUNCATED, 625, "protocol message is truncated")                                     \
 	/* wire: add new codes above this line */                                                  \
 	/* audit and receipts: 700-799 */                                                          \
 	/* audit: add new codes above this line */                                                 \
