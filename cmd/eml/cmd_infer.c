@@ -169,7 +169,7 @@ int eml_cmd_infer(int argc, char **argv)
 	eml_client_attestation att;
 	eml_client_attestation_get(c, &att);
 	if (!json)
-		eml_cli_print_attestation(stderr, &att, 0);
+		eml_cli_print_attestation(stdout, &att, 0);
 	rc = eml_client_infer(c, tkey, tkey_len, in, n, &r);
 	if (rc != EML_OK) {
 		code = eml_cli_fail("infer", rc);
