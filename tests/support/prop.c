@@ -188,7 +188,21 @@ const char *eml_test_cache_dir(void)
 
 const char *eml_test_bin(void)
 {
-	return env_or("EML_BIN", "eml");
+	static char buf[4096];
+	const char *e = getenv("EML_BIN");
+	if (e != NULL && *e != '\0')
+		return e;
+	/* Test binaries live next to eml in the build folder. */
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 8);
+	if (n > 0) {
+		buf[n] = '\0';
+		char *slash = strrchr(buf, '/');
+		if (slash != NULL) {
+			strcpy(slash + 1, "eml");
+			return buf;
+		}
+	}
+	return "eml";
 }
 
 char *eml_test_tmpdir(void)
