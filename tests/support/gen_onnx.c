@@ -251,7 +251,8 @@ static eml_node *g_node(gb *b, int32_t g, const char *op, const char *domain, ui
 		return NULL;
 	}
 	n->n_inputs = n_in;
-	memcpy(n->inputs, ins, n_in * sizeof(int32_t));
+	if (n_in > 0)
+		memcpy(n->inputs, ins, n_in * sizeof(int32_t));
 	int32_t node_idx = (int32_t)gr->n_nodes - 1;
 	for (uint32_t i = 0; i < n_out; i++) {
 		int32_t v = g_value(b, &osh[i]);
