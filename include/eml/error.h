@@ -63,6 +63,17 @@
 	X(BLOB_CHUNK_AUTH, 214, "a weight blob chunk failed authentication")                       \
 	X(BLOB_TRUNCATED, 215, "the weight blob is truncated")                                     \
 	X(BLOB_MODEL_MISMATCH, 216, "the weight blob belongs to another model")                    \
+	X(TKEY_TRAILING, 204, "trailing bytes after the topology key")                             \
+	X(TKEY_TRUNCATED, 205, "the topology key is truncated")                                    \
+	X(TKEY_BAD_REF, 206,                                                                       \
+	  "the topology key refers to a value, tensor or graph that does not exist")               \
+	X(TKEY_TENSOR_RANGE, 207,                                                                  \
+	  "a tensor of the topology key lies outside the weight plaintext")                        \
+	X(TKEY_TENSOR_ALIGN, 208, "a tensor of the topology key is not 64-byte aligned")           \
+	X(TKEY_LIMIT, 209, "the topology key exceeds a size limit")                                \
+	X(BLOB_HEADER_MISMATCH, 217, "the weight blob header does not match the topology key")     \
+	X(BLOB_TRAILING, 218, "trailing bytes after the weight blob")                              \
+	X(TOPO_NO_DATA, 219, "the model has no tensor data to decompose")                          \
 	/* topo: add new codes above this line */                                                  \
 	/* engine: 300-399 */                                                                      \
 	X(ENGINE_INPUT_MISSING, 300, "a graph input was not provided")                             \
