@@ -344,6 +344,7 @@ static int read_external(loader *ld, const Onnx__TensorProto *t, uint8_t *dst, u
 	/* The resolved file must lie strictly below the resolved folder ("/" is its own case). */
 	int inside = strncmp(real, ld->base_real, bl) == 0 &&
 	             (real[bl] == '/' || (bl == 1 && ld->base_real[0] == '/'));
+	EML_ENSURE(strcmp(real, ld->base_real) != 0, EML_E_ONNX_EXTERNAL_DATA); /* the folder */
 	EML_ENSURE(inside, EML_E_ONNX_EXTERNAL_PATH);
 	/* O_NOFOLLOW: the resolved path has no symlink left; refuse one swapped in since. */
 	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -352,6 +353,8 @@ static int read_external(loader *ld, const Onnx__TensorProto *t, uint8_t *dst, u
 	EML_ENSURE(fstat(fd, &st) == 0 && S_ISREG(st.st_mode), EML_E_ONNX_EXTERNAL_DATA);
 	EML_ENSURE(off <= (uint64_t)st.st_size && len <= (uint64_t)st.st_size - off,
 	           EML_E_ONNX_EXTERNAL_DATA);
+	/* Without "length" the data runs to the end of the file (IR.md "External Data"). */
+	EML_ENSURE(len_s != NULL || (uint64_t)st.st_size - off == len, EML_E_ONNX_EXTERNAL_DATA);
 	uint64_t got = 0;
 	while (got < len) {
 		size_t want =
