@@ -73,7 +73,8 @@ Test(prop, decomposition_separation,
 		eml_model *m = NULL;
 		int from_gen = (eml_prop_case_cur % 3) != 2 && eml_gen_model != NULL;
 		if (from_gen) {
-			eml_gen_opts go = {0};
+			/* wide enough that the pooled chi-square below gets > 1 MiB of blob bytes */
+			eml_gen_opts go = {.max_features = 96, .max_channels = 16};
 			uint8_t *onnx;
 			size_t len;
 			PASSERT(eml_gen_model(&rng, &go, &onnx, &len, NULL) == EML_OK, "gen");
