@@ -653,3 +653,41 @@ Test(attest_policy, malformed_policies_refused)
 	cr_assert(eml_policy_root_is_aws(p));
 	eml_policy_free(p);
 }
+
+/* libcbor 0.8 allocates for a declared element count before reading the elements, and its
+ * release is recursive: the pre-check refuses both shapes before libcbor sees them. */
+Test(attest_tamper, hostile_cbor_shapes)
+{
+	static const uint8_t huge_array[] = {0x84, 0x9b, 0x00, 0x00, 0x00, 0x10, 0, 0, 0, 0};
+	static const uint8_t huge_map[] = {0xbb, 0x00, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0x00};
+	static const uint8_t huge_bytes[] = {0x5a, 0x7f, 0xff, 0xff, 0xff, 0x00};
+	static const uint8_t reserved[] = {0x1c};
+	static const uint8_t stray_break[] = {0x84, 0xff};
+	cr_assert_eq(eml_cbor_precheck(huge_array, sizeof(huge_array)), EML_E_ATTEST_ENCODING);
+	cr_assert_eq(eml_cbor_precheck(huge_map, sizeof(huge_map)), EML_E_ATTEST_ENCODING);
+	cr_assert_eq(eml_cbor_precheck(huge_bytes, sizeof(huge_bytes)), EML_E_ATTEST_ENCODING);
+	cr_assert_eq(eml_cbor_precheck(reserved, 1), EML_E_ATTEST_ENCODING);
+	cr_assert_eq(eml_cbor_precheck(stray_break, 2), EML_E_ATTEST_ENCODING);
+	/* nesting: 16 levels pass the pre-check, 17 do not */
+	uint8_t deep[64];
+	memset(deep, 0x81, sizeof(deep));
+	deep[15] = 0x00;
+	cr_assert_eq(eml_cbor_precheck(deep, 16), EML_OK);
+	deep[15] = 0x81;
+	deep[16] = 0x00;
+	cr_assert_eq(eml_cbor_precheck(deep, 17), EML_E_ATTEST_ENCODING);
+	/* a document that is deeply nested all the way down */
+	static uint8_t nest[EML_ATTEST_DOC_MAX];
+	memset(nest, 0x9f, sizeof(nest));
+	eml_attest_doc d;
+	cr_assert_eq(eml_attest_doc_parse(nest, sizeof(nest), &d), EML_E_ATTEST_ENCODING);
+	eml_attest_doc_cleanup(&d);
+	cr_assert_eq(eml_attest_doc_parse(huge_array, sizeof(huge_array), &d),
+	             EML_E_ATTEST_ENCODING);
+	eml_attest_doc_cleanup(&d);
+	/* both real documents pass the pre-check */
+	size_t len;
+	uint8_t *doc = tp_read(BETA_FILE, &len);
+	cr_assert_eq(eml_cbor_precheck(doc, len), EML_OK);
+	eml_free(doc);
+}
