@@ -48,21 +48,42 @@ size_t eml_sgemm_packed_b_size(size_t K, size_t N);
 /* Pack B (K x N, row stride ldb; trans_b = 1 means B is given as N x K, i.e. use B^T). */
 void eml_sgemm_pack_b(const float *B, size_t ldb, int trans_b, size_t K, size_t N, float *packed);
 
-/* Scratch bytes eml_sgemm needs for (M, N, K) with `threads` workers. */
+/* Scratch bytes eml_sgemm needs for (M, N, K) with `threads` workers; pass
+ * eml_threadpool_threads(pool) of the pool later given to eml_sgemm (a smaller pool is fine).
+ * `work` should be 64-byte aligned (it is aligned internally otherwise, within the size). */
 size_t eml_sgemm_work_size(size_t M, size_t N, size_t K, int threads);
 
 /*
- * C = alpha * op(A) * B  (+ epilogue). op(A) = A (M x K, stride lda) or A^T when trans_a (A is
+ * C = act(alpha * op(A) * op(B) + bias)  (epilogue optional: ep may be NULL). op(A) = A (M x K, stride lda) or A^T when trans_a (A is
  * K x M). B either unpacked (B, ldb, trans_b) or packed (packed_b != NULL; B ignored).
+ * Any M, N, K (K == 0 gives act(bias)). C must not overlap A or B. EML_BIAS_FULL may alias C
+ * exactly (bias == C, ld_bias == ldc: Gemm's in-place C), no other overlap.
  */
 void eml_sgemm(eml_threadpool *pool, size_t M, size_t N, size_t K, float alpha, const float *A,
                size_t lda, int trans_a, const float *B, size_t ldb, int trans_b,
                const float *packed_b, float *C, size_t ldc, const eml_epilogue *ep, void *work);
+
+/*
+ * Pre-packed A (the weights are on the left, as in Conv: Y = W * im2col(X)). alpha is 1.
+ * Same contract as eml_sgemm otherwise; eml_sgemm_work_size applies.
+ */
+size_t eml_sgemm_packed_a_size(size_t M, size_t K);
+void eml_sgemm_pack_a(const float *A, size_t lda, int trans_a, size_t M, size_t K, float *packed);
+void eml_sgemm_packed_a(eml_threadpool *pool, size_t M, size_t N, size_t K, const float *packed_a,
+                        const float *B, size_t ldb, int trans_b, float *C, size_t ldc,
+                        const eml_epilogue *ep, void *work);
 
 /* Apply an activation in place to n floats (used by fused epilogues elsewhere). */
 void eml_act_apply(float *x, size_t n, int act, float a, float b);
 
 /* Which micro-kernel runs on this CPU: "avx512", "avx2", or "portable". */
 const char *eml_sgemm_isa(void);
+
+/*
+ * Test-only: force the micro-kernel ("portable", "avx2", "avx512"; NULL = back to automatic).
+ * Returns 0 on success, -1 when that ISA is not available on this CPU/build. Not thread-safe:
+ * call it only while no GEMM runs. Sizes (work, packed B) depend on the ISA: compute them after.
+ */
+int eml_sgemm_force_isa(const char *isa);
 
 #endif

@@ -1,0 +1,514 @@
+/*
+ * Convolution kernels (see conv.h). ONNX Conv/ConvTranspose semantics
+ * (https://onnx.ai/onnx/operators/onnx__Conv.html, onnx__ConvTranspose.html).
+ *
+ * Conv as GEMM per (image, group): Y_g (M/G x OS) = W_g (M/G x Kg) * col_g (Kg x OS) with
+ * Kg = C/G * prod(kernel), OS = prod(out). The weights are the left operand, so they are packed
+ * once as GEMM "A" panels. col_g is built by im2col in chunks of output columns so the scratch
+ * stays bounded; a 1x1/stride-1/no-pad conv uses the input itself as col_g. Depthwise convs
+ * (one input channel per group) skip GEMM: a row-accumulating direct loop is both simpler and
+ * faster there.
+ */
+#include "engine/kernels/conv.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "engine/kernels/gemm.h"
+
+#define COL_BUDGET_FLOATS ((size_t)1 << 20) /* 4 MiB of im2col scratch per thread */
+#define COL_MIN_CHUNK 256
+
+static size_t min_sz(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+static size_t align64(size_t x)
+{
+	return (x + 63) & ~(size_t)63;
+}
+
+static size_t prod(const size_t *v, int n)
+{
+	size_t p = 1;
+	for (int i = 0; i < n; i++)
+		p *= v[i];
+	return p;
+}
+
+static int check_common(const eml_conv_params *p)
+{
+	if (p->nd < 1 || p->nd > EML_CONV_MAX_ND || p->group == 0 || p->in_c % p->group != 0 ||
+	    p->out_c % p->group != 0)
+		return -1;
+	for (int i = 0; i < p->nd; i++)
+		if (p->stride[i] == 0 || p->dilation[i] == 0 || p->kernel[i] == 0)
+			return -1;
+	return 0;
+}
+
+int eml_conv_out_shape(eml_conv_params *p)
+{
+	if (check_common(p) != 0)
+		return -1;
+	for (int i = 0; i < p->nd; i++) {
+		size_t span = (p->kernel[i] - 1) * p->dilation[i] + 1;
+		size_t padded = p->in[i] + p->pad_begin[i] + p->pad_end[i];
+		if (padded < span)
+			return -1;
+		p->out[i] = (padded - span) / p->stride[i] + 1;
+	}
+	return 0;
+}
+
+int eml_convt_out_shape(eml_conv_params *p)
+{
+	if (check_common(p) != 0)
+		return -1;
+	for (int i = 0; i < p->nd; i++) {
+		if (p->in[i] == 0)
+			return -1;
+		size_t full = p->stride[i] * (p->in[i] - 1) + p->output_padding[i] +
+		              (p->kernel[i] - 1) * p->dilation[i] + 1;
+		if (full <= p->pad_begin[i] + p->pad_end[i])
+			return -1;
+		p->out[i] = full - p->pad_begin[i] - p->pad_end[i];
+	}
+	return 0;
+}
+
+/* ---- path selection ---- */
+
+enum conv_path { PATH_POINTWISE, PATH_DEPTHWISE, PATH_IM2COL };
+
+static int conv_path(const eml_conv_params *p)
+{
+	if (p->group == p->in_c && p->group > 1 && p->nd <= 2)
+		return PATH_DEPTHWISE;
+	for (int i = 0; i < p->nd; i++)
+		if (p->kernel[i] != 1 || p->stride[i] != 1 || p->pad_begin[i] != 0 ||
+		    p->pad_end[i] != 0)
+			return PATH_IM2COL;
+	return PATH_POINTWISE;
+}
+
+static size_t conv_kg(const eml_conv_params *p)
+{
+	return p->in_c / p->group * prod(p->kernel, p->nd);
+}
+
+static size_t col_chunk(size_t rows, size_t cols)
+{
+	size_t c = COL_BUDGET_FLOATS / (rows ? rows : 1);
+	if (c < COL_MIN_CHUNK)
+		c = COL_MIN_CHUNK;
+	if (c >= cols)
+		return cols;
+	return c / 64 * 64;
+}
+
+size_t eml_conv_packed_size(const eml_conv_params *p)
+{
+	if (conv_path(p) == PATH_DEPTHWISE)
+		return align64(p->out_c * prod(p->kernel, p->nd) * sizeof(float));
+	return p->group * align64(eml_sgemm_packed_a_size(p->out_c / p->group, conv_kg(p)));
+}
+
+void eml_conv_prepare(const eml_conv_params *p, const float *W, float *packed)
+{
+	if (conv_path(p) == PATH_DEPTHWISE) {
+		memcpy(packed, W, p->out_c * prod(p->kernel, p->nd) * sizeof(float));
+		return;
+	}
+	size_t mg = p->out_c / p->group, kg = conv_kg(p);
+	size_t stride = align64(eml_sgemm_packed_a_size(mg, kg)) / sizeof(float);
+	for (size_t g = 0; g < p->group; g++)
+		eml_sgemm_pack_a(W + g * mg * kg, kg, 0, mg, kg, packed + g * stride);
+}
+
+/* Per-thread slot: im2col chunk + GEMM scratch (enough for a GEMM using all threads). */
+static size_t conv_slot(const eml_conv_params *p, int threads, size_t *col_floats)
+{
+	size_t mg = p->out_c / p->group, kg = conv_kg(p), os = prod(p->out, p->nd);
+	size_t chunk = conv_path(p) == PATH_IM2COL ? col_chunk(kg, os) : os;
+	*col_floats = conv_path(p) == PATH_IM2COL ? kg * chunk : 0;
+	return align64(*col_floats * sizeof(float)) +
+	       align64(eml_sgemm_work_size(mg, chunk, kg, threads));
+}
+
+size_t eml_conv_work_size(const eml_conv_params *p, int threads)
+{
+	if (threads < 1)
+		threads = 1;
+	if (conv_path(p) == PATH_DEPTHWISE)
+		return 64;
+	size_t colf;
+	return 64 + eml_conv_packed_size(p) + (size_t)threads * conv_slot(p, threads, &colf);
+}
+
+/* ---- im2col (N-D; the last spatial dim is the inner loop) ---- */
+
+/* Fill col (kg x cn, row stride cn) with the input patches for output positions [c0, c0+cn). */
+static void im2col(const eml_conv_params *p, const float *x, size_t c0, size_t cn, float *col)
+{
+	const int nd = p->nd, last = nd - 1;
+	const size_t cg = p->in_c / p->group;
+	const size_t kp = prod(p->kernel, nd), is = prod(p->in, nd);
+	const size_t ow_n = p->out[last], iw_n = p->in[last];
+	const size_t sw = p->stride[last], dw = p->dilation[last], pw = p->pad_begin[last];
+	for (size_t r = 0; r < cg * kp; r++) {
+		size_t ci = r / kp, kr = r % kp;
+		size_t k[EML_CONV_MAX_ND];
+		for (int d = nd - 1; d >= 0; d--) {
+			k[d] = kr % p->kernel[d];
+			kr /= p->kernel[d];
+		}
+		const float *xc = x + ci * is;
+		float *dst = col + r * cn;
+		/* output coordinates of c0 */
+		size_t o[EML_CONV_MAX_ND], t = c0;
+		for (int d = nd - 1; d >= 0; d--) {
+			o[d] = t % p->out[d];
+			t /= p->out[d];
+		}
+		size_t done = 0;
+		while (done < cn) {
+			size_t run = min_sz(ow_n - o[last], cn - done);
+			/* leading dims: one input row or none */
+			int valid = 1;
+			size_t off = 0;
+			for (int d = 0; d < last; d++) {
+				long long id =
+				    (long long)(o[d] * p->stride[d] + k[d] * p->dilation[d]) -
+				    (long long)p->pad_begin[d];
+				if (id < 0 || id >= (long long)p->in[d]) {
+					valid = 0;
+					break;
+				}
+				off = off * p->in[d] + (size_t)id;
+			}
+			float *dr = dst + done;
+			if (!valid) {
+				memset(dr, 0, run * sizeof(float));
+			} else {
+				const float *xr = xc + off * iw_n;
+				long long base = (long long)(k[last] * dw) - (long long)pw;
+				for (size_t j = 0; j < run; j++) {
+					long long iw = (long long)((o[last] + j) * sw) + base;
+					dr[j] = (iw >= 0 && iw < (long long)iw_n) ? xr[iw] : 0.0f;
+				}
+			}
+			done += run;
+			o[last] += run;
+			for (int d = last; d > 0 && o[d] == p->out[d]; d--) {
+				o[d] = 0;
+				o[d - 1]++;
+			}
+		}
+	}
+}
+
+/* ---- depthwise (nd 1 or 2, group == C, M = C * multiplier) ---- */
+
+typedef struct dw_job {
+	const eml_conv_params *p;
+	const float *x, *w, *bias;
+	float *y;
+	size_t ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
+} dw_job;
+
+static void dw_task(void *ctx, size_t task, int thread)
+{
+	(void)thread;
+	const dw_job *j = ctx;
+	const eml_conv_params *p = j->p;
+	size_t mult = p->out_c / p->in_c;
+	size_t n = task / p->out_c, m = task % p->out_c, c = m / mult;
+	const float *x = j->x + (n * p->in_c + c) * j->ih * j->iw;
+	const float *w = j->w + m * j->kh * j->kw;
+	float *y = j->y + (n * p->out_c + m) * j->oh * j->ow;
+	float b = j->bias ? j->bias[m] : 0.0f;
+	for (size_t oh = 0; oh < j->oh; oh++) {
+		float *yr = y + oh * j->ow;
+		for (size_t ow = 0; ow < j->ow; ow++)
+			yr[ow] = b;
+		for (size_t kh = 0; kh < j->kh; kh++) {
+			long long ih = (long long)(oh * j->sh + kh * j->dh) - (long long)j->ph;
+			if (ih < 0 || ih >= (long long)j->ih)
+				continue;
+			const float *xr = x + (size_t)ih * j->iw;
+			for (size_t kw = 0; kw < j->kw; kw++) {
+				float wv = w[kh * j->kw + kw];
+				/* ow range with 0 <= ow*sw + kw*dw - pw < iw */
+				long long off = (long long)(kw * j->dw) - (long long)j->pw;
+				size_t lo = 0, hi = j->ow;
+				if (off < 0)
+					lo = (size_t)((-off + (long long)j->sw - 1) /
+					              (long long)j->sw);
+				long long lim = (long long)j->iw - off; /* ow*sw < lim */
+				if (lim <= 0)
+					continue;
+				size_t h2 =
+				    (size_t)((lim + (long long)j->sw - 1) / (long long)j->sw);
+				if (h2 < hi)
+					hi = h2;
+				if (j->sw == 1) {
+					const float *xs = xr + off;
+					for (size_t ow = lo; ow < hi; ow++)
+						yr[ow] += wv * xs[ow];
+				} else {
+					for (size_t ow = lo; ow < hi; ow++)
+						yr[ow] += wv * xr[(long long)(ow * j->sw) + off];
+				}
+			}
+		}
+	}
+	eml_act_apply(y, j->oh * j->ow, p->act, p->act_a, p->act_b);
+}
+
+static void conv_depthwise(eml_threadpool *pool, const eml_conv_params *p, const float *X,
+                           const float *W, const float *bias, float *Y)
+{
+	dw_job j = {.p = p, .x = X, .w = W, .bias = bias, .y = Y};
+	if (p->nd == 2) {
+		j.ih = p->in[0], j.iw = p->in[1], j.oh = p->out[0], j.ow = p->out[1];
+		j.kh = p->kernel[0], j.kw = p->kernel[1], j.sh = p->stride[0], j.sw = p->stride[1];
+		j.dh = p->dilation[0], j.dw = p->dilation[1], j.ph = p->pad_begin[0];
+		j.pw = p->pad_begin[1];
+	} else {
+		j.ih = 1, j.iw = p->in[0], j.oh = 1, j.ow = p->out[0];
+		j.kh = 1, j.kw = p->kernel[0], j.sh = 1, j.sw = p->stride[0];
+		j.dh = 1, j.dw = p->dilation[0], j.ph = 0, j.pw = p->pad_begin[0];
+	}
+	eml_threadpool_run(pool, p->batch * p->out_c, dw_task, &j);
+}
+
+/* ---- GEMM paths ---- */
+
+typedef struct conv_job {
+	const eml_conv_params *p;
+	const float *x, *packed, *bias;
+	float *y;
+	unsigned char *slots;
+	size_t slot_bytes, col_floats;
+	size_t mg, cg, kg, is, os, chunk, nchunks, pa_stride;
+	int path;
+	eml_threadpool
+	    *gemm_pool; /* pool for the GEMM inside a task (NULL when tasks run in parallel) */
+} conv_job;
+
+static void conv_task(void *ctx, size_t task, int thread)
+{
+	const conv_job *j = ctx;
+	const eml_conv_params *p = j->p;
+	size_t chunk_i = task % j->nchunks, ng = task / j->nchunks;
+	size_t g = ng % p->group, n = ng / p->group;
+	unsigned char *slot = j->slots + (size_t)thread * j->slot_bytes;
+	float *col = (float *)slot;
+	void *gwork = slot + align64(j->col_floats * sizeof(float));
+	const float *x = j->x + (n * p->in_c + g * j->cg) * j->is;
+	float *y = j->y + (n * p->out_c + g * j->mg) * j->os;
+	eml_epilogue ep = {.bias_kind = j->bias ? EML_BIAS_ROW : EML_BIAS_NONE,
+	                   .bias = j->bias ? j->bias + g * j->mg : NULL,
+	                   .act = p->act,
+	                   .act_a = p->act_a,
+	                   .act_b = p->act_b};
+	const float *pa = j->packed + g * j->pa_stride;
+	if (j->path == PATH_POINTWISE) {
+		eml_sgemm_packed_a(j->gemm_pool, j->mg, j->os, j->kg, pa, x, j->is, 0, y, j->os,
+		                   &ep, gwork);
+		return;
+	}
+	size_t c0 = chunk_i * j->chunk, cn = min_sz(j->chunk, j->os - c0);
+	im2col(p, x, c0, cn, col);
+	eml_sgemm_packed_a(j->gemm_pool, j->mg, cn, j->kg, pa, col, cn, 0, y + c0, j->os, &ep,
+	                   gwork);
+}
+
+void eml_conv(eml_threadpool *pool, const eml_conv_params *p, const float *X, const float *W,
+              const float *packed_w, const float *bias, float *Y, void *work)
+{
+	int path = conv_path(p);
+	if (p->batch == 0 || p->out_c == 0 || prod(p->out, p->nd) == 0)
+		return;
+	if (path == PATH_DEPTHWISE) {
+		conv_depthwise(pool, p, X, packed_w ? packed_w : W, bias, Y);
+		return;
+	}
+	int threads = eml_threadpool_threads(pool);
+	unsigned char *w = (unsigned char *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+	if (!packed_w) {
+		eml_conv_prepare(p, W, (float *)w);
+		packed_w = (const float *)w;
+	}
+	w += eml_conv_packed_size(p);
+	conv_job j = {.p = p, .x = X, .packed = packed_w, .bias = bias, .y = Y, .slots = w};
+	j.slot_bytes = conv_slot(p, threads, &j.col_floats);
+	j.path = path;
+	j.mg = p->out_c / p->group;
+	j.cg = p->in_c / p->group;
+	j.kg = conv_kg(p);
+	j.is = prod(p->in, p->nd);
+	j.os = prod(p->out, p->nd);
+	j.chunk = path == PATH_IM2COL ? col_chunk(j.kg, j.os) : j.os;
+	j.nchunks = (j.os + j.chunk - 1) / j.chunk;
+	j.pa_stride = align64(eml_sgemm_packed_a_size(j.mg, j.kg)) / sizeof(float);
+	size_t tasks = p->batch * p->group * j.nchunks;
+	if (threads > 1 && tasks >= (size_t)threads * 2) {
+		j.gemm_pool = NULL;
+		eml_threadpool_run(pool, tasks, conv_task, &j);
+	} else {
+		j.gemm_pool = pool;
+		for (size_t t = 0; t < tasks; t++)
+			conv_task(&j, t, 0);
+	}
+}
+
+/* ---- ConvTranspose ---- */
+
+/* Kc = M/G * prod(kernel): rows of the column matrix W_g^T X_g. */
+static size_t convt_rows(const eml_conv_params *p)
+{
+	return p->out_c / p->group * prod(p->kernel, p->nd);
+}
+
+size_t eml_convt_packed_size(const eml_conv_params *p)
+{
+	return p->group * align64(eml_sgemm_packed_a_size(convt_rows(p), p->in_c / p->group));
+}
+
+void eml_convt_prepare(const eml_conv_params *p, const float *W, float *packed)
+{
+	size_t cg = p->in_c / p->group, rows = convt_rows(p);
+	size_t stride = align64(eml_sgemm_packed_a_size(rows, cg)) / sizeof(float);
+	/* W_g is cg x rows (row stride rows); A = W_g^T. */
+	for (size_t g = 0; g < p->group; g++)
+		eml_sgemm_pack_a(W + g * cg * rows, rows, 1, rows, cg, packed + g * stride);
+}
+
+static size_t convt_chunk(const eml_conv_params *p)
+{
+	return col_chunk(convt_rows(p), prod(p->in, p->nd));
+}
+
+size_t eml_convt_work_size(const eml_conv_params *p, int threads)
+{
+	if (threads < 1)
+		threads = 1;
+	size_t rows = convt_rows(p), chunk = convt_chunk(p);
+	return 64 + eml_convt_packed_size(p) + align64(rows * chunk * sizeof(float)) +
+	       align64(eml_sgemm_work_size(rows, chunk, p->in_c / p->group, threads));
+}
+
+typedef struct col2im_job {
+	const eml_conv_params *p;
+	const float *col; /* rows x cn */
+	float *y;         /* group's first output channel of this image */
+	size_t c0, cn, kp, os;
+} col2im_job;
+
+/* Scatter-add the column rows of output channel `m` (one task per channel: no write races). */
+static void col2im_task(void *ctx, size_t m, int thread)
+{
+	(void)thread;
+	const col2im_job *j = ctx;
+	const eml_conv_params *p = j->p;
+	const int nd = p->nd;
+	float *y = j->y + m * j->os;
+	for (size_t kr0 = 0; kr0 < j->kp; kr0++) {
+		size_t k[EML_CONV_MAX_ND], kr = kr0;
+		for (int d = nd - 1; d >= 0; d--) {
+			k[d] = kr % p->kernel[d];
+			kr /= p->kernel[d];
+		}
+		const float *src = j->col + (m * j->kp + kr0) * j->cn;
+		size_t i[EML_CONV_MAX_ND], t = j->c0;
+		for (int d = nd - 1; d >= 0; d--) {
+			i[d] = t % p->in[d];
+			t /= p->in[d];
+		}
+		for (size_t c = 0; c < j->cn; c++) {
+			size_t off = 0;
+			int valid = 1;
+			for (int d = 0; d < nd; d++) {
+				long long od =
+				    (long long)(i[d] * p->stride[d] + k[d] * p->dilation[d]) -
+				    (long long)p->pad_begin[d];
+				if (od < 0 || od >= (long long)p->out[d]) {
+					valid = 0;
+					break;
+				}
+				off = off * p->out[d] + (size_t)od;
+			}
+			if (valid)
+				y[off] += src[c];
+			for (int d = nd - 1; d >= 0; d--) {
+				if (++i[d] < p->in[d])
+					break;
+				i[d] = 0;
+			}
+		}
+	}
+}
+
+typedef struct act_job {
+	const eml_conv_params *p;
+	float *y;
+	size_t os;
+} act_job;
+
+static void act_task(void *ctx, size_t plane, int thread)
+{
+	(void)thread;
+	const act_job *j = ctx;
+	eml_act_apply(j->y + plane * j->os, j->os, j->p->act, j->p->act_a, j->p->act_b);
+}
+
+void eml_convt(eml_threadpool *pool, const eml_conv_params *p, const float *X, const float *W,
+               const float *packed_w, const float *bias, float *Y, void *work)
+{
+	size_t os = prod(p->out, p->nd), is = prod(p->in, p->nd);
+	size_t mg = p->out_c / p->group, cg = p->in_c / p->group, rows = convt_rows(p);
+	size_t kp = prod(p->kernel, p->nd);
+	if (p->batch == 0 || p->out_c == 0 || os == 0)
+		return;
+	for (size_t n = 0; n < p->batch; n++)
+		for (size_t m = 0; m < p->out_c; m++) {
+			float b = bias ? bias[m] : 0.0f;
+			float *y = Y + (n * p->out_c + m) * os;
+			for (size_t i = 0; i < os; i++)
+				y[i] = b;
+		}
+	unsigned char *w = (unsigned char *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+	if (!packed_w) {
+		eml_convt_prepare(p, W, (float *)w);
+		packed_w = (const float *)w;
+	}
+	w += eml_convt_packed_size(p);
+	size_t chunk = convt_chunk(p);
+	float *col = (float *)w;
+	void *gwork = w + align64(rows * chunk * sizeof(float));
+	size_t pa_stride = align64(eml_sgemm_packed_a_size(rows, cg)) / sizeof(float);
+	for (size_t n = 0; n < p->batch; n++)
+		for (size_t g = 0; g < p->group; g++) {
+			const float *x = X + (n * p->in_c + g * cg) * is;
+			for (size_t c0 = 0; c0 < is; c0 += chunk) {
+				size_t cn = min_sz(chunk, is - c0);
+				eml_sgemm_packed_a(pool, rows, cn, cg, packed_w + g * pa_stride,
+				                   x + c0, is, 0, col, cn, NULL, gwork);
+				col2im_job cj = {.p = p,
+				                 .col = col,
+				                 .y = Y + (n * p->out_c + g * mg) * os,
+				                 .c0 = c0,
+				                 .cn = cn,
+				                 .kp = kp,
+				                 .os = os};
+				eml_threadpool_run(pool, mg, col2im_task, &cj);
+			}
+		}
+	if (p->act != EML_ACT_NONE) {
+		act_job aj = {.p = p, .y = Y, .os = os};
+		eml_threadpool_run(pool, p->batch * p->out_c, act_task, &aj);
+	}
+}

@@ -1,0 +1,27 @@
+/*
+ * Internal contract between the GEMM driver (gemm.c) and its ISA-specific micro-kernels.
+ *
+ * A micro-kernel computes one MR x NR tile: C[0..MR, 0..NR] (+)= Apanel * Bpanel over kc, where
+ * Apanel is kc x MR packed k-major (a[k*MR + i]) and Bpanel is kc x NR packed k-major
+ * (b[k*NR + j]). accumulate = 0 stores, 1 adds into C. Alpha was folded into A at packing.
+ * The portable kernel honours mr/nr given at run time; the SIMD ones ignore them.
+ */
+#ifndef EML_ENGINE_KERNELS_GEMM_INTERNAL_H
+#define EML_ENGINE_KERNELS_GEMM_INTERNAL_H
+
+#include <stddef.h>
+
+typedef void (*eml_ukernel_fn)(size_t kc, const float *a, const float *b, float *c, size_t ldc,
+                               int accumulate, int h_or_mr, int w_or_nr);
+
+#define EML_AVX512_MR 14
+#define EML_AVX512_NR 32
+#define EML_AVX2_MR 6
+#define EML_AVX2_NR 16
+
+void eml_ukernel_avx512(size_t kc, const float *a, const float *b, float *c, size_t ldc,
+                        int accumulate, int h, int w);
+void eml_ukernel_avx2(size_t kc, const float *a, const float *b, float *c, size_t ldc,
+                      int accumulate, int h, int w);
+
+#endif
