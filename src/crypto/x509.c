@@ -109,6 +109,27 @@ out:
 	return rc;
 }
 
+int eml_x509_clone_resigned(const uint8_t *tmpl, size_t tmpl_len, const eml_p384_key *subject_key,
+                            const eml_p384_key *signer, uint8_t **der, size_t *der_len)
+{
+	int rc = EML_OK;
+	X509 *x = parse_der(tmpl, tmpl_len);
+	unsigned char *buf = NULL;
+	int n;
+	EML_ENSURE(x != NULL, EML_E_MALFORMED);
+	EML_ENSURE(X509_set_pubkey(x, subject_key->pkey) == 1, EML_E_CRYPTO);
+	EML_ENSURE(X509_sign(x, signer->pkey, EVP_sha384()) > 0, EML_E_CRYPTO);
+	n = i2d_X509(x, &buf);
+	EML_ENSURE(n > 0, EML_E_CRYPTO);
+	*der = eml_memdup(buf, (size_t)n);
+	EML_ENSURE(*der != NULL, EML_E_NOMEM);
+	*der_len = (size_t)n;
+out:
+	OPENSSL_free(buf);
+	X509_free(x);
+	return rc;
+}
+
 int eml_x509_pem_to_der(const uint8_t *pem, size_t pem_len, uint8_t **der, size_t *der_len)
 {
 	int rc = EML_OK;

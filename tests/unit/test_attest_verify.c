@@ -361,15 +361,77 @@ Test(attest_tamper, chain_swapped_dropped_reordered_replaced)
 		u.bundle_len[n] = t.bundle_len[n - 1];
 		u.bundle_n = n + 1;
 		cr_assert_eq(rebuild_verify(&r, &u, -1, FM_KEEP, NULL, -1), EML_E_ATTEST_CHAIN);
-		/* each entry replaced by a self-signed look-alike */
+		/* each entry replaced by a look-alike: same names, validity, serial and extensions,
+		 * an attacker's key, self-signed (root) or signed by the attacker (the others) */
+		eml_p384_key *ak = NULL;
+		cr_assert_eq(eml_p384_generate(&ak), EML_OK);
 		for (size_t i = 0; i < n; i++) {
+			uint8_t *clone = NULL;
+			size_t cl = 0;
+			cr_assert_eq(eml_x509_clone_resigned(t.bundle[i], t.bundle_len[i], ak, ak,
+			                                     &clone, &cl),
+			             EML_OK);
 			u = t;
-			u.bundle[i] = look_ca;
-			u.bundle_len[i] = la;
+			u.bundle[i] = clone;
+			u.bundle_len[i] = cl;
 			cr_assert_eq(rebuild_verify(&r, &u, -1, FM_KEEP, NULL, -1),
 			             i == 0 ? EML_E_ATTEST_ROOT : EML_E_ATTEST_CHAIN, "replace %zu",
 			             i);
+			eml_free(clone);
 		}
+		/* the whole chain re-made by the attacker from the root down, leaf included, and the
+		 * document re-signed with the attacker's leaf: the root fingerprint gives it away */
+		{
+			uint8_t *cl[5] = {NULL};
+			size_t cll[5] = {0};
+			for (size_t i = 0; i < n; i++)
+				cr_assert_eq(eml_x509_clone_resigned(t.bundle[i], t.bundle_len[i],
+				                                     ak, ak, &cl[i], &cll[i]),
+				             EML_OK);
+			cr_assert_eq(
+			    eml_x509_clone_resigned(t.cert, t.cert_len, ak, ak, &cl[n], &cll[n]),
+			    EML_OK);
+			u = t;
+			for (size_t i = 0; i < n; i++) {
+				u.bundle[i] = cl[i];
+				u.bundle_len[i] = cll[i];
+			}
+			u.cert = cl[n];
+			u.cert_len = cll[n];
+			eml_buf pl, tbs_doc;
+			eml_buf_init(&pl, 0);
+			eml_buf_init(&tbs_doc, 0);
+			tp_payload(&u, -1, FM_KEEP, &pl);
+			uint8_t *tbs = NULL, sig[96];
+			size_t tl = 0;
+			cr_assert_eq(eml_attest_sig_structure(r.d.protected_hdr, r.d.protected_len,
+			                                      pl.p, pl.len, &tbs, &tl),
+			             EML_OK);
+			cr_assert_eq(eml_p384_sign_es384(ak, tbs, tl, sig), EML_OK);
+			tp_cose(&tbs_doc, r.d.protected_hdr, r.d.protected_len, pl.p, pl.len, sig,
+			        96, -1);
+			cr_assert_eq(verify_at_doc(tbs_doc.p, tbs_doc.len, r.policy, NULL),
+			             EML_E_ATTEST_ROOT);
+			/* ...and a policy that pinned the attacker's root would accept it: the root
+			 * pin is what refuses it above */
+			char dir_pol[8192], *tdir = eml_test_tmpdir(), pem[4200];
+			snprintf(pem, sizeof(pem), "%s/evil.pem", tdir);
+			cr_assert_eq(eml_x509_write_pem(pem, cl[0], cll[0], 0644), EML_OK);
+			snprintf(
+			    dir_pol, sizeof(dir_pol),
+			    "{\"root\":\"%s\",\"allow_debug\":true,\"pcrs\":[{\"3\":\"%s\"}]}", pem,
+			    "4a9329d69c836267b18abbf9f4a38889124490453419e426818626348d21f989dc930b"
+			    "1562682a9082887454e53425aa");
+			cr_assert_eq(verify_at_doc(tbs_doc.p, tbs_doc.len, dir_pol, NULL), EML_OK);
+			eml_test_rmtree(tdir);
+			free(tdir);
+			eml_free(tbs);
+			eml_buf_cleanup(&pl);
+			eml_buf_cleanup(&tbs_doc);
+			for (size_t i = 0; i <= n; i++)
+				eml_free(cl[i]);
+		}
+		eml_p384_key_free(ak);
 		u = t;
 		u.cert = look_leaf;
 		u.cert_len = ll;
