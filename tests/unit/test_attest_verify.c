@@ -753,3 +753,135 @@ Test(attest_tamper, hostile_cbor_shapes)
 	cr_assert_eq(eml_cbor_precheck(doc, len), EML_OK);
 	eml_free(doc);
 }
+
+/* ---- basicConstraints / keyUsage / path length, on chains built here ---- */
+
+typedef struct chain_spec {
+	int inter_ca;    /* the intermediate is a CA */
+	int extra_inter; /* a second intermediate below the first (pathlen 0 forbids it) */
+	int leaf_ca;     /* the leaf claims to be a CA */
+	int warm;        /* first verify a good leaf under the same CAs (prefix remembered) */
+} chain_spec;
+
+static uint8_t *sign_doc(const uint8_t *ld, size_t ll, const uint8_t *const *bundle,
+                         const size_t *blen, size_t bn, eml_p384_key *lk, int64_t t, size_t *dl)
+{
+	uint8_t pcrs[EML_ATTEST_PCR_SLOTS][EML_ATTEST_PCR_MAXLEN];
+	memset(pcrs, 0x11, sizeof(pcrs));
+	eml_attest_fields f = {.module_id = "i-test-enc",
+	                       .timestamp_ms = (uint64_t)t * 1000,
+	                       .pcr_mask = 0xffff,
+	                       .pcrs = (const uint8_t(*)[EML_ATTEST_PCR_MAXLEN])pcrs,
+	                       .pcr_len = 48,
+	                       .certificate = ld,
+	                       .certificate_len = ll,
+	                       .cabundle = bundle,
+	                       .cabundle_len = blen,
+	                       .cabundle_n = bn};
+	uint8_t *pl, *tbs, *doc, sig[96];
+	size_t pll, tl;
+	cr_assert_eq(eml_attest_payload_encode(&f, &pl, &pll), EML_OK);
+	cr_assert_eq(eml_attest_sig_structure(eml_attest_es384_protected, 4, pl, pll, &tbs, &tl),
+	             EML_OK);
+	cr_assert_eq(eml_p384_sign_es384(lk, tbs, tl, sig), EML_OK);
+	cr_assert_eq(eml_attest_cose_encode(eml_attest_es384_protected, 4, pl, pll, sig, &doc, dl),
+	             EML_OK);
+	eml_free(pl);
+	eml_free(tbs);
+	return doc;
+}
+
+static int verify_built_chain(const chain_spec *cs)
+{
+	eml_p384_key *rk, *ik, *i2k, *lk;
+	uint8_t *rd, *id, *i2d = NULL, *ld;
+	size_t rl, il, i2l = 0, ll;
+	int64_t t = 1700000000;
+	cr_assert_eq(eml_p384_generate(&rk), EML_OK);
+	cr_assert_eq(eml_p384_generate(&ik), EML_OK);
+	cr_assert_eq(eml_p384_generate(&i2k), EML_OK);
+	cr_assert_eq(eml_p384_generate(&lk), EML_OK);
+	cr_assert_eq(
+	    eml_x509_issue("root", 1, -1, rk, rk, NULL, 0, t - 86400, t + 86400, 1, &rd, &rl),
+	    EML_OK);
+	cr_assert_eq(eml_x509_issue("inter", cs->inter_ca, 0, ik, rk, rd, rl, t - 86400, t + 86400,
+	                            2, &id, &il),
+	             EML_OK);
+	const uint8_t *bundle[3] = {rd, id, NULL};
+	size_t blen[3] = {rl, il, 0};
+	size_t bn = 2;
+	const uint8_t *issuer = id;
+	size_t issuer_len = il;
+	eml_p384_key *issuer_key = ik;
+	if (cs->extra_inter) {
+		cr_assert_eq(eml_x509_issue("inter2", 1, -1, i2k, ik, id, il, t - 86400, t + 86400,
+		                            3, &i2d, &i2l),
+		             EML_OK);
+		bundle[2] = i2d;
+		blen[2] = i2l;
+		bn = 3;
+		issuer = i2d;
+		issuer_len = i2l;
+		issuer_key = i2k;
+	}
+	cr_assert_eq(eml_x509_issue("leaf", cs->leaf_ca, -1, lk, issuer_key, issuer, issuer_len,
+	                            t - 3600, t + 3600, 4, &ld, &ll),
+	             EML_OK);
+	size_t dl;
+	uint8_t *doc = sign_doc(ld, ll, bundle, blen, bn, lk, t, &dl);
+	char *dir = eml_test_tmpdir(), pem[4200], pol[8192], h[97];
+	uint8_t p0[48];
+	memset(p0, 0x11, sizeof(p0));
+	snprintf(pem, sizeof(pem), "%s/root.pem", dir);
+	cr_assert_eq(eml_x509_write_pem(pem, rd, rl, 0644), EML_OK);
+	eml_hex(p0, 48, h);
+	snprintf(pol, sizeof(pol), "{\"root\":\"%s\",\"pcrs\":[{\"0\":\"%s\"}]}", pem, h);
+	eml_policy *p = tp_policy(pol);
+	eml_verify_opts o = {.at_document_time = 1};
+	eml_x509_cache_clear();
+	if (cs->warm) {
+		eml_p384_key *gk;
+		uint8_t *gd, *gdoc;
+		size_t gl, gdl;
+		cr_assert_eq(eml_p384_generate(&gk), EML_OK);
+		cr_assert_eq(eml_x509_issue("good leaf", 0, -1, gk, issuer_key, issuer, issuer_len,
+		                            t - 3600, t + 3600, 5, &gd, &gl),
+		             EML_OK);
+		gdoc = sign_doc(gd, gl, bundle, blen, bn, gk, t, &gdl);
+		cr_assert_eq(eml_attest_verify(gdoc, gdl, p, &o, NULL), EML_OK, "warm-up document");
+		eml_free(gdoc);
+		eml_free(gd);
+		eml_p384_key_free(gk);
+	}
+	int rc = eml_attest_verify(doc, dl, p, &o, NULL);
+	eml_policy_free(p);
+	eml_test_rmtree(dir);
+	free(dir);
+	eml_free(doc);
+	eml_free(rd);
+	eml_free(id);
+	eml_free(i2d);
+	eml_free(ld);
+	eml_p384_key_free(rk);
+	eml_p384_key_free(ik);
+	eml_p384_key_free(i2k);
+	eml_p384_key_free(lk);
+	return rc;
+}
+
+Test(attest_chain, basic_constraints_key_usage_path_length)
+{
+	chain_spec ok = {.inter_ca = 1};
+	cr_assert_eq(verify_built_chain(&ok), EML_OK); /* positive control */
+	chain_spec not_ca = {.inter_ca = 0};           /* CA:FALSE, keyUsage digitalSignature */
+	cr_assert_eq(verify_built_chain(&not_ca), EML_E_ATTEST_CHAIN);
+	chain_spec leaf_ca = {.inter_ca = 1, .leaf_ca = 1};
+	cr_assert_eq(verify_built_chain(&leaf_ca), EML_E_ATTEST_CHAIN);
+	chain_spec too_deep = {.inter_ca = 1, .extra_inter = 1}; /* pathlen 0 exceeded */
+	cr_assert_eq(verify_built_chain(&too_deep), EML_E_ATTEST_CHAIN);
+	/* the same with the CA prefix already remembered (warm path) */
+	chain_spec ok_w = {.inter_ca = 1, .warm = 1};
+	cr_assert_eq(verify_built_chain(&ok_w), EML_OK);
+	chain_spec leaf_ca_w = {.inter_ca = 1, .leaf_ca = 1, .warm = 1};
+	cr_assert_eq(verify_built_chain(&leaf_ca_w), EML_E_ATTEST_CHAIN);
+}
