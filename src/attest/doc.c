@@ -271,6 +271,7 @@ static int check_protected(const uint8_t *p, size_t len)
 		rc = EML_E_ATTEST_HEADER;
 	EML_GUARD(rc);
 	EML_ENSURE(cbor_isa_map(h), EML_E_ATTEST_HEADER);
+	EML_ENSURE(cbor_map_size(h) <= EML_ATTEST_HEADER_LABELS_MAX, EML_E_ATTEST_HEADER);
 	EML_ENSURE(!map_has_duplicates(h), EML_E_ATTEST_HEADER);
 	struct cbor_pair *pr = cbor_map_handle(h);
 	for (size_t i = 0; i < cbor_map_size(h); i++) {
@@ -494,6 +495,8 @@ int eml_attest_doc_parse(const uint8_t *doc, size_t len, eml_attest_doc *d)
 	EML_GUARD(check_protected(d->protected_hdr, d->protected_len));
 	/* [1] unprotected: a map; nothing in it is used, but it must be well-formed. */
 	EML_ENSURE(cbor_isa_map(a[1]), EML_E_ATTEST_ENCODING);
+	/* The NSM sends an empty map; a handful of labels is plenty and bounds the duplicate scan. */
+	EML_ENSURE(cbor_map_size(a[1]) <= EML_ATTEST_HEADER_LABELS_MAX, EML_E_ATTEST_HEADER);
 	EML_ENSURE(!map_has_duplicates(a[1]), EML_E_ATTEST_HEADER);
 	for (size_t i = 0; i < cbor_map_size(a[1]); i++) {
 		const cbor_item_t *k = cbor_map_handle(a[1])[i].key;

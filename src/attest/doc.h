@@ -28,7 +28,8 @@
 #define EML_ATTEST_PCR_MAXLEN 64
 #define EML_ATTEST_MODULE_ID_MAX 256
 #define EML_ATTEST_PROTECTED_MAX 64
-#define EML_ATTEST_SIG_LEN 96 /* ES384 raw r||s */
+#define EML_ATTEST_SIG_LEN 96           /* ES384 raw r||s */
+#define EML_ATTEST_HEADER_LABELS_MAX 16 /* labels in each COSE header bucket */
 
 typedef struct eml_attest_doc {
 	int tagged;

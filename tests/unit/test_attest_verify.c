@@ -885,3 +885,42 @@ Test(attest_chain, basic_constraints_key_usage_path_length)
 	chain_spec leaf_ca_w = {.inter_ca = 1, .leaf_ca = 1, .warm = 1};
 	cr_assert_eq(verify_built_chain(&leaf_ca_w), EML_E_ATTEST_CHAIN);
 }
+
+Test(attest_tamper, header_label_limits_and_arguments)
+{
+	real r;
+	real_load(&r, 0);
+	eml_buf doc;
+	eml_buf_init(&doc, 0);
+	eml_cbor_head(&doc, 4, 4);
+	eml_cbor_bytes(&doc, r.d.protected_hdr, r.d.protected_len);
+	eml_cbor_head(&doc, 5, 17); /* 17 unprotected labels */
+	for (unsigned i = 0; i < 17; i++) {
+		eml_cbor_uint(&doc, 100 + i);
+		eml_cbor_uint(&doc, i);
+	}
+	eml_cbor_bytes(&doc, r.d.payload, r.d.payload_len);
+	eml_cbor_bytes(&doc, r.d.sig, 96);
+	cr_assert_eq(verify_at_doc(doc.p, doc.len, r.policy, NULL), EML_E_ATTEST_HEADER);
+	eml_buf_cleanup(&doc);
+	/* 16 harmless unprotected labels: not covered by the signature, accepted */
+	eml_buf_init(&doc, 0);
+	eml_cbor_head(&doc, 4, 4);
+	eml_cbor_bytes(&doc, r.d.protected_hdr, r.d.protected_len);
+	eml_cbor_head(&doc, 5, 16);
+	for (unsigned i = 0; i < 16; i++) {
+		eml_cbor_uint(&doc, 100 + i);
+		eml_cbor_uint(&doc, i);
+	}
+	eml_cbor_bytes(&doc, r.d.payload, r.d.payload_len);
+	eml_cbor_bytes(&doc, r.d.sig, 96);
+	cr_assert_eq(verify_at_doc(doc.p, doc.len, r.policy, NULL), EML_OK);
+	eml_buf_cleanup(&doc);
+	eml_verify_opts neg = {.now_ms = -1};
+	eml_policy *p = tp_policy(r.policy);
+	cr_assert_eq(eml_attest_verify(r.doc, r.len, NULL, NULL, NULL), EML_E_ARG);
+	cr_assert_eq(eml_attest_verify(r.doc, r.len, p, &neg, NULL), EML_E_ARG);
+	cr_assert_eq(eml_attest_verify(NULL, 0, p, NULL, NULL), EML_E_ATTEST_ENCODING);
+	eml_policy_free(p);
+	real_free(&r);
+}
