@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "client/host_client.h"
+#include "host/channel.h"
 #include "common/file.h"
 #include "common/mem.h"
 #include "crypto/hash.h"
@@ -480,15 +481,39 @@ Test(host, decompose_then_upload_real_blob)
 	int fd;
 	cr_assert_eq(eml_addr_parse(E.channel, &ca), EML_OK);
 	cr_assert_eq(eml_net_connect(&ca, 1000, &fd), EML_OK);
-	cr_assert_eq(eml_net_send_frame(fd, EML_FT_BLOB_FETCH, bi.model_id, 16, 2000), EML_OK);
-	uint8_t t, *q;
-	uint32_t m;
-	cr_assert_eq(eml_net_recv_frame(fd, NULL, 5000, &t, &q, &m), EML_OK);
-	cr_assert_eq(t, EML_FT_BLOB_DATA);
+	/* Through the enclave-side channel API. */
+	uint8_t *q;
+	size_t m;
+	cr_assert_eq(eml_channel_fetch_blob(fd, bi.model_id, NULL, 5000, &q, &m), EML_OK);
 	cr_assert(m == n && memcmp(q, blob, n) == 0);
 	eml_free(q);
+	uint8_t other[16] = {1, 2, 3};
+	q = NULL;
+	cr_assert_eq(eml_channel_fetch_blob(fd, other, NULL, 5000, &q, &m), EML_E_STORE_NOT_FOUND);
+	cr_assert_null(q);
+	cr_assert_eq(eml_channel_send_audit(fd, (const uint8_t *)"audit", 5, 2000), EML_OK);
+	cr_assert_eq(eml_channel_send_audit(fd, (const uint8_t *)"", 0, 2000), EML_E_MSG_TRUNCATED);
+	/* A blob larger than the enclave's limit is refused from the frame header. */
+	eml_frame_limits small = {.client_max = 1024, .weight_max = 1024};
+	cr_assert_eq(eml_channel_fetch_blob(fd, bi.model_id, &small, 5000, &q, &m),
+	             EML_E_FRAME_TOO_LARGE);
 	eml_free(blob);
 	close(fd);
+	/* The audit record reached the log. */
+	uint8_t *audit;
+	size_t al;
+	for (int i = 0; i < 100; i++) {
+		struct stat st;
+		if (stat(E.audit, &st) == 0 && st.st_size == 9)
+			break;
+		usleep(10000);
+	}
+	cr_assert_eq(eml_file_read(E.audit, 4096, &audit, &al), EML_OK);
+	cr_assert(al == 9 && memcmp(audit,
+	                            "\0\0\0\x05"
+	                            "audit",
+	                            9) == 0);
+	eml_free(audit);
 }
 
 Test(host, survives_garbage)
