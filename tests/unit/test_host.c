@@ -426,6 +426,13 @@ Test(host, refuses_oversize_and_malformed_uploads)
 	uint8_t *big = fake_blob(&r, 8192, id, &nbig), *ok = fake_blob(&r, 4096, id, &n);
 	cr_assert_gt(nbig, 8192);
 	cr_assert_eq(eml_host_upload(E.listen, big, nbig, 5000, NULL), EML_E_STORE_TOO_LARGE);
+	/* A large one is refused from its frame header: the host does not read 4 MiB to say no. */
+	size_t nhuge;
+	uint8_t *huge = fake_blob(&r, (uint64_t)4 << 20, id, &nhuge);
+	int64_t t0 = eml_net_now_ms();
+	cr_assert_eq(eml_host_upload(E.listen, huge, nhuge, 5000, NULL), EML_E_STORE_TOO_LARGE);
+	cr_assert_lt(eml_net_now_ms() - t0, 4000);
+	free(huge);
 	/* Not a weight blob: bad magic, bad version, header only, cut short, one byte extra, a
 	 * header that disagrees with the length, empty. */
 	uint8_t *bad = malloc(n + 1);
