@@ -270,7 +270,7 @@ static int rand_conv(eml_rng *r, eml_conv_params *p, int transpose)
 	int pointwise = !transpose && eml_rng_chance(r, 0.15);
 	size_t maxs = p->nd == 3 ? 6 : (p->nd == 2 ? 12 : 24);
 	for (int i = 0; i < p->nd; i++) {
-		p->in[i] = 1 + eml_rng_below(r, maxs);
+		p->in[i] = 1 + eml_rng_below(r, eml_rng_chance(r, 0.1) ? 3 * maxs : maxs);
 		p->kernel[i] = 1 + eml_rng_below(r, p->nd == 1 ? 5 : 3);
 		p->stride[i] = 1 + eml_rng_below(r, 3);
 		p->dilation[i] = eml_rng_chance(r, 0.25) ? 2 : 1;
