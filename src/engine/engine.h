@@ -57,6 +57,13 @@ uint64_t eml_plan_arena_bytes(const eml_plan *p);
 /* Wipe and unmap everything; NULL is a no-op. */
 void eml_plan_free(eml_plan *p);
 
-/* The operator support table shared with `eml check` (src/onnx/support.c owns the list). */
+/* The operator support table shared with `eml check` (src/onnx/support.c owns the list): what the
+ * engine implements, as (op, first opset, last opset) for the default ONNX domain. `If` is handled
+ * by the assembler itself and listed too. Static storage; thread-safe. */
+typedef struct eml_engine_op_info {
+	const char *op;
+	int since, until;
+} eml_engine_op_info;
+const eml_engine_op_info *eml_engine_op_table(size_t *n);
 
 #endif

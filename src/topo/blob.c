@@ -1,0 +1,365 @@
+/*
+ * Weight blob: decomposition (layout, padding, chunked AES-256-GCM) and decryption
+ * (docs/FORMATS.md §2). The chunk construction follows the STREAM idea of Hoang, Reyhanitabar,
+ * Rogaway and Vizár (CRYPTO 2015): every chunk's nonce and associated data bind its index, the
+ * chunk count and the final-chunk flag, so reordering, truncation and splicing fail
+ * authentication of a named chunk; the key is fresh per decomposition, so nonces never repeat.
+ */
+#include <string.h>
+
+#include "common/cursor.h"
+#include "common/file.h"
+#include "common/guard.h"
+#include "common/mem.h"
+#include "crypto/aead.h"
+#include "crypto/hash.h"
+#include "topo/topo_int.h"
+
+#define AAD_LEN (EML_BLOB_HEADER_LEN + 9u)
+
+uint64_t eml_blob_bucket(uint64_t n)
+{
+	if (n <= EML_BLOB_MIN_BUCKET)
+		return EML_BLOB_MIN_BUCKET;
+	/* n > 2^12: pick k with 2^(k+4) < n <= 2^(k+5); then m = ceil(n / 2^k) is in 17..32 and
+	 * the padding m*2^k - n < 2^k < n/16. m == 32 is the bucket 16*2^(k+1). */
+	unsigned bits = 64u - (unsigned)__builtin_clzll(n - 1);
+	unsigned k = bits - 5u;
+	uint64_t m = (n + ((uint64_t)1 << k) - 1) >> k;
+	return m << k;
+}
+
+int eml_blob_chunk_size_ok(uint64_t c)
+{
+	return c >= EML_BLOB_MIN_CHUNK && c <= EML_BLOB_MAX_CHUNK && c % EML_DATA_ALIGN == 0;
+}
+
+static uint32_t chunk_count(uint64_t total, uint32_t chunk)
+{
+	return (uint32_t)((total + chunk - 1) / chunk);
+}
+
+uint64_t eml_blob_expected_len(const eml_blob_info *bi)
+{
+	return EML_BLOB_HEADER_LEN + bi->total_len + (uint64_t)bi->chunk_count * EML_AEAD_TAG_LEN;
+}
+
+static void write_header(uint8_t h[EML_BLOB_HEADER_LEN], const uint8_t id[EML_MODEL_ID_LEN],
+                         uint32_t chunk, uint32_t count, uint64_t total)
+{
+	uint16_t v = EML_BLOB_VERSION;
+	memset(h, 0, EML_BLOB_HEADER_LEN);
+	memcpy(h, EML_BLOB_MAGIC, 8);
+	memcpy(h + 8, &v, 2); /* little-endian hosts only (x86_64, aarch64) */
+	memcpy(h + 12, &chunk, 4);
+	memcpy(h + 16, id, EML_MODEL_ID_LEN);
+	memcpy(h + 32, &count, 4);
+	memcpy(h + 40, &total, 8);
+}
+
+int eml_blob_parse_header(const uint8_t *p, size_t n, eml_blob_info *out)
+{
+	int rc = EML_OK;
+	eml_blob_info bi;
+	memset(&bi, 0, sizeof(bi));
+	EML_ENSURE(out != NULL && (p != NULL || n == 0), EML_E_ARG);
+	if (n < EML_BLOB_HEADER_LEN) {
+		EML_ENSURE(n == 0 || memcmp(p, EML_BLOB_MAGIC, n < 8 ? n : 8) == 0,
+		           EML_E_BLOB_MAGIC);
+		EML_FAIL(EML_E_BLOB_TRUNCATED);
+	}
+	EML_ENSURE(memcmp(p, EML_BLOB_MAGIC, 8) == 0, EML_E_BLOB_MAGIC);
+	eml_cursor c;
+	eml_cur_init(&c, p + 8, EML_BLOB_HEADER_LEN - 8);
+	uint16_t res16;
+	uint32_t res32;
+	EML_GUARD(eml_cur_u16(&c, &bi.version));
+	EML_ENSURE(bi.version == EML_BLOB_VERSION, EML_E_BLOB_VERSION);
+	EML_GUARD(eml_cur_u16(&c, &res16));
+	EML_GUARD(eml_cur_u32(&c, &bi.chunk_size));
+	EML_GUARD(eml_cur_copy(&c, bi.model_id, EML_MODEL_ID_LEN));
+	EML_GUARD(eml_cur_u32(&c, &bi.chunk_count));
+	EML_GUARD(eml_cur_u32(&c, &res32));
+	EML_GUARD(eml_cur_u64(&c, &bi.total_len));
+	EML_ENSURE(res16 == 0 && res32 == 0, EML_E_BLOB_MALFORMED);
+	EML_ENSURE(eml_blob_chunk_size_ok(bi.chunk_size), EML_E_BLOB_MALFORMED);
+	EML_ENSURE(bi.total_len <= eml_blob_bucket(EML_MAX_DATA_BYTES), EML_E_BLOB_MALFORMED);
+	EML_ENSURE(eml_blob_bucket(bi.total_len) == bi.total_len, EML_E_BLOB_MALFORMED);
+	EML_ENSURE(bi.chunk_count == chunk_count(bi.total_len, bi.chunk_size),
+	           EML_E_BLOB_MALFORMED);
+	*out = bi;
+out:
+	return rc;
+}
+
+static void chunk_nonce(uint8_t nonce[EML_AEAD_NONCE_LEN], const uint8_t *hdr, uint32_t i,
+                        uint32_t count)
+{
+	memcpy(nonce, hdr + 16, 4); /* first 4 bytes of the model id */
+	memcpy(nonce + 4, &i, 4);
+	memcpy(nonce + 8, &count, 4);
+}
+
+static void chunk_aad(uint8_t aad[AAD_LEN], const uint8_t *hdr, uint32_t i, uint32_t count)
+{
+	memcpy(aad, hdr, EML_BLOB_HEADER_LEN);
+	memcpy(aad + EML_BLOB_HEADER_LEN, &i, 4);
+	memcpy(aad + EML_BLOB_HEADER_LEN + 4, &count, 4);
+	aad[EML_BLOB_HEADER_LEN + 8] = (i + 1 == count) ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------- decompose */
+
+/* The new layout (tensors in table order, each 64-byte aligned) and the sizes that follow. */
+typedef struct layout {
+	uint64_t *offs;
+	uint64_t plaintext, total;
+	uint32_t chunk, count;
+	size_t blob_len;
+} layout;
+
+static int plan_layout(const eml_model *m, const eml_decompose_opts *o, layout *l, int want_offs)
+{
+	int rc = EML_OK;
+	memset(l, 0, sizeof(*l));
+	EML_ENSURE(m != NULL, EML_E_ARG);
+	size_t chunk = (o != NULL && o->chunk_size != 0) ? o->chunk_size : EML_BLOB_DEFAULT_CHUNK;
+	EML_ENSURE(eml_blob_chunk_size_ok(chunk), EML_E_ARG);
+	EML_ENSURE(m->n_graphs >= 1 && m->graphs != NULL, EML_E_ARG);
+	EML_ENSURE(m->n_tensors == 0 || m->data != NULL, EML_E_TOPO_NO_DATA);
+	if (want_offs) {
+		l->offs = eml_calloc(m->n_tensors ? m->n_tensors : 1, sizeof(uint64_t));
+		EML_ENSURE(l->offs != NULL, EML_E_NOMEM);
+	}
+	uint64_t P = 0;
+	for (uint32_t i = 0; i < m->n_tensors; i++) {
+		const eml_tensor *t = &m->tensors[i];
+		EML_ENSURE(t->offset <= m->data_len && t->length <= m->data_len - t->offset,
+		           EML_E_ARG);
+		P = (P + EML_DATA_ALIGN - 1) & ~(uint64_t)(EML_DATA_ALIGN - 1);
+		if (l->offs != NULL)
+			l->offs[i] = P;
+		P += t->length;
+		EML_ENSURE(P <= EML_MAX_DATA_BYTES, EML_E_LIMIT);
+	}
+	l->plaintext = P;
+	l->total = eml_blob_bucket(P);
+	l->chunk = (uint32_t)chunk;
+	l->count = chunk_count(l->total, l->chunk);
+	uint64_t blen = EML_BLOB_HEADER_LEN + l->total + (uint64_t)l->count * EML_AEAD_TAG_LEN;
+	EML_ENSURE(blen <= SIZE_MAX, EML_E_LIMIT);
+	l->blob_len = (size_t)blen;
+out:
+	if (rc != EML_OK) {
+		eml_free(l->offs);
+		l->offs = NULL;
+	}
+	return rc;
+}
+
+int eml_topo_blob_len(const eml_model *m, const eml_decompose_opts *o, size_t *len)
+{
+	layout l;
+	int rc = plan_layout(m, o, &l, 0);
+	if (rc == EML_OK && len != NULL)
+		*len = l.blob_len;
+	return rc;
+}
+
+int eml_topo_decompose_into(const eml_model *m, const eml_decompose_opts *o, uint8_t **tkey,
+                            size_t *tkey_len, uint8_t *b, size_t blob_len)
+{
+	int rc = EML_OK;
+	uint8_t *tk = NULL;
+	size_t tklen = 0;
+	eml_aead *aead = NULL;
+	eml_hash *hash = NULL;
+	eml_tkey_hdr h;
+	layout l = {0};
+	memset(&h, 0, sizeof(h));
+	EML_ENSURE(tkey != NULL && tkey_len != NULL && b != NULL, EML_E_ARG);
+	*tkey = NULL;
+	EML_GUARD(plan_layout(m, o, &l, 1));
+	EML_ENSURE(blob_len == l.blob_len, EML_E_ARG);
+	const uint64_t *offs = l.offs, P = l.plaintext, total = l.total;
+	const size_t chunk = l.chunk;
+	const uint32_t count = l.count;
+
+	h.flags = (o != NULL && o->keep_io_names) ? EML_TKEY_FLAG_IO_NAMES : 0;
+	h.plaintext_len = P;
+	h.chunk_size = (uint32_t)chunk;
+	EML_GUARD(eml_random_bytes(h.model_id, sizeof(h.model_id)));
+	EML_GUARD(eml_random_bytes(h.key, sizeof(h.key)));
+
+	write_header(b, h.model_id, (uint32_t)chunk, count, total);
+	EML_GUARD(eml_aead_new(h.key, &aead));
+	EML_GUARD(eml_hash_new(EML_HASH_SHA256, &hash));
+	EML_GUARD(eml_hash_update(hash, b, EML_BLOB_HEADER_LEN));
+
+	/* Build each chunk's plaintext in place in the output, then seal it in place, so the only
+	 * large buffer is the blob itself and each chunk is hashed while still in cache. */
+	uint32_t ti = 0;
+	for (uint32_t ci = 0; ci < count; ci++) {
+		uint64_t a = (uint64_t)ci * chunk;
+		uint64_t e = a + chunk < total ? a + chunk : total;
+		uint8_t *dst = b + EML_BLOB_HEADER_LEN + (size_t)ci * (chunk + EML_AEAD_TAG_LEN);
+		uint64_t end_data = e < P ? e : P;
+		uint64_t pos = a;
+		while (pos < end_data) {
+			while (ti < m->n_tensors && offs[ti] + m->tensors[ti].length <= pos)
+				ti++;
+			if (ti == m->n_tensors || offs[ti] >= end_data) {
+				memset(dst + (pos - a), 0, (size_t)(end_data - pos));
+				pos = end_data;
+				break;
+			}
+			uint64_t ts = offs[ti], te = ts + m->tensors[ti].length;
+			if (ts > pos) {
+				memset(dst + (pos - a), 0, (size_t)(ts - pos));
+				pos = ts;
+			}
+			uint64_t ce = te < end_data ? te : end_data;
+			memcpy(dst + (pos - a), m->data + m->tensors[ti].offset + (pos - ts),
+			       (size_t)(ce - pos));
+			pos = ce;
+		}
+		if (e > P) {
+			uint64_t ps = a > P ? a : P;
+			EML_GUARD(eml_random_bytes(dst + (ps - a), (size_t)(e - ps)));
+		}
+		uint8_t nonce[EML_AEAD_NONCE_LEN], aad[AAD_LEN];
+		chunk_nonce(nonce, b, ci, count);
+		chunk_aad(aad, b, ci, count);
+		EML_GUARD(
+		    eml_aead_ctx_seal(aead, nonce, aad, sizeof(aad), dst, (size_t)(e - a), dst));
+		EML_GUARD(eml_hash_update(hash, dst, (size_t)(e - a) + EML_AEAD_TAG_LEN));
+	}
+	rc = eml_hash_final(hash, h.digest);
+	hash = NULL;
+	EML_GUARD(rc);
+
+	EML_GUARD(eml_tkey_serialize(m, offs, &h, &tk, &tklen));
+	*tkey = tk;
+	*tkey_len = tklen;
+	tk = NULL;
+out:
+	if (rc != EML_OK && b != NULL && blob_len > 0)
+		eml_wipe(b, blob_len); /* no half-built plaintext left behind */
+	eml_hash_free(hash);
+	eml_aead_free(aead);
+	eml_free(l.offs);
+	eml_free(tk);
+	eml_wipe(&h, sizeof(h));
+	return rc;
+}
+
+int eml_topo_decompose(const eml_model *m, const eml_decompose_opts *o, uint8_t **tkey,
+                       size_t *tkey_len, uint8_t **blob, size_t *blob_len)
+{
+	int rc = EML_OK;
+	uint8_t *b = NULL;
+	size_t blen = 0;
+	EML_ENSURE(tkey != NULL && tkey_len != NULL && blob != NULL && blob_len != NULL, EML_E_ARG);
+	*tkey = NULL;
+	*blob = NULL;
+	EML_GUARD(eml_topo_blob_len(m, o, &blen));
+	b = eml_alloc(blen);
+	EML_ENSURE(b != NULL, EML_E_NOMEM);
+	EML_GUARD(eml_topo_decompose_into(m, o, tkey, tkey_len, b, blen));
+	*blob = b;
+	*blob_len = blen;
+	b = NULL;
+out:
+	eml_free(b);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- decrypt */
+
+int eml_blob_decrypt(const eml_tkey *k, const uint8_t *blob, size_t n, uint8_t *out, size_t out_len,
+                     uint32_t *bad_chunk)
+{
+	int rc = EML_OK;
+	uint8_t *tmp = NULL;
+	eml_aead *aead = NULL;
+	uint32_t bad = UINT32_MAX;
+	int digest_ok = 0;
+	uint64_t P = 0;
+	EML_ENSURE(k != NULL && (blob != NULL || n == 0), EML_E_ARG);
+	P = k->h.plaintext_len;
+	EML_ENSURE(out_len >= P && (out != NULL || P == 0), EML_E_ARG);
+
+	eml_blob_info bi;
+	EML_GUARD(eml_blob_parse_header(blob, n, &bi));
+	EML_ENSURE(eml_ct_eq(bi.model_id, k->h.model_id, EML_MODEL_ID_LEN),
+	           EML_E_BLOB_MODEL_MISMATCH);
+	EML_ENSURE(bi.chunk_size == k->h.chunk_size && bi.total_len == eml_blob_bucket(P),
+	           EML_E_BLOB_HEADER_MISMATCH);
+	uint64_t want = eml_blob_expected_len(&bi);
+	size_t stride = (size_t)bi.chunk_size + EML_AEAD_TAG_LEN;
+	if (n < want) {
+		bad = (uint32_t)((n - EML_BLOB_HEADER_LEN) / stride);
+		EML_FAIL(EML_E_BLOB_TRUNCATED);
+	}
+	EML_ENSURE(n == want, EML_E_BLOB_TRAILING);
+
+	uint8_t d[EML_SHA256_LEN];
+	EML_GUARD(eml_sha256(blob, n, d));
+	digest_ok = eml_ct_eq(d, k->h.digest, sizeof(d));
+
+	/* Decrypt in order; on a digest mismatch this same pass names the first bad chunk. */
+	tmp = eml_alloc(bi.chunk_size);
+	EML_ENSURE(tmp != NULL, EML_E_NOMEM);
+	EML_GUARD(eml_aead_new(k->h.key, &aead));
+	for (uint32_t ci = 0; ci < bi.chunk_count; ci++) {
+		uint64_t a = (uint64_t)ci * bi.chunk_size;
+		uint64_t e = a + bi.chunk_size < bi.total_len ? a + bi.chunk_size : bi.total_len;
+		const uint8_t *src = blob + EML_BLOB_HEADER_LEN + (size_t)ci * stride;
+		uint8_t nonce[EML_AEAD_NONCE_LEN], aad[AAD_LEN];
+		chunk_nonce(nonce, blob, ci, bi.chunk_count);
+		chunk_aad(aad, blob, ci, bi.chunk_count);
+		size_t ct_len = (size_t)(e - a) + EML_AEAD_TAG_LEN;
+		uint8_t *dst = e <= P ? out + a : tmp;
+		if (eml_aead_ctx_open(aead, nonce, aad, sizeof(aad), src, ct_len, dst) != EML_OK) {
+			bad = ci;
+			EML_FAIL(EML_E_BLOB_CHUNK_AUTH);
+		}
+		if (dst == tmp && a < P)
+			memcpy(out + a, tmp, (size_t)(P - a));
+	}
+	EML_ENSURE(digest_ok, EML_E_BLOB_DIGEST);
+out:
+	if (rc != EML_OK && out != NULL)
+		eml_wipe(out, (size_t)(P < out_len ? P : out_len));
+	if (bad_chunk != NULL)
+		*bad_chunk = rc == EML_OK ? UINT32_MAX : bad;
+	eml_aead_free(aead);
+	eml_free(tmp);
+	return rc;
+}
+
+int eml_topo_join(const eml_tkey *k, const uint8_t *blob, size_t n, eml_model **out,
+                  uint32_t *bad_chunk)
+{
+	int rc = EML_OK;
+	eml_model *m = NULL;
+	void *mem = NULL;
+	size_t map_len = 0;
+	if (bad_chunk != NULL)
+		*bad_chunk = UINT32_MAX;
+	EML_ENSURE(k != NULL && out != NULL, EML_E_ARG);
+	*out = NULL;
+	EML_ENSURE(k->h.plaintext_len <= SIZE_MAX, EML_E_LIMIT);
+	EML_GUARD(eml_tkey_model_copy(k, &m));
+	EML_GUARD(eml_secmem_map((size_t)k->h.plaintext_len, &mem, &map_len));
+	m->data = mem;
+	m->data_storage = 1;
+	m->data_map_len = map_len;
+	m->data_len = k->h.plaintext_len;
+	EML_GUARD(eml_blob_decrypt(k, blob, n, m->data, (size_t)m->data_len, bad_chunk));
+	*out = m;
+	m = NULL;
+out:
+	eml_model_free(m);
+	return rc;
+}
