@@ -417,7 +417,12 @@ static void conv_case(eml_rng *r, eml_threadpool *pool, int transpose)
 	int prepacked = eml_rng_chance(r, 0.5);
 	int threads = eml_threadpool_threads(pool);
 	size_t ps = transpose ? eml_convt_packed_size(&p) : eml_conv_packed_size(&p);
-	size_t ws = transpose ? eml_convt_work_size(&p, threads) : eml_conv_work_size(&p, threads);
+	size_t ws;
+	if (prepacked)
+		ws = transpose ? eml_convt_work_size_prepacked(&p, threads)
+		               : eml_conv_work_size_prepacked(&p, threads);
+	else
+		ws = transpose ? eml_convt_work_size(&p, threads) : eml_conv_work_size(&p, threads);
 	float *packed = prepacked ? malloc(ps) : NULL;
 	unsigned char *work = malloc(ws + 256);
 	cr_assert_not_null(work);

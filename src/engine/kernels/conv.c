@@ -138,14 +138,21 @@ static size_t conv_slot(const eml_conv_params *p, int threads, size_t *col_float
 	       align64(eml_sgemm_work_size(mg, chunk, kg, threads));
 }
 
-size_t eml_conv_work_size(const eml_conv_params *p, int threads)
+size_t eml_conv_work_size_prepacked(const eml_conv_params *p, int threads)
 {
 	if (threads < 1)
 		threads = 1;
 	if (conv_path(p) == PATH_DEPTHWISE)
 		return 64;
 	size_t colf;
-	return 64 + eml_conv_packed_size(p) + (size_t)threads * conv_slot(p, threads, &colf);
+	return 64 + (size_t)threads * conv_slot(p, threads, &colf);
+}
+
+size_t eml_conv_work_size(const eml_conv_params *p, int threads)
+{
+	if (conv_path(p) == PATH_DEPTHWISE)
+		return 64;
+	return eml_conv_work_size_prepacked(p, threads) + eml_conv_packed_size(p);
 }
 
 /* ---- im2col (N-D; the last spatial dim is the inner loop) ---- */
@@ -380,8 +387,8 @@ void eml_conv(eml_threadpool *pool, const eml_conv_params *p, const float *X, co
 	if (!packed_w) {
 		eml_conv_prepare(p, W, (float *)w);
 		packed_w = (const float *)w;
+		w += eml_conv_packed_size(p);
 	}
-	w += eml_conv_packed_size(p);
 	conv_job j = {.p = p, .x = X, .packed = packed_w, .bias = bias, .y = Y, .slots = w};
 	j.slot_bytes = conv_slot(p, threads, &j.col_floats);
 	j.path = path;
@@ -431,13 +438,18 @@ static size_t convt_chunk(const eml_conv_params *p)
 	return col_chunk(convt_rows(p), prod(p->in, p->nd));
 }
 
-size_t eml_convt_work_size(const eml_conv_params *p, int threads)
+size_t eml_convt_work_size_prepacked(const eml_conv_params *p, int threads)
 {
 	if (threads < 1)
 		threads = 1;
 	size_t rows = convt_rows(p), chunk = convt_chunk(p);
-	return 64 + eml_convt_packed_size(p) + align64(rows * chunk * sizeof(float)) +
+	return 64 + align64(rows * chunk * sizeof(float)) +
 	       align64(eml_sgemm_work_size(rows, chunk, p->in_c / p->group, threads));
+}
+
+size_t eml_convt_work_size(const eml_conv_params *p, int threads)
+{
+	return eml_convt_work_size_prepacked(p, threads) + eml_convt_packed_size(p);
 }
 
 typedef struct col2im_job {
@@ -523,8 +535,8 @@ void eml_convt(eml_threadpool *pool, const eml_conv_params *p, const float *X, c
 	if (!packed_w) {
 		eml_convt_prepare(p, W, (float *)w);
 		packed_w = (const float *)w;
+		w += eml_convt_packed_size(p);
 	}
-	w += eml_convt_packed_size(p);
 	size_t chunk = convt_chunk(p);
 	float *col = (float *)w;
 	void *gwork = w + align64(rows * chunk * sizeof(float));
