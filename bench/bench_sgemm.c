@@ -1,6 +1,6 @@
 /*
  * SGEMM throughput, ours vs OpenBLAS (bench only: OpenBLAS is never linked into libeml).
- * Usage: bench_sgemm [min_seconds_per_point]   (default 0.3)
+ * Usage: bench_sgemm [min_seconds_per_point [isa]]   (default 0.3; isa: avx512|avx2|portable)
  * Prints GFLOP/s per shape at 1 and 2 threads; each figure is from the fastest single call.
  */
 #include <cblas.h>
@@ -68,6 +68,10 @@ static double gflops(const bench_ctx *b, double min_s)
 int main(int argc, char **argv)
 {
 	double min_s = argc > 1 ? atof(argv[1]) : 0.3;
+	if (argc > 2 && eml_sgemm_force_isa(argv[2]) != 0) {
+		fprintf(stderr, "bench_sgemm: isa %s not available\n", argv[2]);
+		return 2;
+	}
 	const shape shapes[] = {
 	    {256, 256, 256, "square"},
 	    {1024, 1024, 1024, "square"},

@@ -83,7 +83,8 @@ static const gemm_isa isa_avx2 = {.name = "avx2",
                                   .kc = 256,
                                   .nc = 2048,
                                   .kern = eml_ukernel_avx2,
-                                  .edges = 1};
+                                  .edges = 1,
+                                  .small_m = eml_gemm_small_m_avx2};
 static const gemm_isa isa_avx512 = {.name = "avx512",
                                     .mr = EML_AVX512_MR,
                                     .nr = EML_AVX512_NR,
@@ -115,8 +116,18 @@ static const gemm_isa *isa_get(void)
 	static const gemm_isa *detected; /* idempotent race: every thread computes the same value */
 	if (g_forced)
 		return g_forced;
-	if (!detected)
+	if (!detected) {
 		detected = isa_detect();
+		static gemm_isa tun;
+		tun = *detected;
+		if (getenv("TKC"))
+			tun.kc = atoi(getenv("TKC"));
+		if (getenv("TMC"))
+			tun.mc = atoi(getenv("TMC"));
+		if (getenv("TNC"))
+			tun.nc = atoi(getenv("TNC"));
+		detected = &tun;
+	}
 	return detected;
 }
 
