@@ -116,18 +116,8 @@ static const gemm_isa *isa_get(void)
 	static const gemm_isa *detected; /* idempotent race: every thread computes the same value */
 	if (g_forced)
 		return g_forced;
-	if (!detected) {
+	if (!detected)
 		detected = isa_detect();
-		static gemm_isa tun;
-		tun = *detected;
-		if (getenv("TKC"))
-			tun.kc = atoi(getenv("TKC"));
-		if (getenv("TMC"))
-			tun.mc = atoi(getenv("TMC"));
-		if (getenv("TNC"))
-			tun.nc = atoi(getenv("TNC"));
-		detected = &tun;
-	}
 	return detected;
 }
 
