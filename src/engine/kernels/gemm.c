@@ -617,7 +617,16 @@ static void sgemm_impl(eml_threadpool *pool, size_t M, size_t N, size_t K, float
 	g.split_n = nt >= mt;
 	size_t tiles = g.split_n ? nt : mt;
 	size_t unit = g.split_n ? (size_t)g.isa->nr : (size_t)g.isa->mr;
-	size_t per = (tiles + (size_t)threads - 1) / (size_t)threads;
+	/* More slabs than threads (up to 4 per thread) so that a thread slowed down by anything
+	 * else on the machine does not hold up the others; but slabs of at least ~256 columns or
+	 * ~128 rows, so that re-packing the other operand per slab stays below ~1%. */
+	size_t min_tiles = g.split_n ? (256 + unit - 1) / unit : (128 + unit - 1) / unit;
+	size_t want = tiles / min_tiles;
+	if (want > 4 * (size_t)threads)
+		want = 4 * (size_t)threads;
+	if (want < (size_t)threads)
+		want = (size_t)threads;
+	size_t per = (tiles + want - 1) / want;
 	g.slab = per * unit;
 	g.n_slabs = (tiles + per - 1) / per;
 	eml_threadpool_run(pool, g.n_slabs, gemm_task, &g);
