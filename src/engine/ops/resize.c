@@ -18,8 +18,9 @@ enum { CT_HALF, CT_PT_HALF, CT_ALIGN, CT_ASYM, CT_TF_NN, CT_TF_CROP };
 enum { NM_RPF, NM_RPC, NM_FLOOR, NM_CEIL };
 
 typedef struct rs_axis {
-	int32_t i0, i1;
-	float w; /* weight of i1 */
+	int32_t i[4]; /* source indices (clamped: edge padding) */
+	float w[4];   /* their weights */
+	uint8_t n;    /* taps: 1 (nearest or exact), 2 (linear), 4 (cubic) */
 	uint8_t outside;
 } rs_axis;
 
@@ -89,13 +90,17 @@ static int resize_prep(eml_op_ctx *c)
 	               X->dtype == EML_DT_INT8 || X->dtype == EML_DT_INT32 ||
 	               X->dtype == EML_DT_INT64,
 	           EML_E_ENGINE_SHAPE);
-	int linear;
+	int linear; /* 0 nearest, 1 linear, 2 cubic */
 	if (eml_attr_s_eq(c->node, "mode", "nearest", 1))
 		linear = 0;
 	else if (eml_attr_s_eq(c->node, "mode", "linear", 0))
 		linear = 1;
+	else if (eml_attr_s_eq(c->node, "mode", "cubic", 0))
+		linear = 2;
 	else
-		EML_FAIL(EML_E_UNSUPPORTED); /* cubic */
+		EML_FAIL(EML_E_UNSUPPORTED);
+	float A = eml_attr_f(c->node, "cubic_coeff_a", -0.75f);
+	int excl = (int)eml_attr_i(c->node, "exclude_outside", 0);
 	EML_ENSURE(eml_attr_i(c->node, "antialias", 0) == 0, EML_E_UNSUPPORTED);
 	int ct = CT_HALF, nm = NM_RPF;
 	if (c->opset < 11) {
@@ -236,17 +241,44 @@ static int resize_prep(eml_op_ctx *c)
 				continue;
 			}
 			if (!linear) {
-				t->i0 = t->i1 = (int32_t)nearest(nm, v, in);
-				t->w = 0;
+				t->n = 1;
+				t->i[0] = (int32_t)nearest(nm, v, in);
+				t->w[0] = 1.0f;
+				continue;
+			}
+			/* ONNX reference: taps around floor(v), edge-padded; cubic per Keys with
+			 * coefficient A; exclude_outside renormalizes over in-range taps */
+			double f = floor(v), rr = v - f;
+			int n = linear == 1 ? 2 : 4;
+			int64_t first = (int64_t)f - (n == 4 ? 1 : 0);
+			double w[4];
+			if (n == 2) {
+				w[0] = 1 - rr;
+				w[1] = rr;
 			} else {
-				double f = floor(v);
-				int64_t a = (int64_t)f, b = a + 1;
-				float w = (float)(v - f);
-				a = a < 0 ? 0 : (a >= in ? in - 1 : a);
-				b = b < 0 ? 0 : (b >= in ? in - 1 : b);
-				t->i0 = (int32_t)a;
-				t->i1 = (int32_t)b;
-				t->w = a == b ? 0.0f : w;
+				double x1 = rr + 1, x2 = 1 - rr, x3 = 2 - rr;
+				w[0] = ((A * x1 - 5 * A) * x1 + 8 * A) * x1 - 4 * A;
+				w[1] = ((A + 2) * rr - (A + 3)) * rr * rr + 1;
+				w[2] = ((A + 2) * x2 - (A + 3)) * x2 * x2 + 1;
+				w[3] = ((A * x3 - 5 * A) * x3 + 8 * A) * x3 - 4 * A;
+			}
+			double sum = 0;
+			for (int k = 0; k < n; k++) {
+				int64_t ix = first + k;
+				if (excl && (ix < 0 || ix >= in))
+					w[k] = 0;
+				sum += w[k];
+				t->i[k] = (int32_t)(ix < 0 ? 0 : (ix >= in ? in - 1 : ix));
+			}
+			for (int k = 0; k < n; k++)
+				t->w[k] = (float)(excl && sum != 0 ? w[k] / sum : w[k]);
+			t->n = (uint8_t)n;
+			if (rr == 0 && !excl) {
+				/* exact position: one tap */
+				t->n = 1;
+				t->i[0] =
+				    (int32_t)(f < 0 ? 0 : (f >= (double)in ? (double)in - 1 : f));
+				t->w[0] = 1.0f;
 			}
 		}
 		pos += (size_t)od[d];
@@ -276,8 +308,9 @@ static int resize_run(eml_op_ctx *c)
 		for (uint32_t d = 0; d < r; d++) {
 			t[d] = &s->tab[s->off[d] + (size_t)idx[d]];
 			outside |= t[d]->outside;
-			base += (int64_t)t[d]->i0 * xst[d];
-			if (t[d]->w != 0.0f)
+			if (t[d]->n == 1)
+				base += (int64_t)t[d]->i[0] * xst[d];
+			else
 				lin[nlin++] = d;
 		}
 		double v;
@@ -287,23 +320,25 @@ static int resize_run(eml_op_ctx *c)
 			v = isf ? ((const float *)X->data)[base]
 			        : (double)eml_ld_i(X->data, X->dtype, (size_t)base);
 		} else {
-			/* sum over the 2^nlin corners of the axes with a fractional position */
+			/* sum over all tap combinations of the interpolated axes */
+			uint32_t k[EML_MAX_RANK] = {0};
 			v = 0;
-			for (uint32_t m = 0; m < (1u << nlin); m++) {
+			for (;;) {
 				int64_t off = base;
 				double w = 1;
-				for (int k = 0; k < nlin; k++) {
-					const rs_axis *a = t[lin[k]];
-					if (m & (1u << k)) {
-						off += ((int64_t)a->i1 - a->i0) * xst[lin[k]];
-						w *= a->w;
-					} else {
-						w *= 1.0 - a->w;
-					}
+				for (int q = 0; q < nlin; q++) {
+					const rs_axis *a = t[lin[q]];
+					off += (int64_t)a->i[k[q]] * xst[lin[q]];
+					w *= a->w[k[q]];
 				}
 				double xv = isf ? ((const float *)X->data)[off]
 				                : (double)eml_ld_i(X->data, X->dtype, (size_t)off);
 				v += w * xv;
+				int q = 0;
+				while (q < nlin && ++k[q] >= t[lin[q]]->n)
+					k[q++] = 0;
+				if (q == nlin)
+					break;
 			}
 		}
 		if (isf)
