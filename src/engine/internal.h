@@ -80,6 +80,7 @@ enum eml_fuse_kind {
 	EML_FUSE_ACT = 1, /* act (enum eml_act of kernels/gemm.h numbering), a, b */
 	EML_FUSE_BIAS,    /* add a constant bias `t` (already checked broadcast-compatible by op) */
 	EML_FUSE_BN,      /* BatchNormalization with constant scale/B/mean/var: t[0..3], eps */
+	EML_FUSE_SCALE,   /* multiply by a constant `t` (scalar or per output channel) */
 };
 
 typedef struct eml_fuse_req {

@@ -247,6 +247,43 @@ static int conv_fuse(eml_op_ctx *c, const eml_fuse_req *r)
 			b[m] += ((const float *)t->data)[m];
 		return 1;
 	}
+	if (r->kind == EML_FUSE_SCALE) {
+		/* y * s = conv(x, W * s) + b * s, for s a scalar or one value per output channel */
+		const eml_rt *t = r->t[0];
+		uint32_t orank = c->out[0]->rank;
+		if (s->w == NULL || s->w->data == NULL || s->rt_bias != NULL || !own_bias(c, s))
+			return 0;
+		if (t->rank > orank || (t->elems != 1 && t->elems != M))
+			return 0;
+		int ax = (int)t->rank - (int)orank + 1;
+		if (t->elems == M && M > 1 && (ax < 0 || t->dims[ax] != (int64_t)M))
+			return 0;
+		const float *sv = t->data;
+		float *w = s->w->data, *b = s->bias->data;
+		size_t kern = 1;
+		for (int i = 0; i < p->nd; i++)
+			kern *= p->kernel[i];
+		if (!s->transpose) {
+			size_t per = (p->in_c / p->group) * kern;
+			for (size_t m = 0; m < M; m++)
+				for (size_t i = 0; i < per; i++)
+					w[m * per + i] *= sv[t->elems == 1 ? 0 : m];
+		} else {
+			size_t Mg = M / p->group, Cg = p->in_c / p->group;
+			for (size_t ci = 0; ci < p->in_c; ci++)
+				for (size_t j = 0; j < Mg; j++)
+					for (size_t i = 0; i < kern; i++)
+						w[(ci * Mg + j) * kern + i] *=
+						    sv[t->elems == 1 ? 0 : (ci / Cg) * Mg + j];
+		}
+		for (size_t m = 0; m < M; m++)
+			b[m] *= sv[t->elems == 1 ? 0 : m];
+		if (s->transpose)
+			eml_convt_prepare(p, s->w->data, s->packed->data);
+		else
+			eml_conv_prepare(p, s->w->data, s->packed->data);
+		return 1;
+	}
 	if (r->kind == EML_FUSE_BN) {
 		if (s->w == NULL || s->w->data == NULL || s->rt_bias != NULL || !own_bias(c, s))
 			return 0;

@@ -831,12 +831,12 @@ static int binary_run(eml_op_ctx *c)
 static int binary_as_fuse(eml_op_ctx *c, eml_fuse_req *r)
 {
 	const bin_state *s = c->state;
-	if (s->kind != BIN_ADD || c->n_in != 2)
+	if ((s->kind != BIN_ADD && s->kind != BIN_MUL) || c->n_in != 2)
 		return -1;
 	int xi = c->in[1]->kind == EML_RT_CONST ? 0 : (c->in[0]->kind == EML_RT_CONST ? 1 : -1);
 	if (xi < 0 || c->in[1 - xi]->dtype != EML_DT_FLOAT)
 		return -1;
-	r->kind = EML_FUSE_BIAS;
+	r->kind = s->kind == BIN_ADD ? EML_FUSE_BIAS : EML_FUSE_SCALE;
 	r->t[0] = c->in[1 - xi];
 	return xi;
 }
