@@ -358,3 +358,77 @@ Test(engine_ops, op_table_agrees_with_onnx_support_table)
 		          e[j].op, e[j].since, e[j].until);
 	}
 }
+
+/* Conv -> Mul(per-channel const) -> Add(const) -> x*Clip(x+3,0,6)/6 (HardSwish written out, both
+ * operand orders): fused into one Conv step, same values as the unfused plan. */
+static eml_model *conv_affine_hs(int expose, int order)
+{
+	uint64_t seed = 11;
+	eml_model *m = mb_new(13);
+	int32_t x = mb_value(m, EML_DT_FLOAT, 4, D(1, 2, 5, 5));
+	mb_input(m, x);
+	float w[3 * 2 * 3 * 3], sc[3], sh[3];
+	for (size_t i = 0; i < sizeof(w) / 4; i++)
+		w[i] = frand(&seed);
+	for (int i = 0; i < 3; i++) {
+		sc[i] = 2 * frand(&seed);
+		sh[i] = frand(&seed);
+	}
+	float three = 3, zero = 0, six = 6;
+	int32_t W = mb_const(m, EML_DT_FLOAT, 4, D(3, 2, 3, 3), w);
+	int32_t S = mb_const(m, EML_DT_FLOAT, 4, D(1, 3, 1, 1), sc);
+	int32_t H = mb_const(m, EML_DT_FLOAT, 3, D(3, 1, 1), sh);
+	int32_t C3 = mb_const(m, EML_DT_FLOAT, 0, NULL, &three);
+	int32_t C0 = mb_const(m, EML_DT_FLOAT, 0, NULL, &zero);
+	int32_t C6 = mb_const(m, EML_DT_FLOAT, 0, NULL, &six);
+	int32_t c = mb_tmp(m), ms = mb_tmp(m), a = mb_tmp(m), a3 = mb_tmp(m), cl = mb_tmp(m),
+	        t = mb_tmp(m), y = mb_tmp(m);
+	eml_node *n = mb_node(m, "Conv", I(x, W), I(c));
+	mb_attr_ints(n, "pads", 4, D(1, 1, 1, 1));
+	mb_node(m, "Mul", I(S, c), I(ms));
+	mb_node(m, "Add", I(ms, H), I(a));
+	mb_node(m, "Add", I(a, C3), I(a3));
+	mb_node(m, "Clip", I(a3, C0, C6), I(cl));
+	if (order == 0) {
+		mb_node(m, "Mul", I(a, cl), I(t));
+		mb_node(m, "Div", I(t, C6), I(y));
+	} else {
+		mb_node(m, "Div", I(cl, C6), I(t));
+		mb_node(m, "Mul", I(t, a), I(y));
+	}
+	mb_output(m, y);
+	if (expose) {
+		mb_output(m, ms);
+		mb_output(m, a3);
+	}
+	return m;
+}
+
+Test(engine_ops, hardswish_pattern_and_affine_fold_into_conv)
+{
+	float xs[50];
+	uint64_t seed = 5;
+	for (int i = 0; i < 50; i++)
+		xs[i] = 4 * frand(&seed);
+	eml_io_tensor in = mb_io(EML_DT_FLOAT, 4, D(1, 2, 5, 5), xs);
+	for (int order = 0; order < 2; order++) {
+		eml_model *mf = conv_affine_hs(0, order), *mu = conv_affine_hs(1, order);
+		eml_plan *pf = plan1(mf, &in, 1), *pu = plan1(mu, &in, 1);
+		cr_assert_eq(eml_plan_n_steps(pf), 1, "order %d: not fused into one step", order);
+		cr_assert_gt(eml_plan_n_steps(pu), 4);
+		eml_io_tensor of, ou;
+		const float *yf = out_f(pf, 0, &of), *yu = out_f(pu, 0, &ou);
+		cr_assert_eq(of.bytes, ou.bytes);
+		int nonzero = 0;
+		for (size_t i = 0; i < of.bytes / 4; i++) {
+			cr_assert(fabsf(yf[i] - yu[i]) <= 1e-4f * (1 + fabsf(yu[i])), "[%zu]: %g vs %g",
+			          i, yf[i], yu[i]);
+			nonzero += yu[i] != 0;
+		}
+		cr_assert_gt(nonzero, 10);
+		eml_plan_free(pf);
+		eml_plan_free(pu);
+		eml_model_free(mf);
+		eml_model_free(mu);
+	}
+}
