@@ -560,7 +560,6 @@ static int push_step(struct eml_build *b, const eml_op_def *def, eml_op_ctx *c)
 	s->def = def;
 	s->c = *c;
 	s->c.node = NULL; /* the plan never points into the model */
-	s->c.b = NULL;
 	memset(c, 0, sizeof(*c));
 	return EML_OK;
 }
@@ -1332,6 +1331,7 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 		p->all[i]->heap = NULL;
 	}
 	for (uint32_t s = 0; s < p->n_steps; s++) {
+		p->steps[s].c.b = NULL; /* the build is gone after assembly */
 		p->steps[s].c.pool = p->pool;
 		p->steps[s].c.threads = p->threads;
 		p->steps[s].c.scratch = p->scratch;

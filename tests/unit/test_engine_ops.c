@@ -421,11 +421,71 @@ Test(engine_ops, hardswish_pattern_and_affine_fold_into_conv)
 		cr_assert_eq(of.bytes, ou.bytes);
 		int nonzero = 0;
 		for (size_t i = 0; i < of.bytes / 4; i++) {
-			cr_assert(fabsf(yf[i] - yu[i]) <= 1e-4f * (1 + fabsf(yu[i])), "[%zu]: %g vs %g",
-			          i, yf[i], yu[i]);
+			cr_assert(fabsf(yf[i] - yu[i]) <= 1e-4f * (1 + fabsf(yu[i])),
+			          "[%zu]: %g vs %g", i, yf[i], yu[i]);
 			nonzero += yu[i] != 0;
 		}
 		cr_assert_gt(nonzero, 10);
+		eml_plan_free(pf);
+		eml_plan_free(pu);
+		eml_model_free(mf);
+		eml_model_free(mu);
+	}
+}
+
+static eml_model *gemm_bn(int expose, int with_c, int transb)
+{
+	uint64_t seed = 21;
+	eml_model *m = mb_new(13);
+	int32_t x = mb_value(m, EML_DT_FLOAT, 2, D(3, 4));
+	mb_input(m, x);
+	float w[20], cc[5], sc[5], bb[5], mu[5], va[5];
+	for (int i = 0; i < 20; i++)
+		w[i] = frand(&seed);
+	for (int i = 0; i < 5; i++) {
+		cc[i] = frand(&seed);
+		sc[i] = 1 + 0.5f * frand(&seed);
+		bb[i] = frand(&seed);
+		mu[i] = frand(&seed);
+		va[i] = 1 + 0.5f * frand(&seed);
+	}
+	int32_t W = transb ? mb_const(m, EML_DT_FLOAT, 2, D(5, 4), w)
+	                   : mb_const(m, EML_DT_FLOAT, 2, D(4, 5), w);
+	int32_t C = mb_const(m, EML_DT_FLOAT, 1, D(5), cc);
+	int32_t S = mb_const(m, EML_DT_FLOAT, 1, D(5), sc),
+	        B = mb_const(m, EML_DT_FLOAT, 1, D(5), bb);
+	int32_t MU = mb_const(m, EML_DT_FLOAT, 1, D(5), mu),
+	        V = mb_const(m, EML_DT_FLOAT, 1, D(5), va);
+	int32_t g = mb_tmp(m), y = mb_tmp(m);
+	eml_node *n =
+	    with_c ? mb_node(m, "Gemm", I(x, W, C), I(g)) : mb_node(m, "Gemm", I(x, W), I(g));
+	mb_attr_f(n, "alpha", 0.75f);
+	mb_attr_f(n, "beta", 1.5f);
+	mb_attr_i(n, "transB", transb);
+	mb_node(m, "BatchNormalization", I(g, S, B, MU, V), I(y));
+	mb_output(m, y);
+	if (expose)
+		mb_output(m, g);
+	return m;
+}
+
+Test(engine_ops, gemm_batchnorm_fusion_is_equivalent)
+{
+	float xs[12];
+	uint64_t seed = 9;
+	for (int i = 0; i < 12; i++)
+		xs[i] = 2 * frand(&seed);
+	eml_io_tensor in = mb_io(EML_DT_FLOAT, 2, D(3, 4), xs);
+	for (int v = 0; v < 4; v++) {
+		eml_model *mf = gemm_bn(0, v & 1, v >> 1), *mu = gemm_bn(1, v & 1, v >> 1);
+		eml_plan *pf = plan1(mf, &in, 1), *pu = plan1(mu, &in, 1);
+		cr_assert_eq(eml_plan_n_steps(pf), 1, "variant %d not fused", v);
+		cr_assert_eq(eml_plan_n_steps(pu), 2);
+		eml_io_tensor of, ou;
+		const float *yf = out_f(pf, 0, &of), *yu = out_f(pu, 0, &ou);
+		for (size_t i = 0; i < of.bytes / 4; i++)
+			cr_assert(fabsf(yf[i] - yu[i]) <= 1e-4f * (1 + fabsf(yu[i])),
+			          "v%d [%zu] %g vs %g", v, i, yf[i], yu[i]);
 		eml_plan_free(pf);
 		eml_plan_free(pu);
 		eml_model_free(mf);
