@@ -311,6 +311,7 @@ static int new_record(struct eml_build *b, eml_rt **out, int32_t *idx)
 		return EML_E_NOMEM;
 	t->alias = -1;
 	t->first = -1;
+	t->id = (int32_t)p->n_all;
 	b->dep[p->n_all] = 0;
 	if (idx != NULL)
 		*idx = (int32_t)p->n_all;
@@ -337,9 +338,8 @@ out:
 
 static int32_t rec_index(const eml_plan *p, const eml_rt *t)
 {
-	for (uint32_t i = 0; i < p->n_all; i++)
-		if (p->all[i] == t)
-			return (int32_t)i;
+	if (t->id >= 0 && (uint32_t)t->id < p->n_all && p->all[t->id] == t)
+		return t->id;
 	return -1;
 }
 
@@ -1292,6 +1292,7 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 		p->all[i] = &p->block[i];
 		p->block[i].alias = -1;
 		p->block[i].first = -1;
+		p->block[i].id = (int32_t)i;
 	}
 	p->n_all = nv;
 	p->n_block = nv;

@@ -42,6 +42,7 @@ typedef struct eml_rt {
 	void *data;
 	int kind;
 	/* Assembly bookkeeping. */
+	int32_t id;    /* index of this record in the plan */
 	void *heap;    /* eml_alloc'd bytes of a CONST produced at assembly (wiped at the end) */
 	int32_t alias; /* >= 0: shares the storage of that record (Reshape & co.) */
 	int32_t first; /* step producing it (-1: before the first step) */
