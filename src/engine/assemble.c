@@ -866,7 +866,12 @@ static int build_node(struct eml_build *b, const eml_node *n, int depth)
 		EML_ENSURE(eml_dtype_size(c.out[k]->dtype) != 0, EML_E_ENGINE_SHAPE);
 		b->dep[n->outputs[k]] = b->input_mask;
 	}
-	if ((all_const || c.fold_always) && !c.no_fold) {
+	uint64_t out_bytes = 0;
+	for (uint32_t k = 0; k < c.n_out; k++)
+		if (c.out[k] != NULL)
+			out_bytes += c.out[k]->bytes;
+	if ((all_const || c.fold_always) && !c.no_fold &&
+	    (out_bytes + c.scratch_bytes <= EML_ENGINE_FOLD_MAX_BYTES || def == &eml_op_constant)) {
 		rc = fold_node(b, def, &c);
 		EML_GUARD(rc);
 		ctx_cleanup(&c);

@@ -25,6 +25,9 @@
 /* Per-request limits. */
 #define EML_ENGINE_MAX_DIM ((int64_t)1 << 31)
 #define EML_ENGINE_MAX_STEPS (1u << 20)
+/* Nodes whose outputs are larger than this are planned, not folded: folding runs on the heap
+ * before max_memory is known to hold, so it stays small. */
+#define EML_ENGINE_FOLD_MAX_BYTES ((uint64_t)64 << 20)
 
 enum eml_rt_kind {
 	EML_RT_NONE = 0, /* not produced (yet) */
