@@ -236,16 +236,22 @@ int eml_bcast_shape(uint32_t ra, const int64_t *da, uint32_t rb, const int64_t *
                     int64_t *dr)
 {
 	uint32_t r = ra > rb ? ra : rb;
+	int64_t t[EML_MAX_RANK];
+	if (r > EML_MAX_RANK)
+		return EML_E_ENGINE_SHAPE;
+	/* into a temporary: dr may be da or db */
 	for (uint32_t i = 0; i < r; i++) {
 		int64_t x = i < r - ra ? 1 : da[i - (r - ra)];
 		int64_t y = i < r - rb ? 1 : db[i - (r - rb)];
 		if (x == y || y == 1)
-			dr[i] = x;
+			t[i] = x;
 		else if (x == 1)
-			dr[i] = y;
+			t[i] = y;
 		else
 			return EML_E_ENGINE_SHAPE;
 	}
+	for (uint32_t i = 0; i < r; i++)
+		dr[i] = t[i];
 	*rr = r;
 	return EML_OK;
 }
