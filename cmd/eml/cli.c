@@ -16,7 +16,15 @@ int eml_cli_exit_code(int rc)
 	case EML_E_BLOB_CHUNK_AUTH:
 	case EML_E_BLOB_MODEL_MISMATCH:
 	case EML_E_AUTH:
+	case EML_E_REPLAY:
+	case EML_E_SESSION_UNKNOWN:
 		return EML_EXIT_REFUSED;
+	case EML_E_NET_CONNECT:
+	case EML_E_NET_TIMEOUT:
+	case EML_E_NET_CLOSED:
+	case EML_E_NET_BUSY:
+	case EML_E_HOST_UNAVAILABLE:
+		return EML_EXIT_UNAVAILABLE;
 	default:
 		if (rc >= 500 && rc < 600) /* attestation refusals */
 			return EML_EXIT_REFUSED;

@@ -37,5 +37,10 @@ int eml_cmd_decompose(int argc, char **argv);
 int eml_cmd_recompose(int argc, char **argv);
 int eml_cmd_inspect(int argc, char **argv);
 int eml_cmd_run(int argc, char **argv);
+int eml_cmd_attest(int argc, char **argv);
+int eml_cmd_policy(int argc, char **argv);
+int eml_cmd_host(int argc, char **argv);
+int eml_cmd_upload(int argc, char **argv);
+int eml_cmd_store(int argc, char **argv);
 
 #endif

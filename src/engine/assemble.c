@@ -22,6 +22,7 @@
 #include "common/mem.h"
 #include "engine/engine.h"
 #include "engine/internal.h"
+#include "engine/ops/ops.h"
 
 typedef struct eml_step {
 	const eml_op_def *def;
@@ -279,12 +280,7 @@ void eml_parallel_for(eml_threadpool *pool, int threads, size_t n, size_t grain,
 		chunk = grain;
 	tasks = (n + chunk - 1) / chunk;
 	pfor_ctx p = {fn, ctx, n, chunk};
-#ifdef EML_ENGINE_HAVE_POOL
 	eml_threadpool_run(pool, tasks, pfor_task, &p);
-#else
-	for (size_t t = 0; t < tasks; t++)
-		pfor_task(&p, t, 0);
-#endif
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -353,7 +349,7 @@ static int32_t rec_root(const eml_plan *p, int32_t i)
 	return i;
 }
 
-static float f16_to_f32(uint16_t h)
+float eml_f16_to_f32(uint16_t h)
 {
 	uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 0x1f, m = h & 0x3ff, u;
 	if (e == 0) {
@@ -401,7 +397,7 @@ static int init_const(struct eml_build *b, eml_rt *t, const eml_tensor *mt)
 			} else {
 				uint16_t h;
 				memcpy(&h, src + i * 2, 2);
-				f[i] = f16_to_f32(h);
+				f[i] = eml_f16_to_f32(h);
 			}
 		}
 		t->heap = f;
@@ -652,6 +648,129 @@ static int alias_record(struct eml_build *b, eml_rt *dst, int32_t src_id)
 	return EML_OK;
 }
 
+/*
+ * If whose condition is only known when the plan runs: both branches are planned, bracketed by
+ * an IfBegin step (reads the condition, the run loop executes one branch's steps) and an IfEnd
+ * step (copies the taken branch's outputs into the If outputs). Liveness over this linear order
+ * is conservative for either branch. Both branches must give the same output dtypes and shapes
+ * (a per-request plan has one shape per value).
+ */
+typedef struct if_end_state {
+	int taken; /* 1 then, 0 else: written by IfBegin on each run */
+	uint32_t n;
+} if_end_state;
+
+typedef struct if_begin_state {
+	uint32_t n_then, n_else;
+	if_end_state *end;
+} if_begin_state;
+
+static int if_begin_run(eml_op_ctx *c)
+{
+	(void)c;
+	return EML_OK; /* control flow is in run_range */
+}
+
+static int if_end_run(eml_op_ctx *c)
+{
+	const if_end_state *s = c->state;
+	for (uint32_t k = 0; k < s->n; k++) {
+		const eml_rt *src = c->in[s->taken ? k : s->n + k];
+		eml_rt *dst = c->out[k];
+		if (dst != NULL && src->bytes && dst->data != src->data)
+			memcpy(dst->data, src->data, src->bytes);
+	}
+	return EML_OK;
+}
+
+static int no_prep(eml_op_ctx *c)
+{
+	(void)c;
+	return EML_E_INTERNAL;
+}
+
+static const eml_op_def k_if_begin = {"If", 1, 99, no_prep, if_begin_run, NULL, NULL};
+static const eml_op_def k_if_end = {"If", 1, 99, no_prep, if_end_run, NULL, NULL};
+
+static int new_ctx(eml_op_ctx *c, eml_plan *p, uint32_t n_in, uint32_t n_out)
+{
+	memset(c, 0, sizeof(*c));
+	c->n_in = n_in;
+	c->cap_in = n_in + 1;
+	c->n_out = n_out;
+	c->in = eml_calloc(c->cap_in, sizeof(*c->in));
+	c->out = eml_calloc(n_out + 1, sizeof(*c->out));
+	c->pool = p->pool;
+	c->threads = p->threads;
+	return c->in != NULL && c->out != NULL ? EML_OK : EML_E_NOMEM;
+}
+
+static int build_if_runtime(struct eml_build *b, const eml_node *n, int depth, eml_rt *cond,
+                            const eml_attr *ta, const eml_attr *ea)
+{
+	int rc = EML_OK;
+	eml_plan *p = b->p;
+	const eml_model *m = b->m;
+	eml_op_ctx c;
+	memset(&c, 0, sizeof(c));
+	if_begin_state *bs = NULL;
+	if_end_state *es = NULL;
+	EML_ENSURE(cond->dtype == EML_DT_BOOL && cond->elems == 1, EML_E_ENGINE_SHAPE);
+	const eml_graph *tg = &m->graphs[ta->graph], *eg = &m->graphs[ea->graph];
+	EML_ENSURE(tg->n_outputs == n->n_outputs && eg->n_outputs == n->n_outputs,
+	           EML_E_ENGINE_SHAPE);
+	/* IfBegin */
+	EML_GUARD(new_ctx(&c, p, 1, 0));
+	c.in[0] = cond;
+	bs = eml_calloc(1, sizeof(*bs));
+	EML_ENSURE(bs != NULL, EML_E_NOMEM);
+	c.state = bs;
+	uint32_t ib = p->n_steps;
+	EML_GUARD(push_step(b, &k_if_begin, &c));
+	bs = p->steps[ib].c.state;
+	EML_GUARD(build_graph(b, (uint32_t)ta->graph, depth + 1));
+	uint32_t it = p->n_steps;
+	EML_GUARD(build_graph(b, (uint32_t)ea->graph, depth + 1));
+	uint32_t ie = p->n_steps;
+	/* IfEnd */
+	uint32_t no = n->n_outputs;
+	EML_GUARD(new_ctx(&c, p, 2 * no, no));
+	es = eml_calloc(1, sizeof(*es));
+	EML_ENSURE(es != NULL, EML_E_NOMEM);
+	es->n = no;
+	c.state = es;
+	es = NULL;
+	for (uint32_t k = 0; k < no; k++) {
+		int32_t tv = tg->outputs[k], ev = eg->outputs[k], o = n->outputs[k];
+		EML_ENSURE(tv >= 0 && ev >= 0 && (uint32_t)tv < m->n_values &&
+		               (uint32_t)ev < m->n_values,
+		           EML_E_ENGINE_SHAPE);
+		eml_rt *t = p->all[tv], *e = p->all[ev];
+		EML_ENSURE(t->kind != EML_RT_NONE && e->kind != EML_RT_NONE, EML_E_ENGINE_SHAPE);
+		EML_ENSURE(t->dtype == e->dtype && t->rank == e->rank &&
+		               memcmp(t->dims, e->dims, sizeof(t->dims)) == 0,
+		           EML_E_UNSUPPORTED);
+		c.in[k] = t;
+		c.in[no + k] = e;
+		if (o >= 0) {
+			EML_ENSURE((uint32_t)o < m->n_values && p->all[o]->kind == EML_RT_NONE,
+			           EML_E_ENGINE_SHAPE);
+			EML_GUARD(eml_rt_set(p->all[o], t->dtype, t->rank, t->dims));
+			p->all[o]->kind = EML_RT_INTER;
+			p->all[o]->data = NULL;
+			c.out[k] = p->all[o];
+			b->dep[o] = b->dep[tv] | b->dep[ev] | b->dep[n->inputs[0]];
+		}
+	}
+	bs->n_then = it - ib - 1;
+	bs->n_else = ie - it;
+	bs->end = c.state;
+	EML_GUARD(push_step(b, &k_if_end, &c));
+out:
+	ctx_cleanup(&c);
+	return rc;
+}
+
 static int build_if(struct eml_build *b, const eml_node *n, int depth)
 {
 	int rc = EML_OK;
@@ -660,26 +779,31 @@ static int build_if(struct eml_build *b, const eml_node *n, int depth)
 	EML_ENSURE(n->n_inputs >= 1 && n->inputs[0] >= 0 && (uint32_t)n->inputs[0] < m->n_values,
 	           EML_E_ENGINE_SHAPE);
 	eml_rt *cond = p->all[n->inputs[0]];
+	EML_ENSURE(cond->kind != EML_RT_NONE, EML_E_ENGINE_SHAPE);
+	const eml_attr *ta = eml_node_attr(n, "then_branch"), *ea = eml_node_attr(n, "else_branch");
+	EML_ENSURE(ta != NULL && ea != NULL && ta->type == EML_ATTR_GRAPH &&
+	               ea->type == EML_ATTR_GRAPH && ta->graph > 0 && ea->graph > 0 &&
+	               (uint32_t)ta->graph < m->n_graphs && (uint32_t)ea->graph < m->n_graphs,
+	           EML_E_ENGINE_SHAPE);
 	/* The plan is per request: a condition computed from constants or from the request's own
 	 * input bytes is known now, and the chosen branch is inlined. */
-	EML_ENSURE(eml_rt_known(cond) && cond->elems == 1, EML_E_UNSUPPORTED);
+	if (!eml_rt_known(cond))
+		return build_if_runtime(b, n, depth, cond, ta, ea);
+	EML_ENSURE(cond->elems == 1, EML_E_ENGINE_SHAPE);
 	int take = eml_rt_get_i(cond, 0) != 0;
-	const eml_attr *a = eml_node_attr(n, take ? "then_branch" : "else_branch");
-	EML_ENSURE(a != NULL && a->type == EML_ATTR_GRAPH && a->graph > 0 &&
-	               (uint32_t)a->graph < m->n_graphs,
-	           EML_E_ENGINE_SHAPE);
+	const eml_attr *a = take ? ta : ea;
 	const eml_graph *g = &m->graphs[a->graph];
 	EML_GUARD(build_graph(b, (uint32_t)a->graph, depth + 1));
 	EML_ENSURE(g->n_outputs == n->n_outputs, EML_E_ENGINE_SHAPE);
 	for (uint32_t k = 0; k < n->n_outputs; k++) {
-		int32_t o = n->outputs[k], s = g->outputs[k];
+		int32_t o = n->outputs[k], sv = g->outputs[k];
 		if (o < 0)
 			continue;
-		EML_ENSURE(s >= 0 && (uint32_t)s < m->n_values && (uint32_t)o < m->n_values,
+		EML_ENSURE(sv >= 0 && (uint32_t)sv < m->n_values && (uint32_t)o < m->n_values,
 		           EML_E_ENGINE_SHAPE);
-		EML_ENSURE(p->all[s]->kind != EML_RT_NONE, EML_E_ENGINE_SHAPE);
-		EML_GUARD(alias_record(b, p->all[o], s));
-		b->dep[o] = b->dep[s] | b->dep[n->inputs[0]];
+		EML_ENSURE(p->all[sv]->kind != EML_RT_NONE, EML_E_ENGINE_SHAPE);
+		EML_GUARD(alias_record(b, p->all[o], sv));
+		b->dep[o] = b->dep[sv] | b->dep[n->inputs[0]];
 	}
 out:
 	return rc;
@@ -702,6 +826,8 @@ static int build_node(struct eml_build *b, const eml_node *n, int depth)
 	           EML_E_ENGINE_SHAPE);
 	c.node = n;
 	c.b = b;
+	c.pool = p->pool;
+	c.threads = p->threads;
 	c.opset = b->opset;
 	c.n_in = n->n_inputs;
 	c.n_out = n->n_outputs;
@@ -968,9 +1094,7 @@ void eml_plan_free(eml_plan *p)
 			eml_free(p->out_names[i]);
 	eml_free(p->out_names);
 	eml_free(p->outs);
-#ifdef EML_ENGINE_HAVE_POOL
 	eml_threadpool_free(p->pool);
-#endif
 	eml_free(p);
 }
 
@@ -996,7 +1120,11 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 	p = eml_calloc(1, sizeof(*p));
 	EML_ENSURE(p != NULL, EML_E_NOMEM);
 	b.p = p;
-	p->threads = opts != NULL ? opts->threads : 0;
+	/* One pool per plan (its workers are created here and joined in eml_plan_free); created
+	 * first so operators size their scratch for it and folding can use it. */
+	EML_ENSURE(opts == NULL || opts->threads >= 0, EML_E_ARG);
+	EML_GUARD(eml_threadpool_new(opts != NULL ? opts->threads : 0, &p->pool));
+	p->threads = eml_threadpool_threads(p->pool);
 	uint32_t nv = m->n_values;
 	p->block = eml_calloc(nv + 1, sizeof(eml_rt));
 	p->all = eml_calloc(nv + 16, sizeof(eml_rt *));
@@ -1048,15 +1176,6 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 		eml_free(p->all[i]->heap);
 		p->all[i]->heap = NULL;
 	}
-#ifdef EML_ENGINE_HAVE_POOL
-	{
-		int th = p->threads;
-		EML_GUARD(eml_threadpool_new(th, &p->pool));
-		p->threads = eml_threadpool_threads(p->pool);
-	}
-#else
-	p->threads = 1;
-#endif
 	for (uint32_t s = 0; s < p->n_steps; s++) {
 		p->steps[s].c.pool = p->pool;
 		p->steps[s].c.threads = p->threads;
@@ -1073,17 +1192,33 @@ out:
 	return rc;
 }
 
-int eml_plan_run(eml_plan *p)
+static int run_range(eml_plan *p, uint32_t a, uint32_t b)
 {
-	if (p == NULL)
-		return EML_E_ARG;
-	for (uint32_t s = 0; s < p->n_steps; s++) {
+	for (uint32_t s = a; s < b; s++) {
 		eml_step *st = &p->steps[s];
+		if (st->def == &k_if_begin) {
+			if_begin_state *bs = st->c.state;
+			int take = *(const uint8_t *)st->c.in[0]->data != 0;
+			bs->end->taken = take;
+			uint32_t t0 = s + 1, e0 = t0 + bs->n_then, e1 = e0 + bs->n_else;
+			int rc = take ? run_range(p, t0, e0) : run_range(p, e0, e1);
+			if (rc != EML_OK)
+				return rc;
+			s = e1 - 1; /* next: IfEnd */
+			continue;
+		}
 		int rc = st->def->run(&st->c);
 		if (rc != EML_OK)
 			return rc;
 	}
 	return EML_OK;
+}
+
+int eml_plan_run(eml_plan *p)
+{
+	if (p == NULL)
+		return EML_E_ARG;
+	return run_range(p, 0, p->n_steps);
 }
 
 size_t eml_plan_n_outputs(const eml_plan *p)

@@ -149,9 +149,4 @@ typedef void (*eml_range_fn)(void *ctx, size_t begin, size_t end);
 void eml_parallel_for(eml_threadpool *pool, int threads, size_t n, size_t grain, eml_range_fn fn,
                       void *ctx);
 
-/* Shared float kernels used by several ops. */
-void eml_naive_sgemm(size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
-                     int trans_a, const float *B, size_t ldb, int trans_b, float *C, size_t ldc,
-                     int accumulate);
-
 #endif

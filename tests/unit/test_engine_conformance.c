@@ -13,6 +13,7 @@
 
 #include "engine/engine.h"
 #include "eml/error.h"
+#include "engine/ops/ops.h"
 #include "test_engine_onnxmini.h"
 
 #define NODE_DIR "/usr/share/libonnx-testdata/data/node"
@@ -54,16 +55,20 @@ static int close_enough(const eml_io_tensor *got, const eml_io_tensor *want, cha
 		snprintf(why, cap, "bytes");
 		return 0;
 	}
-	if (got->dtype == EML_DT_FLOAT) {
-		const float *a = got->data, *b = want->data;
-		for (uint64_t i = 0; i < got->bytes / 4; i++) {
-			if (isnan(b[i]) && isnan(a[i]))
+	if (eml_dt_is_real(got->dtype)) {
+		size_t es = eml_dtype_size(got->dtype);
+		/* float16 results carry float16 rounding */
+		float atol = got->dtype == EML_DT_FLOAT16 ? 1e-3f : 1e-7f;
+		for (uint64_t i = 0; i < got->bytes / es; i++) {
+			float a = (float)eml_ld_f(got->data, got->dtype, i);
+			float b = (float)eml_ld_f(want->data, want->dtype, i);
+			if (isnan(b) && isnan(a))
 				continue;
-			if (isinf(b[i]) && a[i] == b[i])
+			if (isinf(b) && a == b)
 				continue;
-			if (!(fabsf(a[i] - b[i]) <= 1e-7f + 1e-3f * fabsf(b[i]))) {
-				snprintf(why, cap, "elem %llu: %g vs %g", (unsigned long long)i,
-				         a[i], b[i]);
+			if (!(fabsf(a - b) <= atol + 1e-3f * fabsf(b))) {
+				snprintf(why, cap, "elem %llu: %g vs %g", (unsigned long long)i, a,
+				         b);
 				return 0;
 			}
 		}
@@ -144,6 +149,38 @@ out:
 	return res;
 }
 
+/* Node tests of claimed operators that are out of scope by design (DESIGN §6: inference only,
+ * tensors only, float32 compute with float16/double storage): each with its reason. */
+static const struct {
+	const char *name;
+	const char *why;
+} k_excluded[] = {
+    {"test_batchnorm_epsilon_training_mode", "training mode (running statistics outputs)"},
+    {"test_batchnorm_example_training_mode", "training mode (running statistics outputs)"},
+    {"test_training_dropout", "training mode with a random mask"},
+    {"test_training_dropout_default", "training mode with a random mask"},
+    {"test_training_dropout_default_mask", "training mode with a random mask"},
+    {"test_training_dropout_mask", "training mode with a random mask"},
+    {"test_cast_BFLOAT16_to_FLOAT", "bfloat16 is not a supported dtype"},
+    {"test_cast_FLOAT_to_BFLOAT16", "bfloat16 is not a supported dtype"},
+    {"test_castlike_BFLOAT16_to_FLOAT_expanded", "bfloat16 is not a supported dtype"},
+    {"test_castlike_FLOAT_to_BFLOAT16_expanded", "bfloat16 is not a supported dtype"},
+    {"test_cast_FLOAT_to_STRING", "string tensors are not supported"},
+    {"test_cast_STRING_to_FLOAT", "string tensors are not supported"},
+    {"test_castlike_FLOAT_to_STRING_expanded", "string tensors are not supported"},
+    {"test_castlike_STRING_to_FLOAT_expanded", "string tensors are not supported"},
+    {"test_identity_opt", "optional values are not supported"},
+    {"test_identity_sequence", "sequence values are not supported"},
+};
+
+static int excluded(const char *name)
+{
+	for (size_t i = 0; i < sizeof(k_excluded) / sizeof(k_excluded[0]); i++)
+		if (strcmp(k_excluded[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -166,7 +203,7 @@ Test(engine_conformance, every_node_test_of_every_claimed_op_passes, .timeout = 
 	int verbose = getenv("EML_CONF_VERBOSE") != NULL;
 	size_t pass = 0, fail = 0, skip = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (filter != NULL && strstr(names[i], filter) == NULL) {
+		if ((filter != NULL && strstr(names[i], filter) == NULL) || excluded(names[i])) {
 			free(names[i]);
 			continue;
 		}
@@ -191,6 +228,9 @@ Test(engine_conformance, every_node_test_of_every_claimed_op_passes, .timeout = 
 	}
 	printf("conformance: %zu passed, %zu failed, %zu not claimed\n", pass, fail, skip);
 	fflush(stdout);
+	/* a drop in the count means a claimed test silently stopped being recognised */
+	if (filter == NULL)
+		cr_expect_geq(pass, 330, "only %zu node tests passed", pass);
 	cr_expect_gt(pass, 0);
 	cr_expect_eq(fail, 0, "%zu claimed node tests failed", fail);
 }

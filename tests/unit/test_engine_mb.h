@@ -92,11 +92,29 @@ static inline void mb_output(eml_model *m, int32_t v)
 	g->outputs[g->n_outputs++] = v;
 }
 
-/* Add a node; returns it so attributes can be added. in/out lists end with INT32_MIN. */
-#define MB_END INT32_MIN
-static inline eml_node *mb_node(eml_model *m, const char *op, const int32_t *in, const int32_t *out)
+/* A new (sub)graph; returns its index. */
+static inline int32_t mb_graph(eml_model *m, int32_t parent)
 {
-	eml_graph *g = &m->graphs[0];
+	m->graphs = eml_realloc(m->graphs, (m->n_graphs + 1) * sizeof(eml_graph));
+	memset(&m->graphs[m->n_graphs], 0, sizeof(eml_graph));
+	m->graphs[m->n_graphs].parent = parent;
+	return (int32_t)m->n_graphs++;
+}
+
+static inline void mb_graph_output(eml_model *m, int32_t gi, int32_t v)
+{
+	eml_graph *g = &m->graphs[gi];
+	g->outputs = eml_realloc(g->outputs, (g->n_outputs + 1) * 4);
+	g->outputs[g->n_outputs++] = v;
+}
+
+/* Add a node to graph gi; returns it so attributes can be added. in/out lists end with
+ * INT32_MIN. */
+#define MB_END INT32_MIN
+static inline eml_node *mb_node_g(eml_model *m, int32_t gi, const char *op, const int32_t *in,
+                                  const int32_t *out)
+{
+	eml_graph *g = &m->graphs[gi];
 	g->nodes = eml_realloc(g->nodes, (g->n_nodes + 1) * sizeof(eml_node));
 	eml_node *n = &g->nodes[g->n_nodes++];
 	memset(n, 0, sizeof(*n));
@@ -109,6 +127,11 @@ static inline eml_node *mb_node(eml_model *m, const char *op, const int32_t *in,
 	n->inputs = eml_memdup(in, (n->n_inputs + 1) * 4);
 	n->outputs = eml_memdup(out, (n->n_outputs + 1) * 4);
 	return n;
+}
+
+static inline eml_node *mb_node(eml_model *m, const char *op, const int32_t *in, const int32_t *out)
+{
+	return mb_node_g(m, 0, op, in, out);
 }
 
 static eml_attr *mb_attr(eml_node *n, const char *name, int32_t type)
@@ -136,6 +159,11 @@ static inline void mb_attr_ints(eml_node *n, const char *name, uint32_t cnt, con
 	eml_attr *a = mb_attr(n, name, EML_ATTR_INTS);
 	a->n = cnt;
 	a->ints = eml_memdup(v, cnt * 8 + 1);
+}
+
+static inline void mb_attr_g(eml_node *n, const char *name, int32_t g)
+{
+	mb_attr(n, name, EML_ATTR_GRAPH)->graph = g;
 }
 
 static inline void mb_attr_s(eml_node *n, const char *name, const char *s)

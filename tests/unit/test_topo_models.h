@@ -14,7 +14,7 @@
 #include "model/model.h"
 #include "prop.h"
 
-static char *tm_strdup_fmt(const char *prefix, uint32_t i)
+static inline char *tm_strdup_fmt(const char *prefix, uint32_t i)
 {
 	char buf[64];
 	snprintf(buf, sizeof(buf), "%s_%u", prefix, i);
@@ -30,7 +30,7 @@ typedef struct tm_builder {
 	int32_t *vgraph; /* graph that defines each value (for scoping) */
 } tm_builder;
 
-static int32_t tm_new_value(tm_builder *b)
+static inline int32_t tm_new_value(tm_builder *b)
 {
 	eml_model *m = b->m;
 	if (m->n_values == b->cap_values) {
@@ -62,7 +62,7 @@ static const int tm_dtypes[] = {EML_DT_FLOAT, EML_DT_FLOAT, EML_DT_FLOAT,   EML_
 
 /* A new tensor with random bytes (floats look like real weights), placed at a random aligned
  * offset after the previous one (gaps allowed: decompose re-lays out). */
-static int32_t tm_new_tensor(tm_builder *b, uint64_t max_elems)
+static inline int32_t tm_new_tensor(tm_builder *b, uint64_t max_elems)
 {
 	eml_model *m = b->m;
 	if (m->n_tensors == b->cap_tensors) {
@@ -118,7 +118,7 @@ static int32_t tm_new_tensor(tm_builder *b, uint64_t max_elems)
 }
 
 /* A value visible from the current graph: defined in it or in an enclosing graph. */
-static int32_t tm_pick_value(tm_builder *b)
+static inline int32_t tm_pick_value(tm_builder *b)
 {
 	for (int tries = 0; tries < 64; tries++) {
 		int32_t v = (int32_t)eml_rng_below(b->r, b->m->n_values);
@@ -129,7 +129,7 @@ static int32_t tm_pick_value(tm_builder *b)
 	return b->m->graphs[0].inputs[0];
 }
 
-static void tm_add_attr(tm_builder *b, eml_attr *a, int type, uint32_t idx)
+static inline void tm_add_attr(tm_builder *b, eml_attr *a, int type, uint32_t idx)
 {
 	memset(a, 0, sizeof(*a));
 	a->name = tm_strdup_fmt("attr", idx);
@@ -172,7 +172,8 @@ static void tm_add_attr(tm_builder *b, eml_attr *a, int type, uint32_t idx)
 static const char *tm_ops[] = {"Conv",    "Relu", "Add",     "MatMul",    "Gemm",
                                "Reshape", "Mul",  "Sigmoid", "Transpose", "Concat"};
 
-static void tm_add_nodes(tm_builder *b, int32_t gi, uint32_t n_nodes, int allow_if, int depth)
+static inline void tm_add_nodes(tm_builder *b, int32_t gi, uint32_t n_nodes, int allow_if,
+                                int depth)
 {
 	eml_model *m = b->m;
 	int32_t saved_graph = b->cur_graph;
@@ -251,7 +252,7 @@ static void tm_add_nodes(tm_builder *b, int32_t gi, uint32_t n_nodes, int allow_
 }
 
 /* A random model with roughly `weight_elems` elements per large initializer. */
-static eml_model *tm_random_model(eml_rng *r, uint64_t weight_elems)
+static inline eml_model *tm_random_model(eml_rng *r, uint64_t weight_elems)
 {
 	tm_builder b = {.r = r};
 	eml_model *m = eml_model_new();
@@ -292,12 +293,12 @@ static eml_model *tm_random_model(eml_rng *r, uint64_t weight_elems)
 
 /* Compare topologies (everything but data, tensor offsets and — unless `names` — value names).
  * Returns 0 when equal, else a positive line-like code of the first difference. */
-static int tm_str_eq(const char *a, const char *b)
+static inline int tm_str_eq(const char *a, const char *b)
 {
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-static int tm_models_differ(const eml_model *a, const eml_model *b, int names)
+static inline int tm_models_differ(const eml_model *a, const eml_model *b, int names)
 {
 	if (a->ir_version != b->ir_version || a->n_opsets != b->n_opsets ||
 	    a->n_values != b->n_values || a->n_tensors != b->n_tensors ||
@@ -405,7 +406,7 @@ static int tm_models_differ(const eml_model *a, const eml_model *b, int names)
 }
 
 /* Tensor bytes equal, per tensor in table order (offsets may differ). */
-static int tm_tensors_differ(const eml_model *a, const eml_model *b)
+static inline int tm_tensors_differ(const eml_model *a, const eml_model *b)
 {
 	if (a->n_tensors != b->n_tensors)
 		return 1;

@@ -34,6 +34,7 @@ typedef struct gemm_isa {
 	int mr, nr;
 	size_t mc, kc, nc; /* mc multiple of mr, nc multiple of nr */
 	eml_ukernel_fn kern;
+	int edges; /* the kernel handles partial tiles itself (takes h, w) */
 } gemm_isa;
 
 /* Portable micro-kernel: plain C the compiler can vectorize; correct on any CPU. */
@@ -64,13 +65,31 @@ static void ukernel_portable(size_t kc, const float *a, const float *b, float *c
 	}
 }
 
-static const gemm_isa isa_portable = {"portable", PORTABLE_MR, PORTABLE_NR,     128,
-                                      256,        2048,        ukernel_portable};
+static const gemm_isa isa_portable = {.name = "portable",
+                                      .mr = PORTABLE_MR,
+                                      .nr = PORTABLE_NR,
+                                      .mc = 128,
+                                      .kc = 256,
+                                      .nc = 2048,
+                                      .kern = ukernel_portable,
+                                      .edges = 0};
 #if defined(__x86_64__)
-static const gemm_isa isa_avx2 = {"avx2", EML_AVX2_MR, EML_AVX2_NR,     72,
-                                  256,    2048,        eml_ukernel_avx2};
-static const gemm_isa isa_avx512 = {"avx512", EML_AVX512_MR, EML_AVX512_NR,     168,
-                                    256,      4096,          eml_ukernel_avx512};
+static const gemm_isa isa_avx2 = {.name = "avx2",
+                                  .mr = EML_AVX2_MR,
+                                  .nr = EML_AVX2_NR,
+                                  .mc = 72,
+                                  .kc = 256,
+                                  .nc = 2048,
+                                  .kern = eml_ukernel_avx2,
+                                  .edges = 1};
+static const gemm_isa isa_avx512 = {.name = "avx512",
+                                    .mr = EML_AVX512_MR,
+                                    .nr = EML_AVX512_NR,
+                                    .mc = 168,
+                                    .kc = 256,
+                                    .nc = 4096,
+                                    .kern = eml_ukernel_avx512,
+                                    .edges = 1};
 #endif
 
 static const gemm_isa *g_forced;
@@ -404,7 +423,10 @@ static void gemm_serial(const gemm_job *g, size_t m_begin, size_t m_end, size_t 
 						size_t h = min_sz(mr, mc - ir);
 						const float *ap = abase + (ir / mr) * astride;
 						float *c = g->C + (ic + ir) * g->ldc + jc + jr;
-						if (h == mr && w == nr) {
+						if (isa->edges) {
+							isa->kern(kc, ap, bp, c, g->ldc, accumulate,
+							          (int)h, (int)w);
+						} else if (h == mr && w == nr) {
 							isa->kern(kc, ap, bp, c, g->ldc, accumulate,
 							          (int)mr, (int)nr);
 						} else {

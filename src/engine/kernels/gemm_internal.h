@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 typedef void (*eml_ukernel_fn)(size_t kc, const float *a, const float *b, float *c, size_t ldc,
-                               int accumulate, int mr, int nr);
+                               int accumulate, int h_or_mr, int w_or_nr);
 
 #define EML_AVX512_MR 14
 #define EML_AVX512_NR 32
@@ -20,8 +20,8 @@ typedef void (*eml_ukernel_fn)(size_t kc, const float *a, const float *b, float 
 #define EML_AVX2_NR 16
 
 void eml_ukernel_avx512(size_t kc, const float *a, const float *b, float *c, size_t ldc,
-                        int accumulate, int mr, int nr);
+                        int accumulate, int h, int w);
 void eml_ukernel_avx2(size_t kc, const float *a, const float *b, float *c, size_t ldc,
-                      int accumulate, int mr, int nr);
+                      int accumulate, int h, int w);
 
 #endif

@@ -96,12 +96,73 @@ void eml_st_i(void *p, int32_t dt, size_t i, int64_t v)
 	}
 }
 
+int eml_dt_is_real(int32_t dt)
+{
+	return dt == EML_DT_FLOAT || dt == EML_DT_DOUBLE || dt == EML_DT_FLOAT16;
+}
+
+uint16_t eml_f32_to_f16(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	uint32_t sign = (u >> 16) & 0x8000u;
+	uint32_t e = (u >> 23) & 0xffu;
+	uint32_t m = u & 0x7fffffu;
+	if (e == 0xff)
+		return (uint16_t)(sign | 0x7c00u | (m ? 0x200u : 0));
+	int32_t ne = (int32_t)e - 127 + 15;
+	if (ne >= 31)
+		return (uint16_t)(sign | 0x7c00u);
+	if (ne <= 0) {
+		if (ne < -10)
+			return (uint16_t)sign;
+		m |= 0x800000u;
+		uint32_t shift = (uint32_t)(14 - ne);
+		uint32_t h = m >> shift;
+		uint32_t rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+		if (rem > half || (rem == half && (h & 1)))
+			h++;
+		return (uint16_t)(sign | h);
+	}
+	uint32_t h = ((uint32_t)ne << 10) | (m >> 13);
+	uint32_t rem = m & 0x1fffu;
+	if (rem > 0x1000u || (rem == 0x1000u && (h & 1)))
+		h++; /* may carry into the exponent: still correct (up to inf) */
+	return (uint16_t)(sign | h);
+}
+
+void eml_st_f(void *p, int32_t dt, size_t i, double v)
+{
+	switch (dt) {
+	case EML_DT_FLOAT:
+		((float *)p)[i] = (float)v;
+		return;
+	case EML_DT_DOUBLE:
+		((double *)p)[i] = v;
+		return;
+	case EML_DT_FLOAT16:
+		((uint16_t *)p)[i] = eml_f32_to_f16((float)v);
+		return;
+	case EML_DT_BOOL:
+		((uint8_t *)p)[i] = v != 0;
+		return;
+	case EML_DT_UINT64:
+		((uint64_t *)p)[i] = v != v ? 0 : (uint64_t)v;
+		return;
+	default:
+		eml_st_i(p, dt, i, v != v ? (dt == EML_DT_INT64 ? INT64_MIN : 0) : (int64_t)v);
+		return;
+	}
+}
+
 double eml_ld_f(const void *p, int32_t dt, size_t i)
 {
 	if (dt == EML_DT_FLOAT)
 		return ((const float *)p)[i];
 	if (dt == EML_DT_DOUBLE)
 		return ((const double *)p)[i];
+	if (dt == EML_DT_FLOAT16)
+		return eml_f16_to_f32(((const uint16_t *)p)[i]);
 	if (dt == EML_DT_UINT64)
 		return (double)((const uint64_t *)p)[i];
 	return (double)eml_ld_i(p, dt, i);
@@ -531,9 +592,9 @@ static int binary_prep(eml_op_ctx *c)
 				EML_ENSURE(t->dtype == dt, EML_E_ENGINE_SHAPE);
 		}
 	}
-	EML_ENSURE(dt == EML_DT_FLOAT || is_int(dt), EML_E_ENGINE_SHAPE);
+	EML_ENSURE(eml_dt_is_real(dt) || is_int(dt), EML_E_ENGINE_SHAPE);
 	if (s->kind == BIN_POW)
-		EML_ENSURE(c->in[1]->dtype == EML_DT_FLOAT || is_int(c->in[1]->dtype),
+		EML_ENSURE(eml_dt_is_real(c->in[1]->dtype) || is_int(c->in[1]->dtype),
 		           EML_E_ENGINE_SHAPE);
 	EML_GUARD(eml_rt_set(c->out[0], s->kind == BIN_EQUAL ? EML_DT_BOOL : dt, r, d));
 out:
@@ -633,12 +694,47 @@ static void bin_row_generic(void *ctx, const int64_t *off, uint64_t oo, int64_t 
 			double x = eml_ld_f(j->a->data, ta, ia), y = eml_ld_f(j->b->data, tb, ib);
 			if (ta == EML_DT_FLOAT)
 				((float *)j->o->data)[io] = powf((float)x, (float)y);
+			else if (eml_dt_is_real(ta))
+				eml_st_f(j->o->data, to, io, pow(x, y));
 			else if (is_int(tb))
 				eml_st_i(j->o->data, to, io,
 				         ipow(eml_ld_i(j->a->data, ta, ia),
 				              eml_ld_i(j->b->data, tb, ib)));
 			else
 				eml_st_i(j->o->data, to, io, (int64_t)pow(x, y));
+			continue;
+		}
+		if (eml_dt_is_real(ta)) {
+			/* double / float16 storage: computed in double */
+			double x = eml_ld_f(j->a->data, ta, ia), y = eml_ld_f(j->b->data, tb, ib),
+			       r = 0;
+			switch (j->kind) {
+			case BIN_ADD:
+				r = x + y;
+				break;
+			case BIN_SUB:
+				r = x - y;
+				break;
+			case BIN_MUL:
+				r = x * y;
+				break;
+			case BIN_DIV:
+				r = x / y;
+				break;
+			case BIN_MAX:
+				r = (x != x || y != y) ? NAN : (x > y ? x : y);
+				break;
+			case BIN_MIN:
+				r = (x != x || y != y) ? NAN : (x < y ? x : y);
+				break;
+			case BIN_EQUAL:
+				r = x == y;
+				break;
+			default:
+				r = y;
+				break;
+			}
+			eml_st_f(j->o->data, to, io, r);
 			continue;
 		}
 		int64_t x = eml_ld_i(j->a->data, ta, ia), y = eml_ld_i(j->b->data, tb, ib), r = 0;
@@ -787,9 +883,9 @@ static int cast_prep(eml_op_ctx *c)
 	int rc = EML_OK;
 	EML_ENSURE(c->n_in == 1 && c->in[0] && c->out[0], EML_E_ENGINE_SHAPE);
 	int64_t to = eml_attr_i(c->node, "to", 0);
-	/* float16/double are computed as float (DESIGN §6: float32 compute) */
-	EML_ENSURE(to == EML_DT_FLOAT || is_int((int32_t)to), EML_E_UNSUPPORTED);
-	EML_ENSURE(c->in[0]->dtype == EML_DT_FLOAT || is_int(c->in[0]->dtype), EML_E_UNSUPPORTED);
+	/* storage conversions only (compute stays float32): float/double/float16/integers */
+	EML_ENSURE(eml_dt_is_real((int32_t)to) || is_int((int32_t)to), EML_E_UNSUPPORTED);
+	EML_ENSURE(eml_dt_is_real(c->in[0]->dtype) || is_int(c->in[0]->dtype), EML_E_UNSUPPORTED);
 	EML_GUARD(eml_rt_set(c->out[0], (int32_t)to, c->in[0]->rank, c->in[0]->dims));
 out:
 	return rc;
@@ -805,20 +901,10 @@ static int cast_run(eml_op_ctx *c)
 		return EML_OK;
 	}
 	for (uint64_t i = 0; i < x->elems; i++) {
-		if (y->dtype == EML_DT_FLOAT) {
-			((float *)y->data)[i] = (float)eml_ld_f(x->data, x->dtype, i);
-		} else if (x->dtype == EML_DT_FLOAT) {
-			float v = ((const float *)x->data)[i];
-			if (y->dtype == EML_DT_BOOL)
-				eml_st_i(y->data, y->dtype, i, v != 0.0f);
-			else if (v != v)
-				eml_st_i(y->data, y->dtype, i,
-				         y->dtype == EML_DT_INT64 ? INT64_MIN : 0);
-			else
-				eml_st_i(y->data, y->dtype, i, (int64_t)v);
-		} else {
+		if (eml_dt_is_real(x->dtype) || eml_dt_is_real(y->dtype))
+			eml_st_f(y->data, y->dtype, i, eml_ld_f(x->data, x->dtype, i));
+		else
 			eml_st_i(y->data, y->dtype, i, eml_ld_i(x->data, x->dtype, i));
-		}
 	}
 	return EML_OK;
 }

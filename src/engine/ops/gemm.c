@@ -1,7 +1,8 @@
 /*
  * Gemm (opsets 7-18: Y = alpha*A'*B' + beta*C, C unidirectionally broadcast) and MatMul (numpy
- * matmul: batched, broadcasting, 1-D promotion). A constant B is packed at assembly; a following
- * activation or a constant bias Add is fused into the epilogue (assemble.c offers them).
+ * matmul: batched, broadcasting, 1-D promotion), on the packed SGEMM (kernels/gemm.h). A constant
+ * B is packed once at assembly (into a plan constant, so it lives in the arena); a following
+ * activation or a constant bias Add is fused into the GEMM epilogue (assemble.c offers them).
  */
 #include <string.h>
 
@@ -9,60 +10,6 @@
 #include "engine/internal.h"
 #include "engine/kernels/gemm.h"
 #include "engine/ops/ops.h"
-
-/* Portable SGEMM used until/unless the packed kernels take over: row-parallel, i-k-j order so the
- * inner loop streams B and C rows. */
-typedef struct sg_job {
-	size_t M, N, K;
-	float alpha;
-	const float *A;
-	size_t lda;
-	int ta;
-	const float *B;
-	size_t ldb;
-	int tb;
-	float *C;
-	size_t ldc;
-	int acc;
-} sg_job;
-
-static void sg_rows(void *ctx, size_t i0, size_t i1)
-{
-	const sg_job *j = ctx;
-	for (size_t i = i0; i < i1; i++) {
-		float *c = j->C + i * j->ldc;
-		if (!j->acc)
-			memset(c, 0, j->N * sizeof(float));
-		for (size_t k = 0; k < j->K; k++) {
-			float a = j->alpha * (j->ta ? j->A[k * j->lda + i] : j->A[i * j->lda + k]);
-			if (!j->tb) {
-				const float *b = j->B + k * j->ldb;
-				for (size_t n = 0; n < j->N; n++)
-					c[n] += a * b[n];
-			} else {
-				for (size_t n = 0; n < j->N; n++)
-					c[n] += a * j->B[n * j->ldb + k];
-			}
-		}
-	}
-}
-
-void eml_naive_sgemm(size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
-                     int trans_a, const float *B, size_t ldb, int trans_b, float *C, size_t ldc,
-                     int accumulate)
-{
-	sg_job j = {M, N, K, alpha, A, lda, trans_a, B, ldb, trans_b, C, ldc, accumulate};
-	sg_rows(&j, 0, M);
-}
-
-static void sgemm_par(eml_op_ctx *c, size_t M, size_t N, size_t K, float alpha, const float *A,
-                      size_t lda, int ta, const float *B, size_t ldb, int tb, float *C, size_t ldc,
-                      int acc)
-{
-	sg_job j = {M, N, K, alpha, A, lda, ta, B, ldb, tb, C, ldc, acc};
-	size_t grain = N * K > 0 ? (65536 / (N * K)) + 1 : M;
-	eml_parallel_for(c->pool, c->threads, M, grain, sg_rows, &j);
-}
 
 /* ----- epilogue shared by Gemm and MatMul ----- */
 
@@ -73,20 +20,6 @@ typedef struct epi {
 	int64_t bs_m, bs_n; /* element strides of bias along M and N (0 = broadcast) */
 	float beta;
 } epi;
-
-static void epi_apply(const epi *e, float *C, size_t M, size_t N, size_t ldc)
-{
-	if (e->bias != NULL && e->beta != 0.0f) {
-		const float *bd = e->bias->data;
-		for (size_t i = 0; i < M; i++)
-			for (size_t n = 0; n < N; n++)
-				C[i * ldc + n] +=
-				    e->beta * bd[(int64_t)i * e->bs_m + (int64_t)n * e->bs_n];
-	}
-	if (e->act != EML_ACT_NONE)
-		for (size_t i = 0; i < M; i++)
-			eml_engine_act(C + i * ldc, N, e->act, e->a, e->b);
-}
 
 /* bias of shape `t` unidirectionally broadcastable to [M, N] */
 static int bias_strides(const eml_rt *t, int64_t M, int64_t N, int64_t *sm, int64_t *sn)
@@ -105,6 +38,46 @@ static int bias_strides(const eml_rt *t, int64_t M, int64_t N, int64_t *sm, int6
 	*sn = dn == 1 ? 0 : 1;
 	*sm = dm == 1 ? 0 : dn;
 	return 1;
+}
+
+/* Map the bias onto the kernel epilogue when it fits; else *post = 1 (applied after). */
+static void epi_kernel(const epi *e, size_t N, eml_epilogue *k, int *post)
+{
+	memset(k, 0, sizeof(*k));
+	*post = 0;
+	k->act = e->act;
+	k->act_a = e->a;
+	k->act_b = e->b;
+	if (e->bias == NULL || e->beta == 0.0f)
+		return;
+	const float *bd = e->bias->data;
+	if (e->bs_m == 0 && e->bs_n == 1 && e->beta == 1.0f) {
+		k->bias_kind = EML_BIAS_COL;
+		k->bias = bd;
+	} else if (e->bs_m == 1 && e->bs_n == 0 && e->beta == 1.0f) {
+		k->bias_kind = EML_BIAS_ROW;
+		k->bias = bd;
+	} else if (e->bs_n == 1 && (e->bs_m == (int64_t)N || e->bs_m == 0)) {
+		k->bias_kind = EML_BIAS_FULL;
+		k->bias = bd;
+		k->beta = e->beta;
+		k->ld_bias = (size_t)e->bs_m;
+	} else {
+		/* scalar or [M,1] with beta != 1: add after the product, then the activation */
+		k->act = EML_ACT_NONE;
+		*post = 1;
+	}
+}
+
+static void epi_post(const epi *e, float *C, size_t M, size_t N, size_t ldc)
+{
+	const float *bd = e->bias->data;
+	for (size_t i = 0; i < M; i++)
+		for (size_t n = 0; n < N; n++)
+			C[i * ldc + n] += e->beta * bd[(int64_t)i * e->bs_m + (int64_t)n * e->bs_n];
+	if (e->act != EML_ACT_NONE)
+		for (size_t i = 0; i < M; i++)
+			eml_act_apply(C + i * ldc, N, e->act, e->a, e->b);
 }
 
 static int epi_fuse(epi *e, eml_op_ctx *c, const eml_fuse_req *r, int64_t M, int64_t N)
@@ -135,14 +108,28 @@ static int epi_fuse(epi *e, eml_op_ctx *c, const eml_fuse_req *r, int64_t M, int
 	return 0;
 }
 
+/* Pack a constant K x N (or N x K when trans) matrix for eml_sgemm. */
+static int pack_b(eml_op_ctx *c, const eml_rt *B, int trans, size_t K, size_t N, const eml_rt **out)
+{
+	int rc = EML_OK;
+	eml_rt *pk;
+	size_t bytes = eml_sgemm_packed_b_size(K, N);
+	int64_t d = (int64_t)((bytes + 3) / 4);
+	EML_GUARD(eml_build_new_const(c->b, EML_DT_FLOAT, 1, &d, &pk));
+	eml_sgemm_pack_b(B->data, trans ? K : N, trans, K, N, pk->data);
+	EML_GUARD(eml_op_add_input(c, pk));
+	*out = pk;
+out:
+	return rc;
+}
+
 /* ----- Gemm ----- */
 
 typedef struct gemm_state {
 	int ta, tb;
 	float alpha;
 	size_t M, N, K;
-	const eml_rt *B; /* packed (K x N, row-major) when constant, else the input */
-	int tb_run;
+	const eml_rt *packed; /* packed B when constant */
 	epi e;
 } gemm_state;
 
@@ -171,22 +158,9 @@ static int gemm_prep(eml_op_ctx *c)
 		           EML_E_ENGINE_SHAPE);
 		s->e.bias = c->in[2];
 	}
-	s->B = B;
-	s->tb_run = s->tb;
-	if (B->kind == EML_RT_CONST && s->tb && c->b != NULL) {
-		/* pack: store B as K x N row-major so the kernel streams it */
-		eml_rt *pk;
-		int64_t d[2] = {K, N};
-		EML_GUARD(eml_build_new_const(c->b, EML_DT_FLOAT, 2, d, &pk));
-		const float *src = B->data;
-		float *dst = pk->data;
-		for (int64_t k = 0; k < K; k++)
-			for (int64_t n = 0; n < N; n++)
-				dst[k * N + n] = src[n * K + k];
-		EML_GUARD(eml_op_add_input(c, pk));
-		s->B = pk;
-		s->tb_run = 0;
-	}
+	if (B->kind == EML_RT_CONST && c->b != NULL && M * N * K > 0)
+		EML_GUARD(pack_b(c, B, s->tb, s->K, s->N, &s->packed));
+	c->scratch_bytes = eml_sgemm_work_size(s->M, s->N, s->K, c->threads);
 	int64_t od[2] = {M, N};
 	EML_GUARD(eml_rt_set(c->out[0], EML_DT_FLOAT, 2, od));
 out:
@@ -196,15 +170,18 @@ out:
 static int gemm_run(eml_op_ctx *c)
 {
 	const gemm_state *s = c->state;
-	const eml_rt *A = c->in[0];
+	const eml_rt *A = c->in[0], *B = c->in[1];
 	float *C = c->out[0]->data;
-	size_t lda = (size_t)A->dims[1];
-	size_t ldb = (size_t)s->B->dims[1];
 	if (s->M == 0 || s->N == 0)
 		return EML_OK;
-	sgemm_par(c, s->M, s->N, s->K, s->alpha, A->data, lda, s->ta, s->B->data, ldb, s->tb_run, C,
-	          s->N, 0);
-	epi_apply(&s->e, C, s->M, s->N, s->N);
+	eml_epilogue ep;
+	int post;
+	epi_kernel(&s->e, s->N, &ep, &post);
+	eml_sgemm(c->pool, s->M, s->N, s->K, s->alpha, A->data, (size_t)A->dims[1], s->ta,
+	          s->packed ? NULL : B->data, (size_t)B->dims[1], s->tb,
+	          s->packed ? s->packed->data : NULL, C, s->N, &ep, c->scratch);
+	if (post)
+		epi_post(&s->e, C, s->M, s->N, s->N);
 	return EML_OK;
 }
 
@@ -224,6 +201,8 @@ typedef struct matmul_state {
 	int64_t bdims[EML_MAX_RANK];
 	int64_t sa[EML_MAX_RANK], sb[EML_MAX_RANK]; /* batch strides in matrices (0 = bcast) */
 	uint64_t batches;
+	int flat;             /* B shared by all batches and A dense: one GEMM of batches*M rows */
+	const eml_rt *packed; /* packed B when constant and shared */
 	epi e;
 } matmul_state;
 
@@ -262,10 +241,15 @@ static int matmul_prep(eml_op_ctx *c)
 	memcpy(s->bdims, d, sizeof(s->bdims));
 	s->batches = 1;
 	int64_t sta = M * K, stb = K * N;
+	int a_dense = 1, b_shared = 1;
 	for (int i = (int)r - 1; i >= 0; i--) {
 		int ia = i - (int)(r - (ar - 2)), ib = i - (int)(r - (br - 2));
 		s->sa[i] = (ia < 0 || ad[ia] == 1) ? 0 : sta;
 		s->sb[i] = (ib < 0 || bd[ib] == 1) ? 0 : stb;
+		if (s->sa[i] == 0 && d[i] != 1)
+			a_dense = 0;
+		if (s->sb[i] != 0 && d[i] != 1)
+			b_shared = 0;
 		if (ia >= 0)
 			sta *= ad[ia];
 		if (ib >= 0)
@@ -275,6 +259,11 @@ static int matmul_prep(eml_op_ctx *c)
 	s->M = (size_t)M;
 	s->N = (size_t)N;
 	s->K = (size_t)K;
+	s->flat = a_dense && b_shared;
+	if (b_shared && B->kind == EML_RT_CONST && c->b != NULL && M * N * K > 0)
+		EML_GUARD(pack_b(c, B, 0, s->K, s->N, &s->packed));
+	size_t rows = s->flat ? s->M * (size_t)s->batches : s->M;
+	c->scratch_bytes = eml_sgemm_work_size(rows, s->N, s->K, c->threads);
 	/* output shape: batch + [M] (unless A was 1-D) + [N] (unless B was 1-D) */
 	int64_t od[EML_MAX_RANK + 2];
 	uint32_t orank = r;
@@ -294,20 +283,29 @@ static int matmul_run(eml_op_ctx *c)
 	const matmul_state *s = c->state;
 	const float *A = c->in[0]->data, *B = c->in[1]->data;
 	float *C = c->out[0]->data;
+	size_t mn = s->M * s->N;
+	if (mn == 0 || s->batches == 0)
+		return EML_OK;
+	eml_epilogue ep;
+	int post;
+	epi_kernel(&s->e, s->N, &ep, &post);
+	const float *pk = s->packed ? s->packed->data : NULL;
+	if (s->flat) {
+		size_t rows = s->M * (size_t)s->batches;
+		eml_sgemm(c->pool, rows, s->N, s->K, 1.0f, A, s->K, 0, pk ? NULL : B, s->N, 0, pk,
+		          C, s->N, &ep, c->scratch);
+		if (post)
+			epi_post(&s->e, C, rows, s->N, s->N);
+		return EML_OK;
+	}
 	int64_t idx[EML_MAX_RANK] = {0};
 	int64_t oa = 0, ob = 0;
-	size_t mn = s->M * s->N;
-	if (mn == 0)
-		return EML_OK;
 	for (uint64_t bi = 0; bi < s->batches; bi++) {
 		float *Cb = C + bi * mn;
-		if (s->batches == 1 || s->M > 1)
-			sgemm_par(c, s->M, s->N, s->K, 1.0f, A + oa, s->K, 0, B + ob, s->N, 0, Cb,
-			          s->N, 0);
-		else
-			eml_naive_sgemm(s->M, s->N, s->K, 1.0f, A + oa, s->K, 0, B + ob, s->N, 0,
-			                Cb, s->N, 0);
-		epi_apply(&s->e, Cb, s->M, s->N, s->N);
+		eml_sgemm(c->pool, s->M, s->N, s->K, 1.0f, A + oa, s->K, 0, pk ? NULL : B + ob,
+		          s->N, 0, pk, Cb, s->N, &ep, c->scratch);
+		if (post)
+			epi_post(&s->e, Cb, s->M, s->N, s->N);
 		for (int d = (int)s->brank - 1; d >= 0; d--) {
 			idx[d]++;
 			oa += s->sa[d];
@@ -326,11 +324,10 @@ static int matmul_fuse(eml_op_ctx *c, const eml_fuse_req *r)
 {
 	matmul_state *s = c->state;
 	if (r->kind == EML_FUSE_BIAS) {
-		/* only a bias along N (shape [N] or [1,..,1,N]) is the same for every batch */
+		/* only a bias along N (shape [N] or [1, N]) is the same for every row and batch */
 		const eml_rt *t = r->t[0];
-		if (t->elems != s->N || (t->rank >= 1 && t->dims[t->rank - 1] != (int64_t)s->N))
-			return 0;
-		if (c->out[0]->rank < 2 && s->M != 1)
+		if (t->elems != s->N || t->rank > 2 ||
+		    (t->rank >= 1 && t->dims[t->rank - 1] != (int64_t)s->N))
 			return 0;
 	}
 	return epi_fuse(&s->e, c, r, (int64_t)s->M, (int64_t)s->N);

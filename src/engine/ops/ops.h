@@ -14,6 +14,12 @@
 int64_t eml_ld_i(const void *p, int32_t dt, size_t i);
 void eml_st_i(void *p, int32_t dt, size_t i, int64_t v);
 double eml_ld_f(const void *p, int32_t dt, size_t i);
+/* Store a real value as dtype (float, double, float16 round-to-nearest-even, or integer). */
+void eml_st_f(void *p, int32_t dt, size_t i, double v);
+float eml_f16_to_f32(uint16_t h);
+uint16_t eml_f32_to_f16(float f);
+/* float, double or float16 */
+int eml_dt_is_real(int32_t dt);
 
 /* In-place activation (enum eml_act). */
 void eml_engine_act(float *x, size_t n, int act, float a, float b);

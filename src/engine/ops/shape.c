@@ -98,7 +98,15 @@ static int dropout_prep(eml_op_ctx *c)
 	/* opset 12+: training_mode input; only inference (false) is supported */
 	if (c->n_in >= 3 && c->in[2] != NULL) {
 		EML_ENSURE(eml_rt_known(c->in[2]), EML_E_UNSUPPORTED);
-		EML_ENSURE(eml_rt_get_i(c->in[2], 0) == 0, EML_E_UNSUPPORTED);
+		if (eml_rt_get_i(c->in[2], 0) != 0) {
+			/* training mode is random unless the ratio is 0 (then it is the identity) */
+			double ratio = 0.5;
+			if (c->n_in >= 2 && c->in[1] != NULL) {
+				EML_ENSURE(eml_rt_known(c->in[1]), EML_E_UNSUPPORTED);
+				ratio = eml_rt_get_f(c->in[1], 0);
+			}
+			EML_ENSURE(ratio == 0.0, EML_E_UNSUPPORTED);
+		}
 	}
 	EML_GUARD(view_set(c, c->in[0]->rank, c->in[0]->dims));
 	if (c->n_out > 1 && c->out[1] != NULL)
