@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,21 @@ static const struct bmodel models[] = {
     {"ocr_rec", 1, "models/ocr/rec.onnx", 4, {1, 3, 48, 320}},
     {"ocr_det", 1, "models/ocr/det.onnx", 4, {1, 3, 640, 640}},
 };
+
+/* snprintf for paths; a truncated path is a fatal configuration error here. */
+static void pathf(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void pathf(char *out, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(out, cap, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap) {
+		fprintf(stderr, "bench_models: path too long\n");
+		exit(2);
+	}
+}
 
 static double now_ms(void)
 {
@@ -89,12 +105,12 @@ static void init_dirs(void)
 	if (c != NULL && *c != '\0')
 		snprintf(cache_dir, sizeof(cache_dir), "%s", c);
 	else
-		snprintf(cache_dir, sizeof(cache_dir), "%s/.cache/eml", env_or("HOME", "/tmp"));
+		pathf(cache_dir, sizeof(cache_dir), "%s/.cache/eml", env_or("HOME", "/tmp"));
 	const char *v = getenv("EML_VECTORS");
 	if (v != NULL && *v != '\0')
 		snprintf(vectors_dir, sizeof(vectors_dir), "%s", v);
 	else
-		snprintf(vectors_dir, sizeof(vectors_dir), "%s/../shared/vectors", source_dir);
+		pathf(vectors_dir, sizeof(vectors_dir), "%s/../shared/vectors", source_dir);
 }
 
 /* splitmix64: a deterministic input, the same on every run. */
@@ -207,11 +223,11 @@ static void bench_ort(const char *model, const char *in_npy, int threads, int ru
 	memset(f, 0, sizeof(*f));
 	char script[PATH_MAX], spec[PATH_MAX + 4], nthreads[16], nruns[16], node_path[PATH_MAX];
 	char out_path[] = "/tmp/eml-bench-ort-XXXXXX";
-	snprintf(script, sizeof(script), "%s/tools/ort_ref.js", source_dir);
-	snprintf(spec, sizeof(spec), "0=%s", in_npy);
+	pathf(script, sizeof(script), "%s/tools/ort_ref.js", source_dir);
+	pathf(spec, sizeof(spec), "0=%s", in_npy);
 	snprintf(nthreads, sizeof(nthreads), "%d", threads);
 	snprintf(nruns, sizeof(nruns), "%d", runs);
-	snprintf(node_path, sizeof(node_path), "%s/ort/node_modules", cache_dir);
+	pathf(node_path, sizeof(node_path), "%s/ort/node_modules", cache_dir);
 	int fd = mkstemp(out_path);
 	if (fd < 0)
 		return;
@@ -299,8 +315,7 @@ int main(int argc, char **argv)
 		if (!selected(only, bm->id))
 			continue;
 		char path[PATH_MAX], in_npy[PATH_MAX + 32];
-		snprintf(path, sizeof(path), "%s/%s", bm->in_cache ? cache_dir : vectors_dir,
-		         bm->rel);
+		pathf(path, sizeof(path), "%s/%s", bm->in_cache ? cache_dir : vectors_dir, bm->rel);
 		eml_model *m = NULL;
 		int rc = eml_onnx_load_file(path, &m);
 		if (rc != EML_OK) {
@@ -322,7 +337,7 @@ int main(int argc, char **argv)
 		}
 		eml_tensor_file in;
 		make_input(bm, &in);
-		snprintf(in_npy, sizeof(in_npy), "%s/%s.npy", tmpd, bm->id);
+		pathf(in_npy, sizeof(in_npy), "%s/%s.npy", tmpd, bm->id);
 		eml_tensor_write_file(in_npy, &in);
 		for (int ti = 0; ti < n_threads; ti++) {
 			struct eml_fig ef;
