@@ -1241,6 +1241,11 @@ int eml_plan_output(const eml_plan *p, size_t i, eml_io_tensor *out)
 	return EML_OK;
 }
 
+size_t eml_plan_n_steps(const eml_plan *p)
+{
+	return p != NULL ? p->n_steps : 0;
+}
+
 uint64_t eml_plan_arena_bytes(const eml_plan *p)
 {
 	return p != NULL ? p->arena_bytes : 0;

@@ -8,6 +8,15 @@
 #include "common/mem.h"
 #include "model/model.h"
 
+/* Copy n bytes into a fresh block of at least one byte. */
+static inline void *mb_dup(const void *p, size_t n)
+{
+	void *q = eml_calloc(1, n + 1);
+	if (n)
+		memcpy(q, p, n);
+	return q;
+}
+
 static inline eml_model *mb_new(int64_t opset)
 {
 	eml_model *m = eml_model_new();
@@ -124,8 +133,8 @@ static inline eml_node *mb_node_g(eml_model *m, int32_t gi, const char *op, cons
 		n->n_inputs++;
 	while (out[n->n_outputs] != MB_END)
 		n->n_outputs++;
-	n->inputs = eml_memdup(in, (n->n_inputs + 1) * 4);
-	n->outputs = eml_memdup(out, (n->n_outputs + 1) * 4);
+	n->inputs = mb_dup(in, n->n_inputs * 4);
+	n->outputs = mb_dup(out, n->n_outputs * 4);
 	return n;
 }
 
@@ -158,7 +167,7 @@ static inline void mb_attr_ints(eml_node *n, const char *name, uint32_t cnt, con
 {
 	eml_attr *a = mb_attr(n, name, EML_ATTR_INTS);
 	a->n = cnt;
-	a->ints = eml_memdup(v, cnt * 8 + 1);
+	a->ints = mb_dup(v, cnt * 8);
 }
 
 static inline void mb_attr_g(eml_node *n, const char *name, int32_t g)
@@ -170,7 +179,7 @@ static inline void mb_attr_s(eml_node *n, const char *name, const char *s)
 {
 	eml_attr *a = mb_attr(n, name, EML_ATTR_STRING);
 	a->s_len = strlen(s);
-	a->s = eml_memdup(s, a->s_len + 1);
+	a->s = mb_dup(s, a->s_len);
 }
 
 static inline eml_io_tensor mb_io(int32_t dtype, uint32_t rank, const int64_t *dims,

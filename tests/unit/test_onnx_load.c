@@ -1188,3 +1188,58 @@ Test(onnx_load, loop_body_inputs_and_tensor_attributes)
 	bi[2].name = "cout";
 	ASSERT_RC(tm_load(&t), EML_E_ONNX_DUPLICATE_NAME);
 }
+
+/* Deeply nested messages (TypeProto -> Sequence -> TypeProto ...) are refused before protobuf-c
+ * recurses into them (a stack overflow otherwise). Built inside out, back to front. */
+static size_t put_varint_back(uint8_t *end, uint64_t v)
+{
+	uint8_t tmp[10];
+	size_t n = 0;
+	do {
+		tmp[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v != 0);
+	memcpy(end - n, tmp, n);
+	return n;
+}
+
+static size_t wrap_back(uint8_t *buf, size_t start, size_t len, uint32_t field)
+{
+	/* the message occupies buf[start, start+len); prepend key and length */
+	start -= put_varint_back(buf + start, len);
+	start -= put_varint_back(buf + start, ((uint64_t)field << 3) | 2);
+	return start;
+}
+
+static int load_nested_types(int levels)
+{
+	size_t cap = (size_t)levels * 12 + 256;
+	uint8_t *buf = malloc(cap);
+	size_t end = cap, start = cap;
+	for (int i = 0; i < levels; i++) {
+		start = wrap_back(buf, start, end - start, 1); /* Sequence.elem_type = TypeProto */
+		start = wrap_back(buf, start, end - start, 4); /* TypeProto.sequence_type */
+	}
+	start = wrap_back(buf, start, end - start, 2);   /* ValueInfoProto.type */
+	static const uint8_t name[] = {0x0a, 0x01, 'X'}; /* ValueInfoProto.name = "X" */
+	start -= sizeof(name);
+	memcpy(buf + start, name, sizeof(name));
+	start = wrap_back(buf, start, end - start, 11); /* GraphProto.input */
+	start = wrap_back(buf, start, end - start, 7);  /* ModelProto.graph */
+	static const uint8_t head[] = {0x08, 0x07};     /* ir_version = 7 */
+	start -= sizeof(head);
+	memcpy(buf + start, head, sizeof(head));
+	eml_model *m = NULL;
+	int rc = eml_onnx_load_bytes(buf + start, end - start, NULL, &m);
+	eml_model_free(m);
+	free(buf);
+	return rc;
+}
+
+Test(onnx_load, deep_message_nesting_is_refused_before_decoding)
+{
+	/* shallow: decodes, then fails later for the missing opset import */
+	ASSERT_RC(load_nested_types(3), EML_E_ONNX_OPSET);
+	ASSERT_RC(load_nested_types(EML_ONNX_MAX_MESSAGE_DEPTH), EML_E_ONNX_LIMIT);
+	ASSERT_RC(load_nested_types(200000), EML_E_ONNX_LIMIT);
+}

@@ -257,6 +257,9 @@ static inline eml_model *tm_random_model(eml_rng *r, uint64_t weight_elems)
 	tm_builder b = {.r = r};
 	eml_model *m = eml_model_new();
 	b.m = m;
+	b.cap_data = 4096;
+	m->data = eml_alloc(b.cap_data);
+	memset(m->data, 0xEE, b.cap_data);
 	m->ir_version = 8;
 	m->n_opsets = 1 + (uint32_t)eml_rng_below(r, 2);
 	m->opsets = eml_calloc(m->n_opsets, sizeof(eml_opset));

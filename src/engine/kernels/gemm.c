@@ -35,18 +35,20 @@ typedef struct gemm_isa {
 	size_t mc, kc, nc; /* mc multiple of mr, nc multiple of nr */
 	eml_ukernel_fn kern;
 	int edges; /* the kernel handles partial tiles itself (takes h, w) */
+	/* C = alpha A B for a few rows of A and a row-major B, without packing (may be NULL) */
+	eml_small_m_fn small_m;
 } gemm_isa;
 
 /* Portable micro-kernel: plain C the compiler can vectorize; correct on any CPU. */
-static void ukernel_portable(size_t kc, const float *a, const float *b, float *c, size_t ldc,
-                             int accumulate, int mr, int nr)
+static void ukernel_portable(size_t kc, const float *a, const float *b, size_t ldb, float *c,
+                             size_t ldc, int accumulate, int mr, int nr)
 {
 	float acc[MAX_MR][MAX_NR];
 	for (int i = 0; i < mr; i++)
 		for (int j = 0; j < nr; j++)
 			acc[i][j] = 0.0f;
 	for (size_t k = 0; k < kc; k++) {
-		const float *bk = b + k * (size_t)nr;
+		const float *bk = b + k * ldb;
 		const float *ak = a + k * (size_t)mr;
 		for (int i = 0; i < mr; i++) {
 			float av = ak[i];
@@ -89,7 +91,8 @@ static const gemm_isa isa_avx512 = {.name = "avx512",
                                     .kc = 256,
                                     .nc = 4096,
                                     .kern = eml_ukernel_avx512,
-                                    .edges = 1};
+                                    .edges = 1,
+                                    .small_m = eml_gemm_small_m_avx512};
 #endif
 
 static const gemm_isa *g_forced;
@@ -424,14 +427,14 @@ static void gemm_serial(const gemm_job *g, size_t m_begin, size_t m_end, size_t 
 						const float *ap = abase + (ir / mr) * astride;
 						float *c = g->C + (ic + ir) * g->ldc + jc + jr;
 						if (isa->edges) {
-							isa->kern(kc, ap, bp, c, g->ldc, accumulate,
-							          (int)h, (int)w);
+							isa->kern(kc, ap, bp, nr, c, g->ldc,
+							          accumulate, (int)h, (int)w);
 						} else if (h == mr && w == nr) {
-							isa->kern(kc, ap, bp, c, g->ldc, accumulate,
-							          (int)mr, (int)nr);
+							isa->kern(kc, ap, bp, nr, c, g->ldc,
+							          accumulate, (int)mr, (int)nr);
 						} else {
-							isa->kern(kc, ap, bp, tile, nr, 0, (int)mr,
-							          (int)nr);
+							isa->kern(kc, ap, bp, nr, tile, nr, 0,
+							          (int)mr, (int)nr);
 							for (size_t i = 0; i < h; i++) {
 								float *ci = c + i * g->ldc;
 								const float *ti = tile + i * nr;
@@ -453,6 +456,20 @@ static void gemm_serial(const gemm_job *g, size_t m_begin, size_t m_end, size_t 
 			}
 		}
 	}
+}
+
+#define SMALL_M_MAX 8
+#define SMALL_M_CHUNK 512 /* columns: SMALL_M_MAX rows of C stay in L1 */
+
+static void small_m_task(void *ctx, size_t task, int thread)
+{
+	(void)thread;
+	const gemm_job *g = ctx;
+	size_t n0 = task * SMALL_M_CHUNK, n = min_sz(SMALL_M_CHUNK, g->N - n0);
+	g->isa->small_m(g->M, n, g->K, g->alpha, g->A, g->lda, g->trans_a, g->B + n0, g->ldb,
+	                g->C + n0, g->ldc, g->accumulate_first);
+	if (g->ep)
+		epilogue_tile(g->ep, g->C + n0, g->ldc, 0, n0, g->M, n);
 }
 
 static void gemm_task(void *ctx, size_t task, int thread)
@@ -565,6 +582,19 @@ static void sgemm_impl(eml_threadpool *pool, size_t M, size_t N, size_t K, float
 	g.C = C;
 	g.ldc = ldc;
 	g.ep = ep;
+	if (g.isa->small_m && !packed_a && !packed_b && !trans_b && M <= SMALL_M_MAX) {
+		/* A few rows times an unpacked B: packing B would cost as much as the product, so
+		 * stream B's rows instead (row-axpy), in column chunks across the threads. */
+		g.A = A;
+		size_t chunks = (N + SMALL_M_CHUNK - 1) / SMALL_M_CHUNK;
+		if (eml_threadpool_threads(pool) <= 1 ||
+		    (double)M * (double)N * (double)K < GEMM_PARALLEL_MIN_FLOPS)
+			for (size_t t = 0; t < chunks; t++)
+				small_m_task(&g, t, 0);
+		else
+			eml_threadpool_run(pool, chunks, small_m_task, &g);
+		return;
+	}
 	uintptr_t wp = ((uintptr_t)work + 63) & ~(uintptr_t)63;
 	g.work = (unsigned char *)wp;
 	size_t bb;

@@ -8,12 +8,11 @@
 #include "engine/kernels/gemm_internal.h"
 
 #define AMR EML_AVX2_MR
-#define ANR EML_AVX2_NR
 
 static inline __attribute__((always_inline)) void kern(const int R, const int V, size_t kc,
-                                                       const float *a, const float *b, float *c,
-                                                       size_t ldc, int accumulate, __m256i m0,
-                                                       __m256i m1)
+                                                       const float *a, const float *b, size_t ldb,
+                                                       float *c, size_t ldc, int accumulate,
+                                                       __m256i m0, __m256i m1)
 {
 	__m256 acc0[AMR], acc1[AMR];
 #pragma GCC unroll 6
@@ -32,7 +31,7 @@ static inline __attribute__((always_inline)) void kern(const int R, const int V,
 				acc1[i] = _mm256_fmadd_ps(av, b1, acc1[i]);
 		}
 		a += AMR;
-		b += ANR;
+		b += ldb;
 	}
 #pragma GCC unroll 6
 	for (int i = 0; i < R; i++) {
@@ -57,12 +56,12 @@ static __m256i lane_mask(int n)
 #define KCASE(R)                                                                                   \
 	case R:                                                                                    \
 		if (w > 8)                                                                         \
-			kern(R, 2, kc, a, b, c, ldc, accumulate, m0, m1);                          \
+			kern(R, 2, kc, a, b, ldb, c, ldc, accumulate, m0, m1);                     \
 		else                                                                               \
-			kern(R, 1, kc, a, b, c, ldc, accumulate, m0, m1);                          \
+			kern(R, 1, kc, a, b, ldb, c, ldc, accumulate, m0, m1);                     \
 		break;
 
-void eml_ukernel_avx2(size_t kc, const float *a, const float *b, float *c, size_t ldc,
+void eml_ukernel_avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
                       int accumulate, int h, int w)
 {
 	__m256i m0 = lane_mask(w), m1 = lane_mask(w - 8);
@@ -74,9 +73,9 @@ void eml_ukernel_avx2(size_t kc, const float *a, const float *b, float *c, size_
 		KCASE(5)
 	default:
 		if (w > 8)
-			kern(AMR, 2, kc, a, b, c, ldc, accumulate, m0, m1);
+			kern(AMR, 2, kc, a, b, ldb, c, ldc, accumulate, m0, m1);
 		else
-			kern(AMR, 1, kc, a, b, c, ldc, accumulate, m0, m1);
+			kern(AMR, 1, kc, a, b, ldb, c, ldc, accumulate, m0, m1);
 		break;
 	}
 }

@@ -287,8 +287,101 @@ out:
 	return rc;
 }
 
+/* Float path: rows along the last axis; outer interpolated axes combine whole rows. */
+typedef struct rs_job {
+	const resize_state *s;
+	const float *x;
+	float *y;
+	int64_t xst[EML_MAX_RANK];
+} rs_job;
+
+static void rs_rows(void *ctx, size_t r0, size_t r1)
+{
+	const rs_job *j = ctx;
+	const resize_state *s = j->s;
+	uint32_t r = s->rank, last = r - 1;
+	int64_t W = s->out[last];
+	const rs_axis *lt = &s->tab[s->off[last]];
+	int64_t idx[EML_MAX_RANK] = {0};
+	size_t rem = r0;
+	for (int d = (int)r - 2; d >= 0; d--) {
+		idx[d] = (int64_t)(rem % (size_t)s->out[d]);
+		rem /= (size_t)s->out[d];
+	}
+	for (size_t row = r0; row < r1; row++) {
+		float *y = j->y + row * (size_t)W;
+		const rs_axis *t[EML_MAX_RANK];
+		uint32_t lin[EML_MAX_RANK];
+		int nlin = 0, outside = 0;
+		int64_t base = 0;
+		for (uint32_t d = 0; d < last; d++) {
+			t[d] = &s->tab[s->off[d] + (size_t)idx[d]];
+			outside |= t[d]->outside;
+			if (t[d]->n == 1)
+				base += (int64_t)t[d]->i[0] * j->xst[d];
+			else
+				lin[nlin++] = d;
+		}
+		if (outside) {
+			for (int64_t o = 0; o < W; o++)
+				y[o] = s->extrap;
+		} else {
+			memset(y, 0, (size_t)W * sizeof(float));
+			uint32_t k[EML_MAX_RANK] = {0};
+			for (;;) {
+				int64_t off = base;
+				float w = 1.0f;
+				for (int q = 0; q < nlin; q++) {
+					const rs_axis *a = t[lin[q]];
+					off += (int64_t)a->i[k[q]] * j->xst[lin[q]];
+					w *= a->w[k[q]];
+				}
+				const float *xr = j->x + off;
+				for (int64_t o = 0; o < W; o++) {
+					const rs_axis *a = &lt[o];
+					float v = a->w[0] * xr[a->i[0]];
+					for (int q = 1; q < a->n; q++)
+						v += a->w[q] * xr[a->i[q]];
+					y[o] += w * v;
+				}
+				int q = 0;
+				while (q < nlin && ++k[q] >= t[lin[q]]->n)
+					k[q++] = 0;
+				if (q == nlin)
+					break;
+			}
+			for (int64_t o = 0; o < W; o++)
+				if (lt[o].outside)
+					y[o] = s->extrap;
+		}
+		for (int d = (int)r - 2; d >= 0; d--) {
+			if (++idx[d] < s->out[d])
+				break;
+			idx[d] = 0;
+		}
+	}
+}
+
 static int resize_run(eml_op_ctx *c)
 {
+	{
+		const resize_state *s = c->state;
+		const eml_rt *X0 = c->in[0];
+		if (X0->dtype == EML_DT_FLOAT && s->rank >= 1 && c->out[0]->elems > 0) {
+			rs_job j;
+			j.s = s;
+			j.x = X0->data;
+			j.y = c->out[0]->data;
+			int64_t st = 1;
+			for (int d = (int)s->rank - 1; d >= 0; d--) {
+				j.xst[d] = st;
+				st *= s->in[d];
+			}
+			size_t rows = (size_t)(c->out[0]->elems / (uint64_t)s->out[s->rank - 1]);
+			eml_parallel_for(c->pool, c->threads, rows, 64, rs_rows, &j);
+			return EML_OK;
+		}
+	}
 	const resize_state *s = c->state;
 	const eml_rt *X = c->in[0];
 	eml_rt *Y = c->out[0];
