@@ -445,7 +445,7 @@ static FILE *open_report(char *path, size_t cap)
 	return fopen(path, "w");
 }
 
-Test(conformance, onnx_backend_tests_for_every_claimed_operator, .timeout = 3000)
+Test(conformance, onnx_backend_tests_for_every_claimed_operator)
 {
 	const char *filter = getenv("EML_CONFORMANCE_FILTER");
 	int threads =
