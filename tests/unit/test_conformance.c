@@ -548,3 +548,91 @@ Test(conformance, onnx_backend_tests_for_every_claimed_operator)
 		cr_assert(pass > 0, "no claimed test passed: is the support table empty?");
 	cr_assert_eq(fail, 0, "%zu claimed conformance tests failed (see the list above)", fail);
 }
+
+/* Negative controls: the comparison must be able to fail. A claimed test (Relu) whose expected
+ * output is perturbed beyond ONNX's tolerance, or reshaped, fails; within tolerance it passes. */
+static void copy_file(const char *from, const char *to)
+{
+	FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+	cr_assert(a != NULL && b != NULL);
+	char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), a)) > 0)
+		cr_assert_eq(fwrite(buf, 1, n, b), n);
+	fclose(a);
+	fclose(b);
+}
+
+static int relu_with_expected(const char *tmp, float scale, int reshape)
+{
+	const char *src = DATA_ROOT "/node/test_relu";
+	char p[PATH_MAX], q[PATH_MAX];
+	pathf(p, sizeof(p), "%s/test_data_set_0", tmp);
+	mkdir(p, 0700);
+	pathf(p, sizeof(p), "%s/model.onnx", src);
+	pathf(q, sizeof(q), "%s/model.onnx", tmp);
+	copy_file(p, q);
+	pathf(p, sizeof(p), "%s/test_data_set_0/input_0.pb", src);
+	pathf(q, sizeof(q), "%s/test_data_set_0/input_0.pb", tmp);
+	copy_file(p, q);
+	eml_tensor_file out;
+	pathf(p, sizeof(p), "%s/test_data_set_0/output_0.pb", src);
+	cr_assert_eq(eml_tensor_read_file(p, &out), EML_OK);
+	float *v = (float *)(void *)out.data;
+	uint64_t n = out.bytes / 4, big = 0;
+	for (uint64_t i = 1; i < n; i++)
+		if (fabsf(v[i]) > fabsf(v[big]))
+			big = i;
+	v[big] *= scale;
+	if (reshape) {
+		out.dims[out.rank] = 1;
+		out.rank++;
+	}
+	pathf(q, sizeof(q), "%s/test_data_set_0/output_0.pb", tmp);
+	cr_assert_eq(eml_tensor_write_file(q, &out), EML_OK);
+	eml_tensor_file_cleanup(&out);
+	struct result r;
+	run_isolated(tmp, 1, &r);
+	return r.status;
+}
+
+Test(conformance, the_comparison_can_fail)
+{
+	char tmpl[] = "/tmp/eml-conf-XXXXXX";
+	char *tmp = mkdtemp(tmpl);
+	cr_assert_not_null(tmp);
+	/* rtol 1e-3: a 1e-4 relative change passes, a 3e-3 one fails. */
+	cr_assert_eq(relu_with_expected(tmp, 1.0f + 1e-4f, 0), R_PASS);
+	cr_assert_eq(relu_with_expected(tmp, 1.0f + 3e-3f, 0), R_FAIL);
+	cr_assert_eq(relu_with_expected(tmp, 1.0f, 1), R_FAIL);
+	cr_assert_eq(relu_with_expected(tmp, 1.0f, 0), R_PASS);
+
+	/* NaN equals NaN; exact comparison for integers. */
+	eml_tensor_file want;
+	memset(&want, 0, sizeof(want));
+	float fw[2] = {NAN, 1.0f}, fg[2] = {NAN, 1.0f};
+	want.dtype = EML_DT_FLOAT;
+	want.rank = 1;
+	want.dims[0] = 2;
+	want.bytes = 8;
+	want.data = (uint8_t *)fw;
+	eml_io_tensor got = {.dtype = EML_DT_FLOAT, .rank = 1, .dims = {2}, .data = fg, .bytes = 8};
+	char why[128];
+	cr_assert(compare(0, &got, &want, why, sizeof(why)));
+	fg[0] = 0.0f;
+	cr_assert(!compare(0, &got, &want, why, sizeof(why)));
+	int64_t iw[2] = {5, 1000000000000}, ig[2] = {5, 1000000000001};
+	want.dtype = got.dtype = EML_DT_INT64;
+	want.data = (uint8_t *)iw;
+	want.bytes = got.bytes = 16;
+	got.data = ig;
+	cr_assert(!compare(0, &got, &want, why, sizeof(why)), "int64 must compare exactly");
+	ig[1] = iw[1];
+	cr_assert(compare(0, &got, &want, why, sizeof(why)));
+	got.dtype = EML_DT_INT32; /* same bytes, other dtype */
+	cr_assert(!compare(0, &got, &want, why, sizeof(why)));
+
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	cr_assert_eq(system(cmd), 0);
+}
