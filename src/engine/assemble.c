@@ -15,6 +15,7 @@
  * 4. Run = call each step's run in order; nothing is allocated. Free = wipe + unmap.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,16 +236,22 @@ int eml_bcast_shape(uint32_t ra, const int64_t *da, uint32_t rb, const int64_t *
                     int64_t *dr)
 {
 	uint32_t r = ra > rb ? ra : rb;
+	int64_t t[EML_MAX_RANK];
+	if (r > EML_MAX_RANK)
+		return EML_E_ENGINE_SHAPE;
+	/* into a temporary: dr may be da or db */
 	for (uint32_t i = 0; i < r; i++) {
 		int64_t x = i < r - ra ? 1 : da[i - (r - ra)];
 		int64_t y = i < r - rb ? 1 : db[i - (r - rb)];
 		if (x == y || y == 1)
-			dr[i] = x;
+			t[i] = x;
 		else if (x == 1)
-			dr[i] = y;
+			t[i] = y;
 		else
 			return EML_E_ENGINE_SHAPE;
 	}
+	for (uint32_t i = 0; i < r; i++)
+		dr[i] = t[i];
 	*rr = r;
 	return EML_OK;
 }
@@ -310,6 +317,7 @@ static int new_record(struct eml_build *b, eml_rt **out, int32_t *idx)
 		return EML_E_NOMEM;
 	t->alias = -1;
 	t->first = -1;
+	t->id = (int32_t)p->n_all;
 	b->dep[p->n_all] = 0;
 	if (idx != NULL)
 		*idx = (int32_t)p->n_all;
@@ -336,9 +344,8 @@ out:
 
 static int32_t rec_index(const eml_plan *p, const eml_rt *t)
 {
-	for (uint32_t i = 0; i < p->n_all; i++)
-		if (p->all[i] == t)
-			return (int32_t)i;
+	if (t->id >= 0 && (uint32_t)t->id < p->n_all && p->all[t->id] == t)
+		return t->id;
 	return -1;
 }
 
@@ -559,7 +566,6 @@ static int push_step(struct eml_build *b, const eml_op_def *def, eml_op_ctx *c)
 	s->def = def;
 	s->c = *c;
 	s->c.node = NULL; /* the plan never points into the model */
-	s->c.b = NULL;
 	memset(c, 0, sizeof(*c));
 	return EML_OK;
 }
@@ -866,7 +872,12 @@ static int build_node(struct eml_build *b, const eml_node *n, int depth)
 		EML_ENSURE(eml_dtype_size(c.out[k]->dtype) != 0, EML_E_ENGINE_SHAPE);
 		b->dep[n->outputs[k]] = b->input_mask;
 	}
-	if ((all_const || c.fold_always) && !c.no_fold) {
+	uint64_t out_bytes = 0;
+	for (uint32_t k = 0; k < c.n_out; k++)
+		if (c.out[k] != NULL)
+			out_bytes += c.out[k]->bytes;
+	if ((all_const || c.fold_always) && !c.no_fold &&
+	    (out_bytes + c.scratch_bytes <= EML_ENGINE_FOLD_MAX_BYTES || def == &eml_op_constant)) {
 		rc = fold_node(b, def, &c);
 		EML_GUARD(rc);
 		ctx_cleanup(&c);
@@ -900,15 +911,169 @@ out:
 	return rc;
 }
 
+/* Known scalar constant value of v (1 element), or NAN-ish sentinel via *ok = 0. */
+static double const_scalar(struct eml_build *b, int32_t v, int *ok)
+{
+	*ok = 0;
+	if (v < 0 || (uint32_t)v >= b->m->n_values)
+		return 0;
+	const eml_rt *t = b->p->all[v];
+	if (t->kind != EML_RT_CONST || t->data == NULL || t->elems != 1 ||
+	    !eml_dt_is_real(t->dtype))
+		return 0;
+	*ok = 1;
+	return eml_rt_get_f(t, 0);
+}
+
+/* The single consumer of v among nodes after `from` in g, or -1. */
+static int32_t consumer(const eml_graph *g, uint32_t from, int32_t v)
+{
+	for (uint32_t j = from + 1; j < g->n_nodes; j++)
+		for (uint32_t k = 0; k < g->nodes[j].n_inputs; k++)
+			if (g->nodes[j].inputs[k] == v)
+				return (int32_t)j;
+	return -1;
+}
+
+static int is_op(const eml_node *n, const char *op)
+{
+	return strcmp(n->op_type, op) == 0 && (n->domain == NULL || n->domain[0] == 0);
+}
+
+/*
+ * HardSwish written out as x * Clip(x + 3, 0, 6) / 6 (PaddleOCR, MobileNetV3 exports): the four
+ * nodes become one HardSwish(x), which can then go into the producing Conv's epilogue. Matched on
+ * constants known at assembly; every intermediate must have no other reader.
+ */
+static int match_hardswish(struct eml_build *b, const eml_graph *g, uint32_t i, uint8_t *skip,
+                           int32_t *hs_x)
+{
+	const eml_node *add = &g->nodes[i];
+	int ok;
+	if (!is_op(add, "Add") || add->n_inputs != 2 || add->n_outputs != 1)
+		return 0;
+	int32_t x = -1;
+	for (int k = 0; k < 2; k++)
+		if (const_scalar(b, add->inputs[1 - k], &ok) == 3.0 && ok)
+			x = add->inputs[k];
+	int32_t s = add->outputs[0];
+	if (x < 0 || s < 0 || b->uses[s] != 1)
+		return 0;
+	int32_t j = consumer(g, i, s);
+	if (j < 0)
+		return 0;
+	const eml_node *clip = &g->nodes[j];
+	if (!is_op(clip, "Clip") || clip->inputs[0] != s || clip->n_outputs != 1)
+		return 0;
+	double lo, hi;
+	if (b->opset < 11) {
+		lo = eml_attr_f(clip, "min", -1);
+		hi = eml_attr_f(clip, "max", -1);
+	} else {
+		if (clip->n_inputs != 3)
+			return 0;
+		lo = const_scalar(b, clip->inputs[1], &ok);
+		if (!ok)
+			return 0;
+		hi = const_scalar(b, clip->inputs[2], &ok);
+		if (!ok)
+			return 0;
+	}
+	if (lo != 0.0 || hi != 6.0)
+		return 0;
+	int32_t r = clip->outputs[0];
+	if (r < 0 || b->uses[r] != 1)
+		return 0;
+	int32_t k = consumer(g, (uint32_t)j, r);
+	if (k < 0)
+		return 0;
+	/* either (r / 6) * x  or  (x * r) / 6 ; "/ 6" may be written "* (1/6)" */
+	const eml_node *n1 = &g->nodes[k];
+	if (n1->n_inputs != 2 || n1->n_outputs != 1 || n1->outputs[0] < 0 ||
+	    b->uses[n1->outputs[0]] != 1)
+		return 0;
+	int32_t q = n1->outputs[0];
+	int32_t l = consumer(g, (uint32_t)k, q);
+	if (l < 0)
+		return 0;
+	const eml_node *n2 = &g->nodes[l];
+	if (n2->n_inputs != 2 || n2->n_outputs != 1)
+		return 0;
+	const eml_node *dv, *mul;
+	int32_t dv_in;
+	if (is_op(n1, "Mul") && ((n1->inputs[0] == x && n1->inputs[1] == r) ||
+	                         (n1->inputs[1] == x && n1->inputs[0] == r))) {
+		mul = n1;
+		dv = n2;
+		dv_in = q;
+	} else {
+		dv = n1;
+		mul = n2;
+		dv_in = r;
+		if (!((mul->inputs[0] == x && mul->inputs[1] == q) ||
+		      (mul->inputs[1] == x && mul->inputs[0] == q)))
+			return 0;
+	}
+	if (!is_op(mul, "Mul") || dv->inputs[0] != dv_in)
+		return 0;
+	double c6 = const_scalar(b, dv->inputs[1], &ok);
+	if (!ok ||
+	    !((is_op(dv, "Div") && c6 == 6.0) || (is_op(dv, "Mul") && fabs(c6 * 6.0 - 1.0) < 1e-6)))
+		return 0;
+	/* x must already be a float value of known shape (it is read before i) */
+	if (b->p->all[x]->kind == EML_RT_NONE || b->p->all[x]->dtype != EML_DT_FLOAT)
+		return 0;
+	skip[i] = skip[j] = skip[k] = 1;
+	hs_x[l] = x;
+	if (b->uses[x] > 0)
+		b->uses[x]--; /* the Add no longer reads x */
+	return 1;
+}
+
 static int build_graph(struct eml_build *b, uint32_t gidx, int depth)
 {
 	int rc = EML_OK;
 	const eml_model *m = b->m;
+	uint8_t *skip = NULL;
+	int32_t *hs_x = NULL;
 	EML_ENSURE(depth <= EML_MAX_SUBGRAPH_DEPTH && gidx < m->n_graphs, EML_E_ENGINE_SHAPE);
 	const eml_graph *g = &m->graphs[gidx];
-	for (uint32_t i = 0; i < g->n_nodes; i++)
+	skip = eml_calloc(g->n_nodes + 1, 1);
+	hs_x = eml_calloc(g->n_nodes + 1, sizeof(int32_t));
+	EML_ENSURE(skip != NULL && hs_x != NULL, EML_E_NOMEM);
+	/* Constant nodes first: they read nothing, and knowing their values early lets the pattern
+	 * matchers below see constants that the file lists after their first reader. */
+	for (uint32_t i = 0; i < g->n_nodes; i++) {
+		hs_x[i] = -1;
+		if (is_op(&g->nodes[i], "Constant") && g->nodes[i].n_inputs == 0) {
+			EML_GUARD(build_node(b, &g->nodes[i], depth));
+			skip[i] = 1;
+		}
+	}
+	for (uint32_t i = 0; i < g->n_nodes; i++) {
+		if (skip[i])
+			continue;
+		match_hardswish(b, g, i, skip, hs_x);
+		if (skip[i])
+			continue;
+		if (hs_x[i] >= 0) {
+			eml_node hs;
+			memset(&hs, 0, sizeof(hs));
+			int32_t in[1] = {hs_x[i]};
+			hs.op_type = (char *)(uintptr_t) "HardSwish";
+			hs.domain = (char *)(uintptr_t) "";
+			hs.n_inputs = 1;
+			hs.n_outputs = 1;
+			hs.inputs = in;
+			hs.outputs = g->nodes[i].outputs;
+			EML_GUARD(build_node(b, &hs, depth));
+			continue;
+		}
 		EML_GUARD(build_node(b, &g->nodes[i], depth));
+	}
 out:
+	eml_free(skip);
+	eml_free(hs_x);
 	return rc;
 }
 
@@ -1138,6 +1303,7 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 		p->all[i] = &p->block[i];
 		p->block[i].alias = -1;
 		p->block[i].first = -1;
+		p->block[i].id = (int32_t)i;
 	}
 	p->n_all = nv;
 	p->n_block = nv;
@@ -1177,6 +1343,7 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 		p->all[i]->heap = NULL;
 	}
 	for (uint32_t s = 0; s < p->n_steps; s++) {
+		p->steps[s].c.b = NULL; /* the build is gone after assembly */
 		p->steps[s].c.pool = p->pool;
 		p->steps[s].c.threads = p->threads;
 		p->steps[s].c.scratch = p->scratch;

@@ -239,6 +239,14 @@ int eml_topo_decompose_into(const eml_model *m, const eml_decompose_opts *o, uin
 	EML_GUARD(rc);
 
 	EML_GUARD(eml_tkey_serialize(m, offs, &h, &tk, &tklen));
+	/* Never hand out a key that its own parser would refuse (a model beyond a limit, a dtype
+	 * the format cannot carry): parse it back once, a small cost next to the encryption. */
+	{
+		eml_tkey *check = NULL;
+		rc = eml_tkey_parse(tk, tklen, &check);
+		eml_tkey_free(check);
+		EML_GUARD(rc);
+	}
 	*tkey = tk;
 	*tkey_len = tklen;
 	tk = NULL;

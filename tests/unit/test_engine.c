@@ -284,3 +284,26 @@ Test(engine, if_with_runtime_condition_runs_the_taken_branch)
 	}
 	eml_model_free(m);
 }
+
+/* A constant-foldable node with a huge output is not materialized on the heap at assembly: the
+ * arena limit refuses it instead (and nothing crashes). */
+Test(engine, huge_constant_of_shape_is_refused_by_the_memory_limit)
+{
+	eml_model *m = mb_new(13);
+	int64_t shape[2] = {(int64_t)1 << 20, 1 << 10}; /* 4 GiB of float */
+	int32_t s = mb_const(m, EML_DT_INT64, 1, D(2), shape);
+	int32_t x = mb_value(m, EML_DT_FLOAT, 1, D(1));
+	int32_t c = mb_tmp(m), y = mb_tmp(m);
+	mb_input(m, x);
+	mb_node(m, "ConstantOfShape", I(s), I(c));
+	mb_node(m, "Add", I(c, x), I(y));
+	mb_output(m, y);
+	float one = 1;
+	eml_io_tensor in = mb_io(EML_DT_FLOAT, 1, D(1), &one);
+	eml_plan *p = NULL;
+	eml_engine_opts o = {1, (uint64_t)64 << 20};
+	int bad = 99;
+	cr_assert_eq(eml_engine_assemble(m, &in, 1, &o, &p, &bad), EML_E_ENGINE_MEMORY_LIMIT);
+	cr_assert_null(p);
+	eml_model_free(m);
+}

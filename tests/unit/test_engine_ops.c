@@ -358,3 +358,268 @@ Test(engine_ops, op_table_agrees_with_onnx_support_table)
 		          e[j].op, e[j].since, e[j].until);
 	}
 }
+
+/* Conv -> Mul(per-channel const) -> Add(const) -> x*Clip(x+3,0,6)/6 (HardSwish written out, both
+ * operand orders): fused into one Conv step, same values as the unfused plan. */
+static eml_model *conv_affine_hs(int expose, int order)
+{
+	uint64_t seed = 11;
+	eml_model *m = mb_new(13);
+	int32_t x = mb_value(m, EML_DT_FLOAT, 4, D(1, 2, 5, 5));
+	mb_input(m, x);
+	float w[3 * 2 * 3 * 3], sc[3], sh[3];
+	for (size_t i = 0; i < sizeof(w) / 4; i++)
+		w[i] = frand(&seed);
+	for (int i = 0; i < 3; i++) {
+		sc[i] = 2 * frand(&seed);
+		sh[i] = frand(&seed);
+	}
+	float three = 3, zero = 0, six = 6;
+	int32_t W = mb_const(m, EML_DT_FLOAT, 4, D(3, 2, 3, 3), w);
+	int32_t S = mb_const(m, EML_DT_FLOAT, 4, D(1, 3, 1, 1), sc);
+	int32_t H = mb_const(m, EML_DT_FLOAT, 3, D(3, 1, 1), sh);
+	int32_t C3 = mb_const(m, EML_DT_FLOAT, 0, NULL, &three);
+	int32_t C0 = mb_const(m, EML_DT_FLOAT, 0, NULL, &zero);
+	int32_t C6 = mb_const(m, EML_DT_FLOAT, 0, NULL, &six);
+	int32_t c = mb_tmp(m), ms = mb_tmp(m), a = mb_tmp(m), a3 = mb_tmp(m), cl = mb_tmp(m),
+	        t = mb_tmp(m), y = mb_tmp(m);
+	eml_node *n = mb_node(m, "Conv", I(x, W), I(c));
+	mb_attr_ints(n, "pads", 4, D(1, 1, 1, 1));
+	mb_node(m, "Mul", I(S, c), I(ms));
+	mb_node(m, "Add", I(ms, H), I(a));
+	mb_node(m, "Add", I(a, C3), I(a3));
+	mb_node(m, "Clip", I(a3, C0, C6), I(cl));
+	if (order == 0) {
+		mb_node(m, "Mul", I(a, cl), I(t));
+		mb_node(m, "Div", I(t, C6), I(y));
+	} else {
+		mb_node(m, "Div", I(cl, C6), I(t));
+		mb_node(m, "Mul", I(t, a), I(y));
+	}
+	mb_output(m, y);
+	if (expose) {
+		mb_output(m, ms);
+		mb_output(m, a3);
+	}
+	return m;
+}
+
+Test(engine_ops, hardswish_pattern_and_affine_fold_into_conv)
+{
+	float xs[50];
+	uint64_t seed = 5;
+	for (int i = 0; i < 50; i++)
+		xs[i] = 4 * frand(&seed);
+	eml_io_tensor in = mb_io(EML_DT_FLOAT, 4, D(1, 2, 5, 5), xs);
+	for (int order = 0; order < 2; order++) {
+		eml_model *mf = conv_affine_hs(0, order), *mu = conv_affine_hs(1, order);
+		eml_plan *pf = plan1(mf, &in, 1), *pu = plan1(mu, &in, 1);
+		cr_assert_eq(eml_plan_n_steps(pf), 1, "order %d: not fused into one step", order);
+		cr_assert_gt(eml_plan_n_steps(pu), 4);
+		eml_io_tensor of, ou;
+		const float *yf = out_f(pf, 0, &of), *yu = out_f(pu, 0, &ou);
+		cr_assert_eq(of.bytes, ou.bytes);
+		int nonzero = 0;
+		for (size_t i = 0; i < of.bytes / 4; i++) {
+			cr_assert(fabsf(yf[i] - yu[i]) <= 1e-4f * (1 + fabsf(yu[i])),
+			          "[%zu]: %g vs %g", i, yf[i], yu[i]);
+			nonzero += yu[i] != 0;
+		}
+		cr_assert_gt(nonzero, 10);
+		eml_plan_free(pf);
+		eml_plan_free(pu);
+		eml_model_free(mf);
+		eml_model_free(mu);
+	}
+}
+
+static eml_model *gemm_bn(int expose, int with_c, int transb)
+{
+	uint64_t seed = 21;
+	eml_model *m = mb_new(13);
+	int32_t x = mb_value(m, EML_DT_FLOAT, 2, D(3, 4));
+	mb_input(m, x);
+	float w[20], cc[5], sc[5], bb[5], mu[5], va[5];
+	for (int i = 0; i < 20; i++)
+		w[i] = frand(&seed);
+	for (int i = 0; i < 5; i++) {
+		cc[i] = frand(&seed);
+		sc[i] = 1 + 0.5f * frand(&seed);
+		bb[i] = frand(&seed);
+		mu[i] = frand(&seed);
+		va[i] = 1 + 0.5f * frand(&seed);
+	}
+	int32_t W = transb ? mb_const(m, EML_DT_FLOAT, 2, D(5, 4), w)
+	                   : mb_const(m, EML_DT_FLOAT, 2, D(4, 5), w);
+	int32_t C = mb_const(m, EML_DT_FLOAT, 1, D(5), cc);
+	int32_t S = mb_const(m, EML_DT_FLOAT, 1, D(5), sc),
+	        B = mb_const(m, EML_DT_FLOAT, 1, D(5), bb);
+	int32_t MU = mb_const(m, EML_DT_FLOAT, 1, D(5), mu),
+	        V = mb_const(m, EML_DT_FLOAT, 1, D(5), va);
+	int32_t g = mb_tmp(m), y = mb_tmp(m);
+	eml_node *n =
+	    with_c ? mb_node(m, "Gemm", I(x, W, C), I(g)) : mb_node(m, "Gemm", I(x, W), I(g));
+	mb_attr_f(n, "alpha", 0.75f);
+	mb_attr_f(n, "beta", 1.5f);
+	mb_attr_i(n, "transB", transb);
+	mb_node(m, "BatchNormalization", I(g, S, B, MU, V), I(y));
+	mb_output(m, y);
+	if (expose)
+		mb_output(m, g);
+	return m;
+}
+
+Test(engine_ops, gemm_batchnorm_fusion_is_equivalent)
+{
+	float xs[12];
+	uint64_t seed = 9;
+	for (int i = 0; i < 12; i++)
+		xs[i] = 2 * frand(&seed);
+	eml_io_tensor in = mb_io(EML_DT_FLOAT, 2, D(3, 4), xs);
+	for (int v = 0; v < 4; v++) {
+		eml_model *mf = gemm_bn(0, v & 1, v >> 1), *mu = gemm_bn(1, v & 1, v >> 1);
+		eml_plan *pf = plan1(mf, &in, 1), *pu = plan1(mu, &in, 1);
+		cr_assert_eq(eml_plan_n_steps(pf), 1, "variant %d not fused", v);
+		cr_assert_eq(eml_plan_n_steps(pu), 2);
+		eml_io_tensor of, ou;
+		const float *yf = out_f(pf, 0, &of), *yu = out_f(pu, 0, &ou);
+		for (size_t i = 0; i < of.bytes / 4; i++)
+			cr_assert(fabsf(yf[i] - yu[i]) <= 1e-4f * (1 + fabsf(yu[i])),
+			          "v%d [%zu] %g vs %g", v, i, yf[i], yu[i]);
+		eml_plan_free(pf);
+		eml_plan_free(pu);
+		eml_model_free(mf);
+		eml_model_free(mu);
+	}
+}
+
+/* Generated broadcasting cases (at least EML_PROP_ITERS): random ranks 0-4, dims 0-4, operand
+ * dims equal or 1, random op; invalid pairs must fail with ENGINE_INPUT_SHAPE, never crash. */
+static float ref_op(int op, float x, float y)
+{
+	switch (op) {
+	case 0:
+		return x + y;
+	case 1:
+		return x - y;
+	case 2:
+		return x * y;
+	case 3:
+		return x / y;
+	case 4:
+		return x > y ? x : y;
+	default:
+		return x < y ? x : y;
+	}
+}
+
+/* (prop.h's PROP_ASSERT appends the replay arguments after the caller's, so with arguments of
+ * its own a message would be misformatted: this puts them first.) */
+#define GEN_ASSERT(cond, fmt, ...)                                                                 \
+	cr_assert((cond), "[replay: EML_PROP_SEED=%llu, case %d] " fmt,                            \
+	          (unsigned long long)eml_prop_seed_cur, eml_prop_case_cur, ##__VA_ARGS__)
+
+Test(engine_ops, generated_broadcasting_cases_match_reference, .timeout = 120)
+{
+	static const char *ops[] = {"Add", "Sub", "Mul", "Div", "Max", "Min"};
+	PROP_FOR_EACH_CASE(rng)
+	{
+		uint32_t ro = (uint32_t)eml_rng_below(&rng, 5);
+		int64_t od[4];
+		for (uint32_t i = 0; i < ro; i++)
+			od[i] = eml_rng_chance(&rng, 0.05) ? 0 : eml_rng_range(&rng, 1, 4);
+		uint32_t ra = (uint32_t)eml_rng_below(&rng, ro + 1), rb = ro;
+		if (eml_rng_chance(&rng, 0.5)) {
+			rb = (uint32_t)eml_rng_below(&rng, ro + 1);
+			ra = ro;
+		}
+		int64_t da[4], db[4];
+		for (uint32_t i = 0; i < ra; i++)
+			da[i] = eml_rng_chance(&rng, 0.4) ? 1 : od[ro - ra + i];
+		for (uint32_t i = 0; i < rb; i++)
+			db[i] = eml_rng_chance(&rng, 0.4) ? 1 : od[ro - rb + i];
+		int invalid = 0;
+		if (ra > 0 && eml_rng_chance(&rng, 0.15)) {
+			uint32_t k = (uint32_t)eml_rng_below(&rng, ra);
+			int64_t other = ro - ra + k >= ro - rb ? db[k + rb - ra] : 1;
+			int64_t want = od[ro - ra + k];
+			if (want > 1 && other != 1) {
+				da[k] = want + 1; /* neither equal nor 1 */
+				invalid = 1;
+			}
+		}
+		/* the real output dims are the broadcast of da, db */
+		for (uint32_t i = 0; i < ro; i++) {
+			int64_t x = i >= ro - ra ? da[i - (ro - ra)] : 1;
+			int64_t y = i >= ro - rb ? db[i - (ro - rb)] : 1;
+			od[i] = x == 1 ? y : x;
+		}
+		uint64_t na = 1, nb = 1, no = 1;
+		for (uint32_t i = 0; i < ra; i++)
+			na *= (uint64_t)da[i];
+		for (uint32_t i = 0; i < rb; i++)
+			nb *= (uint64_t)db[i];
+		for (uint32_t i = 0; i < ro; i++)
+			no *= (uint64_t)od[i];
+		float A[256], B[256];
+		for (uint64_t i = 0; i < na; i++)
+			A[i] = eml_rng_float(&rng, -2, 2);
+		for (uint64_t i = 0; i < nb; i++)
+			B[i] = eml_rng_float(&rng, 0.5f, 2);
+		int op = (int)eml_rng_below(&rng, 6);
+		eml_model *m = mb_new(13);
+		int32_t x = mb_value(m, EML_DT_FLOAT, (int32_t)ra, da);
+		int32_t y = mb_value(m, EML_DT_FLOAT, (int32_t)rb, db), z = mb_tmp(m);
+		mb_input(m, x);
+		mb_input(m, y);
+		mb_node(m, ops[op], I(x, y), I(z));
+		mb_output(m, z);
+		eml_io_tensor in[2] = {mb_io(EML_DT_FLOAT, ra, da, A),
+		                       mb_io(EML_DT_FLOAT, rb, db, B)};
+		eml_plan *p = NULL;
+		int bad = 99;
+		int rc = eml_engine_assemble(m, in, 2, NULL, &p, &bad);
+		if (invalid) {
+			GEN_ASSERT(rc == EML_E_ENGINE_INPUT_SHAPE && p == NULL &&
+			               (bad == 0 || bad == 1),
+			           "invalid shapes gave %s", eml_err_name(rc));
+			eml_model_free(m);
+			continue;
+		}
+		GEN_ASSERT(rc == EML_OK, "assemble %s", eml_err_name(rc));
+		GEN_ASSERT(eml_plan_run(p) == EML_OK, "run");
+		eml_io_tensor o;
+		eml_plan_output(p, 0, &o);
+		GEN_ASSERT(o.rank == ro && o.bytes == no * 4,
+		           "shape: rank %u vs %u bytes %llu vs %llu ra %u rb %u a %lld %lld %lld "
+		           "%lld b %lld %lld %lld %lld o %lld %lld %lld %lld",
+		           o.rank, ro, (unsigned long long)o.bytes, (unsigned long long)no * 4, ra,
+		           rb, (long long)da[0], (long long)da[1], (long long)da[2],
+		           (long long)da[3], (long long)db[0], (long long)db[1], (long long)db[2],
+		           (long long)db[3], (long long)o.dims[0], (long long)o.dims[1],
+		           (long long)o.dims[2], (long long)o.dims[3]);
+		const float *Z = o.data;
+		for (uint64_t e = 0; e < no; e++) {
+			uint64_t rem = e, ia = 0, ib = 0, sa = 1, sb = 1;
+			for (int d = (int)ro - 1; d >= 0; d--) {
+				uint64_t idx = rem % (uint64_t)od[d];
+				rem /= (uint64_t)od[d];
+				int a_d = d - (int)(ro - ra), b_d = d - (int)(ro - rb);
+				if (a_d >= 0) {
+					ia += (da[a_d] == 1 ? 0 : idx) * sa;
+					sa *= (uint64_t)da[a_d];
+				}
+				if (b_d >= 0) {
+					ib += (db[b_d] == 1 ? 0 : idx) * sb;
+					sb *= (uint64_t)db[b_d];
+				}
+			}
+			float want = ref_op(op, A[ia], B[ib]);
+			GEN_ASSERT(fabsf(Z[e] - want) <= 1e-6f * (1 + fabsf(want)),
+			           "%s elem %llu: %g vs %g", ops[op], (unsigned long long)e, Z[e],
+			           want);
+		}
+		eml_plan_free(p);
+		eml_model_free(m);
+	}
+}

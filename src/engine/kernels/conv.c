@@ -238,13 +238,17 @@ static void im2col(const eml_conv_params *p, const float *x, size_t c0, size_t c
 
 /* ---- depthwise (nd 1 or 2, group == C, M = C * multiplier) ---- */
 
+/* The SIMD row follows the GEMM ISA choice, so eml_sgemm_force_isa covers it in tests. */
 static eml_dw_row_fn dw_row_simd(void)
 {
 #if defined(__x86_64__)
-	return eml_dw_row_avx512;
-#else
-	return NULL;
+	const char *isa = eml_sgemm_isa();
+	if (strcmp(isa, "avx512") == 0)
+		return eml_dw_row_avx512;
+	if (strcmp(isa, "avx2") == 0)
+		return eml_dw_row_avx2;
 #endif
+	return NULL;
 }
 
 typedef struct dw_job {
@@ -323,9 +327,8 @@ static void conv_depthwise(eml_threadpool *pool, const eml_conv_params *p, const
 		g->kh = 1, g->kw = p->kernel[0], g->sh = 1, g->sw = p->stride[0];
 		g->dh = 1, g->dw = p->dilation[0], g->ph = 0, g->pw = p->pad_begin[0];
 	}
-	/* The SIMD row follows the GEMM ISA choice (so eml_sgemm_force_isa covers it in tests);
-	 * its gather indices are 32-bit. */
-	if (strcmp(eml_sgemm_isa(), "avx512") == 0 && g->iw * g->sw < ((size_t)1 << 30))
+	/* The SIMD rows use 32-bit gather indices and lane arithmetic. */
+	if (g->iw * g->sw + g->kw * g->dw + g->pw < ((size_t)1 << 30))
 		j.row = dw_row_simd();
 	eml_threadpool_run(pool, p->batch * p->out_c, dw_task, &j);
 }

@@ -13,5 +13,7 @@ typedef void (*eml_dw_row_fn)(const eml_dw_geom *g, const float *x, const float 
                               size_t oh, float *y);
 void eml_dw_row_avx512(const eml_dw_geom *g, const float *x, const float *w, float bias, size_t oh,
                        float *y);
+void eml_dw_row_avx2(const eml_dw_geom *g, const float *x, const float *w, float bias, size_t oh,
+                     float *y);
 
 #endif

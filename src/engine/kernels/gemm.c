@@ -39,10 +39,47 @@ typedef struct gemm_isa {
 	eml_small_m_fn small_m;
 } gemm_isa;
 
-/* Portable micro-kernel: plain C the compiler can vectorize; correct on any CPU. */
+/* Portable 4 x 16 tile with GCC vector extensions: 16 four-lane accumulators, which map onto
+ * registers on SSE2 and NEON (aarch64 has 32 of them); scalarized code elsewhere. */
+typedef float v4f __attribute__((vector_size(16)));
+
+static void ukernel_portable_4x16(size_t kc, const float *a, const float *b, float *c, size_t ldc,
+                                  int accumulate)
+{
+	v4f acc[4][4];
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < 4; j++)
+			acc[i][j] = (v4f){0, 0, 0, 0};
+	for (size_t k = 0; k < kc; k++) {
+		v4f bv[4];
+		memcpy(bv, b + k * 16, sizeof(bv));
+		for (int i = 0; i < 4; i++) {
+			float av = a[k * 4 + (size_t)i];
+			v4f avv = {av, av, av, av};
+			for (int j = 0; j < 4; j++)
+				acc[i][j] += avv * bv[j];
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		float *ci = c + (size_t)i * ldc;
+		if (accumulate) {
+			v4f cv[4];
+			memcpy(cv, ci, sizeof(cv));
+			for (int j = 0; j < 4; j++)
+				acc[i][j] += cv[j];
+		}
+		memcpy(ci, acc[i], sizeof(acc[i]));
+	}
+}
+
+/* Portable micro-kernel: plain C, correct on any CPU, any panel widths. */
 static void ukernel_portable(size_t kc, const float *a, const float *b, size_t ldb, float *c,
                              size_t ldc, int accumulate, int mr, int nr)
 {
+	if (mr == 4 && nr == 16 && ldb == 16) {
+		ukernel_portable_4x16(kc, a, b, c, ldc, accumulate);
+		return;
+	}
 	float acc[MAX_MR][MAX_NR];
 	for (int i = 0; i < mr; i++)
 		for (int j = 0; j < nr; j++)
@@ -83,7 +120,8 @@ static const gemm_isa isa_avx2 = {.name = "avx2",
                                   .kc = 256,
                                   .nc = 2048,
                                   .kern = eml_ukernel_avx2,
-                                  .edges = 1};
+                                  .edges = 1,
+                                  .small_m = eml_gemm_small_m_avx2};
 static const gemm_isa isa_avx512 = {.name = "avx512",
                                     .mr = EML_AVX512_MR,
                                     .nr = EML_AVX512_NR,
@@ -616,7 +654,16 @@ static void sgemm_impl(eml_threadpool *pool, size_t M, size_t N, size_t K, float
 	g.split_n = nt >= mt;
 	size_t tiles = g.split_n ? nt : mt;
 	size_t unit = g.split_n ? (size_t)g.isa->nr : (size_t)g.isa->mr;
-	size_t per = (tiles + (size_t)threads - 1) / (size_t)threads;
+	/* More slabs than threads (up to 4 per thread) so that a thread slowed down by anything
+	 * else on the machine does not hold up the others; but slabs of at least ~256 columns or
+	 * ~128 rows, so that re-packing the other operand per slab stays below ~1%. */
+	size_t min_tiles = g.split_n ? (256 + unit - 1) / unit : (128 + unit - 1) / unit;
+	size_t want = tiles / min_tiles;
+	if (want > 4 * (size_t)threads)
+		want = 4 * (size_t)threads;
+	if (want < (size_t)threads)
+		want = (size_t)threads;
+	size_t per = (tiles + want - 1) / want;
 	g.slab = per * unit;
 	g.n_slabs = (tiles + per - 1) / per;
 	eml_threadpool_run(pool, g.n_slabs, gemm_task, &g);

@@ -79,3 +79,47 @@ void eml_ukernel_avx2(size_t kc, const float *a, const float *b, size_t ldb, flo
 		break;
 	}
 }
+
+void eml_gemm_small_m_avx2(size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                           int trans_a, const float *B, size_t ldb, float *C, size_t ldc,
+                           int accumulate)
+{
+	size_t nv = N / 8, rem = N % 8;
+	__m256i mt = lane_mask((int)rem);
+	if (!accumulate)
+		for (size_t m = 0; m < M; m++)
+			for (size_t j = 0; j < N; j++)
+				C[m * ldc + j] = 0.0f;
+	for (size_t k = 0; k < K; k++) {
+		const float *b = B + k * ldb;
+		for (size_t m = 0; m < M; m++) {
+			__m256 a =
+			    _mm256_set1_ps(alpha * (trans_a ? A[k * lda + m] : A[m * lda + k]));
+			float *c = C + m * ldc;
+			size_t v = 0;
+			for (; v + 4 <= nv; v += 4) {
+				__m256 c0 = _mm256_loadu_ps(c + 8 * v);
+				__m256 c1 = _mm256_loadu_ps(c + 8 * v + 8);
+				__m256 c2 = _mm256_loadu_ps(c + 8 * v + 16);
+				__m256 c3 = _mm256_loadu_ps(c + 8 * v + 24);
+				c0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 8 * v), c0);
+				c1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 8 * v + 8), c1);
+				c2 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 8 * v + 16), c2);
+				c3 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 8 * v + 24), c3);
+				_mm256_storeu_ps(c + 8 * v, c0);
+				_mm256_storeu_ps(c + 8 * v + 8, c1);
+				_mm256_storeu_ps(c + 8 * v + 16, c2);
+				_mm256_storeu_ps(c + 8 * v + 24, c3);
+			}
+			for (; v < nv; v++)
+				_mm256_storeu_ps(c + 8 * v,
+				                 _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 8 * v),
+				                                 _mm256_loadu_ps(c + 8 * v)));
+			if (rem)
+				_mm256_maskstore_ps(
+				    c + 8 * nv, mt,
+				    _mm256_fmadd_ps(a, _mm256_maskload_ps(b + 8 * nv, mt),
+				                    _mm256_maskload_ps(c + 8 * nv, mt)));
+		}
+	}
+}

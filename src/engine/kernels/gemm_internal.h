@@ -22,6 +22,9 @@ typedef void (*eml_small_m_fn)(size_t M, size_t N, size_t K, float alpha, const 
 void eml_gemm_small_m_avx512(size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
                              int trans_a, const float *B, size_t ldb, float *C, size_t ldc,
                              int accumulate);
+void eml_gemm_small_m_avx2(size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                           int trans_a, const float *B, size_t ldb, float *C, size_t ldc,
+                           int accumulate);
 
 #define EML_AVX512_MR 14
 #define EML_AVX512_NR 32

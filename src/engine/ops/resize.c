@@ -217,7 +217,8 @@ static int resize_prep(eml_op_ctx *c)
 		total += (size_t)od[i];
 	}
 	EML_GUARD(eml_rt_set(c->out[0], X->dtype, r, od));
-	EML_ENSURE(total < ((size_t)1 << 28), EML_E_ENGINE_SHAPE);
+	/* the per-axis tables live on the heap for the plan's life: keep them bounded */
+	EML_ENSURE(total < ((size_t)1 << 22), EML_E_ENGINE_SHAPE);
 	EML_GUARD(eml_op_state(c, sizeof(*s) + (total + 1) * sizeof(rs_axis), (void **)&s));
 	s->linear = linear;
 	s->extrap = eml_attr_f(c->node, "extrapolation_value", 0.0f);
