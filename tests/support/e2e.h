@@ -33,6 +33,8 @@ typedef struct eml_e2e_opts {
 	int idle_timeout_ms;
 	const char *extra_enclave_arg; /* one extra flag for the enclave, or NULL */
 	const char *extra_enclave_val;
+	const char *enclave_bin; /* another eml build for the enclave (test variants), or NULL */
+	const char *enclave_env; /* one extra "NAME=VALUE" for the enclave's environment, or NULL */
 } eml_e2e_opts;
 
 typedef struct eml_e2e {
@@ -40,6 +42,7 @@ typedef struct eml_e2e {
 	char client_addr[600]; /* what clients connect to (the proxy when recording) */
 	char host_listen[600], enclave_listen[600], channel_listen[600];
 	char store[600], policy[600], sim_ca[600];
+	char enclave_cwd[600], enclave_home[600]; /* the enclave runs here, with HOME there */
 	pid_t host_pid, enclave_pid;
 	eml_rec *rec_client, *rec_enclave, *rec_channel;
 } eml_e2e;
