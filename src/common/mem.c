@@ -1,5 +1,6 @@
 #include "common/mem.h"
 
+#include <alloca.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,13 @@ void eml_wipe(void *p, size_t n)
 {
 	if (p != NULL && n != 0)
 		eml_explicit_bzero(p, n);
+}
+
+__attribute__((noinline)) void eml_stack_scrub(size_t bytes)
+{
+	unsigned char *p = alloca(bytes);
+	eml_explicit_bzero(p, bytes);
+	__asm__ __volatile__("" : : "r"(p) : "memory");
 }
 
 void *eml_alloc(size_t n)

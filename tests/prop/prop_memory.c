@@ -84,8 +84,15 @@ static void scan_battery(void)
 		PROP_ASSERT(rc == EML_OK, "inference failed: %s", eml_err_name(rc));
 		size_t n = 0;
 		int t = scan_enclave(&e, &c, &n);
-		PROP_ASSERT(t < 0, "plaintext %s found in the enclave's memory after the request",
-		            eml_needle_name(t));
+		char where[1200] = "";
+		if (t >= 0) {
+			const eml_window_set *sets[] = {NULL, c.inputs, c.outputs, c.tkey_secret,
+			                                c.weights};
+			eml_e2e_locate(e.enclave_pid, sets[t], where, sizeof(where));
+		}
+		PROP_ASSERT(t < 0,
+		            "plaintext %s found in the enclave's memory after the request: %s",
+		            eml_needle_name(t), where);
 		PROP_ASSERT(n > 1 << 20, "the scan read too little memory (%zu bytes)", n);
 		eml_case_free(&c);
 	}

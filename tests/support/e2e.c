@@ -585,3 +585,38 @@ int eml_e2e_read_process_memory(pid_t pid, uint8_t **out, size_t *len)
 	*out = eml_buf_take(&b, len);
 	return 0;
 }
+
+void eml_e2e_locate(pid_t pid, const eml_window_set *set, char *out, size_t cap)
+{
+	char path[64], line[1024];
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *maps = fopen(path, "r");
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	int mem = open(path, O_RDONLY | O_CLOEXEC);
+	while (maps != NULL && mem >= 0 && fgets(line, sizeof(line), maps) != NULL) {
+		unsigned long long start, end;
+		char perms[8];
+		if (sscanf(line, "%llx-%llx %7s", &start, &end, perms) != 3 || perms[0] != 'r' ||
+		    end - start > E2E_MAX_SCAN_MAPPING || strstr(line, "[vvar]") != NULL ||
+		    strstr(line, "[vsyscall]") != NULL)
+			continue;
+		size_t n = (size_t)(end - start);
+		uint8_t *b = malloc(n);
+		if (b == NULL)
+			continue;
+		ssize_t r = pread(mem, b, n, (off_t)start);
+		size_t off = 0;
+		if (r > 0 && eml_window_set_find(set, b, (size_t)r, &off) >= 0) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(out, cap, "%s (+0x%zx)", line, off);
+			free(b);
+			break;
+		}
+		free(b);
+	}
+	if (mem >= 0)
+		close(mem);
+	if (maps != NULL)
+		fclose(maps);
+}

@@ -71,4 +71,9 @@ int eml_e2e_read_tree(const char *dir, uint8_t **out, size_t *len);
  * eml_alloc'd buffer (regions separated by 16 zero bytes so windows never span two regions). */
 int eml_e2e_read_process_memory(pid_t pid, uint8_t **out, size_t *len);
 
+/* For failure messages: the /proc/PID/maps line of the first mapping where some window of set
+ * occurs, and the offset in it (writes "" when none). */
+struct eml_window_set;
+void eml_e2e_locate(pid_t pid, const struct eml_window_set *set, char *out, size_t cap);
+
 #endif
