@@ -1,0 +1,102 @@
+/*
+ * The operator registry: ONNX op name + opset range -> implementation. Adding an operator is one
+ * file in ops/ and one line here. The same table answers eml_engine_op_table() for `eml check`
+ * (src/onnx/support.c); a test keeps the two in agreement.
+ */
+#include <string.h>
+
+#include "common/guard.h"
+#include "engine/engine.h"
+#include "engine/internal.h"
+#include "engine/ops/ops.h"
+
+typedef struct op_entry {
+	const char *op;
+	int since, until;
+	const eml_op_def *def;
+} op_entry;
+
+/* Opset ranges are those of the ONNX operator changelog within 7-18 that our implementations
+ * cover (attribute-vs-input forms are handled inside each op by the model's opset). */
+static const op_entry k_ops[] = {
+    {"Abs", 7, 18, &eml_op_unary},
+    {"Add", 7, 18, &eml_op_binary},
+    {"AveragePool", 7, 18, &eml_op_avgpool},
+    {"BatchNormalization", 7, 18, &eml_op_batchnorm},
+    {"Cast", 7, 18, &eml_op_cast},
+    {"Clip", 7, 18, &eml_op_unary},
+    {"Concat", 7, 18, &eml_op_concat},
+    {"Constant", 7, 18, &eml_op_constant},
+    {"ConstantOfShape", 7, 18, &eml_op_constant_of_shape},
+    {"Conv", 7, 18, &eml_op_conv},
+    {"ConvTranspose", 7, 18, &eml_op_conv_transpose},
+    {"Div", 7, 18, &eml_op_binary},
+    {"Dropout", 7, 18, &eml_op_dropout},
+    {"Equal", 7, 18, &eml_op_binary},
+    {"Erf", 7, 18, &eml_op_unary},
+    {"Exp", 7, 18, &eml_op_unary},
+    {"Expand", 7, 18, &eml_op_expand},
+    {"Flatten", 7, 18, &eml_op_flatten},
+    {"Gather", 7, 18, &eml_op_gather},
+    {"Gemm", 7, 18, &eml_op_gemm},
+    {"GlobalAveragePool", 7, 18, &eml_op_gap},
+    {"HardSigmoid", 7, 18, &eml_op_unary},
+    {"HardSwish", 7, 18, &eml_op_unary},
+    {"Identity", 7, 18, &eml_op_identity},
+    {"LeakyRelu", 7, 18, &eml_op_unary},
+    {"MatMul", 7, 18, &eml_op_matmul},
+    {"Max", 7, 18, &eml_op_binary},
+    {"MaxPool", 7, 18, &eml_op_maxpool},
+    {"Min", 7, 18, &eml_op_binary},
+    {"Mul", 7, 18, &eml_op_binary},
+    {"Neg", 7, 18, &eml_op_unary},
+    {"Not", 7, 18, &eml_op_unary},
+    {"Pad", 7, 18, &eml_op_pad},
+    {"Pow", 7, 18, &eml_op_binary},
+    {"Reciprocal", 7, 18, &eml_op_unary},
+    {"ReduceMean", 7, 18, &eml_op_reduce},
+    {"ReduceSum", 7, 18, &eml_op_reduce},
+    {"Relu", 7, 18, &eml_op_unary},
+    {"Reshape", 7, 18, &eml_op_reshape},
+    {"Resize", 7, 18, &eml_op_resize},
+    {"Shape", 7, 18, &eml_op_shape},
+    {"Sigmoid", 7, 18, &eml_op_unary},
+    {"Size", 7, 18, &eml_op_size},
+    {"Slice", 7, 18, &eml_op_slice},
+    {"Softmax", 7, 18, &eml_op_softmax},
+    {"Split", 7, 18, &eml_op_split},
+    {"Sqrt", 7, 18, &eml_op_unary},
+    {"Squeeze", 7, 18, &eml_op_squeeze},
+    {"Sub", 7, 18, &eml_op_binary},
+    {"Tanh", 7, 18, &eml_op_unary},
+    {"Transpose", 7, 18, &eml_op_transpose},
+    {"Unsqueeze", 7, 18, &eml_op_unsqueeze},
+    {"Where", 7, 18, &eml_op_where},
+    /* EML_OPTABLE_MORE */
+};
+
+static eml_engine_op_info k_info[EML_ARRAY_LEN(k_ops) + 1];
+
+const eml_op_def *eml_engine_op_find(const char *op, int64_t opset)
+{
+	for (size_t i = 0; i < EML_ARRAY_LEN(k_ops); i++)
+		if (strcmp(k_ops[i].op, op) == 0) {
+			/* Models older than opset 7 use attributes we do not implement; newer than 18
+			 * may change semantics: both refused. */
+			if (opset != 0 && (opset < k_ops[i].since || opset > k_ops[i].until))
+				return NULL;
+			return k_ops[i].def;
+		}
+	return NULL;
+}
+
+const eml_engine_op_info *eml_engine_op_table(size_t *n)
+{
+	/* Built from k_ops on every call (idempotent, identical values: safe under races). */
+	size_t j = 0;
+	for (size_t i = 0; i < EML_ARRAY_LEN(k_ops); i++)
+		k_info[j++] = (eml_engine_op_info){k_ops[i].op, k_ops[i].since, k_ops[i].until};
+	k_info[j] = (eml_engine_op_info){"If", 7, 18};
+	*n = j + 1;
+	return k_info;
+}

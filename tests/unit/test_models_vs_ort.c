@@ -1,0 +1,769 @@
+/*
+ * Real public models against ONNX Runtime, and `eml run` end to end.
+ *
+ * For MNIST (vectors/models/mnist-8), the three openWakeWord models and the three PP-OCR models
+ * (cls, rec at 1x3x48x320, det at 640x640), a deterministic input (seeded xoshiro256**) is run
+ *   (a) through the engine from the plain .onnx, and
+ *   (b) through decompose -> topology key + encrypted blob -> parse + join -> engine,
+ * and each output is compared with ONNX Runtime's (tools/ort_ref.js, onnxruntime-node) as
+ * max |a-b| <= 1e-4 * max(1, |b|). (a) and (b) must also agree bit for bit: the same weights,
+ * plan and thread count. ORT's outputs are cached in ~/.cache/eml/ref/<model sha256>-<seed>-<shape>.
+ * MNIST is also checked against the outputs shipped with the model (test_data_set_*).
+ *
+ * Without node or onnxruntime-node the tests FAIL ("run scripts/fetch-testdata"): never a skip.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/file.h"
+#include "common/mem.h"
+#include "crypto/hash.h"
+#include "engine/engine.h"
+#include "eml/error.h"
+#include "model/model.h"
+#include "onnx/onnx.h"
+#include "prop.h"
+#include "tensor/tensor_io.h"
+#include "topo/topo.h"
+
+#define REL_TOL 1e-4
+#define MAX_OUT 16
+#define SEED_BASE 0xE3170000u
+
+/* snprintf into a path buffer; truncation is a test failure, not a silent wrong path. */
+static void pathf(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void pathf(char *out, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(out, cap, fmt, ap);
+	va_end(ap);
+	cr_assert(n >= 0 && (size_t)n < cap, "path too long");
+}
+
+struct model_case {
+	const char *id;
+	int in_cache; /* 1: under the cache dir, 0: under the vectors dir */
+	const char *rel;
+	uint32_t rank;
+	int64_t dims[4];
+	float lo, hi;
+	int text_image; /* 1: a synthetic page of dark glyph lines, normalized as PP-OCR does */
+};
+
+/* Input ranges: the openWakeWord heads saturate their sigmoid for most inputs; these ranges keep
+ * hello_deepa_old (~0.5) and namaste_deepa (~0.75) away from 0 and 1 (hello_deepa saturates for
+ * every range tried). OCR gets a page of glyph-like strokes, so that det finds text regions (on
+ * noise its probability map is ~0 everywhere: a weak comparison). */
+static const struct model_case cases[] = {
+    {.id = "mnist",
+     .rel = "models/mnist-8/model.onnx",
+     .rank = 4,
+     .dims = {1, 1, 28, 28},
+     .lo = 0.0f,
+     .hi = 1.0f},
+    {.id = "hello_deepa",
+     .in_cache = 1,
+     .rel = "models/openwakeword/hello_deepa.onnx",
+     .rank = 3,
+     .dims = {1, 25, 96},
+     .lo = -1.0f,
+     .hi = 1.0f},
+    {.id = "hello_deepa_old",
+     .in_cache = 1,
+     .rel = "models/openwakeword/hello_deepa_old.onnx",
+     .rank = 3,
+     .dims = {1, 24, 96},
+     .lo = 0.0f,
+     .hi = 1.0f},
+    {.id = "namaste_deepa",
+     .in_cache = 1,
+     .rel = "models/openwakeword/namaste_deepa.onnx",
+     .rank = 3,
+     .dims = {1, 24, 96},
+     .lo = -3.0f,
+     .hi = 3.0f},
+    {.id = "ocr_cls",
+     .in_cache = 1,
+     .rel = "models/ocr/cls.onnx",
+     .rank = 4,
+     .dims = {1, 3, 48, 192},
+     .text_image = 1},
+    {.id = "ocr_rec",
+     .in_cache = 1,
+     .rel = "models/ocr/rec.onnx",
+     .rank = 4,
+     .dims = {1, 3, 48, 320},
+     .text_image = 1},
+    {.id = "ocr_det",
+     .in_cache = 1,
+     .rel = "models/ocr/det.onnx",
+     .rank = 4,
+     .dims = {1, 3, 640, 640},
+     .text_image = 1},
+};
+
+static const struct model_case *find_case(const char *id)
+{
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (strcmp(cases[i].id, id) == 0)
+			return &cases[i];
+	cr_assert_fail("no model case %s", id);
+	return NULL;
+}
+
+static void model_path(const struct model_case *c, char *out, size_t cap)
+{
+	pathf(out, cap, "%s/%s", c->in_cache ? eml_test_cache_dir() : eml_test_vectors_dir(),
+	      c->rel);
+	struct stat st;
+	cr_assert(stat(out, &st) == 0, "model %s is missing (%s): run scripts/fetch-testdata",
+	          c->id, out);
+}
+
+/* Run argv with stdout/stderr to files; returns the wait status. NODE_PATH set when given. */
+static int run_proc(char *const argv[], const char *node_path, const char *out_file,
+                    const char *err_file)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		if (node_path != NULL)
+			setenv("NODE_PATH", node_path, 1);
+		int o = open(out_file ? out_file : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int e = open(err_file ? err_file : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (o >= 0)
+			dup2(o, 1);
+		if (e >= 0)
+			dup2(e, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return st;
+}
+
+static char *slurp_text(const char *path)
+{
+	uint8_t *b = NULL;
+	size_t n = 0;
+	if (eml_file_read(path, 1 << 20, &b, &n) != EML_OK)
+		return strdup("");
+	char *s = malloc(n + 1);
+	memcpy(s, b, n);
+	s[n] = '\0';
+	eml_free(b);
+	return s;
+}
+
+/* Node + onnxruntime-node must be there; otherwise the test fails with the fix. */
+static void require_ort(char *node_path, size_t cap)
+{
+	snprintf(node_path, cap, "%s/ort/node_modules", eml_test_cache_dir());
+	char probe[PATH_MAX];
+	pathf(probe, sizeof(probe), "%s/onnxruntime-node/package.json", node_path);
+	struct stat st;
+	cr_assert(stat(probe, &st) == 0,
+	          "ONNX Runtime (onnxruntime-node) is missing in %s: run scripts/fetch-testdata",
+	          node_path);
+	char *argv[] = {"node", "--version", NULL};
+	int rc = run_proc(argv, NULL, NULL, NULL);
+	cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
+	          "node is missing: run scripts/install-deps and scripts/fetch-testdata");
+}
+
+/* White page, lines of dark glyph-like blobs (pitch 50 px, or one line when H < 100), then
+ * (x - mean) / std per channel with ImageNet's mean and std, as PP-OCR's preprocessing does. */
+static void text_image(eml_rng *r, int64_t h, int64_t w, float *img)
+{
+	const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
+	for (int64_t i = 0; i < 3 * h * w; i++)
+		img[i] = 1.0f;
+	int64_t pitch = h < 100 ? h : 50, gh = h < 100 ? (h * 11) / 24 : 22;
+	for (int64_t y0 = h < 100 ? (h - gh) / 2 : 30; y0 + gh < h; y0 += pitch) {
+		int64_t x = 10 + (int64_t)eml_rng_below(r, 30);
+		while (x < w - 20) {
+			int64_t gw = 6 + (int64_t)eml_rng_below(r, 10);
+			if (eml_rng_chance(r, 0.15)) {
+				x += gw + 6;
+				continue;
+			}
+			for (int64_t y = y0; y < y0 + gh; y++)
+				for (int64_t xx = x; xx < x + gw && xx < w; xx++)
+					if (eml_rng_chance(r, 0.75))
+						for (int c = 0; c < 3; c++)
+							img[c * h * w + y * w + xx] = 0.05f;
+			x += gw + 3;
+		}
+		if (h < 100)
+			break;
+	}
+	for (int c = 0; c < 3; c++)
+		for (int64_t i = 0; i < h * w; i++)
+			img[c * h * w + i] = (img[c * h * w + i] - mean[c]) / sd[c];
+}
+
+static void make_input(const struct model_case *c, uint64_t seed, eml_tensor_file *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->dtype = EML_DT_FLOAT;
+	t->rank = c->rank;
+	uint64_t n = 1;
+	for (uint32_t i = 0; i < c->rank; i++) {
+		t->dims[i] = c->dims[i];
+		n *= (uint64_t)c->dims[i];
+	}
+	t->bytes = n * 4;
+	t->data = eml_alloc(t->bytes);
+	cr_assert_not_null(t->data);
+	eml_rng r;
+	eml_rng_seed(&r, seed);
+	if (c->text_image) {
+		text_image(&r, c->dims[2], c->dims[3], (float *)(void *)t->data);
+		return;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		float v = eml_rng_float(&r, c->lo, c->hi);
+		memcpy(t->data + 4 * i, &v, 4);
+	}
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(tmp, 0700);
+			*p = '/';
+		}
+	}
+	return mkdir(tmp, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* ORT's outputs for (model, seed), from the cache or fresh from node. Returns the count. */
+static size_t ort_reference(const struct model_case *c, const char *mpath, uint64_t seed,
+                            const eml_tensor_file *input, eml_tensor_file *outs)
+{
+	char node_path[PATH_MAX];
+	require_ort(node_path, sizeof(node_path));
+	uint8_t *mb;
+	size_t mn;
+	cr_assert_eq(eml_file_read(mpath, (size_t)2 << 30, &mb, &mn), EML_OK);
+	uint8_t h[32];
+	cr_assert_eq(eml_sha256(mb, mn, h), EML_OK);
+	eml_free(mb);
+	char hex[65];
+	eml_hex(h, 16, hex);
+	char dir[PATH_MAX], done[PATH_MAX + 16], in_path[PATH_MAX + 16];
+	char shape[96] = "";
+	for (uint32_t i = 0; i < c->rank; i++)
+		snprintf(shape + strlen(shape), sizeof(shape) - strlen(shape), "%s%lld",
+		         i ? "x" : "", (long long)c->dims[i]);
+	pathf(dir, sizeof(dir), "%s/ref/%s-%llx-%s-%s", eml_test_cache_dir(), hex,
+	      (unsigned long long)seed, shape, c->text_image ? "text" : "uniform");
+	pathf(done, sizeof(done), "%s/.done", dir);
+	pathf(in_path, sizeof(in_path), "%s/input_0.npy", dir);
+	struct stat st;
+	if (stat(done, &st) != 0) {
+		cr_assert_eq(mkdir_p(dir), 0, "cannot create %s", dir);
+		cr_assert_eq(eml_tensor_write_file(in_path, input), EML_OK);
+		char script[PATH_MAX], spec[PATH_MAX + 8], err[PATH_MAX + 16];
+		pathf(script, sizeof(script), "%s/tools/ort_ref.js", eml_test_source_dir());
+		pathf(spec, sizeof(spec), "0=%s", in_path);
+		pathf(err, sizeof(err), "%s/ort.err", dir);
+		char *argv[] = {"node", script,         (char *)mpath, "--input",
+		                spec,   "--output-dir", dir,           NULL};
+		int rc = run_proc(argv, node_path, NULL, err);
+		char *msg = slurp_text(err);
+		cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
+		          "tools/ort_ref.js failed for %s (%s): run scripts/fetch-testdata", c->id,
+		          msg);
+		free(msg);
+		int fd = open(done, O_WRONLY | O_CREAT, 0600);
+		cr_assert(fd >= 0);
+		close(fd);
+	} else {
+		/* The cached input must be the one we generate (same seed, same PRNG). */
+		eml_tensor_file cached;
+		cr_assert_eq(eml_tensor_read_file(in_path, &cached), EML_OK);
+		cr_assert(cached.bytes == input->bytes &&
+		              memcmp(cached.data, input->data, input->bytes) == 0,
+		          "stale reference cache %s: delete it", dir);
+		eml_tensor_file_cleanup(&cached);
+	}
+	size_t n = 0;
+	for (; n < MAX_OUT; n++) {
+		char p[PATH_MAX + 32];
+		pathf(p, sizeof(p), "%s/output_%zu.npy", dir, n);
+		if (stat(p, &st) != 0)
+			break;
+		cr_assert_eq(eml_tensor_read_file(p, &outs[n]), EML_OK, "%s", p);
+	}
+	cr_assert(n > 0, "no reference outputs in %s", dir);
+	return n;
+}
+
+/* max |a-b| <= tol * max(1, |b|) element-wise; shapes and dtypes equal. */
+static void compare_outputs(const char *what, const eml_plan *plan, const eml_tensor_file *ref,
+                            size_t n_ref, double tol)
+{
+	cr_assert_eq(eml_plan_n_outputs(plan), n_ref, "%s: %zu outputs, ORT has %zu", what,
+	             eml_plan_n_outputs(plan), n_ref);
+	for (size_t k = 0; k < n_ref; k++) {
+		eml_io_tensor o;
+		cr_assert_eq(eml_plan_output(plan, k, &o), EML_OK);
+		cr_assert_eq(o.dtype, ref[k].dtype, "%s output %zu dtype", what, k);
+		cr_assert_eq(o.rank, ref[k].rank, "%s output %zu rank %u vs %u", what, k, o.rank,
+		             ref[k].rank);
+		for (uint32_t d = 0; d < o.rank; d++)
+			cr_assert_eq(o.dims[d], ref[k].dims[d],
+			             "%s output %zu dim %u: %lld vs %lld", what, k, d,
+			             (long long)o.dims[d], (long long)ref[k].dims[d]);
+		cr_assert_eq(o.bytes, ref[k].bytes);
+		cr_assert_eq(o.dtype, EML_DT_FLOAT, "%s: float outputs expected", what);
+		const float *a = o.data, *b = (const float *)(const void *)ref[k].data;
+		uint64_t n = o.bytes / 4, worst_i = 0;
+		double worst = 0;
+		for (uint64_t i = 0; i < n; i++) {
+			double d =
+			    fabs((double)a[i] - (double)b[i]) / fmax(1.0, fabs((double)b[i]));
+			if (!(d <= worst)) { /* also catches NaN */
+				worst = d;
+				worst_i = i;
+			}
+		}
+		double lo = INFINITY, hi = -INFINITY;
+		for (uint64_t i = 0; i < n; i++) {
+			lo = fmin(lo, b[i]);
+			hi = fmax(hi, b[i]);
+		}
+		printf(
+		    "%s output %zu: %llu elements in [%.4g, %.4g], max |a-b|/max(1,|b|) = %.3g\n",
+		    what, k, (unsigned long long)n, lo, hi, worst);
+		cr_assert(worst <= tol,
+		          "%s output %zu: element %llu = %.9g, ORT %.9g (scaled %.3g > %g)", what,
+		          k, (unsigned long long)worst_i, (double)a[worst_i], (double)b[worst_i],
+		          worst, tol);
+	}
+}
+
+static eml_plan *assemble(const eml_model *m, const eml_tensor_file *in, int threads)
+{
+	eml_io_tensor io;
+	memset(&io, 0, sizeof(io));
+	io.dtype = in->dtype;
+	io.rank = in->rank;
+	memcpy(io.dims, in->dims, sizeof(io.dims));
+	io.data = in->data;
+	io.bytes = in->bytes;
+	eml_engine_opts opts = {.threads = threads, .max_memory = 0};
+	eml_plan *p = NULL;
+	int bad = -1;
+	int rc = eml_engine_assemble(m, &io, 1, &opts, &p, &bad);
+	cr_assert_eq(rc, EML_OK, "assemble: %s (input %d)", eml_err_name(rc), bad);
+	rc = eml_plan_run(p);
+	cr_assert_eq(rc, EML_OK, "run: %s", eml_err_name(rc));
+	return p;
+}
+
+static void check_model(const char *id)
+{
+	const struct model_case *c = find_case(id);
+	char mpath[PATH_MAX];
+	model_path(c, mpath, sizeof(mpath));
+	uint64_t seed = SEED_BASE + (uint64_t)(c - cases);
+	eml_tensor_file in, ref[MAX_OUT];
+	memset(ref, 0, sizeof(ref));
+	make_input(c, seed, &in);
+	size_t n_ref = ort_reference(c, mpath, seed, &in, ref);
+
+	/* (a) plain ONNX */
+	eml_model *m = NULL;
+	int rc = eml_onnx_load_file(mpath, &m);
+	cr_assert_eq(rc, EML_OK, "load %s: %s", id, eml_err_name(rc));
+	eml_plan *pa = assemble(m, &in, 2);
+	char what[96];
+	snprintf(what, sizeof(what), "%s (onnx)", id);
+	compare_outputs(what, pa, ref, n_ref, REL_TOL);
+
+	/* (b) decompose -> topology key + blob -> parse + join */
+	uint8_t *tkey = NULL, *blob = NULL;
+	size_t tkey_len = 0, blob_len = 0;
+	rc = eml_topo_decompose(m, NULL, &tkey, &tkey_len, &blob, &blob_len);
+	cr_assert_eq(rc, EML_OK, "decompose %s: %s", id, eml_err_name(rc));
+	eml_model_free(m);
+	eml_tkey *k = NULL;
+	cr_assert_eq(eml_tkey_parse(tkey, tkey_len, &k), EML_OK);
+	eml_model *joined = NULL;
+	uint32_t bad_chunk;
+	rc = eml_topo_join(k, blob, blob_len, &joined, &bad_chunk);
+	cr_assert_eq(rc, EML_OK, "join %s: %s", id, eml_err_name(rc));
+	eml_plan *pb = assemble(joined, &in, 2);
+	snprintf(what, sizeof(what), "%s (tkey+blob)", id);
+	compare_outputs(what, pb, ref, n_ref, REL_TOL);
+	for (size_t i = 0; i < n_ref; i++) {
+		eml_io_tensor oa, ob;
+		cr_assert_eq(eml_plan_output(pa, i, &oa), EML_OK);
+		cr_assert_eq(eml_plan_output(pb, i, &ob), EML_OK);
+		cr_assert(oa.bytes == ob.bytes && memcmp(oa.data, ob.data, oa.bytes) == 0,
+		          "%s: output %zu differs between the plain and the decomposed model", id,
+		          i);
+	}
+	eml_plan_free(pa);
+	eml_plan_free(pb);
+	eml_model_free(joined);
+	eml_tkey_free(k);
+	eml_free(tkey);
+	eml_free(blob);
+	for (size_t i = 0; i < n_ref; i++)
+		eml_tensor_file_cleanup(&ref[i]);
+	eml_tensor_file_cleanup(&in);
+}
+
+Test(models_vs_ort, mnist)
+{
+	check_model("mnist");
+}
+
+Test(models_vs_ort, openwakeword_hello_deepa)
+{
+	check_model("hello_deepa");
+}
+
+Test(models_vs_ort, openwakeword_hello_deepa_old)
+{
+	check_model("hello_deepa_old");
+}
+
+Test(models_vs_ort, openwakeword_namaste_deepa)
+{
+	check_model("namaste_deepa");
+}
+
+Test(models_vs_ort, ocr_cls)
+{
+	check_model("ocr_cls");
+}
+
+Test(models_vs_ort, ocr_rec_1x3x48x320)
+{
+	check_model("ocr_rec");
+}
+
+Test(models_vs_ort, ocr_det_640x640)
+{
+	check_model("ocr_det");
+}
+
+/* MNIST against the outputs shipped with the model (ONNX model zoo), ONNX's tolerance for the
+ * zoo's data (rtol 1e-3, atol 1e-5: the zoo outputs were made by another runtime). */
+Test(models_vs_ort, mnist_shipped_test_data)
+{
+	char mpath[PATH_MAX];
+	model_path(find_case("mnist"), mpath, sizeof(mpath));
+	eml_model *m = NULL;
+	cr_assert_eq(eml_onnx_load_file(mpath, &m), EML_OK);
+	int sets = 0;
+	for (int s = 0; s < 8; s++) {
+		char p[PATH_MAX];
+		pathf(p, sizeof(p), "%s/models/mnist-8/test_data_set_%d/input_0.pb",
+		      eml_test_vectors_dir(), s);
+		eml_tensor_file in, want;
+		if (access(p, F_OK) != 0)
+			break;
+		cr_assert_eq(eml_tensor_read_file(p, &in), EML_OK);
+		pathf(p, sizeof(p), "%s/models/mnist-8/test_data_set_%d/output_0.pb",
+		      eml_test_vectors_dir(), s);
+		cr_assert_eq(eml_tensor_read_file(p, &want), EML_OK);
+		eml_plan *pl = assemble(m, &in, 1);
+		eml_io_tensor o;
+		cr_assert_eq(eml_plan_output(pl, 0, &o), EML_OK);
+		cr_assert_eq(o.bytes, want.bytes);
+		const float *a = o.data, *b = (const float *)(const void *)want.data;
+		int argmax_a = 0, argmax_b = 0;
+		for (uint64_t i = 0; i < o.bytes / 4; i++) {
+			cr_assert(fabs(a[i] - b[i]) <= 1e-5 + 1e-3 * fabs(b[i]),
+			          "set %d element %llu: %g vs %g", s, (unsigned long long)i, a[i],
+			          b[i]);
+			if (a[i] > a[argmax_a])
+				argmax_a = (int)i;
+			if (b[i] > b[argmax_b])
+				argmax_b = (int)i;
+		}
+		cr_assert_eq(argmax_a, argmax_b);
+		eml_plan_free(pl);
+		eml_tensor_file_cleanup(&in);
+		eml_tensor_file_cleanup(&want);
+		sets++;
+	}
+	cr_assert_eq(sets, 3, "expected the 3 shipped test data sets");
+	eml_model_free(m);
+}
+
+/* ---- eml run, end to end through the binary ------------------------------------------- */
+
+struct cli {
+	char *dir;
+	char out[PATH_MAX], err[PATH_MAX];
+	int status;
+	char *stdout_text, *stderr_text;
+};
+
+static void cli_run(struct cli *c, char **args)
+{
+	char *argv[64];
+	size_t n = 0;
+	argv[n++] = (char *)eml_test_bin();
+	argv[n++] = "run";
+	for (; *args != NULL && n < 62; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	snprintf(c->out, sizeof(c->out), "%s/stdout", c->dir);
+	snprintf(c->err, sizeof(c->err), "%s/stderr", c->dir);
+	c->status = run_proc(argv, NULL, c->out, c->err);
+	free(c->stdout_text);
+	free(c->stderr_text);
+	c->stdout_text = slurp_text(c->out);
+	c->stderr_text = slurp_text(c->err);
+}
+
+static int cli_exit(const struct cli *c)
+{
+	cr_assert(WIFEXITED(c->status), "eml run died (signal %d): %s",
+	          WIFSIGNALED(c->status) ? WTERMSIG(c->status) : 0, c->stderr_text);
+	return WEXITSTATUS(c->status);
+}
+
+static void write_npy(const char *path, int dtype, uint32_t rank, const int64_t *dims)
+{
+	eml_tensor_file t;
+	memset(&t, 0, sizeof(t));
+	t.dtype = dtype;
+	t.rank = rank;
+	uint64_t n = 1;
+	for (uint32_t i = 0; i < rank; i++) {
+		t.dims[i] = dims[i];
+		n *= (uint64_t)dims[i];
+	}
+	t.bytes = n * eml_dtype_size(dtype);
+	t.data = eml_calloc(t.bytes ? t.bytes : 1, 1);
+	cr_assert_eq(eml_tensor_write_file(path, &t), EML_OK);
+	eml_tensor_file_cleanup(&t);
+}
+
+Test(eml_run, mnist_plain_and_decomposed_match_shipped_outputs)
+{
+	struct cli c = {0};
+	c.dir = eml_test_tmpdir();
+	char mpath[PATH_MAX], in[PATH_MAX], spec[PATH_MAX + 8], outdir[PATH_MAX + 8];
+	model_path(find_case("mnist"), mpath, sizeof(mpath));
+	pathf(in, sizeof(in), "%s/models/mnist-8/test_data_set_1/input_0.pb",
+	      eml_test_vectors_dir());
+	eml_tensor_file want;
+	char wpath[PATH_MAX];
+	pathf(wpath, sizeof(wpath), "%s/models/mnist-8/test_data_set_1/output_0.pb",
+	      eml_test_vectors_dir());
+	cr_assert_eq(eml_tensor_read_file(wpath, &want), EML_OK);
+
+	/* Plain model, input by name (names are kept in an ONNX file), .npy and .pb outputs. */
+	eml_model *m = NULL;
+	cr_assert_eq(eml_onnx_load_file(mpath, &m), EML_OK);
+	cr_assert_not_null(m->values[m->graphs[0].inputs[0]].name);
+	char in_name[256]; /* a copy: the model is freed below */
+	snprintf(in_name, sizeof(in_name), "%s", m->values[m->graphs[0].inputs[0]].name);
+	pathf(spec, sizeof(spec), "%s=%s", in_name, in);
+	pathf(outdir, sizeof(outdir), "%s/a", c.dir);
+	char *a1[] = {mpath,    "--input",  spec, "--output-dir", outdir, "--pb",
+	              "--json", "--repeat", "3",  "--threads",    "1",    NULL};
+	cli_run(&c, a1);
+	cr_assert_eq(cli_exit(&c), 0, "eml run failed: %s", c.stderr_text);
+	cr_assert(strstr(c.stdout_text, "\"arena_bytes\"") != NULL, "json: %s", c.stdout_text);
+	cr_assert(strstr(c.stdout_text, "\"run_median\"") != NULL, "json: %s", c.stdout_text);
+	cr_assert(strstr(c.stdout_text, "\"shape\": [1, 10]") != NULL, "json: %s", c.stdout_text);
+	const char *outs[] = {"output_0.npy", "output_0.pb"};
+	for (int i = 0; i < 2; i++) {
+		char p[PATH_MAX * 2];
+		pathf(p, sizeof(p), "%s/%s", outdir, outs[i]);
+		eml_tensor_file got;
+		cr_assert_eq(eml_tensor_read_file(p, &got), EML_OK, "%s", p);
+		cr_assert_eq(got.bytes, want.bytes);
+		const float *a = (const float *)(const void *)got.data;
+		const float *b = (const float *)(const void *)want.data;
+		for (int k = 0; k < 10; k++)
+			cr_assert(fabs(a[k] - b[k]) <= 1e-5 + 1e-3 * fabs(b[k]), "%s[%d]", outs[i],
+			          k);
+		eml_tensor_file_cleanup(&got);
+	}
+
+	/* Topology key + blob (no names kept): the input goes by position. */
+	uint8_t *tkey, *blob;
+	size_t tl, bl;
+	cr_assert_eq(eml_topo_decompose(m, NULL, &tkey, &tl, &blob, &bl), EML_OK);
+	eml_model_free(m);
+	char kp[PATH_MAX], wp[PATH_MAX];
+	pathf(kp, sizeof(kp), "%s/mnist.tkey", c.dir);
+	pathf(wp, sizeof(wp), "%s/mnist.weights", c.dir);
+	cr_assert_eq(eml_file_write_atomic(kp, tkey, tl, 0600), EML_OK);
+	cr_assert_eq(eml_file_write_atomic(wp, blob, bl, 0600), EML_OK);
+	eml_free(tkey);
+	eml_free(blob);
+	pathf(spec, sizeof(spec), "0=%s", in);
+	pathf(outdir, sizeof(outdir), "%s/b", c.dir);
+	char *a2[] = {"--key", kp, "--weights", wp, "--input", spec, "--output-dir", outdir, NULL};
+	cli_run(&c, a2);
+	cr_assert_eq(cli_exit(&c), 0, "eml run --key failed: %s", c.stderr_text);
+	char pa[PATH_MAX * 2], pb[PATH_MAX * 2];
+	pathf(pa, sizeof(pa), "%s/a/output_0.npy", c.dir);
+	pathf(pb, sizeof(pb), "%s/b/output_0.npy", c.dir);
+	eml_tensor_file ta, tb;
+	cr_assert_eq(eml_tensor_read_file(pa, &ta), EML_OK);
+	cr_assert_eq(eml_tensor_read_file(pb, &tb), EML_OK);
+	cr_assert(ta.bytes == tb.bytes && memcmp(ta.data, tb.data, ta.bytes) == 0,
+	          "plain and decomposed outputs differ");
+	eml_tensor_file_cleanup(&ta);
+	eml_tensor_file_cleanup(&tb);
+
+	/* With names stripped, the ONNX input name no longer matches anything. */
+	pathf(spec, sizeof(spec), "%s=%s", in_name, in);
+	char *a3[] = {"--key", kp, "--weights", wp, "--input", spec, "--output-dir", outdir, NULL};
+	cli_run(&c, a3);
+	cr_assert_neq(cli_exit(&c), 0);
+	cr_assert(strstr(c.stderr_text, "ENGINE_INPUT_UNKNOWN") != NULL, "%s", c.stderr_text);
+
+	/* A tampered blob is refused with exit code 4. */
+	uint8_t *wb;
+	size_t wl;
+	cr_assert_eq(eml_file_read(wp, 1 << 30, &wb, &wl), EML_OK);
+	wb[wl / 2] ^= 1;
+	cr_assert_eq(eml_file_write_atomic(wp, wb, wl, 0600), EML_OK);
+	eml_free(wb);
+	pathf(spec, sizeof(spec), "0=%s", in);
+	char *a4[] = {"--key", kp, "--weights", wp, "--input", spec, "--output-dir", outdir, NULL};
+	cli_run(&c, a4);
+	cr_assert_eq(cli_exit(&c), 4, "tampered blob: %s", c.stderr_text);
+
+	eml_tensor_file_cleanup(&want);
+	free(c.stdout_text);
+	free(c.stderr_text);
+	eml_test_rmtree(c.dir);
+	free(c.dir);
+}
+
+/* Every input error is a clear message naming the input as the user gave it, never a crash. */
+Test(eml_run, input_errors_name_the_input_and_never_crash)
+{
+	struct cli c = {0};
+	c.dir = eml_test_tmpdir();
+	char mpath[PATH_MAX];
+	model_path(find_case("mnist"), mpath, sizeof(mpath));
+	char good[PATH_MAX], f_dtype[PATH_MAX], f_rank[PATH_MAX], f_shape[PATH_MAX],
+	    f_rank9[PATH_MAX], f_junk[PATH_MAX], outdir[PATH_MAX];
+	pathf(good, sizeof(good), "%s/good.npy", c.dir);
+	pathf(f_dtype, sizeof(f_dtype), "%s/dtype.npy", c.dir);
+	pathf(f_rank, sizeof(f_rank), "%s/rank.npy", c.dir);
+	pathf(f_shape, sizeof(f_shape), "%s/shape.npy", c.dir);
+	pathf(f_rank9, sizeof(f_rank9), "%s/rank9.npy", c.dir);
+	pathf(f_junk, sizeof(f_junk), "%s/junk.npy", c.dir);
+	pathf(outdir, sizeof(outdir), "%s/out", c.dir);
+	int64_t d4[4] = {1, 1, 28, 28}, d3[3] = {1, 28, 28}, dbad[4] = {1, 1, 7, 5};
+	write_npy(good, EML_DT_FLOAT, 4, d4);
+	write_npy(f_dtype, EML_DT_INT64, 4, d4);
+	write_npy(f_rank, EML_DT_FLOAT, 3, d3);
+	write_npy(f_shape, EML_DT_FLOAT, 4, dbad);
+	/* Rank 9 is over the limits: the tensor reader refuses it before allocating. */
+	const char *r9 = "{'descr': '<f4', 'fortran_order': False, "
+	                 "'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1), }";
+	char r9buf[128];
+	memset(r9buf, ' ', sizeof(r9buf));
+	memcpy(r9buf, "\x93NUMPY\x01\x00", 8);
+	r9buf[8] = 118;
+	r9buf[9] = 0;
+	memcpy(r9buf + 10, r9, strlen(r9));
+	r9buf[127] = '\n';
+	cr_assert_eq(eml_file_write_atomic(f_rank9, r9buf, sizeof(r9buf), 0600), EML_OK);
+	cr_assert_eq(eml_file_write_atomic(f_junk, "not a tensor", 12, 0600), EML_OK);
+
+	struct {
+		const char *spec_name;
+		const char *file;
+		const char *code;
+		const char *extra;
+	} bad[] = {
+	    {"Input3", f_dtype, "ENGINE_INPUT_DTYPE", NULL},
+	    {"0", f_rank, "ENGINE_INPUT_RANK", NULL},
+	    {"0", f_shape, "ENGINE_INPUT_SHAPE", NULL},
+	    {"0", f_rank9, "LIMIT", NULL},
+	    {"0", f_junk, "TENSOR_FORMAT", NULL},
+	    {"0", "/nonexistent/x.npy", "NOT_FOUND", NULL},
+	    {"nosuchinput", good, "ENGINE_INPUT_UNKNOWN", NULL},
+	    {"7", good, "ENGINE_INPUT_UNKNOWN", NULL},
+	    {"0", good, "ENGINE_MEMORY_LIMIT", "1k"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char spec[PATH_MAX + 64];
+		pathf(spec, sizeof(spec), "%s=%s", bad[i].spec_name, bad[i].file);
+		char *mem = (char *)(bad[i].extra ? bad[i].extra : "0");
+		char *args[] = {mpath,  "--input",      spec, "--output-dir",
+		                outdir, "--max-memory", mem,  NULL};
+		cli_run(&c, args);
+		int ex = cli_exit(&c);
+		cr_assert_neq(ex, 0, "case %zu succeeded", i);
+		cr_assert(strstr(c.stderr_text, bad[i].code) != NULL,
+		          "case %zu: expected %s in: %s", i, bad[i].code, c.stderr_text);
+		char quoted[128];
+		snprintf(quoted, sizeof(quoted), "'%s'", bad[i].spec_name);
+		if (strcmp(bad[i].code, "ENGINE_MEMORY_LIMIT") != 0)
+			cr_assert(strstr(c.stderr_text, quoted) != NULL,
+			          "case %zu: the message does not name input %s: %s", i, quoted,
+			          c.stderr_text);
+	}
+
+	/* Missing input: named by position (and kept name). */
+	char *a_missing[] = {mpath, "--output-dir", outdir, NULL};
+	cli_run(&c, a_missing);
+	cr_assert_neq(cli_exit(&c), 0);
+	cr_assert(strstr(c.stderr_text, "ENGINE_INPUT_MISSING") != NULL, "%s", c.stderr_text);
+	cr_assert(strstr(c.stderr_text, "input 0") != NULL, "%s", c.stderr_text);
+
+	/* Usage errors. */
+	char spec[PATH_MAX + 8];
+	pathf(spec, sizeof(spec), "0=%s", good);
+	char *u1[] = {mpath, "--input", spec, "--input", spec, NULL};
+	cli_run(&c, u1);
+	cr_assert_eq(cli_exit(&c), 2, "%s", c.stderr_text);
+	char *u2[] = {mpath, "--key", "x.tkey", "--input", spec, NULL};
+	cli_run(&c, u2);
+	cr_assert_eq(cli_exit(&c), 2, "%s", c.stderr_text);
+	char *u3[] = {mpath, "--input", "noequals", NULL};
+	cli_run(&c, u3);
+	cr_assert_eq(cli_exit(&c), 2, "%s", c.stderr_text);
+	char *u4[] = {mpath, "--input", spec, "--repeat", "0", NULL};
+	cli_run(&c, u4);
+	cr_assert_eq(cli_exit(&c), 2, "%s", c.stderr_text);
+
+	/* And the good input runs. */
+	char *ok[] = {mpath, "--input", spec, "--output-dir", outdir, NULL};
+	cli_run(&c, ok);
+	cr_assert_eq(cli_exit(&c), 0, "%s", c.stderr_text);
+
+	free(c.stdout_text);
+	free(c.stderr_text);
+	eml_test_rmtree(c.dir);
+	free(c.dir);
+}
