@@ -39,6 +39,10 @@ static void roundtrip(const char *path, uint32_t min_nodes, int want_constant_te
 	if (want_constant_tensors)
 		cr_assert_gt(const_tensors, 0, "%s keeps weights in Constant nodes", path);
 	cr_assert_gt(m->graphs[0].n_inputs, 0);
+	/* the data area is sized once from the tensor bytes present in the file */
+	cr_assert_geq(eml_alloc_size(m->data), m->data_len);
+	cr_assert_lt(eml_alloc_size(m->data), m->data_len + EML_DATA_ALIGN, "%s: %zu for %llu",
+	             path, eml_alloc_size(m->data), (unsigned long long)m->data_len);
 	cr_assert_not_null(m->values[m->graphs[0].inputs[0]].name, "I/O names are kept at load");
 
 	eml_unsupported_op *list = NULL;
