@@ -715,6 +715,10 @@ static int load_attr(loader *ld, const Onnx__AttributeProto *a, int is_constant,
 			                            &out->tensor));
 			goto out;
 		}
+		/* Anything else (an unknown name, a form with the wrong type) would leave a payload
+		 * outside the tensor table, i.e. in the topology: refuse. */
+		EML_ENSURE(strcmp(a->name, "value") == 0 && type == EML_ATTR_TENSOR,
+		           EML_E_ONNX_ATTRIBUTE);
 	}
 	switch (type) {
 	case EML_ATTR_FLOAT:
@@ -829,6 +833,8 @@ static int load_node(loader *ld, const Onnx__NodeProto *np, int32_t g, int depth
 		nd->n_inputs = (uint32_t)i + 1;
 	}
 	int is_constant = dom[0] == '\0' && strcmp(np->op_type, "Constant") == 0;
+	/* Constant carries exactly one of its value attributes (operator docs). */
+	EML_ENSURE(!is_constant || np->n_attribute == 1, EML_E_ONNX_ATTRIBUTE);
 	for (size_t i = 0; i < np->n_attribute; i++) {
 		for (size_t j = 0; j < i; j++)
 			EML_ENSURE(np->attribute[j] == NULL || np->attribute[i] == NULL ||
