@@ -290,8 +290,8 @@ int eml_blob_decrypt(const eml_tkey *k, const uint8_t *blob, size_t n, uint8_t *
 	int rc = EML_OK;
 	uint8_t *tmp = NULL;
 	eml_aead *aead = NULL;
+	eml_hash *hash = NULL;
 	uint32_t bad = UINT32_MAX;
-	int digest_ok = 0;
 	uint64_t P = 0;
 	EML_ENSURE(k != NULL && (blob != NULL || n == 0), EML_E_ARG);
 	P = k->h.plaintext_len;
@@ -311,11 +311,11 @@ int eml_blob_decrypt(const eml_tkey *k, const uint8_t *blob, size_t n, uint8_t *
 	}
 	EML_ENSURE(n == want, EML_E_BLOB_TRAILING);
 
-	uint8_t d[EML_SHA256_LEN];
-	EML_GUARD(eml_sha256(blob, n, d));
-	digest_ok = eml_ct_eq(d, k->h.digest, sizeof(d));
-
-	/* Decrypt in order; on a digest mismatch this same pass names the first bad chunk. */
+	/* One pass: each chunk is hashed (for the pinned SHA-256 of the whole blob) and decrypted
+	 * while in cache. A chunk failing authentication is named; if every chunk authenticates but
+	 * the digest differs, the blob is refused as a whole. Either way `out` is wiped. */
+	EML_GUARD(eml_hash_new(EML_HASH_SHA256, &hash));
+	EML_GUARD(eml_hash_update(hash, blob, EML_BLOB_HEADER_LEN));
 	tmp = eml_alloc(bi.chunk_size);
 	EML_ENSURE(tmp != NULL, EML_E_NOMEM);
 	EML_GUARD(eml_aead_new(k->h.key, &aead));
@@ -328,6 +328,7 @@ int eml_blob_decrypt(const eml_tkey *k, const uint8_t *blob, size_t n, uint8_t *
 		chunk_aad(aad, blob, ci, bi.chunk_count);
 		size_t ct_len = (size_t)(e - a) + EML_AEAD_TAG_LEN;
 		uint8_t *dst = e <= P ? out + a : tmp;
+		EML_GUARD(eml_hash_update(hash, src, ct_len));
 		if (eml_aead_ctx_open(aead, nonce, aad, sizeof(aad), src, ct_len, dst) != EML_OK) {
 			bad = ci;
 			EML_FAIL(EML_E_BLOB_CHUNK_AUTH);
@@ -335,12 +336,17 @@ int eml_blob_decrypt(const eml_tkey *k, const uint8_t *blob, size_t n, uint8_t *
 		if (dst == tmp && a < P)
 			memcpy(out + a, tmp, (size_t)(P - a));
 	}
-	EML_ENSURE(digest_ok, EML_E_BLOB_DIGEST);
+	uint8_t d[EML_SHA256_LEN];
+	rc = eml_hash_final(hash, d);
+	hash = NULL;
+	EML_GUARD(rc);
+	EML_ENSURE(eml_ct_eq(d, k->h.digest, sizeof(d)), EML_E_BLOB_DIGEST);
 out:
 	if (rc != EML_OK && out != NULL)
 		eml_wipe(out, (size_t)(P < out_len ? P : out_len));
 	if (bad_chunk != NULL)
 		*bad_chunk = rc == EML_OK ? UINT32_MAX : bad;
+	eml_hash_free(hash);
 	eml_aead_free(aead);
 	eml_free(tmp);
 	return rc;
