@@ -269,6 +269,18 @@ Test(tkey, structural_errors_are_specific)
 	nd->outputs[0] = -2;
 	cr_assert_eq(reserialize(&f, m, NULL, NULL), EML_E_TKEY_BAD_REF);
 	nd->outputs[0] = save;
+	/* a value defined twice (not single assignment) */
+	if (m->graphs[0].n_nodes > 1) {
+		eml_node *n1 = &m->graphs[0].nodes[1];
+		save = n1->outputs[0];
+		n1->outputs[0] = nd->outputs[0];
+		cr_assert_eq(reserialize(&f, m, NULL, NULL), EML_E_TKEY_BAD_REF);
+		n1->outputs[0] = save;
+	}
+	save = m->graphs[0].inputs[0];
+	m->graphs[0].inputs[0] = nd->outputs[0];
+	cr_assert_eq(reserialize(&f, m, NULL, NULL), EML_E_TKEY_BAD_REF);
+	m->graphs[0].inputs[0] = save;
 	/* graph output id out of range */
 	save = m->graphs[0].outputs[0];
 	m->graphs[0].outputs[0] = -1;
@@ -361,6 +373,12 @@ Test(tkey, subgraph_references_checked)
 						if (at->type == EML_ATTR_GRAPH) {
 							int32_t s = at->graph;
 							at->graph = 0;
+							cr_assert_eq(reserialize(&f, t, NULL, NULL),
+							             EML_E_TKEY_BAD_REF);
+							/* the sibling branch owned twice, this one by nobody */
+							const eml_attr *o =
+							    &t->graphs[g].nodes[i].attrs[a ^ 1];
+							at->graph = o->graph;
 							cr_assert_eq(reserialize(&f, t, NULL, NULL),
 							             EML_E_TKEY_BAD_REF);
 							at->graph = s;
