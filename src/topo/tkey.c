@@ -509,8 +509,8 @@ int eml_tkey_parse_body(const uint8_t *p, size_t n, uint64_t plaintext_len, eml_
 		EML_GUARD(get_i64(&x, &m->opsets[i].version));
 	}
 
-	/* The value table refers to tensors, which come next: read the tensor count first by
-	 * peeking is not possible, so values are checked against the tensor count afterwards. */
+	/* Values refer to tensors, whose table comes next: their tensor ids are range-checked
+	 * against the limit here and against the real tensor count once it is known. */
 	EML_GUARD(get_u32(&x, &cnt));
 	EML_GUARD(check_count(&x, cnt, EML_MAX_VALUES, 13));
 	m->values = eml_calloc(cnt ? cnt : 1, sizeof(eml_value));
