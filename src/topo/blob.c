@@ -6,6 +6,7 @@
  * authentication of a named chunk; the key is fresh per decomposition, so nonces never repeat.
  */
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/cursor.h"
 #include "common/file.h"
@@ -261,6 +262,19 @@ out:
 	return rc;
 }
 
+/* A large blob is written once, front to back: transparent huge pages turn ~500 page faults per
+ * MiB into one every 2 MiB (a hint only; the kernel may ignore it). */
+static void advise_huge(void *p, size_t n)
+{
+	const uintptr_t huge = (uintptr_t)2 << 20;
+	if (n < 4 * huge)
+		return;
+	uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+	uintptr_t e = ((uintptr_t)p + n) & ~(huge - 1);
+	if (e > a)
+		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+}
+
 int eml_topo_decompose(const eml_model *m, const eml_decompose_opts *o, uint8_t **tkey,
                        size_t *tkey_len, uint8_t **blob, size_t *blob_len)
 {
@@ -273,6 +287,7 @@ int eml_topo_decompose(const eml_model *m, const eml_decompose_opts *o, uint8_t 
 	EML_GUARD(eml_topo_blob_len(m, o, &blen));
 	b = eml_alloc(blen);
 	EML_ENSURE(b != NULL, EML_E_NOMEM);
+	advise_huge(b, blen);
 	EML_GUARD(eml_topo_decompose_into(m, o, tkey, tkey_len, b, blen));
 	*blob = b;
 	*blob_len = blen;
