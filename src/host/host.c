@@ -58,6 +58,10 @@ static eml_conn_opts opts_for(const struct host *h, int role)
 	eml_conn_opts o = {.limits = h->cfg->limits, .idle_timeout_ms = h->cfg->idle_timeout_ms};
 	if (h->cfg->max_blob < o.limits.weight_max)
 		o.limits.weight_max = (uint32_t)h->cfg->max_blob;
+	/* Output to clients and the enclave: relayed client frames and small store replies, so
+	 * room for two of the largest client frames. (The protocol has one request outstanding per
+	 * session; a peer that does not read is cut off at this bound rather than slowed down.) */
+	o.out_max = 2 * ((size_t)o.limits.client_max + EML_FRAME_HEADER_LEN);
 	if (role == R_CHANNEL) {
 		o.limits.client_max = EML_WIRE_MAX_AUDIT_RECORD;
 		o.limits.weight_max = 0;
