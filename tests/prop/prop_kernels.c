@@ -270,7 +270,7 @@ static int rand_conv(eml_rng *r, eml_conv_params *p, int transpose)
 	int pointwise = !transpose && eml_rng_chance(r, 0.15);
 	size_t maxs = p->nd == 3 ? 6 : (p->nd == 2 ? 12 : 24);
 	for (int i = 0; i < p->nd; i++) {
-		p->in[i] = 1 + eml_rng_below(r, maxs);
+		p->in[i] = 1 + eml_rng_below(r, eml_rng_chance(r, 0.1) ? 3 * maxs : maxs);
 		p->kernel[i] = 1 + eml_rng_below(r, p->nd == 1 ? 5 : 3);
 		p->stride[i] = 1 + eml_rng_below(r, 3);
 		p->dilation[i] = eml_rng_chance(r, 0.25) ? 2 : 1;
@@ -417,7 +417,12 @@ static void conv_case(eml_rng *r, eml_threadpool *pool, int transpose)
 	int prepacked = eml_rng_chance(r, 0.5);
 	int threads = eml_threadpool_threads(pool);
 	size_t ps = transpose ? eml_convt_packed_size(&p) : eml_conv_packed_size(&p);
-	size_t ws = transpose ? eml_convt_work_size(&p, threads) : eml_conv_work_size(&p, threads);
+	size_t ws;
+	if (prepacked)
+		ws = transpose ? eml_convt_work_size_prepacked(&p, threads)
+		               : eml_conv_work_size_prepacked(&p, threads);
+	else
+		ws = transpose ? eml_convt_work_size(&p, threads) : eml_conv_work_size(&p, threads);
 	float *packed = prepacked ? malloc(ps) : NULL;
 	unsigned char *work = malloc(ws + 256);
 	cr_assert_not_null(work);

@@ -8,12 +8,11 @@
 #include "engine/kernels/gemm_internal.h"
 
 #define AMR EML_AVX2_MR
-#define ANR EML_AVX2_NR
 
 static inline __attribute__((always_inline)) void kern(const int R, const int V, size_t kc,
-                                                       const float *a, const float *b, float *c,
-                                                       size_t ldc, int accumulate, __m256i m0,
-                                                       __m256i m1)
+                                                       const float *a, const float *b, size_t ldb,
+                                                       float *c, size_t ldc, int accumulate,
+                                                       __m256i m0, __m256i m1)
 {
 	__m256 acc0[AMR], acc1[AMR];
 #pragma GCC unroll 6
@@ -32,7 +31,7 @@ static inline __attribute__((always_inline)) void kern(const int R, const int V,
 				acc1[i] = _mm256_fmadd_ps(av, b1, acc1[i]);
 		}
 		a += AMR;
-		b += ANR;
+		b += ldb;
 	}
 #pragma GCC unroll 6
 	for (int i = 0; i < R; i++) {
@@ -57,12 +56,12 @@ static __m256i lane_mask(int n)
 #define KCASE(R)                                                                                   \
 	case R:                                                                                    \
 		if (w > 8)                                                                         \
-			kern(R, 2, kc, a, b, c, ldc, accumulate, m0, m1);                          \
+			kern(R, 2, kc, a, b, ldb, c, ldc, accumulate, m0, m1);                     \
 		else                                                                               \
-			kern(R, 1, kc, a, b, c, ldc, accumulate, m0, m1);                          \
+			kern(R, 1, kc, a, b, ldb, c, ldc, accumulate, m0, m1);                     \
 		break;
 
-void eml_ukernel_avx2(size_t kc, const float *a, const float *b, float *c, size_t ldc,
+void eml_ukernel_avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
                       int accumulate, int h, int w)
 {
 	__m256i m0 = lane_mask(w), m1 = lane_mask(w - 8);
@@ -74,9 +73,53 @@ void eml_ukernel_avx2(size_t kc, const float *a, const float *b, float *c, size_
 		KCASE(5)
 	default:
 		if (w > 8)
-			kern(AMR, 2, kc, a, b, c, ldc, accumulate, m0, m1);
+			kern(AMR, 2, kc, a, b, ldb, c, ldc, accumulate, m0, m1);
 		else
-			kern(AMR, 1, kc, a, b, c, ldc, accumulate, m0, m1);
+			kern(AMR, 1, kc, a, b, ldb, c, ldc, accumulate, m0, m1);
 		break;
+	}
+}
+
+void eml_gemm_small_m_avx2(size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                           int trans_a, const float *B, size_t ldb, float *C, size_t ldc,
+                           int accumulate)
+{
+	size_t nv = N / 8, rem = N % 8;
+	__m256i mt = lane_mask((int)rem);
+	if (!accumulate)
+		for (size_t m = 0; m < M; m++)
+			for (size_t j = 0; j < N; j++)
+				C[m * ldc + j] = 0.0f;
+	for (size_t k = 0; k < K; k++) {
+		const float *b = B + k * ldb;
+		for (size_t m = 0; m < M; m++) {
+			__m256 a =
+			    _mm256_set1_ps(alpha * (trans_a ? A[k * lda + m] : A[m * lda + k]));
+			float *c = C + m * ldc;
+			size_t v = 0;
+			for (; v + 4 <= nv; v += 4) {
+				__m256 c0 = _mm256_loadu_ps(c + 8 * v);
+				__m256 c1 = _mm256_loadu_ps(c + 8 * v + 8);
+				__m256 c2 = _mm256_loadu_ps(c + 8 * v + 16);
+				__m256 c3 = _mm256_loadu_ps(c + 8 * v + 24);
+				c0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 8 * v), c0);
+				c1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 8 * v + 8), c1);
+				c2 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 8 * v + 16), c2);
+				c3 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 8 * v + 24), c3);
+				_mm256_storeu_ps(c + 8 * v, c0);
+				_mm256_storeu_ps(c + 8 * v + 8, c1);
+				_mm256_storeu_ps(c + 8 * v + 16, c2);
+				_mm256_storeu_ps(c + 8 * v + 24, c3);
+			}
+			for (; v < nv; v++)
+				_mm256_storeu_ps(c + 8 * v,
+				                 _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 8 * v),
+				                                 _mm256_loadu_ps(c + 8 * v)));
+			if (rem)
+				_mm256_maskstore_ps(
+				    c + 8 * nv, mt,
+				    _mm256_fmadd_ps(a, _mm256_maskload_ps(b + 8 * nv, mt),
+				                    _mm256_maskload_ps(c + 8 * nv, mt)));
+		}
 	}
 }

@@ -9,12 +9,11 @@
 #include "engine/kernels/gemm_internal.h"
 
 #define AMR EML_AVX512_MR
-#define ANR EML_AVX512_NR
 
 static inline __attribute__((always_inline)) void kern(const int R, const int V, size_t kc,
-                                                       const float *a, const float *b, float *c,
-                                                       size_t ldc, int accumulate, __mmask16 m0,
-                                                       __mmask16 m1)
+                                                       const float *a, const float *b, size_t ldb,
+                                                       float *c, size_t ldc, int accumulate,
+                                                       __mmask16 m0, __mmask16 m1)
 {
 	__m512 acc0[AMR], acc1[AMR];
 #pragma GCC unroll 14
@@ -23,8 +22,9 @@ static inline __attribute__((always_inline)) void kern(const int R, const int V,
 		acc1[i] = _mm512_setzero_ps();
 	}
 	for (size_t k = 0; k < kc; k++) {
-		__m512 b0 = _mm512_loadu_ps(b);
-		__m512 b1 = V == 2 ? _mm512_loadu_ps(b + 16) : b0;
+		/* masked: only valid columns are read (B may be unpacked) */
+		__m512 b0 = V == 2 ? _mm512_loadu_ps(b) : _mm512_maskz_loadu_ps(m0, b);
+		__m512 b1 = V == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
 #pragma GCC unroll 14
 		for (int i = 0; i < R; i++) {
 			__m512 av = _mm512_set1_ps(a[i]);
@@ -33,7 +33,7 @@ static inline __attribute__((always_inline)) void kern(const int R, const int V,
 				acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);
 		}
 		a += AMR;
-		b += ANR;
+		b += ldb;
 	}
 #pragma GCC unroll 14
 	for (int i = 0; i < R; i++) {
@@ -53,12 +53,12 @@ static inline __attribute__((always_inline)) void kern(const int R, const int V,
 #define KCASE(R)                                                                                   \
 	case R:                                                                                    \
 		if (w > 16)                                                                        \
-			kern(R, 2, kc, a, b, c, ldc, accumulate, 0xFFFF, m1);                      \
+			kern(R, 2, kc, a, b, ldb, c, ldc, accumulate, 0xFFFF, m1);                 \
 		else                                                                               \
-			kern(R, 1, kc, a, b, c, ldc, accumulate, m0, 0);                           \
+			kern(R, 1, kc, a, b, ldb, c, ldc, accumulate, m0, 0);                      \
 		break;
 
-void eml_ukernel_avx512(size_t kc, const float *a, const float *b, float *c, size_t ldc,
+void eml_ukernel_avx512(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
                         int accumulate, int h, int w)
 {
 	__mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
@@ -79,9 +79,53 @@ void eml_ukernel_avx512(size_t kc, const float *a, const float *b, float *c, siz
 		KCASE(13)
 	default:
 		if (w > 16)
-			kern(AMR, 2, kc, a, b, c, ldc, accumulate, 0xFFFF, m1);
+			kern(AMR, 2, kc, a, b, ldb, c, ldc, accumulate, 0xFFFF, m1);
 		else
-			kern(AMR, 1, kc, a, b, c, ldc, accumulate, m0, 0);
+			kern(AMR, 1, kc, a, b, ldb, c, ldc, accumulate, m0, 0);
 		break;
+	}
+}
+
+void eml_gemm_small_m_avx512(size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                             int trans_a, const float *B, size_t ldb, float *C, size_t ldc,
+                             int accumulate)
+{
+	size_t nv = N / 16, rem = N % 16;
+	__mmask16 mt = (__mmask16)((1u << rem) - 1);
+	if (!accumulate)
+		for (size_t m = 0; m < M; m++)
+			for (size_t j = 0; j < N; j++)
+				C[m * ldc + j] = 0.0f;
+	for (size_t k = 0; k < K; k++) {
+		const float *b = B + k * ldb;
+		for (size_t m = 0; m < M; m++) {
+			float av = alpha * (trans_a ? A[k * lda + m] : A[m * lda + k]);
+			__m512 a = _mm512_set1_ps(av);
+			float *c = C + m * ldc;
+			size_t v = 0;
+			for (; v + 4 <= nv; v += 4) {
+				__m512 c0 = _mm512_loadu_ps(c + 16 * v);
+				__m512 c1 = _mm512_loadu_ps(c + 16 * v + 16);
+				__m512 c2 = _mm512_loadu_ps(c + 16 * v + 32);
+				__m512 c3 = _mm512_loadu_ps(c + 16 * v + 48);
+				c0 = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + 16 * v), c0);
+				c1 = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + 16 * v + 16), c1);
+				c2 = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + 16 * v + 32), c2);
+				c3 = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + 16 * v + 48), c3);
+				_mm512_storeu_ps(c + 16 * v, c0);
+				_mm512_storeu_ps(c + 16 * v + 16, c1);
+				_mm512_storeu_ps(c + 16 * v + 32, c2);
+				_mm512_storeu_ps(c + 16 * v + 48, c3);
+			}
+			for (; v < nv; v++)
+				_mm512_storeu_ps(c + 16 * v,
+				                 _mm512_fmadd_ps(a, _mm512_loadu_ps(b + 16 * v),
+				                                 _mm512_loadu_ps(c + 16 * v)));
+			if (rem)
+				_mm512_mask_storeu_ps(
+				    c + 16 * nv, mt,
+				    _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(mt, b + 16 * nv),
+				                    _mm512_maskz_loadu_ps(mt, c + 16 * nv)));
+		}
 	}
 }
