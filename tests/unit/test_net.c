@@ -230,6 +230,14 @@ Test(sock, unix_frames_stale_socket_and_refusals)
 	cr_assert_eq(eml_net_connect(&a, 500, &fd), EML_E_NET_CONNECT);
 	cr_assert_eq(eml_net_listen(&a, &l2), EML_OK);
 	cr_assert_eq(eml_net_accept(l2, 100, &fd), EML_E_NET_TIMEOUT);
+	/* A full backlog: connect waits (bounded) instead of handing back an unconnected socket. */
+	int pend[80], np = 0, rc = EML_OK;
+	while (np < 80 && (rc = eml_net_connect(&a, 100, &pend[np])) == EML_OK)
+		np++;
+	cr_assert_eq(rc, EML_E_NET_TIMEOUT, "after %d connections: %s", np, eml_err_name(rc));
+	cr_assert_gt(np, 0);
+	for (int i = 0; i < np; i++)
+		close(pend[i]);
 	close(l2);
 	/* A regular file in the way is never deleted. */
 	unlink(path);
