@@ -37,6 +37,7 @@ void eml_host_config_defaults(eml_host_config *c)
 	c->limits = EML_FRAME_LIMITS_DEFAULT;
 	c->max_blob = EML_FRAME_DEFAULT_WEIGHT_MAX;
 	c->idle_timeout_ms = 120000;
+	c->frame_timeout_ms = 300000; /* 256 MiB at under 1 MiB/s is not a client we serve */
 	c->connect_timeout_ms = 5000;
 	c->max_conns = 256;
 }
@@ -55,7 +56,9 @@ static const eml_conn_cb callbacks = {.on_frame = on_frame, .on_close = on_close
  */
 static eml_conn_opts opts_for(const struct host *h, int role)
 {
-	eml_conn_opts o = {.limits = h->cfg->limits, .idle_timeout_ms = h->cfg->idle_timeout_ms};
+	eml_conn_opts o = {.limits = h->cfg->limits,
+	                   .idle_timeout_ms = h->cfg->idle_timeout_ms,
+	                   .frame_timeout_ms = h->cfg->frame_timeout_ms};
 	if (h->cfg->max_blob < o.limits.weight_max)
 		o.limits.weight_max = (uint32_t)h->cfg->max_blob;
 	/* Output to clients and the enclave: relayed client frames and small store replies, so

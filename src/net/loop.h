@@ -6,7 +6,8 @@
  * its header announced, after the type and length were checked against the limits); its output
  * queue holds at most `out_max` bytes (a send beyond that closes the connection with
  * EML_E_LIMIT, so a peer that does not read cannot make the host grow without bound).
- * Timeouts: a connection idle (no bytes in or out) for idle_timeout_ms is closed with
+ * Timeouts: a connection idle (no bytes in or out) for idle_timeout_ms, or whose current frame
+ * has not arrived whole frame_timeout_ms after its first byte (a slow trickle), is closed with
  * EML_E_NET_TIMEOUT.
  * Framing errors (unknown type, oversize length, EOF inside a frame) are answered with an ERROR
  * frame carrying the code; once it is flushed the connection lingers (writing shut down, input
@@ -44,8 +45,9 @@ typedef struct eml_conn_cb {
 
 typedef struct eml_conn_opts {
 	eml_frame_limits limits;
-	size_t out_max;      /* 0: room for two of the largest frames */
-	int idle_timeout_ms; /* <= 0: none */
+	size_t out_max;       /* 0: room for two of the largest frames */
+	int idle_timeout_ms;  /* <= 0: none */
+	int frame_timeout_ms; /* <= 0: none */
 } eml_conn_opts;
 
 int eml_loop_new(size_t max_conns, eml_loop **out);
