@@ -1,6 +1,5 @@
 /*
- * A small epoll event loop for the host (single-threaded, non-blocking, edge-free level
- * triggering). It owns listeners and connections; connections deliver whole frames.
+ * A small epoll event loop for the host (single-threaded, non-blocking, level-triggered). It owns listeners and connections; connections deliver whole frames.
  *
  * Bounded buffers: a connection's input holds at most one frame (header, then exactly the payload
  * its header announced, after the type and length were checked against the limits); its output
@@ -9,8 +8,8 @@
  * Timeouts: a connection idle (no bytes in or out) for idle_timeout_ms, or whose current frame
  * has not arrived whole frame_timeout_ms after its first byte (a slow trickle), is closed with
  * EML_E_NET_TIMEOUT.
- * Framing errors (unknown type, oversize length, EOF inside a frame) are answered with an ERROR
- * frame carrying the code; once it is flushed the connection lingers (writing shut down, input
+ * Framing errors (unknown type, oversize length) are answered with an ERROR frame carrying the
+ * code (EOF inside a frame just closes, with EML_E_FRAME_TRUNCATED); once it is flushed the connection lingers (writing shut down, input
  * discarded for up to a second) so that a TCP reset cannot destroy the ERROR before the peer
  * reads it, then closes.
  *
