@@ -1,5 +1,6 @@
 /*
- * A small epoll event loop for the host (single-threaded, non-blocking, level-triggered). It owns listeners and connections; connections deliver whole frames.
+ * A small epoll event loop for the host (single-threaded, non-blocking, level-triggered). It owns
+ * listeners and connections; connections deliver whole frames.
  *
  * Bounded buffers: a connection's input holds at most one frame (header, then exactly the payload
  * its header announced, after the type and length were checked against the limits); its output
@@ -9,9 +10,9 @@
  * has not arrived whole frame_timeout_ms after its first byte (a slow trickle), is closed with
  * EML_E_NET_TIMEOUT.
  * Framing errors (unknown type, oversize length) are answered with an ERROR frame carrying the
- * code (EOF inside a frame just closes, with EML_E_FRAME_TRUNCATED); once it is flushed the connection lingers (writing shut down, input
- * discarded for up to a second) so that a TCP reset cannot destroy the ERROR before the peer
- * reads it, then closes.
+ * code (EOF inside a frame just closes, with EML_E_FRAME_TRUNCATED); once the ERROR is flushed
+ * the connection lingers (writing shut down, input discarded for up to a second) so that a TCP
+ * reset cannot destroy the ERROR before the peer reads it, then closes.
  *
  * Callbacks run on the loop's thread; they may send on and close any connection (including the
  * one being served). A closed connection is freed after the current dispatch round; on_close is
