@@ -206,7 +206,7 @@ static float act_scalar(float x, int act, float a, float b)
 {
 	switch (act) {
 	case EML_ACT_RELU:
-		return x > 0.0f ? x : 0.0f;
+		return x < 0.0f ? 0.0f : x; /* NaN stays NaN, as max(x, 0) in ONNX's reference */
 	case EML_ACT_CLIP:
 		return x < a ? a : (x > b ? b : x);
 	case EML_ACT_HARDSIGMOID: {
@@ -238,7 +238,7 @@ void eml_act_apply(float *x, size_t n, int act, float a, float b)
 		return;
 	case EML_ACT_RELU:
 		for (size_t i = 0; i < n; i++)
-			x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+			x[i] = x[i] < 0.0f ? 0.0f : x[i];
 		return;
 	case EML_ACT_CLIP:
 		/* Written as compare-selects so that NaN stays NaN like ONNX Clip's reference. */
