@@ -39,6 +39,11 @@ Test(kernels, gemm_2x2_with_epilogues)
 	ep = (eml_epilogue){.bias_kind = EML_BIAS_FULL, .bias = Cin, .beta = 2.0f, .ld_bias = 2};
 	eml_sgemm(NULL, 2, 2, 2, 1.0f, A, 2, 0, B, 2, 0, NULL, Cin, 2, &ep, work);
 	cr_assert(Cin[0] == 21 && Cin[1] == 26 && Cin[2] == 49 && Cin[3] == 58);
+	/* in place with beta 0: C (even NaN) is ignored */
+	float Cnan[4] = {NAN, NAN, INFINITY, NAN};
+	ep = (eml_epilogue){.bias_kind = EML_BIAS_FULL, .bias = Cnan, .beta = 0.0f, .ld_bias = 2};
+	eml_sgemm(NULL, 2, 2, 2, 1.0f, A, 2, 0, B, 2, 0, NULL, Cnan, 2, &ep, work);
+	cr_assert(Cnan[0] == 19 && Cnan[1] == 22 && Cnan[2] == 43 && Cnan[3] == 50);
 	/* broadcast row (ld_bias 0), LeakyRelu on negatives: AB*(-1) + [1 2] */
 	const float br[2] = {1, 2};
 	ep = (eml_epilogue){.bias_kind = EML_BIAS_FULL,

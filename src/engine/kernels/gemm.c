@@ -15,6 +15,7 @@
 #include "engine/kernels/gemm.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -133,7 +134,7 @@ static const gemm_isa isa_avx512 = {.name = "avx512",
                                     .small_m = eml_gemm_small_m_avx512};
 #endif
 
-static const gemm_isa *g_forced;
+static _Atomic(const gemm_isa *) g_forced;
 
 static const gemm_isa *isa_detect(void)
 {
@@ -150,12 +151,17 @@ static const gemm_isa *isa_detect(void)
 
 static const gemm_isa *isa_get(void)
 {
-	static const gemm_isa *detected; /* idempotent race: every thread computes the same value */
-	if (g_forced)
-		return g_forced;
-	if (!detected)
-		detected = isa_detect();
-	return detected;
+	/* Every thread would compute the same value: relaxed atomics make the race benign. */
+	static _Atomic(const gemm_isa *) detected;
+	const gemm_isa *f = atomic_load_explicit(&g_forced, memory_order_relaxed);
+	if (f)
+		return f;
+	const gemm_isa *d = atomic_load_explicit(&detected, memory_order_relaxed);
+	if (!d) {
+		d = isa_detect();
+		atomic_store_explicit(&detected, d, memory_order_relaxed);
+	}
+	return d;
 }
 
 const char *eml_sgemm_isa(void)
@@ -566,7 +572,11 @@ static void sgemm_impl(eml_threadpool *pool, size_t M, size_t N, size_t K, float
 	gemm_isa alt;
 	if (ep && ep->bias_kind == EML_BIAS_FULL && ep->bias == C) {
 		/* In-place Gemm (C input is the output): C = beta*C first, then accumulate. */
-		if (ep->beta != 1.0f)
+		/* beta 0 ignores C entirely (also NaN or inf in it), as in ONNX Gemm. */
+		if (ep->beta == 0.0f)
+			for (size_t i = 0; i < M; i++)
+				memset(C + i * ldc, 0, N * sizeof(float));
+		else if (ep->beta != 1.0f)
 			for (size_t i = 0; i < M; i++)
 				for (size_t j = 0; j < N; j++)
 					C[i * ldc + j] *= ep->beta;
