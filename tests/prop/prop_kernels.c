@@ -113,6 +113,12 @@ static void gemm_case(eml_rng *r, eml_threadpool *pool)
 		K = 0;
 	if (eml_rng_chance(r, 0.1))
 		K = 1000 + (size_t)eml_rng_below(r, 1200);
+	else if (eml_rng_chance(r, 0.08)) {
+		/* big enough to be split across the pool's threads */
+		M = 100 + (size_t)eml_rng_below(r, 200);
+		N = 100 + (size_t)eml_rng_below(r, 200);
+		K = 150 + (size_t)eml_rng_below(r, 200);
+	}
 	int ta = (int)eml_rng_below(r, 2), tb = (int)eml_rng_below(r, 2);
 	size_t lda = (ta ? M : K) + (size_t)eml_rng_below(r, 3);
 	size_t ldb = (tb ? K : N) + (size_t)eml_rng_below(r, 3);

@@ -553,8 +553,9 @@ size_t eml_sgemm_work_size(size_t M, size_t N, size_t K, int threads)
 	return (size_t)threads * (a + b) + 64;
 }
 
-/* Work below this many multiply-adds stays on one thread: waking workers costs more. */
-#define GEMM_PARALLEL_MIN_FLOPS (1u << 18)
+/* Work below this many multiply-adds (~40 us on one core) stays on one thread: waking the
+ * workers costs ~10-20 us. */
+#define GEMM_PARALLEL_MIN_FLOPS (1u << 22)
 
 static void sgemm_impl(eml_threadpool *pool, size_t M, size_t N, size_t K, float alpha,
                        const float *A, size_t lda, int trans_a, const float *packed_a,
