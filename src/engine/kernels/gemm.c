@@ -666,9 +666,10 @@ static void sgemm_impl(eml_threadpool *pool, size_t M, size_t N, size_t K, float
 	size_t tiles = g.split_n ? nt : mt;
 	size_t unit = g.split_n ? (size_t)g.isa->nr : (size_t)g.isa->mr;
 	/* More slabs than threads (up to 4 per thread) so that a thread slowed down by anything
-	 * else on the machine does not hold up the others; but slabs of at least ~256 columns or
-	 * ~128 rows, so that re-packing the other operand per slab stays below ~1%. */
-	size_t min_tiles = g.split_n ? (256 + unit - 1) / unit : (128 + unit - 1) / unit;
+	 * else on the machine does not hold up the others, but only when slabs stay wide: every
+	 * slab packs the whole other operand again (memory-bound work, ~30x dearer per element
+	 * than a multiply-add), so slabs of at least 1024 columns or 512 rows. */
+	size_t min_tiles = g.split_n ? (1024 + unit - 1) / unit : (512 + unit - 1) / unit;
 	size_t want = tiles / min_tiles;
 	if (want > 4 * (size_t)threads)
 		want = 4 * (size_t)threads;
