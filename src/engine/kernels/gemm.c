@@ -662,7 +662,14 @@ static void sgemm_impl(eml_threadpool *pool, size_t M, size_t N, size_t K, float
 		gemm_serial(&g, 0, M, 0, N, 0);
 		return;
 	}
-	g.split_n = nt >= mt;
+	/* Split the dimension whose slabs need no packing of their own when one operand is
+	 * pre-packed (M slabs with packed B, N slabs with packed A), else the one with more tiles. */
+	if (g.packed && !g.packed_a && mt >= (size_t)threads)
+		g.split_n = 0;
+	else if (g.packed_a && !g.packed && nt >= (size_t)threads)
+		g.split_n = 1;
+	else
+		g.split_n = nt >= mt;
 	size_t tiles = g.split_n ? nt : mt;
 	size_t unit = g.split_n ? (size_t)g.isa->nr : (size_t)g.isa->mr;
 	/* More slabs than threads (up to 4 per thread) so that a thread slowed down by anything
