@@ -664,9 +664,9 @@ static void sgemm_impl(eml_threadpool *pool, size_t M, size_t N, size_t K, float
 	}
 	/* Split the dimension whose slabs need no packing of their own when one operand is
 	 * pre-packed (M slabs with packed B, N slabs with packed A), else the one with more tiles. */
-	if (g.packed && !g.packed_a && mt >= (size_t)threads)
+	if (g.packed && !g.packed_a && mt >= 2 * (size_t)threads)
 		g.split_n = 0;
-	else if (g.packed_a && !g.packed && nt >= (size_t)threads)
+	else if (g.packed_a && !g.packed && nt >= 2 * (size_t)threads)
 		g.split_n = 1;
 	else
 		g.split_n = nt >= mt;
