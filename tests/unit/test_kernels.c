@@ -9,6 +9,7 @@
 
 #include "engine/kernels/conv.h"
 #include "engine/kernels/gemm.h"
+#include "engine/kernels/pool.h"
 
 static _Alignas(64) unsigned char work[1 << 20];
 
@@ -149,4 +150,37 @@ Test(kernels, conv_and_convtranspose_by_hand)
 	for (int i = 0; i < 9; i++)
 		cr_assert_eq(Y[i], want[i], "convT[%d] = %g, want %g", i, (double)Y[i],
 		             (double)want[i]);
+}
+
+Test(kernels, maxpool_propagates_nan_on_every_isa)
+{
+	static const char *const isas[] = {"portable", "avx2", "avx512"};
+	/* 1 x 1 x 2 x 20, kernel 1x2 stride 1x2: windows {0,1}, {2,3}, ...; NaN at 5 */
+	float x[40], y[20];
+	for (int i = 0; i < 40; i++)
+		x[i] = (float)i;
+	x[5] = NAN;
+	eml_pool_params p = {.nd = 2, .batch = 1, .channels = 1};
+	p.in[0] = 2;
+	p.in[1] = 20;
+	p.kernel[0] = 1;
+	p.kernel[1] = 2;
+	p.stride[0] = 1;
+	p.stride[1] = 2;
+	p.dilation[0] = p.dilation[1] = 1;
+	cr_assert_eq(eml_pool_out_shape(&p), 0);
+	cr_assert(p.out[0] == 2 && p.out[1] == 10);
+	for (int ii = 0; ii < 3; ii++) {
+		if (eml_sgemm_force_isa(isas[ii]) != 0)
+			continue;
+		eml_maxpool(NULL, &p, x, y, NULL);
+		for (int i = 0; i < 20; i++) {
+			if (i == 2)
+				cr_assert(isnan(y[i]), "%s: window 2 holds the NaN", isas[ii]);
+			else
+				cr_assert_eq(y[i], (float)(2 * i + 1), "%s: y[%d] = %g", isas[ii],
+				             i, (double)y[i]);
+		}
+	}
+	eml_sgemm_force_isa(NULL);
 }
