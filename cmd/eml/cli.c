@@ -1,5 +1,9 @@
 #include "cli.h"
 
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
 #include "eml/error.h"
 
 int eml_cli_exit_code(int rc)
@@ -56,4 +60,17 @@ void eml_cli_json_str(FILE *f, const char *s)
 			fputc(*p, f);
 	}
 	fputc('"', f);
+}
+
+int eml_cli_parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 10);
+	if (*end != '\0' || errno != 0)
+		return -1;
+	*v = x;
+	return 0;
 }

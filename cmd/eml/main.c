@@ -25,6 +25,9 @@ static const struct eml_cmd commands[] = {
     {"attest", eml_cmd_attest, "verify an attestation document against a policy"},
     {"upload", eml_cmd_upload, "upload a weight blob to the host's store"},
     {"store", eml_cmd_store, "list or remove weight blobs in the host's store"},
+    {"infer", eml_cmd_infer, "run one inference on an attested enclave through the host"},
+    {"enclave", eml_cmd_enclave,
+     "run the enclave: attestation, sessions, inference (--nsm sim to simulate)"},
     {"host", eml_cmd_host, "run the untrusted host: proxy, weight store, audit sink"},
 };
 

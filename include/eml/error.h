@@ -143,7 +143,12 @@
 	/* audit and receipts: 700-799 */                                                          \
 	/* audit: add new codes above this line */                                                 \
 	/* kms: 800-899 */                                                                         \
-	/* kms: add new codes above this line */
+	/* kms: add new codes above this line */                                                   \
+	/* enclave and client: 900-999 */                                                          \
+	X(ENCLAVE_BUSY, 900, "the enclave is busy; retry later")                                   \
+	X(MODEL_MISMATCH, 901, "the topology key does not belong to the requested model")          \
+	X(ENCLAVE_SETUP, 902, "the enclave could not start")                                       \
+	/* enclave: add new codes above this line */
 
 enum eml_err {
 #define EML_ERR_ENUM(name, num, msg) EML_E_##name = num,

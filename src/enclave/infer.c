@@ -59,9 +59,9 @@ out:
 }
 
 int eml_enclave_infer(const uint8_t *tkey, size_t tkey_len, const eml_io_tensor *inputs,
-		      size_t n_inputs, eml_blob_fetch_fn fetch, void *fetch_ctx,
-		      const eml_engine_opts *eo, eml_infer_out *out, eml_infer_stats *st,
-		      int *bad_input)
+                      size_t n_inputs, eml_blob_fetch_fn fetch, void *fetch_ctx,
+                      const eml_engine_opts *eo, eml_infer_out *out, eml_infer_stats *st,
+                      int *bad_input)
 {
 	int rc = EML_OK;
 	eml_tkey *k = NULL;

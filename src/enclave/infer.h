@@ -19,7 +19,7 @@
 /* Fetch the (encrypted) weight blob of model_id; *blob is eml_alloc'd and owned by the caller.
  * Returns EML_E_NOT_FOUND when the host has no such blob. */
 typedef int (*eml_blob_fetch_fn)(void *ctx, const uint8_t model_id[EML_MODEL_ID_BYTES],
-				 uint8_t **blob, size_t *len);
+                                 uint8_t **blob, size_t *len);
 
 typedef struct eml_infer_stats {
 	uint64_t fetch_us, join_us, plan_us, run_us, wipe_us;
@@ -38,9 +38,9 @@ typedef struct eml_infer_out {
 } eml_infer_out;
 
 int eml_enclave_infer(const uint8_t *tkey, size_t tkey_len, const eml_io_tensor *inputs,
-		      size_t n_inputs, eml_blob_fetch_fn fetch, void *fetch_ctx,
-		      const eml_engine_opts *eo, eml_infer_out *out, eml_infer_stats *st,
-		      int *bad_input);
+                      size_t n_inputs, eml_blob_fetch_fn fetch, void *fetch_ctx,
+                      const eml_engine_opts *eo, eml_infer_out *out, eml_infer_stats *st,
+                      int *bad_input);
 
 void eml_infer_out_cleanup(eml_infer_out *o);
 

@@ -15,6 +15,7 @@
  * 4. Run = call each step's run in order; nothing is allocated. Free = wipe + unmap.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,16 +236,22 @@ int eml_bcast_shape(uint32_t ra, const int64_t *da, uint32_t rb, const int64_t *
                     int64_t *dr)
 {
 	uint32_t r = ra > rb ? ra : rb;
+	int64_t t[EML_MAX_RANK];
+	if (r > EML_MAX_RANK)
+		return EML_E_ENGINE_SHAPE;
+	/* into a temporary: dr may be da or db */
 	for (uint32_t i = 0; i < r; i++) {
 		int64_t x = i < r - ra ? 1 : da[i - (r - ra)];
 		int64_t y = i < r - rb ? 1 : db[i - (r - rb)];
 		if (x == y || y == 1)
-			dr[i] = x;
+			t[i] = x;
 		else if (x == 1)
-			dr[i] = y;
+			t[i] = y;
 		else
 			return EML_E_ENGINE_SHAPE;
 	}
+	for (uint32_t i = 0; i < r; i++)
+		dr[i] = t[i];
 	*rr = r;
 	return EML_OK;
 }
@@ -310,6 +317,7 @@ static int new_record(struct eml_build *b, eml_rt **out, int32_t *idx)
 		return EML_E_NOMEM;
 	t->alias = -1;
 	t->first = -1;
+	t->id = (int32_t)p->n_all;
 	b->dep[p->n_all] = 0;
 	if (idx != NULL)
 		*idx = (int32_t)p->n_all;
@@ -336,9 +344,8 @@ out:
 
 static int32_t rec_index(const eml_plan *p, const eml_rt *t)
 {
-	for (uint32_t i = 0; i < p->n_all; i++)
-		if (p->all[i] == t)
-			return (int32_t)i;
+	if (t->id >= 0 && (uint32_t)t->id < p->n_all && p->all[t->id] == t)
+		return t->id;
 	return -1;
 }
 
@@ -559,7 +566,6 @@ static int push_step(struct eml_build *b, const eml_op_def *def, eml_op_ctx *c)
 	s->def = def;
 	s->c = *c;
 	s->c.node = NULL; /* the plan never points into the model */
-	s->c.b = NULL;
 	memset(c, 0, sizeof(*c));
 	return EML_OK;
 }
@@ -648,6 +654,129 @@ static int alias_record(struct eml_build *b, eml_rt *dst, int32_t src_id)
 	return EML_OK;
 }
 
+/*
+ * If whose condition is only known when the plan runs: both branches are planned, bracketed by
+ * an IfBegin step (reads the condition, the run loop executes one branch's steps) and an IfEnd
+ * step (copies the taken branch's outputs into the If outputs). Liveness over this linear order
+ * is conservative for either branch. Both branches must give the same output dtypes and shapes
+ * (a per-request plan has one shape per value).
+ */
+typedef struct if_end_state {
+	int taken; /* 1 then, 0 else: written by IfBegin on each run */
+	uint32_t n;
+} if_end_state;
+
+typedef struct if_begin_state {
+	uint32_t n_then, n_else;
+	if_end_state *end;
+} if_begin_state;
+
+static int if_begin_run(eml_op_ctx *c)
+{
+	(void)c;
+	return EML_OK; /* control flow is in run_range */
+}
+
+static int if_end_run(eml_op_ctx *c)
+{
+	const if_end_state *s = c->state;
+	for (uint32_t k = 0; k < s->n; k++) {
+		const eml_rt *src = c->in[s->taken ? k : s->n + k];
+		eml_rt *dst = c->out[k];
+		if (dst != NULL && src->bytes && dst->data != src->data)
+			memcpy(dst->data, src->data, src->bytes);
+	}
+	return EML_OK;
+}
+
+static int no_prep(eml_op_ctx *c)
+{
+	(void)c;
+	return EML_E_INTERNAL;
+}
+
+static const eml_op_def k_if_begin = {"If", 1, 99, no_prep, if_begin_run, NULL, NULL};
+static const eml_op_def k_if_end = {"If", 1, 99, no_prep, if_end_run, NULL, NULL};
+
+static int new_ctx(eml_op_ctx *c, eml_plan *p, uint32_t n_in, uint32_t n_out)
+{
+	memset(c, 0, sizeof(*c));
+	c->n_in = n_in;
+	c->cap_in = n_in + 1;
+	c->n_out = n_out;
+	c->in = eml_calloc(c->cap_in, sizeof(*c->in));
+	c->out = eml_calloc(n_out + 1, sizeof(*c->out));
+	c->pool = p->pool;
+	c->threads = p->threads;
+	return c->in != NULL && c->out != NULL ? EML_OK : EML_E_NOMEM;
+}
+
+static int build_if_runtime(struct eml_build *b, const eml_node *n, int depth, eml_rt *cond,
+                            const eml_attr *ta, const eml_attr *ea)
+{
+	int rc = EML_OK;
+	eml_plan *p = b->p;
+	const eml_model *m = b->m;
+	eml_op_ctx c;
+	memset(&c, 0, sizeof(c));
+	if_begin_state *bs = NULL;
+	if_end_state *es = NULL;
+	EML_ENSURE(cond->dtype == EML_DT_BOOL && cond->elems == 1, EML_E_ENGINE_SHAPE);
+	const eml_graph *tg = &m->graphs[ta->graph], *eg = &m->graphs[ea->graph];
+	EML_ENSURE(tg->n_outputs == n->n_outputs && eg->n_outputs == n->n_outputs,
+	           EML_E_ENGINE_SHAPE);
+	/* IfBegin */
+	EML_GUARD(new_ctx(&c, p, 1, 0));
+	c.in[0] = cond;
+	bs = eml_calloc(1, sizeof(*bs));
+	EML_ENSURE(bs != NULL, EML_E_NOMEM);
+	c.state = bs;
+	uint32_t ib = p->n_steps;
+	EML_GUARD(push_step(b, &k_if_begin, &c));
+	bs = p->steps[ib].c.state;
+	EML_GUARD(build_graph(b, (uint32_t)ta->graph, depth + 1));
+	uint32_t it = p->n_steps;
+	EML_GUARD(build_graph(b, (uint32_t)ea->graph, depth + 1));
+	uint32_t ie = p->n_steps;
+	/* IfEnd */
+	uint32_t no = n->n_outputs;
+	EML_GUARD(new_ctx(&c, p, 2 * no, no));
+	es = eml_calloc(1, sizeof(*es));
+	EML_ENSURE(es != NULL, EML_E_NOMEM);
+	es->n = no;
+	c.state = es;
+	es = NULL;
+	for (uint32_t k = 0; k < no; k++) {
+		int32_t tv = tg->outputs[k], ev = eg->outputs[k], o = n->outputs[k];
+		EML_ENSURE(tv >= 0 && ev >= 0 && (uint32_t)tv < m->n_values &&
+		               (uint32_t)ev < m->n_values,
+		           EML_E_ENGINE_SHAPE);
+		eml_rt *t = p->all[tv], *e = p->all[ev];
+		EML_ENSURE(t->kind != EML_RT_NONE && e->kind != EML_RT_NONE, EML_E_ENGINE_SHAPE);
+		EML_ENSURE(t->dtype == e->dtype && t->rank == e->rank &&
+		               memcmp(t->dims, e->dims, sizeof(t->dims)) == 0,
+		           EML_E_UNSUPPORTED);
+		c.in[k] = t;
+		c.in[no + k] = e;
+		if (o >= 0) {
+			EML_ENSURE((uint32_t)o < m->n_values && p->all[o]->kind == EML_RT_NONE,
+			           EML_E_ENGINE_SHAPE);
+			EML_GUARD(eml_rt_set(p->all[o], t->dtype, t->rank, t->dims));
+			p->all[o]->kind = EML_RT_INTER;
+			p->all[o]->data = NULL;
+			c.out[k] = p->all[o];
+			b->dep[o] = b->dep[tv] | b->dep[ev] | b->dep[n->inputs[0]];
+		}
+	}
+	bs->n_then = it - ib - 1;
+	bs->n_else = ie - it;
+	bs->end = c.state;
+	EML_GUARD(push_step(b, &k_if_end, &c));
+out:
+	ctx_cleanup(&c);
+	return rc;
+}
+
 static int build_if(struct eml_build *b, const eml_node *n, int depth)
 {
 	int rc = EML_OK;
@@ -656,26 +785,31 @@ static int build_if(struct eml_build *b, const eml_node *n, int depth)
 	EML_ENSURE(n->n_inputs >= 1 && n->inputs[0] >= 0 && (uint32_t)n->inputs[0] < m->n_values,
 	           EML_E_ENGINE_SHAPE);
 	eml_rt *cond = p->all[n->inputs[0]];
+	EML_ENSURE(cond->kind != EML_RT_NONE, EML_E_ENGINE_SHAPE);
+	const eml_attr *ta = eml_node_attr(n, "then_branch"), *ea = eml_node_attr(n, "else_branch");
+	EML_ENSURE(ta != NULL && ea != NULL && ta->type == EML_ATTR_GRAPH &&
+	               ea->type == EML_ATTR_GRAPH && ta->graph > 0 && ea->graph > 0 &&
+	               (uint32_t)ta->graph < m->n_graphs && (uint32_t)ea->graph < m->n_graphs,
+	           EML_E_ENGINE_SHAPE);
 	/* The plan is per request: a condition computed from constants or from the request's own
 	 * input bytes is known now, and the chosen branch is inlined. */
-	EML_ENSURE(eml_rt_known(cond) && cond->elems == 1, EML_E_UNSUPPORTED);
+	if (!eml_rt_known(cond))
+		return build_if_runtime(b, n, depth, cond, ta, ea);
+	EML_ENSURE(cond->elems == 1, EML_E_ENGINE_SHAPE);
 	int take = eml_rt_get_i(cond, 0) != 0;
-	const eml_attr *a = eml_node_attr(n, take ? "then_branch" : "else_branch");
-	EML_ENSURE(a != NULL && a->type == EML_ATTR_GRAPH && a->graph > 0 &&
-	               (uint32_t)a->graph < m->n_graphs,
-	           EML_E_ENGINE_SHAPE);
+	const eml_attr *a = take ? ta : ea;
 	const eml_graph *g = &m->graphs[a->graph];
 	EML_GUARD(build_graph(b, (uint32_t)a->graph, depth + 1));
 	EML_ENSURE(g->n_outputs == n->n_outputs, EML_E_ENGINE_SHAPE);
 	for (uint32_t k = 0; k < n->n_outputs; k++) {
-		int32_t o = n->outputs[k], s = g->outputs[k];
+		int32_t o = n->outputs[k], sv = g->outputs[k];
 		if (o < 0)
 			continue;
-		EML_ENSURE(s >= 0 && (uint32_t)s < m->n_values && (uint32_t)o < m->n_values,
+		EML_ENSURE(sv >= 0 && (uint32_t)sv < m->n_values && (uint32_t)o < m->n_values,
 		           EML_E_ENGINE_SHAPE);
-		EML_ENSURE(p->all[s]->kind != EML_RT_NONE, EML_E_ENGINE_SHAPE);
-		EML_GUARD(alias_record(b, p->all[o], s));
-		b->dep[o] = b->dep[s] | b->dep[n->inputs[0]];
+		EML_ENSURE(p->all[sv]->kind != EML_RT_NONE, EML_E_ENGINE_SHAPE);
+		EML_GUARD(alias_record(b, p->all[o], sv));
+		b->dep[o] = b->dep[sv] | b->dep[n->inputs[0]];
 	}
 out:
 	return rc;
@@ -738,7 +872,12 @@ static int build_node(struct eml_build *b, const eml_node *n, int depth)
 		EML_ENSURE(eml_dtype_size(c.out[k]->dtype) != 0, EML_E_ENGINE_SHAPE);
 		b->dep[n->outputs[k]] = b->input_mask;
 	}
-	if ((all_const || c.fold_always) && !c.no_fold) {
+	uint64_t out_bytes = 0;
+	for (uint32_t k = 0; k < c.n_out; k++)
+		if (c.out[k] != NULL)
+			out_bytes += c.out[k]->bytes;
+	if ((all_const || c.fold_always) && !c.no_fold &&
+	    (out_bytes + c.scratch_bytes <= EML_ENGINE_FOLD_MAX_BYTES || def == &eml_op_constant)) {
 		rc = fold_node(b, def, &c);
 		EML_GUARD(rc);
 		ctx_cleanup(&c);
@@ -772,15 +911,169 @@ out:
 	return rc;
 }
 
+/* Known scalar constant value of v (1 element), or NAN-ish sentinel via *ok = 0. */
+static double const_scalar(struct eml_build *b, int32_t v, int *ok)
+{
+	*ok = 0;
+	if (v < 0 || (uint32_t)v >= b->m->n_values)
+		return 0;
+	const eml_rt *t = b->p->all[v];
+	if (t->kind != EML_RT_CONST || t->data == NULL || t->elems != 1 ||
+	    !eml_dt_is_real(t->dtype))
+		return 0;
+	*ok = 1;
+	return eml_rt_get_f(t, 0);
+}
+
+/* The single consumer of v among nodes after `from` in g, or -1. */
+static int32_t consumer(const eml_graph *g, uint32_t from, int32_t v)
+{
+	for (uint32_t j = from + 1; j < g->n_nodes; j++)
+		for (uint32_t k = 0; k < g->nodes[j].n_inputs; k++)
+			if (g->nodes[j].inputs[k] == v)
+				return (int32_t)j;
+	return -1;
+}
+
+static int is_op(const eml_node *n, const char *op)
+{
+	return strcmp(n->op_type, op) == 0 && (n->domain == NULL || n->domain[0] == 0);
+}
+
+/*
+ * HardSwish written out as x * Clip(x + 3, 0, 6) / 6 (PaddleOCR, MobileNetV3 exports): the four
+ * nodes become one HardSwish(x), which can then go into the producing Conv's epilogue. Matched on
+ * constants known at assembly; every intermediate must have no other reader.
+ */
+static int match_hardswish(struct eml_build *b, const eml_graph *g, uint32_t i, uint8_t *skip,
+                           int32_t *hs_x)
+{
+	const eml_node *add = &g->nodes[i];
+	int ok;
+	if (!is_op(add, "Add") || add->n_inputs != 2 || add->n_outputs != 1)
+		return 0;
+	int32_t x = -1;
+	for (int k = 0; k < 2; k++)
+		if (const_scalar(b, add->inputs[1 - k], &ok) == 3.0 && ok)
+			x = add->inputs[k];
+	int32_t s = add->outputs[0];
+	if (x < 0 || s < 0 || b->uses[s] != 1)
+		return 0;
+	int32_t j = consumer(g, i, s);
+	if (j < 0)
+		return 0;
+	const eml_node *clip = &g->nodes[j];
+	if (!is_op(clip, "Clip") || clip->inputs[0] != s || clip->n_outputs != 1)
+		return 0;
+	double lo, hi;
+	if (b->opset < 11) {
+		lo = eml_attr_f(clip, "min", -1);
+		hi = eml_attr_f(clip, "max", -1);
+	} else {
+		if (clip->n_inputs != 3)
+			return 0;
+		lo = const_scalar(b, clip->inputs[1], &ok);
+		if (!ok)
+			return 0;
+		hi = const_scalar(b, clip->inputs[2], &ok);
+		if (!ok)
+			return 0;
+	}
+	if (lo != 0.0 || hi != 6.0)
+		return 0;
+	int32_t r = clip->outputs[0];
+	if (r < 0 || b->uses[r] != 1)
+		return 0;
+	int32_t k = consumer(g, (uint32_t)j, r);
+	if (k < 0)
+		return 0;
+	/* either (r / 6) * x  or  (x * r) / 6 ; "/ 6" may be written "* (1/6)" */
+	const eml_node *n1 = &g->nodes[k];
+	if (n1->n_inputs != 2 || n1->n_outputs != 1 || n1->outputs[0] < 0 ||
+	    b->uses[n1->outputs[0]] != 1)
+		return 0;
+	int32_t q = n1->outputs[0];
+	int32_t l = consumer(g, (uint32_t)k, q);
+	if (l < 0)
+		return 0;
+	const eml_node *n2 = &g->nodes[l];
+	if (n2->n_inputs != 2 || n2->n_outputs != 1)
+		return 0;
+	const eml_node *dv, *mul;
+	int32_t dv_in;
+	if (is_op(n1, "Mul") && ((n1->inputs[0] == x && n1->inputs[1] == r) ||
+	                         (n1->inputs[1] == x && n1->inputs[0] == r))) {
+		mul = n1;
+		dv = n2;
+		dv_in = q;
+	} else {
+		dv = n1;
+		mul = n2;
+		dv_in = r;
+		if (!((mul->inputs[0] == x && mul->inputs[1] == q) ||
+		      (mul->inputs[1] == x && mul->inputs[0] == q)))
+			return 0;
+	}
+	if (!is_op(mul, "Mul") || dv->inputs[0] != dv_in)
+		return 0;
+	double c6 = const_scalar(b, dv->inputs[1], &ok);
+	if (!ok ||
+	    !((is_op(dv, "Div") && c6 == 6.0) || (is_op(dv, "Mul") && fabs(c6 * 6.0 - 1.0) < 1e-6)))
+		return 0;
+	/* x must already be a float value of known shape (it is read before i) */
+	if (b->p->all[x]->kind == EML_RT_NONE || b->p->all[x]->dtype != EML_DT_FLOAT)
+		return 0;
+	skip[i] = skip[j] = skip[k] = 1;
+	hs_x[l] = x;
+	if (b->uses[x] > 0)
+		b->uses[x]--; /* the Add no longer reads x */
+	return 1;
+}
+
 static int build_graph(struct eml_build *b, uint32_t gidx, int depth)
 {
 	int rc = EML_OK;
 	const eml_model *m = b->m;
+	uint8_t *skip = NULL;
+	int32_t *hs_x = NULL;
 	EML_ENSURE(depth <= EML_MAX_SUBGRAPH_DEPTH && gidx < m->n_graphs, EML_E_ENGINE_SHAPE);
 	const eml_graph *g = &m->graphs[gidx];
-	for (uint32_t i = 0; i < g->n_nodes; i++)
+	skip = eml_calloc(g->n_nodes + 1, 1);
+	hs_x = eml_calloc(g->n_nodes + 1, sizeof(int32_t));
+	EML_ENSURE(skip != NULL && hs_x != NULL, EML_E_NOMEM);
+	/* Constant nodes first: they read nothing, and knowing their values early lets the pattern
+	 * matchers below see constants that the file lists after their first reader. */
+	for (uint32_t i = 0; i < g->n_nodes; i++) {
+		hs_x[i] = -1;
+		if (is_op(&g->nodes[i], "Constant") && g->nodes[i].n_inputs == 0) {
+			EML_GUARD(build_node(b, &g->nodes[i], depth));
+			skip[i] = 1;
+		}
+	}
+	for (uint32_t i = 0; i < g->n_nodes; i++) {
+		if (skip[i])
+			continue;
+		match_hardswish(b, g, i, skip, hs_x);
+		if (skip[i])
+			continue;
+		if (hs_x[i] >= 0) {
+			eml_node hs;
+			memset(&hs, 0, sizeof(hs));
+			int32_t in[1] = {hs_x[i]};
+			hs.op_type = (char *)(uintptr_t) "HardSwish";
+			hs.domain = (char *)(uintptr_t) "";
+			hs.n_inputs = 1;
+			hs.n_outputs = 1;
+			hs.inputs = in;
+			hs.outputs = g->nodes[i].outputs;
+			EML_GUARD(build_node(b, &hs, depth));
+			continue;
+		}
 		EML_GUARD(build_node(b, &g->nodes[i], depth));
+	}
 out:
+	eml_free(skip);
+	eml_free(hs_x);
 	return rc;
 }
 
@@ -1010,6 +1303,7 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 		p->all[i] = &p->block[i];
 		p->block[i].alias = -1;
 		p->block[i].first = -1;
+		p->block[i].id = (int32_t)i;
 	}
 	p->n_all = nv;
 	p->n_block = nv;
@@ -1049,6 +1343,7 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 		p->all[i]->heap = NULL;
 	}
 	for (uint32_t s = 0; s < p->n_steps; s++) {
+		p->steps[s].c.b = NULL; /* the build is gone after assembly */
 		p->steps[s].c.pool = p->pool;
 		p->steps[s].c.threads = p->threads;
 		p->steps[s].c.scratch = p->scratch;
@@ -1064,17 +1359,33 @@ out:
 	return rc;
 }
 
-int eml_plan_run(eml_plan *p)
+static int run_range(eml_plan *p, uint32_t a, uint32_t b)
 {
-	if (p == NULL)
-		return EML_E_ARG;
-	for (uint32_t s = 0; s < p->n_steps; s++) {
+	for (uint32_t s = a; s < b; s++) {
 		eml_step *st = &p->steps[s];
+		if (st->def == &k_if_begin) {
+			if_begin_state *bs = st->c.state;
+			int take = *(const uint8_t *)st->c.in[0]->data != 0;
+			bs->end->taken = take;
+			uint32_t t0 = s + 1, e0 = t0 + bs->n_then, e1 = e0 + bs->n_else;
+			int rc = take ? run_range(p, t0, e0) : run_range(p, e0, e1);
+			if (rc != EML_OK)
+				return rc;
+			s = e1 - 1; /* next: IfEnd */
+			continue;
+		}
 		int rc = st->def->run(&st->c);
 		if (rc != EML_OK)
 			return rc;
 	}
 	return EML_OK;
+}
+
+int eml_plan_run(eml_plan *p)
+{
+	if (p == NULL)
+		return EML_E_ARG;
+	return run_range(p, 0, p->n_steps);
 }
 
 size_t eml_plan_n_outputs(const eml_plan *p)
@@ -1095,6 +1406,11 @@ int eml_plan_output(const eml_plan *p, size_t i, eml_io_tensor *out)
 	out->data = t->data;
 	out->bytes = t->bytes;
 	return EML_OK;
+}
+
+size_t eml_plan_n_steps(const eml_plan *p)
+{
+	return p != NULL ? p->n_steps : 0;
 }
 
 uint64_t eml_plan_arena_bytes(const eml_plan *p)

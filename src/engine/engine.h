@@ -8,6 +8,15 @@
  * (the model may be freed right after assembly). eml_plan_run allocates nothing.
  * eml_plan_free wipes (non-elidably) and unmaps the arena and frees the plan.
  *
+ * Assembly also fuses (BatchNormalization, a constant Mul/Add and activations into the producing
+ * Conv/ConvTranspose/Gemm/MatMul; x*Clip(x+3,0,6)/6 into HardSwish), aliases views (Reshape,
+ * Flatten, Squeeze, Unsqueeze, Identity, Dropout share their input's bytes) and, the plan being
+ * per request, resolves every shape-like input (Reshape shapes, Slice bounds, an If condition)
+ * from constants or from the request's own input bytes; an If whose condition is computed at run
+ * time gets both branches planned.
+ *
+ * Threads: each plan owns one eml_threadpool of opts->threads workers (0 = all online cores),
+ * created at assembly and joined in eml_plan_free; scratch is sized for it.
  * Thread-safety: a plan is used by one thread at a time (it runs its own worker threads).
  * Distinct plans are independent.
  */
@@ -46,7 +55,7 @@ typedef struct eml_plan eml_plan;
 int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t n_inputs,
                         const eml_engine_opts *opts, eml_plan **out, int *bad_input);
 
-/* Run the plan once. May be called again (same inputs) for benchmarks. */
+/* Run the plan once; allocates nothing. May be called again (same inputs) for benchmarks. */
 int eml_plan_run(eml_plan *p);
 
 size_t eml_plan_n_outputs(const eml_plan *p);

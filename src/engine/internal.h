@@ -25,6 +25,9 @@
 /* Per-request limits. */
 #define EML_ENGINE_MAX_DIM ((int64_t)1 << 31)
 #define EML_ENGINE_MAX_STEPS (1u << 20)
+/* Nodes whose outputs are larger than this are planned, not folded: folding runs on the heap
+ * before max_memory is known to hold, so it stays small. */
+#define EML_ENGINE_FOLD_MAX_BYTES ((uint64_t)64 << 20)
 
 enum eml_rt_kind {
 	EML_RT_NONE = 0, /* not produced (yet) */
@@ -42,6 +45,7 @@ typedef struct eml_rt {
 	void *data;
 	int kind;
 	/* Assembly bookkeeping. */
+	int32_t id;    /* index of this record in the plan */
 	void *heap;    /* eml_alloc'd bytes of a CONST produced at assembly (wiped at the end) */
 	int32_t alias; /* >= 0: shares the storage of that record (Reshape & co.) */
 	int32_t first; /* step producing it (-1: before the first step) */
@@ -80,6 +84,7 @@ enum eml_fuse_kind {
 	EML_FUSE_ACT = 1, /* act (enum eml_act of kernels/gemm.h numbering), a, b */
 	EML_FUSE_BIAS,    /* add a constant bias `t` (already checked broadcast-compatible by op) */
 	EML_FUSE_BN,      /* BatchNormalization with constant scale/B/mean/var: t[0..3], eps */
+	EML_FUSE_SCALE,   /* multiply by a constant `t` (scalar or per output channel) */
 };
 
 typedef struct eml_fuse_req {
@@ -101,6 +106,9 @@ typedef struct eml_op_def {
 	/* Optional: describe this node as a fusion request (for activation / Add / BN nodes). */
 	int (*as_fuse)(eml_op_ctx *c, eml_fuse_req *r);
 } eml_op_def;
+
+/* Introspection for tests: number of planned steps (folded and fused nodes are not steps). */
+size_t eml_plan_n_steps(const eml_plan *p);
 
 /* The registry (optable.c). */
 const eml_op_def *eml_engine_op_find(const char *op, int64_t opset);

@@ -58,7 +58,7 @@ static const op_entry k_ops[] = {
     {"ReduceSum", 7, 18, &eml_op_reduce},
     {"Relu", 7, 18, &eml_op_unary},
     {"Reshape", 7, 18, &eml_op_reshape},
-    {"Resize", 10, 18, &eml_op_resize},
+    {"Resize", 7, 18, &eml_op_resize},
     {"Shape", 7, 18, &eml_op_shape},
     {"Sigmoid", 7, 18, &eml_op_unary},
     {"Size", 7, 18, &eml_op_size},

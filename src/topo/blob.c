@@ -126,7 +126,6 @@ static int plan_layout(const eml_model *m, const eml_decompose_opts *o, layout *
 	size_t chunk = (o != NULL && o->chunk_size != 0) ? o->chunk_size : EML_BLOB_DEFAULT_CHUNK;
 	EML_ENSURE(eml_blob_chunk_size_ok(chunk), EML_E_ARG);
 	EML_ENSURE(m->n_graphs >= 1 && m->graphs != NULL, EML_E_ARG);
-	EML_ENSURE(m->n_tensors == 0 || m->data != NULL, EML_E_TOPO_NO_DATA);
 	if (want_offs) {
 		l->offs = eml_calloc(m->n_tensors ? m->n_tensors : 1, sizeof(uint64_t));
 		EML_ENSURE(l->offs != NULL, EML_E_NOMEM);
@@ -134,6 +133,7 @@ static int plan_layout(const eml_model *m, const eml_decompose_opts *o, layout *
 	uint64_t P = 0;
 	for (uint32_t i = 0; i < m->n_tensors; i++) {
 		const eml_tensor *t = &m->tensors[i];
+		EML_ENSURE(t->length == 0 || m->data != NULL, EML_E_TOPO_NO_DATA);
 		EML_ENSURE(t->offset <= m->data_len && t->length <= m->data_len - t->offset,
 		           EML_E_ARG);
 		P = (P + EML_DATA_ALIGN - 1) & ~(uint64_t)(EML_DATA_ALIGN - 1);
@@ -239,6 +239,14 @@ int eml_topo_decompose_into(const eml_model *m, const eml_decompose_opts *o, uin
 	EML_GUARD(rc);
 
 	EML_GUARD(eml_tkey_serialize(m, offs, &h, &tk, &tklen));
+	/* Never hand out a key that its own parser would refuse (a model beyond a limit, a dtype
+	 * the format cannot carry): parse it back once, a small cost next to the encryption. */
+	{
+		eml_tkey *check = NULL;
+		rc = eml_tkey_parse(tk, tklen, &check);
+		eml_tkey_free(check);
+		EML_GUARD(rc);
+	}
 	*tkey = tk;
 	*tkey_len = tklen;
 	tk = NULL;

@@ -167,7 +167,7 @@ out:
 
 static int tensor_encode(eml_buf *b, const eml_wire_tensor *t)
 {
-	if (t->name_len == 0 || t->name_len > EML_WIRE_MAX_NAME_LEN || t->rank > EML_MAX_RANK)
+	if (t->name_len > EML_WIRE_MAX_NAME_LEN || t->rank > EML_MAX_RANK)
 		return EML_E_ARG;
 	eml_wire_put_u16(b, t->name_len);
 	eml_buf_put(b, t->name, t->name_len);
@@ -187,7 +187,7 @@ static int tensor_decode(eml_cursor *c, eml_wire_tensor *t)
 	size_t esize;
 	memset(t, 0, sizeof(*t));
 	RD(eml_wire_u16(c, &t->name_len));
-	EML_ENSURE(t->name_len >= 1 && t->name_len <= EML_WIRE_MAX_NAME_LEN, EML_E_MSG_MALFORMED);
+	EML_ENSURE(t->name_len <= EML_WIRE_MAX_NAME_LEN, EML_E_MSG_MALFORMED);
 	RD(eml_cur_view(c, t->name_len, &t->name));
 	EML_ENSURE(memchr(t->name, 0, t->name_len) == NULL, EML_E_MSG_MALFORMED);
 	RD(eml_cur_u8(c, &t->dtype));

@@ -238,3 +238,72 @@ Test(engine, op_table_lists_claimed_ops)
 	}
 	cr_assert(found_if && found_conv);
 }
+
+/* If whose condition depends on computed data: both branches planned, one runs. */
+Test(engine, if_with_runtime_condition_runs_the_taken_branch)
+{
+	eml_model *m = mb_new(13);
+	int32_t a = mb_value(m, EML_DT_FLOAT, 1, D(1));
+	int32_t bb = mb_value(m, EML_DT_FLOAT, 1, D(1));
+	int32_t x = mb_value(m, EML_DT_FLOAT, 1, D(3));
+	mb_input(m, a);
+	mb_input(m, bb);
+	mb_input(m, x);
+	float two = 2.0f, ten = 10.0f;
+	int32_t c2 = mb_const(m, EML_DT_FLOAT, 0, NULL, &two);
+	int32_t c10 = mb_const(m, EML_DT_FLOAT, 0, NULL, &ten);
+	int32_t cond = mb_tmp(m), y = mb_tmp(m), z = mb_tmp(m);
+	mb_node(m, "Equal", I(a, bb), I(cond));
+	int32_t gt = mb_graph(m, 0), ge = mb_graph(m, 0);
+	int32_t tv = mb_tmp(m), ev = mb_tmp(m);
+	mb_node_g(m, gt, "Add", I(x, c10), I(tv));
+	mb_graph_output(m, gt, tv);
+	mb_node_g(m, ge, "Mul", I(x, c2), I(ev));
+	mb_graph_output(m, ge, ev);
+	eml_node *n = mb_node(m, "If", I(cond), I(y));
+	mb_attr_g(n, "then_branch", gt);
+	mb_attr_g(n, "else_branch", ge);
+	mb_node(m, "Neg", I(y), I(z));
+	mb_output(m, z);
+	float xs[3] = {1, 2, 3};
+	for (int eq = 0; eq < 2; eq++) {
+		float av = 1.0f, bv = eq ? 1.0f : 5.0f;
+		eml_io_tensor in[3] = {mb_io(EML_DT_FLOAT, 1, D(1), &av),
+		                       mb_io(EML_DT_FLOAT, 1, D(1), &bv),
+		                       mb_io(EML_DT_FLOAT, 1, D(3), xs)};
+		eml_plan *p = NULL;
+		cr_assert_eq(eml_engine_assemble(m, in, 3, NULL, &p, NULL), EML_OK);
+		cr_assert_eq(eml_plan_run(p), EML_OK);
+		eml_io_tensor out;
+		cr_assert_eq(eml_plan_output(p, 0, &out), EML_OK);
+		const float *o = out.data;
+		for (int i = 0; i < 3; i++)
+			cr_assert_float_eq(o[i], eq ? -(xs[i] + 10) : -(xs[i] * 2), 1e-6, "eq=%d",
+			                   eq);
+		eml_plan_free(p);
+	}
+	eml_model_free(m);
+}
+
+/* A constant-foldable node with a huge output is not materialized on the heap at assembly: the
+ * arena limit refuses it instead (and nothing crashes). */
+Test(engine, huge_constant_of_shape_is_refused_by_the_memory_limit)
+{
+	eml_model *m = mb_new(13);
+	int64_t shape[2] = {(int64_t)1 << 20, 1 << 10}; /* 4 GiB of float */
+	int32_t s = mb_const(m, EML_DT_INT64, 1, D(2), shape);
+	int32_t x = mb_value(m, EML_DT_FLOAT, 1, D(1));
+	int32_t c = mb_tmp(m), y = mb_tmp(m);
+	mb_input(m, x);
+	mb_node(m, "ConstantOfShape", I(s), I(c));
+	mb_node(m, "Add", I(c, x), I(y));
+	mb_output(m, y);
+	float one = 1;
+	eml_io_tensor in = mb_io(EML_DT_FLOAT, 1, D(1), &one);
+	eml_plan *p = NULL;
+	eml_engine_opts o = {1, (uint64_t)64 << 20};
+	int bad = 99;
+	cr_assert_eq(eml_engine_assemble(m, &in, 1, &o, &p, &bad), EML_E_ENGINE_MEMORY_LIMIT);
+	cr_assert_null(p);
+	eml_model_free(m);
+}

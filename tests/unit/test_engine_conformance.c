@@ -149,6 +149,36 @@ out:
 	return res;
 }
 
+/* Node tests of claimed operators that are out of scope by design (DESIGN §6: inference only,
+ * tensors only, float32 compute with float16/double storage): each with its reason. */
+static const struct {
+	const char *name;
+	const char *why;
+} k_excluded[] = {
+    {"test_training_dropout", "training mode with a random mask"},
+    {"test_training_dropout_default", "training mode with a random mask"},
+    {"test_training_dropout_default_mask", "training mode with a random mask"},
+    {"test_training_dropout_mask", "training mode with a random mask"},
+    {"test_cast_BFLOAT16_to_FLOAT", "bfloat16 is not a supported dtype"},
+    {"test_cast_FLOAT_to_BFLOAT16", "bfloat16 is not a supported dtype"},
+    {"test_castlike_BFLOAT16_to_FLOAT_expanded", "bfloat16 is not a supported dtype"},
+    {"test_castlike_FLOAT_to_BFLOAT16_expanded", "bfloat16 is not a supported dtype"},
+    {"test_cast_FLOAT_to_STRING", "string tensors are not supported"},
+    {"test_cast_STRING_to_FLOAT", "string tensors are not supported"},
+    {"test_castlike_FLOAT_to_STRING_expanded", "string tensors are not supported"},
+    {"test_castlike_STRING_to_FLOAT_expanded", "string tensors are not supported"},
+    {"test_identity_opt", "optional values are not supported"},
+    {"test_identity_sequence", "sequence values are not supported"},
+};
+
+static int excluded(const char *name)
+{
+	for (size_t i = 0; i < sizeof(k_excluded) / sizeof(k_excluded[0]); i++)
+		if (strcmp(k_excluded[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -171,7 +201,7 @@ Test(engine_conformance, every_node_test_of_every_claimed_op_passes, .timeout = 
 	int verbose = getenv("EML_CONF_VERBOSE") != NULL;
 	size_t pass = 0, fail = 0, skip = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (filter != NULL && strstr(names[i], filter) == NULL) {
+		if ((filter != NULL && strstr(names[i], filter) == NULL) || excluded(names[i])) {
 			free(names[i]);
 			continue;
 		}
@@ -196,6 +226,9 @@ Test(engine_conformance, every_node_test_of_every_claimed_op_passes, .timeout = 
 	}
 	printf("conformance: %zu passed, %zu failed, %zu not claimed\n", pass, fail, skip);
 	fflush(stdout);
+	/* a drop in the count means a claimed test silently stopped being recognised */
+	if (filter == NULL)
+		cr_expect_geq(pass, 332, "only %zu node tests passed", pass);
 	cr_expect_gt(pass, 0);
 	cr_expect_eq(fail, 0, "%zu claimed node tests failed", fail);
 }

@@ -8,6 +8,15 @@
 #include "common/mem.h"
 #include "model/model.h"
 
+/* Copy n bytes into a fresh block of at least one byte. */
+static inline void *mb_dup(const void *p, size_t n)
+{
+	void *q = eml_calloc(1, n + 1);
+	if (n)
+		memcpy(q, p, n);
+	return q;
+}
+
 static inline eml_model *mb_new(int64_t opset)
 {
 	eml_model *m = eml_model_new();
@@ -92,11 +101,29 @@ static inline void mb_output(eml_model *m, int32_t v)
 	g->outputs[g->n_outputs++] = v;
 }
 
-/* Add a node; returns it so attributes can be added. in/out lists end with INT32_MIN. */
-#define MB_END INT32_MIN
-static inline eml_node *mb_node(eml_model *m, const char *op, const int32_t *in, const int32_t *out)
+/* A new (sub)graph; returns its index. */
+static inline int32_t mb_graph(eml_model *m, int32_t parent)
 {
-	eml_graph *g = &m->graphs[0];
+	m->graphs = eml_realloc(m->graphs, (m->n_graphs + 1) * sizeof(eml_graph));
+	memset(&m->graphs[m->n_graphs], 0, sizeof(eml_graph));
+	m->graphs[m->n_graphs].parent = parent;
+	return (int32_t)m->n_graphs++;
+}
+
+static inline void mb_graph_output(eml_model *m, int32_t gi, int32_t v)
+{
+	eml_graph *g = &m->graphs[gi];
+	g->outputs = eml_realloc(g->outputs, (g->n_outputs + 1) * 4);
+	g->outputs[g->n_outputs++] = v;
+}
+
+/* Add a node to graph gi; returns it so attributes can be added. in/out lists end with
+ * INT32_MIN. */
+#define MB_END INT32_MIN
+static inline eml_node *mb_node_g(eml_model *m, int32_t gi, const char *op, const int32_t *in,
+                                  const int32_t *out)
+{
+	eml_graph *g = &m->graphs[gi];
 	g->nodes = eml_realloc(g->nodes, (g->n_nodes + 1) * sizeof(eml_node));
 	eml_node *n = &g->nodes[g->n_nodes++];
 	memset(n, 0, sizeof(*n));
@@ -106,9 +133,14 @@ static inline eml_node *mb_node(eml_model *m, const char *op, const int32_t *in,
 		n->n_inputs++;
 	while (out[n->n_outputs] != MB_END)
 		n->n_outputs++;
-	n->inputs = eml_memdup(in, (n->n_inputs + 1) * 4);
-	n->outputs = eml_memdup(out, (n->n_outputs + 1) * 4);
+	n->inputs = mb_dup(in, n->n_inputs * 4);
+	n->outputs = mb_dup(out, n->n_outputs * 4);
 	return n;
+}
+
+static inline eml_node *mb_node(eml_model *m, const char *op, const int32_t *in, const int32_t *out)
+{
+	return mb_node_g(m, 0, op, in, out);
 }
 
 static eml_attr *mb_attr(eml_node *n, const char *name, int32_t type)
@@ -135,14 +167,19 @@ static inline void mb_attr_ints(eml_node *n, const char *name, uint32_t cnt, con
 {
 	eml_attr *a = mb_attr(n, name, EML_ATTR_INTS);
 	a->n = cnt;
-	a->ints = eml_memdup(v, cnt * 8 + 1);
+	a->ints = mb_dup(v, cnt * 8);
+}
+
+static inline void mb_attr_g(eml_node *n, const char *name, int32_t g)
+{
+	mb_attr(n, name, EML_ATTR_GRAPH)->graph = g;
 }
 
 static inline void mb_attr_s(eml_node *n, const char *name, const char *s)
 {
 	eml_attr *a = mb_attr(n, name, EML_ATTR_STRING);
 	a->s_len = strlen(s);
-	a->s = eml_memdup(s, a->s_len + 1);
+	a->s = mb_dup(s, a->s_len);
 }
 
 static inline eml_io_tensor mb_io(int32_t dtype, uint32_t rank, const int64_t *dims,

@@ -76,7 +76,8 @@ static inline int om_tensor_bytes(const Onnx__TensorProto *t, int32_t *dt, uint3
 	if (t->has_raw_data) {
 		if (t->raw_data.len != *len)
 			return -1;
-		memcpy(*bytes, t->raw_data.data, *len);
+		if (*len)
+			memcpy(*bytes, t->raw_data.data, *len);
 		return 0;
 	}
 	size_t have = 0;
@@ -186,15 +187,15 @@ static inline int om_attr(eml_model *m, eml_attr *a, const Onnx__AttributeProto 
 		break;
 	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING:
 		a->s_len = ap->s.len;
-		a->s = eml_memdup(ap->s.data ? (const void *)ap->s.data : "", ap->s.len + 1);
+		a->s = mb_dup(ap->s.data, ap->s.len);
 		break;
 	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS:
 		a->n = (uint32_t)ap->n_floats;
-		a->floats = eml_memdup(ap->floats, ap->n_floats * 4 + 1);
+		a->floats = mb_dup(ap->floats, ap->n_floats * 4);
 		break;
 	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS:
 		a->n = (uint32_t)ap->n_ints;
-		a->ints = eml_memdup(ap->ints, ap->n_ints * 8 + 1);
+		a->ints = mb_dup(ap->ints, ap->n_ints * 8);
 		break;
 	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR: {
 		int32_t dt;

@@ -18,63 +18,6 @@
 #include "test_topo_models.h"
 #include "topo/topo.h"
 
-/* ---- fast distinctive-window search (same criterion as eml_find_distinctive_window, which is
- * O(needle * hay) and too slow for 11 MB of tensors): hash every 16-byte window of the haystack
- * into a sorted table, look up each window of the needle, confirm hits byte for byte. */
-static uint64_t win_hash(const uint8_t *p)
-{
-	uint64_t a, b;
-	memcpy(&a, p, 8);
-	memcpy(&b, p + 8, 8);
-	uint64_t h = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull);
-	h ^= h >> 29;
-	h *= 0xBF58476D1CE4E5B9ull;
-	return h ^ (h >> 32);
-}
-
-static int u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-typedef struct winset {
-	uint64_t *h;
-	size_t n;
-	const uint8_t *hay;
-	size_t hay_len;
-} winset;
-
-static void winset_init(winset *s, const uint8_t *hay, size_t len)
-{
-	s->hay = hay;
-	s->hay_len = len;
-	s->n = len >= EML_WINDOW ? len - EML_WINDOW + 1 : 0;
-	s->h = malloc((s->n + 1) * sizeof(uint64_t));
-	for (size_t i = 0; i < s->n; i++)
-		s->h[i] = win_hash(hay + i);
-	qsort(s->h, s->n, sizeof(uint64_t), u64_cmp);
-}
-
-/* 1 when some distinctive window of needle occurs in the haystack. */
-static int winset_find(const winset *s, const uint8_t *needle, size_t len, size_t *where)
-{
-	if (s->n == 0 || len < EML_WINDOW)
-		return 0;
-	for (size_t i = 0; i + EML_WINDOW <= len; i++) {
-		uint64_t h = win_hash(needle + i);
-		if (bsearch(&h, s->h, s->n, sizeof(uint64_t), u64_cmp) == NULL)
-			continue;
-		if (!eml_window_distinctive(needle + i))
-			continue;
-		if (memmem(s->hay, s->hay_len, needle + i, EML_WINDOW) != NULL) {
-			*where = i;
-			return 1;
-		}
-	}
-	return 0;
-}
-
 static void check_model(const char *path)
 {
 	if (access(path, R_OK) != 0)

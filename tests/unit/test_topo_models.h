@@ -8,6 +8,7 @@
 #define EML_TEST_TOPO_MODELS_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/mem.h"
@@ -257,6 +258,9 @@ static inline eml_model *tm_random_model(eml_rng *r, uint64_t weight_elems)
 	tm_builder b = {.r = r};
 	eml_model *m = eml_model_new();
 	b.m = m;
+	b.cap_data = 4096;
+	m->data = eml_alloc(b.cap_data);
+	memset(m->data, 0xEE, b.cap_data);
 	m->ir_version = 8;
 	m->n_opsets = 1 + (uint32_t)eml_rng_below(r, 2);
 	m->opsets = eml_calloc(m->n_opsets, sizeof(eml_opset));
@@ -416,6 +420,63 @@ static inline int tm_tensors_differ(const eml_model *a, const eml_model *b)
 			return 1;
 		if (x->length && memcmp(a->data + x->offset, b->data + y->offset, x->length))
 			return 1;
+	}
+	return 0;
+}
+
+/* ---- fast distinctive-window search (same criterion as eml_find_distinctive_window, which is
+ * O(needle * hay) and too slow for 11 MB of tensors): hash every 16-byte window of the haystack
+ * into a sorted table, look up each window of the needle, confirm hits byte for byte. */
+static inline uint64_t win_hash(const uint8_t *p)
+{
+	uint64_t a, b;
+	memcpy(&a, p, 8);
+	memcpy(&b, p + 8, 8);
+	uint64_t h = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull);
+	h ^= h >> 29;
+	h *= 0xBF58476D1CE4E5B9ull;
+	return h ^ (h >> 32);
+}
+
+static inline int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+typedef struct winset {
+	uint64_t *h;
+	size_t n;
+	const uint8_t *hay;
+	size_t hay_len;
+} winset;
+
+static inline void winset_init(winset *s, const uint8_t *hay, size_t len)
+{
+	s->hay = hay;
+	s->hay_len = len;
+	s->n = len >= EML_WINDOW ? len - EML_WINDOW + 1 : 0;
+	s->h = malloc((s->n + 1) * sizeof(uint64_t));
+	for (size_t i = 0; i < s->n; i++)
+		s->h[i] = win_hash(hay + i);
+	qsort(s->h, s->n, sizeof(uint64_t), u64_cmp);
+}
+
+/* 1 when some distinctive window of needle occurs in the haystack. */
+static inline int winset_find(const winset *s, const uint8_t *needle, size_t len, size_t *where)
+{
+	if (s->n == 0 || len < EML_WINDOW)
+		return 0;
+	for (size_t i = 0; i + EML_WINDOW <= len; i++) {
+		uint64_t h = win_hash(needle + i);
+		if (bsearch(&h, s->h, s->n, sizeof(uint64_t), u64_cmp) == NULL)
+			continue;
+		if (!eml_window_distinctive(needle + i))
+			continue;
+		if (memmem(s->hay, s->hay_len, needle + i, EML_WINDOW) != NULL) {
+			*where = i;
+			return 1;
+		}
 	}
 	return 0;
 }

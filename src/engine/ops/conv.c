@@ -247,6 +247,43 @@ static int conv_fuse(eml_op_ctx *c, const eml_fuse_req *r)
 			b[m] += ((const float *)t->data)[m];
 		return 1;
 	}
+	if (r->kind == EML_FUSE_SCALE) {
+		/* y * s = conv(x, W * s) + b * s, for s a scalar or one value per output channel */
+		const eml_rt *t = r->t[0];
+		uint32_t orank = c->out[0]->rank;
+		if (s->w == NULL || s->w->data == NULL || s->rt_bias != NULL || !own_bias(c, s))
+			return 0;
+		if (t->rank > orank || (t->elems != 1 && t->elems != M))
+			return 0;
+		int ax = (int)t->rank - (int)orank + 1;
+		if (t->elems == M && M > 1 && (ax < 0 || t->dims[ax] != (int64_t)M))
+			return 0;
+		const float *sv = t->data;
+		float *w = s->w->data, *b = s->bias->data;
+		size_t kern = 1;
+		for (int i = 0; i < p->nd; i++)
+			kern *= p->kernel[i];
+		if (!s->transpose) {
+			size_t per = (p->in_c / p->group) * kern;
+			for (size_t m = 0; m < M; m++)
+				for (size_t i = 0; i < per; i++)
+					w[m * per + i] *= sv[t->elems == 1 ? 0 : m];
+		} else {
+			size_t Mg = M / p->group, Cg = p->in_c / p->group;
+			for (size_t ci = 0; ci < p->in_c; ci++)
+				for (size_t j = 0; j < Mg; j++)
+					for (size_t i = 0; i < kern; i++)
+						w[(ci * Mg + j) * kern + i] *=
+						    sv[t->elems == 1 ? 0 : (ci / Cg) * Mg + j];
+		}
+		for (size_t m = 0; m < M; m++)
+			b[m] *= sv[t->elems == 1 ? 0 : m];
+		if (s->transpose)
+			eml_convt_prepare(p, s->w->data, s->packed->data);
+		else
+			eml_conv_prepare(p, s->w->data, s->packed->data);
+		return 1;
+	}
 	if (r->kind == EML_FUSE_BN) {
 		if (s->w == NULL || s->w->data == NULL || s->rt_bias != NULL || !own_bias(c, s))
 			return 0;
@@ -323,6 +360,8 @@ const eml_op_def eml_op_conv_transpose = {"ConvTranspose", 1,         99,  convt
 
 typedef struct bn_state {
 	float eps;
+	float momentum;
+	int training; /* opset 14+ training_mode: batch statistics (ONNX reference semantics) */
 } bn_state;
 
 static int bn_prep(eml_op_ctx *c)
@@ -332,17 +371,23 @@ static int bn_prep(eml_op_ctx *c)
 	EML_ENSURE(c->n_in == 5 && c->out[0] != NULL, EML_E_ENGINE_SHAPE);
 	for (int k = 0; k < 5; k++)
 		EML_ENSURE(c->in[k] != NULL && c->in[k]->dtype == EML_DT_FLOAT, EML_E_ENGINE_SHAPE);
-	/* training mode (opset 14+ attribute, or extra outputs) is not inference */
-	EML_ENSURE(eml_attr_i(c->node, "training_mode", 0) == 0, EML_E_UNSUPPORTED);
-	for (uint32_t k = 1; k < c->n_out; k++)
-		EML_ENSURE(c->out[k] == NULL, EML_E_UNSUPPORTED);
 	EML_GUARD(eml_op_state(c, sizeof(*s), (void **)&s));
 	s->eps = eml_attr_f(c->node, "epsilon", 1e-5f);
+	s->momentum = eml_attr_f(c->node, "momentum", 0.9f);
+	s->training = c->opset >= 14 && eml_attr_i(c->node, "training_mode", 0) != 0;
+	/* the statistics outputs of older opsets' training form are not supported */
+	if (!s->training)
+		for (uint32_t k = 1; k < c->n_out; k++)
+			EML_ENSURE(c->out[k] == NULL, EML_E_UNSUPPORTED);
+	EML_ENSURE(c->n_out <= 3, EML_E_ENGINE_SHAPE);
 	const eml_rt *X = c->in[0];
 	EML_ENSURE(X->rank >= 2, EML_E_ENGINE_SHAPE);
 	for (int k = 1; k < 5; k++)
 		EML_ENSURE(c->in[k]->elems == (uint64_t)X->dims[1], EML_E_ENGINE_SHAPE);
 	EML_GUARD(eml_rt_set(c->out[0], EML_DT_FLOAT, X->rank, X->dims));
+	for (uint32_t k = 1; k < c->n_out; k++)
+		if (c->out[k] != NULL)
+			EML_GUARD(eml_rt_set(c->out[k], EML_DT_FLOAT, 1, &X->dims[1]));
 out:
 	return rc;
 }
@@ -357,6 +402,33 @@ static int bn_run(eml_op_ctx *c)
 	size_t N = (size_t)X->dims[0], C = (size_t)X->dims[1], S = 1;
 	for (uint32_t i = 2; i < X->rank; i++)
 		S *= (size_t)X->dims[i];
+	if (s->training) {
+		/* y from the batch's mean and (biased) variance; running statistics updated with
+		 * momentum (ONNX BatchNormalization-15 reference) */
+		for (size_t ch = 0; ch < C; ch++) {
+			double sum = 0, sq = 0, cnt = (double)(N * S);
+			for (size_t n = 0; n < N; n++)
+				for (size_t i = 0; i < S; i++) {
+					double v = x[(n * C + ch) * S + i];
+					sum += v;
+					sq += v * v;
+				}
+			double bm = cnt > 0 ? sum / cnt : 0, bv = cnt > 0 ? sq / cnt - bm * bm : 0;
+			if (bv < 0)
+				bv = 0;
+			float f = sc[ch] / sqrtf((float)bv + s->eps), o = bb[ch] - (float)bm * f;
+			for (size_t n = 0; n < N; n++)
+				for (size_t i = 0; i < S; i++)
+					y[(n * C + ch) * S + i] = x[(n * C + ch) * S + i] * f + o;
+			if (c->n_out > 1 && c->out[1] != NULL)
+				((float *)c->out[1]->data)[ch] =
+				    mean[ch] * s->momentum + (float)bm * (1 - s->momentum);
+			if (c->n_out > 2 && c->out[2] != NULL)
+				((float *)c->out[2]->data)[ch] =
+				    var[ch] * s->momentum + (float)bv * (1 - s->momentum);
+		}
+		return EML_OK;
+	}
 	for (size_t n = 0; n < N; n++)
 		for (size_t ch = 0; ch < C; ch++) {
 			float f = sc[ch] / sqrtf(var[ch] + s->eps), o = bb[ch] - mean[ch] * f;
@@ -371,6 +443,8 @@ static int bn_run(eml_op_ctx *c)
 static int bn_as_fuse(eml_op_ctx *c, eml_fuse_req *r)
 {
 	const bn_state *s = c->state;
+	if (s->training || c->n_out > 1)
+		return -1;
 	for (int k = 1; k < 5; k++)
 		if (c->in[k]->kind != EML_RT_CONST)
 			return -1;

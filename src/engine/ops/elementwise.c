@@ -9,6 +9,7 @@
 #include "common/guard.h"
 #include "engine/internal.h"
 #include "engine/kernels/gemm.h"
+#include "engine/kernels/vmath.h"
 #include "engine/ops/ops.h"
 
 /* ----- typed load/store for the integer path ----- */
@@ -170,53 +171,9 @@ double eml_ld_f(const void *p, int32_t dt, size_t i)
 
 /* ----- activations (shared with fused epilogues) ----- */
 
-static float sigm(float x)
-{
-	return 1.0f / (1.0f + expf(-x));
-}
-
 void eml_engine_act(float *x, size_t n, int act, float a, float b)
 {
-	size_t i;
-	switch (act) {
-	case EML_ACT_RELU:
-		for (i = 0; i < n; i++)
-			x[i] = x[i] > 0.0f ? x[i] : 0.0f;
-		break;
-	case EML_ACT_CLIP:
-		for (i = 0; i < n; i++) {
-			float v = x[i] < a ? a : x[i];
-			x[i] = v > b ? b : v;
-		}
-		break;
-	case EML_ACT_SIGMOID:
-		for (i = 0; i < n; i++)
-			x[i] = sigm(x[i]);
-		break;
-	case EML_ACT_HARDSIGMOID:
-		for (i = 0; i < n; i++) {
-			float v = a * x[i] + b;
-			x[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-		}
-		break;
-	case EML_ACT_HARDSWISH:
-		for (i = 0; i < n; i++) {
-			float v = x[i] / 6.0f + 0.5f;
-			v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-			x[i] = x[i] * v;
-		}
-		break;
-	case EML_ACT_LEAKYRELU:
-		for (i = 0; i < n; i++)
-			x[i] = x[i] >= 0.0f ? x[i] : a * x[i];
-		break;
-	case EML_ACT_TANH:
-		for (i = 0; i < n; i++)
-			x[i] = tanhf(x[i]);
-		break;
-	default:
-		break;
-	}
+	eml_act_apply(x, n, act, a, b); /* kernels/gemm.h: the same activations as the epilogue */
 }
 
 /* ----- unary ----- */
@@ -349,12 +306,10 @@ static void un_range(void *ctx, size_t b, size_t e)
 			y[i] = -x[i];
 		return;
 	case UN_EXP:
-		for (i = b; i < e; i++)
-			y[i] = expf(x[i]);
+		eml_vexp(y + b, x + b, e - b);
 		return;
 	case UN_ERF:
-		for (i = b; i < e; i++)
-			y[i] = erff(x[i]);
+		eml_verf(y + b, x + b, e - b);
 		return;
 	case UN_SQRT:
 		for (i = b; i < e; i++)
@@ -365,7 +320,11 @@ static void un_range(void *ctx, size_t b, size_t e)
 			y[i] = 1.0f / x[i];
 		return;
 	case UN_TANH:
+		eml_vtanh(y + b, x + b, e - b);
+		return;
 	case UN_SIGMOID:
+		eml_vsigmoid(y + b, x + b, e - b);
+		return;
 	case UN_RELU:
 	case UN_HARDSIGMOID:
 	case UN_HARDSWISH:
@@ -475,35 +434,52 @@ typedef struct bc_iter {
 static void bc_init(bc_iter *it, const eml_rt *o, const eml_rt *const *ops, int n)
 {
 	memset(it, 0, sizeof(*it));
-	it->rank = o->rank;
-	memcpy(it->dims, o->dims, sizeof(it->dims));
+	int64_t st[3][EML_MAX_RANK];
 	for (int k = 0; k < n; k++) {
 		const eml_rt *t = ops[k];
 		int64_t stride = 1;
 		for (int d = (int)o->rank - 1; d >= 0; d--) {
 			int td = d - ((int)o->rank - (int)t->rank);
-			if (td < 0 || t->dims[td] == 1) {
-				it->st[k][d] = 0;
-			} else {
-				it->st[k][d] = stride;
-			}
+			st[k][d] = (td < 0 || t->dims[td] == 1) ? 0 : stride;
 			if (td >= 0)
 				stride *= t->dims[td];
 		}
 	}
+	/* Coalesce adjacent dims that every operand walks the same way (both contiguous or both
+	 * broadcast), so rows are as long as possible: [1,C,H,W] + [1,C,1,1] walks C rows of H*W. */
+	uint32_t r = 0;
+	for (uint32_t d = 0; d < o->rank; d++) {
+		if (o->dims[d] == 1)
+			continue; /* size-1 dims move nothing */
+		int merge = r > 0;
+		for (int k = 0; k < n && merge; k++)
+			merge = it->st[k][r - 1] == st[k][d] * o->dims[d];
+		if (merge) {
+			it->dims[r - 1] *= o->dims[d];
+			for (int k = 0; k < n; k++)
+				it->st[k][r - 1] = st[k][d];
+		} else {
+			it->dims[r] = o->dims[d];
+			for (int k = 0; k < n; k++)
+				it->st[k][r] = st[k][d];
+			r++;
+		}
+	}
+	it->rank = r;
 }
 
 /* Calls fn for each innermost row: offsets of the operands, length, inner strides. */
 typedef void (*bc_row_fn)(void *ctx, const int64_t *off, uint64_t out_off, int64_t n,
                           const int64_t *inner);
 
-static void bc_walk(const bc_iter *it, int n_ops, bc_row_fn fn, void *ctx, uint64_t total)
+/* Rows [r0, r1) of the walk (row = all dims but the last). */
+static void bc_walk_rows(const bc_iter *it, int n_ops, bc_row_fn fn, void *ctx, uint64_t r0,
+                         uint64_t r1)
 {
-	if (total == 0)
-		return;
 	if (it->rank == 0) {
 		int64_t off[3] = {0, 0, 0}, inner[3] = {0, 0, 0};
-		fn(ctx, off, 0, 1, inner);
+		if (r0 == 0 && r1 > 0)
+			fn(ctx, off, 0, 1, inner);
 		return;
 	}
 	uint32_t r = it->rank;
@@ -513,9 +489,15 @@ static void bc_walk(const bc_iter *it, int n_ops, bc_row_fn fn, void *ctx, uint6
 		inner[k] = it->st[k][r - 1];
 	int64_t idx[EML_MAX_RANK] = {0};
 	int64_t off[3] = {0, 0, 0};
-	uint64_t out_off = 0;
-	uint64_t rows = total / (uint64_t)n;
-	for (uint64_t row = 0; row < rows; row++) {
+	uint64_t rem = r0;
+	for (int d = (int)r - 2; d >= 0; d--) {
+		idx[d] = (int64_t)(rem % (uint64_t)it->dims[d]);
+		rem /= (uint64_t)it->dims[d];
+		for (int k = 0; k < n_ops; k++)
+			off[k] += idx[d] * it->st[k][d];
+	}
+	uint64_t out_off = r0 * (uint64_t)n;
+	for (uint64_t row = r0; row < r1; row++) {
 		fn(ctx, off, out_off, n, inner);
 		out_off += (uint64_t)n;
 		for (int d = (int)r - 2; d >= 0; d--) {
@@ -529,6 +511,53 @@ static void bc_walk(const bc_iter *it, int n_ops, bc_row_fn fn, void *ctx, uint6
 			idx[d] = 0;
 		}
 	}
+}
+
+typedef struct bc_job {
+	const bc_iter *it;
+	int n_ops;
+	bc_row_fn fn;
+	void *ctx;
+} bc_job;
+
+static void bc_range(void *ctx, size_t b, size_t e)
+{
+	const bc_job *j = ctx;
+	bc_walk_rows(j->it, j->n_ops, j->fn, j->ctx, b, e);
+}
+
+/* One long row split in element chunks. */
+static void bc_range_flat(void *ctx, size_t b, size_t e)
+{
+	const bc_job *j = ctx;
+	int64_t off[3], inner[3];
+	for (int k = 0; k < 3; k++) {
+		inner[k] = j->it->st[k][0];
+		off[k] = (int64_t)b * inner[k];
+	}
+	j->fn(j->ctx, off, b, (int64_t)(e - b), inner);
+}
+
+static void bc_walk(const bc_iter *it, int n_ops, bc_row_fn fn, void *ctx, uint64_t total,
+                    eml_op_ctx *c)
+{
+	if (total == 0)
+		return;
+	uint64_t n = it->rank ? (uint64_t)it->dims[it->rank - 1] : 1;
+	uint64_t rows = total / n;
+	bc_job j = {it, n_ops, fn, ctx};
+	if (it->rank == 1) {
+		if (c != NULL)
+			eml_parallel_for(c->pool, c->threads, (size_t)n, 32768, bc_range_flat, &j);
+		else
+			bc_range_flat(&j, 0, (size_t)n);
+		return;
+	}
+	size_t grain = (size_t)(32768 / n) + 1;
+	if (c != NULL)
+		eml_parallel_for(c->pool, c->threads, (size_t)rows, grain, bc_range, &j);
+	else
+		bc_range(&j, 0, (size_t)rows);
 }
 
 /* ----- binary ----- */
@@ -607,7 +636,13 @@ typedef struct bin_job {
 	eml_rt *o;
 } bin_job;
 
-static void bin_row_f(void *ctx, const int64_t *off, uint64_t oo, int64_t n, const int64_t *in)
+/* The row loops are memory-bound streams: let GCC vectorize them even at -O2 (its -O2 cost model
+ * will not version loops for aliasing). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#endif
+static void
+bin_row_f(void *ctx, const int64_t *off, uint64_t oo, int64_t n, const int64_t *in)
 {
 	bin_job *j = ctx;
 	const float *a = (const float *)j->a->data + off[0];
@@ -773,25 +808,14 @@ static void bin_row_generic(void *ctx, const int64_t *off, uint64_t oo, int64_t 
 	}
 }
 
-static void bin_apply(int kind, const eml_rt *a, const eml_rt *b, eml_rt *o)
+static void bin_apply(int kind, const eml_rt *a, const eml_rt *b, eml_rt *o, eml_op_ctx *c)
 {
 	bin_job j = {kind, a, b, o};
 	bc_iter it;
 	const eml_rt *ops[2] = {a, b};
 	bc_init(&it, o, ops, 2);
 	int fast = a->dtype == EML_DT_FLOAT && b->dtype == EML_DT_FLOAT && kind != BIN_POW;
-	/* same shapes: one flat row */
-	if (a->elems == o->elems && b->elems == o->elems) {
-		int64_t off[3] = {0, 0, 0}, inner[3] = {1, 1, 0};
-		(fast ? bin_row_f : bin_row_generic)(&j, off, 0, (int64_t)o->elems, inner);
-		return;
-	}
-	if (b->elems == 1 && a->elems == o->elems) {
-		int64_t off[3] = {0, 0, 0}, inner[3] = {1, 0, 0};
-		(fast ? bin_row_f : bin_row_generic)(&j, off, 0, (int64_t)o->elems, inner);
-		return;
-	}
-	bc_walk(&it, 2, fast ? bin_row_f : bin_row_generic, &j, o->elems);
+	bc_walk(&it, 2, fast ? bin_row_f : bin_row_generic, &j, o->elems, fast ? c : NULL);
 }
 
 static int binary_run(eml_op_ctx *c)
@@ -799,13 +823,13 @@ static int binary_run(eml_op_ctx *c)
 	const bin_state *s = c->state;
 	eml_rt *o = c->out[0];
 	if (!s->variadic) {
-		bin_apply(s->kind, c->in[0], c->in[1], o);
+		bin_apply(s->kind, c->in[0], c->in[1], o, c);
 		return EML_OK;
 	}
 	/* variadic: o = broadcast(in0), then o = op(o, in_k) in place (same element order). */
-	bin_apply(BIN_COPY, o, c->in[0], o);
+	bin_apply(BIN_COPY, o, c->in[0], o, c);
 	for (uint32_t k = 1; k < c->n_in; k++)
-		bin_apply(s->kind, o, c->in[k], o);
+		bin_apply(s->kind, o, c->in[k], o, c);
 	return EML_OK;
 }
 
@@ -813,12 +837,12 @@ static int binary_run(eml_op_ctx *c)
 static int binary_as_fuse(eml_op_ctx *c, eml_fuse_req *r)
 {
 	const bin_state *s = c->state;
-	if (s->kind != BIN_ADD || c->n_in != 2)
+	if ((s->kind != BIN_ADD && s->kind != BIN_MUL) || c->n_in != 2)
 		return -1;
 	int xi = c->in[1]->kind == EML_RT_CONST ? 0 : (c->in[0]->kind == EML_RT_CONST ? 1 : -1);
 	if (xi < 0 || c->in[1 - xi]->dtype != EML_DT_FLOAT)
 		return -1;
-	r->kind = EML_FUSE_BIAS;
+	r->kind = s->kind == BIN_ADD ? EML_FUSE_BIAS : EML_FUSE_SCALE;
 	r->t[0] = c->in[1 - xi];
 	return xi;
 }
@@ -870,7 +894,7 @@ static int where_run(eml_op_ctx *c)
 	bc_iter it;
 	const eml_rt *ops[3] = {c->in[0], c->in[1], c->in[2]};
 	bc_init(&it, c->out[0], ops, 3);
-	bc_walk(&it, 3, where_row, &j, c->out[0]->elems);
+	bc_walk(&it, 3, where_row, &j, c->out[0]->elems, c);
 	return EML_OK;
 }
 

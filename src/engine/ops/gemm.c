@@ -4,6 +4,7 @@
  * B is packed once at assembly (into a plan constant, so it lives in the arena); a following
  * activation or a constant bias Add is fused into the GEMM epilogue (assemble.c offers them).
  */
+#include <math.h>
 #include <string.h>
 
 #include "common/guard.h"
@@ -130,6 +131,7 @@ typedef struct gemm_state {
 	float alpha;
 	size_t M, N, K;
 	const eml_rt *packed; /* packed B when constant */
+	eml_rt *bcopy;        /* op(B) as K x N, assembly only: BatchNormalization folds into it */
 	epi e;
 } gemm_state;
 
@@ -158,8 +160,16 @@ static int gemm_prep(eml_op_ctx *c)
 		           EML_E_ENGINE_SHAPE);
 		s->e.bias = c->in[2];
 	}
-	if (B->kind == EML_RT_CONST && c->b != NULL && M * N * K > 0)
-		EML_GUARD(pack_b(c, B, s->tb, s->K, s->N, &s->packed));
+	if (B->kind == EML_RT_CONST && c->b != NULL && M * N * K > 0) {
+		int64_t kn[2] = {K, N};
+		EML_GUARD(eml_build_new_const(c->b, EML_DT_FLOAT, 2, kn, &s->bcopy));
+		const float *src = B->data;
+		float *dst = s->bcopy->data;
+		for (int64_t k = 0; k < K; k++)
+			for (int64_t n = 0; n < N; n++)
+				dst[k * N + n] = s->tb ? src[n * K + k] : src[k * N + n];
+		EML_GUARD(pack_b(c, s->bcopy, 0, s->K, s->N, &s->packed));
+	}
 	c->scratch_bytes = eml_sgemm_work_size(s->M, s->N, s->K, c->threads);
 	int64_t od[2] = {M, N};
 	EML_GUARD(eml_rt_set(c->out[0], EML_DT_FLOAT, 2, od));
@@ -185,9 +195,49 @@ static int gemm_run(eml_op_ctx *c)
 	return EML_OK;
 }
 
+/* BatchNormalization over Gemm's N axis: y = f * (alpha*A*B + beta*C - mean) + b with
+ * f = scale / sqrt(var + eps) becomes alpha*A*(B f) + (f * (beta*C - mean) + b). */
+static int gemm_fuse_bn(eml_op_ctx *c, gemm_state *s, const eml_fuse_req *r)
+{
+	size_t N = s->N, K = s->K;
+	if (s->bcopy == NULL || s->bcopy->data == NULL || c->b == NULL || s->e.act != EML_ACT_NONE)
+		return 0;
+	if (s->e.bias != NULL && (s->e.bias->kind != EML_RT_CONST || s->e.bs_m != 0))
+		return 0;
+	for (int k = 0; k < 4; k++)
+		if (r->t[k]->elems != N)
+			return 0;
+	eml_rt *nb;
+	int64_t n64 = (int64_t)N;
+	if (eml_build_new_const(c->b, EML_DT_FLOAT, 1, &n64, &nb) != EML_OK)
+		return 0;
+	if (eml_op_add_input(c, nb) != EML_OK)
+		return 0;
+	const float *sc = r->t[0]->data, *bb = r->t[1]->data, *mean = r->t[2]->data,
+	            *var = r->t[3]->data;
+	float *w = s->bcopy->data, *b = nb->data;
+	for (size_t n = 0; n < N; n++) {
+		float f = sc[n] / sqrtf(var[n] + r->eps);
+		float cb = 0.0f;
+		if (s->e.bias != NULL && s->e.beta != 0.0f)
+			cb = s->e.beta * ((const float *)s->e.bias->data)[(int64_t)n * s->e.bs_n];
+		b[n] = f * (cb - mean[n]) + bb[n];
+		for (size_t k = 0; k < K; k++)
+			w[k * N + n] *= f;
+	}
+	eml_sgemm_pack_b(w, N, 0, K, N, (float *)s->packed->data);
+	s->e.bias = nb;
+	s->e.bs_m = 0;
+	s->e.bs_n = 1;
+	s->e.beta = 1.0f;
+	return 1;
+}
+
 static int gemm_fuse(eml_op_ctx *c, const eml_fuse_req *r)
 {
 	gemm_state *s = c->state;
+	if (r->kind == EML_FUSE_BN)
+		return gemm_fuse_bn(c, s, r);
 	return epi_fuse(&s->e, c, r, (int64_t)s->M, (int64_t)s->N);
 }
 

@@ -23,7 +23,10 @@ static int pool_prep_common(eml_op_ctx *c, int max)
 	EML_GUARD(eml_op_state(c, sizeof(*s), (void **)&s));
 	s->max = max;
 	const eml_rt *X = c->in[0];
-	EML_ENSURE(X->dtype == EML_DT_FLOAT, EML_E_ENGINE_SHAPE);
+	/* MaxPool also takes 8-bit integers (opset 12): pooled as exact floats in scratch */
+	EML_ENSURE(X->dtype == EML_DT_FLOAT ||
+	               (max && (X->dtype == EML_DT_UINT8 || X->dtype == EML_DT_INT8)),
+	           EML_E_ENGINE_SHAPE);
 	EML_ENSURE(X->rank >= 3 && X->rank <= 2 + EML_POOL_MAX_ND, EML_E_ENGINE_SHAPE);
 	eml_pool_params *p = &s->p;
 	int nd = (int)X->rank - 2;
@@ -86,7 +89,9 @@ static int pool_prep_common(eml_op_ctx *c, int max)
 	od[1] = X->dims[1];
 	for (int i = 0; i < nd; i++)
 		od[2 + i] = (int64_t)p->out[i];
-	EML_GUARD(eml_rt_set(c->out[0], EML_DT_FLOAT, X->rank, od));
+	EML_GUARD(eml_rt_set(c->out[0], X->dtype, X->rank, od));
+	if (X->dtype != EML_DT_FLOAT)
+		c->scratch_bytes = (size_t)(X->elems + c->out[0]->elems) * sizeof(float) + 64;
 	if (c->n_out > 1 && c->out[1] != NULL) {
 		EML_ENSURE(max, EML_E_ENGINE_SHAPE);
 		EML_GUARD(eml_rt_set(c->out[1], EML_DT_INT64, X->rank, od));
@@ -110,9 +115,20 @@ static int pool_run(eml_op_ctx *c)
 	const pool_state *s = c->state;
 	if (c->out[0]->elems == 0)
 		return EML_OK;
+	int64_t *ind = (c->n_out > 1 && c->out[1] != NULL) ? c->out[1]->data : NULL;
+	const eml_rt *X = c->in[0];
+	eml_rt *Y = c->out[0];
+	if (s->max && X->dtype != EML_DT_FLOAT) {
+		float *xf = c->scratch, *yf = xf + X->elems;
+		for (uint64_t i = 0; i < X->elems; i++)
+			xf[i] = (float)eml_ld_i(X->data, X->dtype, i);
+		eml_maxpool(c->pool, &s->p, xf, yf, ind);
+		for (uint64_t i = 0; i < Y->elems; i++)
+			eml_st_i(Y->data, Y->dtype, i, (int64_t)yf[i]);
+		return EML_OK;
+	}
 	if (s->max)
-		eml_maxpool(c->pool, &s->p, c->in[0]->data, c->out[0]->data,
-		            (c->n_out > 1 && c->out[1] != NULL) ? c->out[1]->data : NULL);
+		eml_maxpool(c->pool, &s->p, X->data, Y->data, ind);
 	else
 		eml_avgpool(c->pool, &s->p, c->in[0]->data, c->out[0]->data);
 	return EML_OK;

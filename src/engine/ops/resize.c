@@ -18,8 +18,9 @@ enum { CT_HALF, CT_PT_HALF, CT_ALIGN, CT_ASYM, CT_TF_NN, CT_TF_CROP };
 enum { NM_RPF, NM_RPC, NM_FLOOR, NM_CEIL };
 
 typedef struct rs_axis {
-	int32_t i0, i1;
-	float w; /* weight of i1 */
+	int32_t i[4]; /* source indices (clamped: edge padding) */
+	float w[4];   /* their weights */
+	uint8_t n;    /* taps: 1 (nearest or exact), 2 (linear), 4 (cubic) */
 	uint8_t outside;
 } rs_axis;
 
@@ -89,13 +90,17 @@ static int resize_prep(eml_op_ctx *c)
 	               X->dtype == EML_DT_INT8 || X->dtype == EML_DT_INT32 ||
 	               X->dtype == EML_DT_INT64,
 	           EML_E_ENGINE_SHAPE);
-	int linear;
+	int linear; /* 0 nearest, 1 linear, 2 cubic */
 	if (eml_attr_s_eq(c->node, "mode", "nearest", 1))
 		linear = 0;
 	else if (eml_attr_s_eq(c->node, "mode", "linear", 0))
 		linear = 1;
+	else if (eml_attr_s_eq(c->node, "mode", "cubic", 0))
+		linear = 2;
 	else
-		EML_FAIL(EML_E_UNSUPPORTED); /* cubic */
+		EML_FAIL(EML_E_UNSUPPORTED);
+	float A = eml_attr_f(c->node, "cubic_coeff_a", -0.75f);
+	int excl = (int)eml_attr_i(c->node, "exclude_outside", 0);
 	EML_ENSURE(eml_attr_i(c->node, "antialias", 0) == 0, EML_E_UNSUPPORTED);
 	int ct = CT_HALF, nm = NM_RPF;
 	if (c->opset < 11) {
@@ -212,7 +217,8 @@ static int resize_prep(eml_op_ctx *c)
 		total += (size_t)od[i];
 	}
 	EML_GUARD(eml_rt_set(c->out[0], X->dtype, r, od));
-	EML_ENSURE(total < ((size_t)1 << 28), EML_E_ENGINE_SHAPE);
+	/* the per-axis tables live on the heap for the plan's life: keep them bounded */
+	EML_ENSURE(total < ((size_t)1 << 22), EML_E_ENGINE_SHAPE);
 	EML_GUARD(eml_op_state(c, sizeof(*s) + (total + 1) * sizeof(rs_axis), (void **)&s));
 	s->linear = linear;
 	s->extrap = eml_attr_f(c->node, "extrapolation_value", 0.0f);
@@ -236,17 +242,44 @@ static int resize_prep(eml_op_ctx *c)
 				continue;
 			}
 			if (!linear) {
-				t->i0 = t->i1 = (int32_t)nearest(nm, v, in);
-				t->w = 0;
+				t->n = 1;
+				t->i[0] = (int32_t)nearest(nm, v, in);
+				t->w[0] = 1.0f;
+				continue;
+			}
+			/* ONNX reference: taps around floor(v), edge-padded; cubic per Keys with
+			 * coefficient A; exclude_outside renormalizes over in-range taps */
+			double f = floor(v), rr = v - f;
+			int n = linear == 1 ? 2 : 4;
+			int64_t first = (int64_t)f - (n == 4 ? 1 : 0);
+			double w[4];
+			if (n == 2) {
+				w[0] = 1 - rr;
+				w[1] = rr;
 			} else {
-				double f = floor(v);
-				int64_t a = (int64_t)f, b = a + 1;
-				float w = (float)(v - f);
-				a = a < 0 ? 0 : (a >= in ? in - 1 : a);
-				b = b < 0 ? 0 : (b >= in ? in - 1 : b);
-				t->i0 = (int32_t)a;
-				t->i1 = (int32_t)b;
-				t->w = a == b ? 0.0f : w;
+				double x1 = rr + 1, x2 = 1 - rr, x3 = 2 - rr;
+				w[0] = ((A * x1 - 5 * A) * x1 + 8 * A) * x1 - 4 * A;
+				w[1] = ((A + 2) * rr - (A + 3)) * rr * rr + 1;
+				w[2] = ((A + 2) * x2 - (A + 3)) * x2 * x2 + 1;
+				w[3] = ((A * x3 - 5 * A) * x3 + 8 * A) * x3 - 4 * A;
+			}
+			double sum = 0;
+			for (int k = 0; k < n; k++) {
+				int64_t ix = first + k;
+				if (excl && (ix < 0 || ix >= in))
+					w[k] = 0;
+				sum += w[k];
+				t->i[k] = (int32_t)(ix < 0 ? 0 : (ix >= in ? in - 1 : ix));
+			}
+			for (int k = 0; k < n; k++)
+				t->w[k] = (float)(excl && sum != 0 ? w[k] / sum : w[k]);
+			t->n = (uint8_t)n;
+			if (rr == 0 && !excl) {
+				/* exact position: one tap */
+				t->n = 1;
+				t->i[0] =
+				    (int32_t)(f < 0 ? 0 : (f >= (double)in ? (double)in - 1 : f));
+				t->w[0] = 1.0f;
 			}
 		}
 		pos += (size_t)od[d];
@@ -255,8 +288,101 @@ out:
 	return rc;
 }
 
+/* Float path: rows along the last axis; outer interpolated axes combine whole rows. */
+typedef struct rs_job {
+	const resize_state *s;
+	const float *x;
+	float *y;
+	int64_t xst[EML_MAX_RANK];
+} rs_job;
+
+static void rs_rows(void *ctx, size_t r0, size_t r1)
+{
+	const rs_job *j = ctx;
+	const resize_state *s = j->s;
+	uint32_t r = s->rank, last = r - 1;
+	int64_t W = s->out[last];
+	const rs_axis *lt = &s->tab[s->off[last]];
+	int64_t idx[EML_MAX_RANK] = {0};
+	size_t rem = r0;
+	for (int d = (int)r - 2; d >= 0; d--) {
+		idx[d] = (int64_t)(rem % (size_t)s->out[d]);
+		rem /= (size_t)s->out[d];
+	}
+	for (size_t row = r0; row < r1; row++) {
+		float *y = j->y + row * (size_t)W;
+		const rs_axis *t[EML_MAX_RANK];
+		uint32_t lin[EML_MAX_RANK];
+		int nlin = 0, outside = 0;
+		int64_t base = 0;
+		for (uint32_t d = 0; d < last; d++) {
+			t[d] = &s->tab[s->off[d] + (size_t)idx[d]];
+			outside |= t[d]->outside;
+			if (t[d]->n == 1)
+				base += (int64_t)t[d]->i[0] * j->xst[d];
+			else
+				lin[nlin++] = d;
+		}
+		if (outside) {
+			for (int64_t o = 0; o < W; o++)
+				y[o] = s->extrap;
+		} else {
+			memset(y, 0, (size_t)W * sizeof(float));
+			uint32_t k[EML_MAX_RANK] = {0};
+			for (;;) {
+				int64_t off = base;
+				float w = 1.0f;
+				for (int q = 0; q < nlin; q++) {
+					const rs_axis *a = t[lin[q]];
+					off += (int64_t)a->i[k[q]] * j->xst[lin[q]];
+					w *= a->w[k[q]];
+				}
+				const float *xr = j->x + off;
+				for (int64_t o = 0; o < W; o++) {
+					const rs_axis *a = &lt[o];
+					float v = a->w[0] * xr[a->i[0]];
+					for (int q = 1; q < a->n; q++)
+						v += a->w[q] * xr[a->i[q]];
+					y[o] += w * v;
+				}
+				int q = 0;
+				while (q < nlin && ++k[q] >= t[lin[q]]->n)
+					k[q++] = 0;
+				if (q == nlin)
+					break;
+			}
+			for (int64_t o = 0; o < W; o++)
+				if (lt[o].outside)
+					y[o] = s->extrap;
+		}
+		for (int d = (int)r - 2; d >= 0; d--) {
+			if (++idx[d] < s->out[d])
+				break;
+			idx[d] = 0;
+		}
+	}
+}
+
 static int resize_run(eml_op_ctx *c)
 {
+	{
+		const resize_state *s = c->state;
+		const eml_rt *X0 = c->in[0];
+		if (X0->dtype == EML_DT_FLOAT && s->rank >= 1 && c->out[0]->elems > 0) {
+			rs_job j;
+			j.s = s;
+			j.x = X0->data;
+			j.y = c->out[0]->data;
+			int64_t st = 1;
+			for (int d = (int)s->rank - 1; d >= 0; d--) {
+				j.xst[d] = st;
+				st *= s->in[d];
+			}
+			size_t rows = (size_t)(c->out[0]->elems / (uint64_t)s->out[s->rank - 1]);
+			eml_parallel_for(c->pool, c->threads, rows, 64, rs_rows, &j);
+			return EML_OK;
+		}
+	}
 	const resize_state *s = c->state;
 	const eml_rt *X = c->in[0];
 	eml_rt *Y = c->out[0];
@@ -276,8 +402,9 @@ static int resize_run(eml_op_ctx *c)
 		for (uint32_t d = 0; d < r; d++) {
 			t[d] = &s->tab[s->off[d] + (size_t)idx[d]];
 			outside |= t[d]->outside;
-			base += (int64_t)t[d]->i0 * xst[d];
-			if (t[d]->w != 0.0f)
+			if (t[d]->n == 1)
+				base += (int64_t)t[d]->i[0] * xst[d];
+			else
 				lin[nlin++] = d;
 		}
 		double v;
@@ -287,23 +414,25 @@ static int resize_run(eml_op_ctx *c)
 			v = isf ? ((const float *)X->data)[base]
 			        : (double)eml_ld_i(X->data, X->dtype, (size_t)base);
 		} else {
-			/* sum over the 2^nlin corners of the axes with a fractional position */
+			/* sum over all tap combinations of the interpolated axes */
+			uint32_t k[EML_MAX_RANK] = {0};
 			v = 0;
-			for (uint32_t m = 0; m < (1u << nlin); m++) {
+			for (;;) {
 				int64_t off = base;
 				double w = 1;
-				for (int k = 0; k < nlin; k++) {
-					const rs_axis *a = t[lin[k]];
-					if (m & (1u << k)) {
-						off += ((int64_t)a->i1 - a->i0) * xst[lin[k]];
-						w *= a->w;
-					} else {
-						w *= 1.0 - a->w;
-					}
+				for (int q = 0; q < nlin; q++) {
+					const rs_axis *a = t[lin[q]];
+					off += (int64_t)a->i[k[q]] * xst[lin[q]];
+					w *= a->w[k[q]];
 				}
 				double xv = isf ? ((const float *)X->data)[off]
 				                : (double)eml_ld_i(X->data, X->dtype, (size_t)off);
 				v += w * xv;
+				int q = 0;
+				while (q < nlin && ++k[q] >= t[lin[q]]->n)
+					k[q++] = 0;
+				if (q == nlin)
+					break;
 			}
 		}
 		if (isf)

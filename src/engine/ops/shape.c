@@ -98,7 +98,15 @@ static int dropout_prep(eml_op_ctx *c)
 	/* opset 12+: training_mode input; only inference (false) is supported */
 	if (c->n_in >= 3 && c->in[2] != NULL) {
 		EML_ENSURE(eml_rt_known(c->in[2]), EML_E_UNSUPPORTED);
-		EML_ENSURE(eml_rt_get_i(c->in[2], 0) == 0, EML_E_UNSUPPORTED);
+		if (eml_rt_get_i(c->in[2], 0) != 0) {
+			/* training mode is random unless the ratio is 0 (then it is the identity) */
+			double ratio = 0.5;
+			if (c->n_in >= 2 && c->in[1] != NULL) {
+				EML_ENSURE(eml_rt_known(c->in[1]), EML_E_UNSUPPORTED);
+				ratio = eml_rt_get_f(c->in[1], 0);
+			}
+			EML_ENSURE(ratio == 0.0, EML_E_UNSUPPORTED);
+		}
 	}
 	EML_GUARD(view_set(c, c->in[0]->rank, c->in[0]->dims));
 	if (c->n_out > 1 && c->out[1] != NULL)
@@ -136,8 +144,9 @@ static int reshape_prep(eml_op_ctx *c)
 			neg = (int)i;
 			continue;
 		}
-		EML_ENSURE(sh[i] >= 0, EML_E_ENGINE_SHAPE);
+		EML_ENSURE(sh[i] >= 0 && sh[i] <= EML_ENGINE_MAX_DIM, EML_E_ENGINE_SHAPE);
 		known *= (uint64_t)sh[i];
+		EML_ENSURE(known <= EML_MAX_TENSOR_ELEMS, EML_E_ENGINE_SHAPE);
 	}
 	if (neg >= 0) {
 		EML_ENSURE(known != 0 && c->in[0]->elems % known == 0, EML_E_ENGINE_SHAPE);
@@ -595,6 +604,12 @@ static int slice_prep(eml_op_ctx *c)
 		EML_ENSURE(!seen[a] && steps[i] != 0, EML_E_ENGINE_SHAPE);
 		seen[a] = 1;
 		int64_t dim = x->dims[a], st = starts[i], en = ends[i], sp = steps[i];
+		/* a step longer than the axis takes at most one element: clamp it so no stride
+		 * product can overflow */
+		if (sp > dim)
+			sp = dim > 0 ? dim : 1;
+		if (sp < -dim)
+			sp = dim > 0 ? -dim : -1;
 		/* ONNX Slice: negative indices count from the end; clamp to [0, dim] for positive
 		 * steps and [-1, dim-1] for negative ones */
 		if (st < 0)
@@ -723,7 +738,7 @@ static int split_prep(eml_op_ctx *c)
 	}
 	int64_t sum = 0;
 	for (size_t i = 0; i < n; i++) {
-		EML_ENSURE(parts[i] >= 0, EML_E_ENGINE_SHAPE);
+		EML_ENSURE(parts[i] >= 0 && parts[i] <= dim, EML_E_ENGINE_SHAPE);
 		sum += parts[i];
 	}
 	EML_ENSURE(sum == dim, EML_E_ENGINE_SHAPE);
@@ -823,6 +838,10 @@ static int pad_prep(eml_op_ctx *c)
 	for (size_t i = 0; i < na; i++) {
 		uint32_t a;
 		EML_GUARD(eml_axis(axes[i], r, &a));
+		EML_ENSURE(pads[i] >= -EML_ENGINE_MAX_DIM && pads[i] <= EML_ENGINE_MAX_DIM &&
+		               pads[i + na] >= -EML_ENGINE_MAX_DIM &&
+		               pads[i + na] <= EML_ENGINE_MAX_DIM,
+		           EML_E_ENGINE_SHAPE);
 		pre[a] = pads[i];
 		post[a] = pads[i + na];
 	}
