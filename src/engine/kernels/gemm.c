@@ -677,11 +677,13 @@ static void sgemm_impl(eml_threadpool *pool, size_t M, size_t N, size_t K, float
 	 * slab packs the whole other operand again (memory-bound work, ~30x dearer per element
 	 * than a multiply-add), so slabs of at least 1024 columns or 512 rows. */
 	size_t min_tiles = g.split_n ? (1024 + unit - 1) / unit : (512 + unit - 1) / unit;
-	size_t want = tiles / min_tiles;
-	if (want > 4 * (size_t)threads)
-		want = 4 * (size_t)threads;
-	if (want < (size_t)threads)
-		want = (size_t)threads;
+	/* A whole number of slabs per thread (1..4) keeps equal shares when all run alike. */
+	size_t per_thread = tiles / (min_tiles * (size_t)threads);
+	if (per_thread > 4)
+		per_thread = 4;
+	if (per_thread < 1)
+		per_thread = 1;
+	size_t want = per_thread * (size_t)threads;
 	size_t per = (tiles + want - 1) / want;
 	g.slab = per * unit;
 	g.n_slabs = (tiles + per - 1) / per;
