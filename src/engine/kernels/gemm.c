@@ -38,6 +38,8 @@ typedef struct gemm_isa {
 	int edges; /* the kernel handles partial tiles itself (takes h, w) */
 	/* C = alpha A B for a few rows of A and a row-major B, without packing (may be NULL) */
 	eml_small_m_fn small_m;
+	/* packs a row-major B block into panels of nr (as pack_b_block; may be NULL) */
+	eml_pack_b_fn pack_b;
 } gemm_isa;
 
 /* Portable 4 x 16 tile with GCC vector extensions: 16 four-lane accumulators, which map onto
@@ -131,7 +133,8 @@ static const gemm_isa isa_avx512 = {.name = "avx512",
                                     .nc = 4096,
                                     .kern = eml_ukernel_avx512,
                                     .edges = 1,
-                                    .small_m = eml_gemm_small_m_avx512};
+                                    .small_m = eml_gemm_small_m_avx512,
+                                    .pack_b = eml_pack_b_avx512};
 #endif
 
 static _Atomic(const gemm_isa *) g_forced;
@@ -434,11 +437,17 @@ static void gemm_serial(const gemm_job *g, size_t m_begin, size_t m_end, size_t 
 	float *bbuf = (float *)(g->work + (size_t)thread * g->per_thread + g->a_bytes);
 	float tile[MAX_MR * MAX_NR] __attribute__((aligned(64)));
 	const size_t K = g->K;
+	if (K == 0)
+		return; /* handled by the caller; keeps the block arithmetic below well defined */
+	/* Equal K blocks (576 -> 3 x 192 rather than 256 + 256 + 64): a short last block would
+	 * reload and store every C tile for little work. */
+	const size_t kblocks = (K + isa->kc - 1) / isa->kc;
+	const size_t kstep = (K + kblocks - 1) / kblocks;
 
 	for (size_t jc = n_begin; jc < n_end; jc += isa->nc) {
 		size_t nc = min_sz(isa->nc, n_end - jc);
-		for (size_t pc = 0; pc < K; pc += isa->kc) {
-			size_t kc = min_sz(isa->kc, K - pc);
+		for (size_t pc = 0; pc < K; pc += kstep) {
+			size_t kc = min_sz(kstep, K - pc);
 			int accumulate = pc > 0 || g->accumulate_first;
 			int last = pc + kc == K;
 			const float *bbase;
@@ -447,8 +456,11 @@ static void gemm_serial(const gemm_job *g, size_t m_begin, size_t m_end, size_t 
 				bbase = g->packed + (jc / nr) * K * nr + pc * nr;
 				bstride = K * nr;
 			} else {
-				pack_b_block(g->B, g->ldb, g->trans_b, pc, kc, jc, nc, (int)nr,
-				             bbuf, kc * nr);
+				if (!g->trans_b && isa->pack_b)
+					isa->pack_b(g->B, g->ldb, pc, kc, jc, nc, bbuf, kc * nr);
+				else
+					pack_b_block(g->B, g->ldb, g->trans_b, pc, kc, jc, nc,
+					             (int)nr, bbuf, kc * nr);
 				bbase = bbuf;
 				bstride = kc * nr;
 			}

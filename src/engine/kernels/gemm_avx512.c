@@ -129,3 +129,26 @@ void eml_gemm_small_m_avx512(size_t M, size_t N, size_t K, float alpha, const fl
 		}
 	}
 }
+
+void eml_pack_b_avx512(const float *B, size_t ldb, size_t k0, size_t kc, size_t n0, size_t nc,
+                       float *dst, size_t ps)
+{
+	for (size_t j0 = 0; j0 < nc; j0 += EML_AVX512_NR) {
+		float *p = dst + (j0 / EML_AVX512_NR) * ps;
+		size_t w = nc - j0 < EML_AVX512_NR ? nc - j0 : EML_AVX512_NR;
+		const float *src = B + k0 * ldb + n0 + j0;
+		if (w == EML_AVX512_NR) {
+			for (size_t k = 0; k < kc; k++, src += ldb, p += EML_AVX512_NR) {
+				_mm512_storeu_ps(p, _mm512_loadu_ps(src));
+				_mm512_storeu_ps(p + 16, _mm512_loadu_ps(src + 16));
+			}
+		} else {
+			__mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
+			__mmask16 m1 = (__mmask16)(w > 16 ? (1u << (w - 16)) - 1 : 0);
+			for (size_t k = 0; k < kc; k++, src += ldb, p += EML_AVX512_NR) {
+				_mm512_storeu_ps(p, _mm512_maskz_loadu_ps(m0, src));
+				_mm512_storeu_ps(p + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+			}
+		}
+	}
+}
