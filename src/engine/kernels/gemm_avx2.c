@@ -123,3 +123,25 @@ void eml_gemm_small_m_avx2(size_t M, size_t N, size_t K, float alpha, const floa
 		}
 	}
 }
+
+void eml_pack_b_avx2(const float *B, size_t ldb, size_t k0, size_t kc, size_t n0, size_t nc,
+                     float *dst, size_t ps)
+{
+	for (size_t j0 = 0; j0 < nc; j0 += EML_AVX2_NR) {
+		float *p = dst + (j0 / EML_AVX2_NR) * ps;
+		size_t w = nc - j0 < EML_AVX2_NR ? nc - j0 : EML_AVX2_NR;
+		const float *src = B + k0 * ldb + n0 + j0;
+		if (w == EML_AVX2_NR) {
+			for (size_t k = 0; k < kc; k++, src += ldb, p += EML_AVX2_NR) {
+				_mm256_storeu_ps(p, _mm256_loadu_ps(src));
+				_mm256_storeu_ps(p + 8, _mm256_loadu_ps(src + 8));
+			}
+		} else {
+			__m256i m0 = lane_mask((int)w), m1 = lane_mask((int)w - 8);
+			for (size_t k = 0; k < kc; k++, src += ldb, p += EML_AVX2_NR) {
+				_mm256_storeu_ps(p, _mm256_maskload_ps(src, m0));
+				_mm256_storeu_ps(p + 8, _mm256_maskload_ps(src + 8, m1));
+			}
+		}
+	}
+}

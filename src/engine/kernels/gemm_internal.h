@@ -32,6 +32,8 @@ typedef void (*eml_pack_b_fn)(const float *B, size_t ldb, size_t k0, size_t kc, 
                               size_t nc, float *dst, size_t ps);
 void eml_pack_b_avx512(const float *B, size_t ldb, size_t k0, size_t kc, size_t n0, size_t nc,
                        float *dst, size_t ps);
+void eml_pack_b_avx2(const float *B, size_t ldb, size_t k0, size_t kc, size_t n0, size_t nc,
+                     float *dst, size_t ps);
 
 #define EML_AVX512_MR 14
 #define EML_AVX512_NR 32
