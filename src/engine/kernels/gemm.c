@@ -334,6 +334,18 @@ static void pack_b_block(const float *B, size_t ldb, int trans_b, size_t k0, siz
 	}
 }
 
+/* mr full rows of a row-major A into one k-major panel; inlined with constant mr so the row
+ * loop unrolls. */
+static inline __attribute__((always_inline)) void pack_a_rows(const float *src, size_t lda,
+                                                              size_t kc, int mr, float *p)
+{
+	for (size_t k = 0; k < kc; k++) {
+		float *d = p + k * (size_t)mr;
+		for (int i = 0; i < mr; i++)
+			d[i] = src[(size_t)i * lda + k];
+	}
+}
+
 /* A block (rows m0..m0+mc, k0..k0+kc of op(A)) into panels of mr rows (kc*mr floats each),
  * scaled by alpha; rows past the block are zero. */
 static void pack_a_block(const float *A, size_t lda, int trans_a, size_t m0, size_t mc, size_t k0,
@@ -342,7 +354,17 @@ static void pack_a_block(const float *A, size_t lda, int trans_a, size_t m0, siz
 	for (size_t i0 = 0; i0 < mc; i0 += (size_t)mr) {
 		float *p = dst + (i0 / (size_t)mr) * kc * (size_t)mr;
 		size_t h = min_sz((size_t)mr, mc - i0);
-		if (!trans_a) {
+		if (!trans_a && h == (size_t)mr && alpha == 1.0f) {
+			/* Full panel, the common case: k outer so the writes are sequential; the mr
+			 * source rows each stay in cache across the k loop. */
+			const float *src = A + (m0 + i0) * lda + k0;
+			if (mr == 14)
+				pack_a_rows(src, lda, kc, 14, p);
+			else if (mr == 6)
+				pack_a_rows(src, lda, kc, 6, p);
+			else
+				pack_a_rows(src, lda, kc, mr, p);
+		} else if (!trans_a) {
 			for (size_t i = 0; i < (size_t)mr; i++) {
 				if (i < h) {
 					const float *src = A + (m0 + i0 + i) * lda + k0;
