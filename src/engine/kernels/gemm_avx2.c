@@ -20,7 +20,12 @@ static inline __attribute__((always_inline)) void kern(const int R, const int V,
 		acc0[i] = _mm256_setzero_ps();
 		acc1[i] = _mm256_setzero_ps();
 	}
+#pragma GCC unroll 6
+	for (int i = 0; i < R; i++)
+		_mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
 	for (size_t k = 0; k < kc; k++) {
+		_mm_prefetch((const char *)(b + 8 * ldb), _MM_HINT_T0);
+		_mm_prefetch((const char *)(a + 8 * AMR), _MM_HINT_T0);
 		__m256 b0 = _mm256_loadu_ps(b);
 		__m256 b1 = V == 2 ? _mm256_loadu_ps(b + 8) : b0;
 #pragma GCC unroll 6
