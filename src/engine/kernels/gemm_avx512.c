@@ -21,7 +21,13 @@ static inline __attribute__((always_inline)) void kern(const int R, const int V,
 		acc0[i] = _mm512_setzero_ps();
 		acc1[i] = _mm512_setzero_ps();
 	}
+#pragma GCC unroll 14
+	for (int i = 0; i < R; i++)
+		_mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
 	for (size_t k = 0; k < kc; k++) {
+		_mm_prefetch((const char *)(b + 8 * ldb), _MM_HINT_T0);
+		_mm_prefetch((const char *)(b + 8 * ldb + 16), _MM_HINT_T0);
+		_mm_prefetch((const char *)(a + 8 * AMR), _MM_HINT_T0);
 		/* masked: only valid columns are read (B may be unpacked) */
 		__m512 b0 = V == 2 ? _mm512_loadu_ps(b) : _mm512_maskz_loadu_ps(m0, b);
 		__m512 b1 = V == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
