@@ -40,6 +40,8 @@ typedef struct gemm_isa {
 	eml_small_m_fn small_m;
 	/* packs a row-major B block into panels of nr (as pack_b_block; may be NULL) */
 	eml_pack_b_fn pack_b;
+	/* packs mr full rows of a row-major A into one panel (may be NULL) */
+	eml_pack_a_fn pack_a;
 } gemm_isa;
 
 /* Portable 4 x 16 tile with GCC vector extensions: 16 four-lane accumulators, which map onto
@@ -135,7 +137,8 @@ static const gemm_isa isa_avx512 = {.name = "avx512",
                                     .kern = eml_ukernel_avx512,
                                     .edges = 1,
                                     .small_m = eml_gemm_small_m_avx512,
-                                    .pack_b = eml_pack_b_avx512};
+                                    .pack_b = eml_pack_b_avx512,
+                                    .pack_a = eml_pack_a_avx512};
 #endif
 
 static _Atomic(const gemm_isa *) g_forced;
@@ -349,7 +352,7 @@ static inline __attribute__((always_inline)) void pack_a_rows(const float *src, 
 /* A block (rows m0..m0+mc, k0..k0+kc of op(A)) into panels of mr rows (kc*mr floats each),
  * scaled by alpha; rows past the block are zero. */
 static void pack_a_block(const float *A, size_t lda, int trans_a, size_t m0, size_t mc, size_t k0,
-                         size_t kc, int mr, float alpha, float *dst)
+                         size_t kc, int mr, float alpha, float *dst, eml_pack_a_fn pack_a_simd)
 {
 	for (size_t i0 = 0; i0 < mc; i0 += (size_t)mr) {
 		float *p = dst + (i0 / (size_t)mr) * kc * (size_t)mr;
@@ -358,7 +361,9 @@ static void pack_a_block(const float *A, size_t lda, int trans_a, size_t m0, siz
 			/* Full panel, the common case: k outer so the writes are sequential; the mr
 			 * source rows each stay in cache across the k loop. */
 			const float *src = A + (m0 + i0) * lda + k0;
-			if (mr == 14)
+			if (pack_a_simd)
+				pack_a_simd(src, lda, kc, p);
+			else if (mr == 14)
 				pack_a_rows(src, lda, kc, 14, p);
 			else if (mr == 6)
 				pack_a_rows(src, lda, kc, 6, p);
@@ -403,7 +408,8 @@ void eml_sgemm_pack_a(const float *A, size_t lda, int trans_a, size_t M, size_t 
 	memcpy(packed, hdr, sizeof(hdr));
 	if (K == 0 || M == 0)
 		return;
-	pack_a_block(A, lda, trans_a, 0, M, 0, K, isa->mr, 1.0f, packed + PACKED_HDR_FLOATS);
+	pack_a_block(A, lda, trans_a, 0, M, 0, K, isa->mr, 1.0f, packed + PACKED_HDR_FLOATS,
+	             isa->pack_a);
 }
 
 size_t eml_sgemm_packed_b_size(size_t K, size_t N)
@@ -496,7 +502,7 @@ static void gemm_serial(const gemm_job *g, size_t m_begin, size_t m_end, size_t 
 					astride = K * mr;
 				} else {
 					pack_a_block(g->A, g->lda, g->trans_a, ic, mc, pc, kc,
-					             (int)mr, g->alpha, abuf);
+					             (int)mr, g->alpha, abuf, isa->pack_a);
 				}
 				for (size_t jr = 0; jr < nc; jr += nr) {
 					size_t w = min_sz(nr, nc - jr);
