@@ -127,7 +127,8 @@ static const gemm_isa isa_avx2 = {.name = "avx2",
                                   .kern = eml_ukernel_avx2,
                                   .edges = 1,
                                   .small_m = eml_gemm_small_m_avx2,
-                                  .pack_b = eml_pack_b_avx2};
+                                  .pack_b = eml_pack_b_avx2,
+                                  .pack_a = eml_pack_a_avx2};
 static const gemm_isa isa_avx512 = {.name = "avx512",
                                     .mr = EML_AVX512_MR,
                                     .nr = EML_AVX512_NR,

@@ -38,6 +38,7 @@ void eml_pack_b_avx2(const float *B, size_t ldb, size_t k0, size_t kc, size_t n0
 /* Pack MR full rows of a row-major A (row stride lda), columns 0..kc, into one k-major panel. */
 typedef void (*eml_pack_a_fn)(const float *src, size_t lda, size_t kc, float *p);
 void eml_pack_a_avx512(const float *src, size_t lda, size_t kc, float *p);
+void eml_pack_a_avx2(const float *src, size_t lda, size_t kc, float *p);
 
 #define EML_AVX512_MR 14
 #define EML_AVX512_NR 32
