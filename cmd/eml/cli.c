@@ -1,5 +1,9 @@
 #include "cli.h"
 
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
 #include "eml/error.h"
 
 int eml_cli_exit_code(int rc)
@@ -16,7 +20,15 @@ int eml_cli_exit_code(int rc)
 	case EML_E_BLOB_CHUNK_AUTH:
 	case EML_E_BLOB_MODEL_MISMATCH:
 	case EML_E_AUTH:
+	case EML_E_REPLAY:
+	case EML_E_SESSION_UNKNOWN:
 		return EML_EXIT_REFUSED;
+	case EML_E_NET_CONNECT:
+	case EML_E_NET_TIMEOUT:
+	case EML_E_NET_CLOSED:
+	case EML_E_NET_BUSY:
+	case EML_E_HOST_UNAVAILABLE:
+		return EML_EXIT_UNAVAILABLE;
 	default:
 		if (rc >= 500 && rc < 600) /* attestation refusals */
 			return EML_EXIT_REFUSED;
@@ -48,4 +60,17 @@ void eml_cli_json_str(FILE *f, const char *s)
 			fputc(*p, f);
 	}
 	fputc('"', f);
+}
+
+int eml_cli_parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 10);
+	if (*end != '\0' || errno != 0)
+		return -1;
+	*v = x;
+	return 0;
 }

@@ -9,6 +9,7 @@
 #ifndef EML_CMD_CLI_H
 #define EML_CMD_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 enum {
@@ -28,8 +29,14 @@ int eml_cli_fail(const char *what, int rc);
 int eml_cli_usage(const char *usage);
 /* Map a result code to an exit code. */
 int eml_cli_exit_code(int rc);
+/* Parse a decimal unsigned integer (the whole string); 0 on success, -1 otherwise. */
+int eml_cli_parse_u64(const char *s, uint64_t *v);
 /* Print a JSON string literal (with quotes and escapes) to f. */
 void eml_cli_json_str(FILE *f, const char *s);
+
+struct eml_client_attestation;
+/* Print the verified claims of an attested enclave (human or JSON object). */
+void eml_cli_print_attestation(FILE *f, const struct eml_client_attestation *a, int json);
 
 /* Subcommands (one file each: cmd_<name>.c). */
 int eml_cmd_check(int argc, char **argv);
@@ -37,5 +44,12 @@ int eml_cmd_decompose(int argc, char **argv);
 int eml_cmd_recompose(int argc, char **argv);
 int eml_cmd_inspect(int argc, char **argv);
 int eml_cmd_run(int argc, char **argv);
+int eml_cmd_attest(int argc, char **argv);
+int eml_cmd_policy(int argc, char **argv);
+int eml_cmd_host(int argc, char **argv);
+int eml_cmd_enclave(int argc, char **argv);
+int eml_cmd_infer(int argc, char **argv);
+int eml_cmd_upload(int argc, char **argv);
+int eml_cmd_store(int argc, char **argv);
 
 #endif

@@ -6,9 +6,13 @@
  * and blob sizes. A .weights shows only what the host can see: model id, format version, the
  * padded (bucketed) size, chunking, and whether the file has the length its header announces.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "common/file.h"
@@ -118,10 +122,10 @@ static int inspect_tkey(const uint8_t *p, size_t n, int json)
 	return EML_EXIT_OK;
 }
 
-static int inspect_weights(const uint8_t *p, size_t n, int json)
+static int inspect_weights(const uint8_t *p, size_t head_len, uint64_t n, int json)
 {
 	eml_blob_info bi;
-	int rc = eml_blob_parse_header(p, n, &bi);
+	int rc = eml_blob_parse_header(p, head_len, &bi);
 	if (rc != EML_OK)
 		return eml_cli_fail("inspect", rc);
 	char idhex[2 * EML_MODEL_ID_LEN + 1];
@@ -129,16 +133,16 @@ static int inspect_weights(const uint8_t *p, size_t n, int json)
 	uint64_t want = eml_blob_expected_len(&bi);
 	if (json)
 		printf("{\"kind\": \"weights\", \"version\": %u, \"model_id\": \"%s\", \"bytes\": "
-		       "%zu, "
+		       "%llu, "
 		       "\"padded_bytes\": %llu, \"chunk_size\": %u, \"chunks\": %u, \"complete\": "
 		       "%s}\n",
-		       bi.version, idhex, n, (unsigned long long)bi.total_len, bi.chunk_size,
-		       bi.chunk_count, want == n ? "true" : "false");
+		       bi.version, idhex, (unsigned long long)n, (unsigned long long)bi.total_len,
+		       bi.chunk_size, bi.chunk_count, want == n ? "true" : "false");
 	else {
 		printf("weight blob (version %u)\n", bi.version);
 		printf("  model id      %s\n", idhex);
-		printf("  size          %zu bytes (padded plaintext %llu, %u chunk%s of %u)\n", n,
-		       (unsigned long long)bi.total_len, bi.chunk_count,
+		printf("  size          %llu bytes (padded plaintext %llu, %u chunk%s of %u)\n",
+		       (unsigned long long)n, (unsigned long long)bi.total_len, bi.chunk_count,
 		       bi.chunk_count == 1 ? "" : "s", bi.chunk_size);
 		printf("  length        %s\n",
 		       want == n ? "complete" : "does not match the header");
@@ -166,20 +170,31 @@ int eml_cmd_inspect(int argc, char **argv)
 	}
 	if (path == NULL)
 		return eml_cli_usage(INSPECT_USAGE);
+	/* A key is read whole (at most EML_TKEY_MAX_LEN); of a blob only the header is read and
+	 * the file size taken from fstat, since blobs can be gigabytes. */
+	uint8_t head[EML_BLOB_HEADER_LEN];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return eml_cli_fail("inspect", errno == ENOENT ? EML_E_NOT_FOUND : EML_E_IO);
+	struct stat st;
+	ssize_t got = read(fd, head, sizeof(head));
+	int st_ok = fstat(fd, &st) == 0;
+	close(fd);
+	if (got < 0 || !st_ok)
+		return eml_cli_fail("inspect", EML_E_IO);
 	uint8_t *p = NULL;
-	size_t n = 0;
-	/* Blobs can be large; a topology key is at most EML_TKEY_MAX_LEN. Read the whole file in
-	 * both cases (the length check of a blob needs its size). */
-	int rc = eml_file_read(path, (size_t)18 << 30, &p, &n);
-	if (rc != EML_OK)
-		return eml_cli_fail("inspect", rc);
 	int ex;
-	if (n >= 8 && memcmp(p, EML_TKEY_MAGIC, 8) == 0)
+	if (got >= 8 && memcmp(head, EML_TKEY_MAGIC, 8) == 0) {
+		size_t n = 0;
+		int rc = eml_file_read(path, (size_t)EML_TKEY_MAX_LEN, &p, &n);
+		if (rc != EML_OK)
+			return eml_cli_fail("inspect", rc);
 		ex = inspect_tkey(p, n, json);
-	else if (n >= 8 && memcmp(p, EML_BLOB_MAGIC, 8) == 0)
-		ex = inspect_weights(p, n, json);
-	else
+	} else if (got >= 8 && memcmp(head, EML_BLOB_MAGIC, 8) == 0) {
+		ex = inspect_weights(head, (size_t)got, (uint64_t)st.st_size, json);
+	} else {
 		ex = eml_cli_fail("inspect", EML_E_MALFORMED);
+	}
 	eml_free(p);
 	return ex;
 }

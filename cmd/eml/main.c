@@ -21,6 +21,14 @@ static const struct eml_cmd commands[] = {
     {"recompose", eml_cmd_recompose, "rebuild an ONNX model from a topology key and its blob"},
     {"inspect", eml_cmd_inspect, "describe a topology key or a weight blob"},
     {"run", eml_cmd_run, "run one inference locally (ONNX file, or topology key + blob)"},
+    {"policy", eml_cmd_policy, "create an attestation policy (PCRs, root, freshness)"},
+    {"attest", eml_cmd_attest, "verify an attestation document against a policy"},
+    {"upload", eml_cmd_upload, "upload a weight blob to the host's store"},
+    {"store", eml_cmd_store, "list or remove weight blobs in the host's store"},
+    {"infer", eml_cmd_infer, "run one inference on an attested enclave through the host"},
+    {"enclave", eml_cmd_enclave,
+     "run the enclave: attestation, sessions, inference (--nsm sim to simulate)"},
+    {"host", eml_cmd_host, "run the untrusted host: proxy, weight store, audit sink"},
 };
 
 static void usage(FILE *f)

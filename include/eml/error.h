@@ -97,13 +97,58 @@
 	X(AUTH, 451, "authentication failed")                                                      \
 	/* crypto: add new codes above this line */                                                \
 	/* attest: 500-599 */                                                                      \
+	X(ATTEST_ENCODING, 500, "attestation document is not well-formed CBOR/COSE_Sign1")         \
+	X(ATTEST_FIELD, 501, "attestation document has a missing, duplicate or mistyped field")    \
+	X(ATTEST_SIZE, 502, "attestation document field size is outside the Nitro specification")  \
+	X(ATTEST_HEADER, 503, "attestation document has an unsupported COSE header or algorithm")  \
+	X(ATTEST_CHAIN, 504, "attestation certificate chain does not verify")                      \
+	X(ATTEST_ROOT, 505, "attestation chain does not end at the pinned root")                   \
+	X(ATTEST_EXPIRED, 506, "attestation certificate is expired or not yet valid")              \
+	X(ATTEST_SIGNATURE, 507, "attestation document signature does not verify")                 \
+	X(ATTEST_PCR, 508, "attestation PCRs match no allowed set of the policy")                  \
+	X(ATTEST_DEBUG, 509, "debug-mode attestation document refused by the policy")              \
+	X(ATTEST_NONCE, 510, "attestation nonce does not match the expected nonce")                \
+	X(ATTEST_TOO_OLD, 511, "attestation document is older than the policy allows")             \
+	X(ATTEST_FUTURE, 512, "attestation document timestamp is in the future")                   \
+	X(ATTEST_POLICY, 513, "malformed attestation policy")                                      \
+	X(ATTEST_NO_DEVICE, 514, "no NSM device; use --nsm sim for development")                   \
+	X(ATTEST_NSM, 515, "the NSM refused the request or answered malformed data")               \
+	X(ATTEST_SIM_CA, 516, "the simulated NSM certificate authority is missing or unusable")    \
+	X(ATTEST_KEY_BINDING, 517, "attestation key binding (user_data) does not match")           \
 	/* attest: add new codes above this line */                                                \
 	/* wire, net, sessions: 600-699 */                                                         \
+	X(FRAME_TYPE, 600, "unknown frame type")                                                   \
+	X(FRAME_TOO_LARGE, 601, "frame length exceeds the limit")                                  \
+	X(FRAME_TRUNCATED, 602, "frame is truncated")                                              \
+	X(MSG_MALFORMED, 603, "malformed protocol message")                                        \
+	X(MSG_TRAILING, 604, "trailing bytes after a protocol message")                            \
+	X(MSG_UNEXPECTED, 605, "unexpected message type")                                          \
+	X(VERSION, 606, "no common protocol version")                                              \
+	X(SESSION_STATE, 607, "message not valid in the current session state")                    \
+	X(REPLAY, 608, "request out of sequence (replay or reorder refused)")                      \
+	X(SESSION_UNKNOWN, 609, "unknown or mismatched session")                                   \
+	X(NET_ADDR, 610, "invalid network address")                                                \
+	X(NET_TIMEOUT, 611, "network operation timed out")                                         \
+	X(NET_CONNECT, 612, "could not connect to the peer")                                       \
+	X(NET_CLOSED, 613, "connection closed by the peer")                                        \
+	X(NET_IO, 614, "network input/output error")                                               \
+	X(NET_BUSY, 615, "too many connections")                                                   \
+	X(STORE_REFUSED, 620, "the weight store refused the blob")                                 \
+	X(STORE_TOO_LARGE, 621, "the blob exceeds the store's size limit")                         \
+	X(STORE_NOT_FOUND, 622, "no blob with that model id in the store")                         \
+	X(HOST_UNAVAILABLE, 623, "the enclave is unreachable from the host")                       \
+	X(REMOTE, 624, "the peer reported an unknown error")                                       \
+	X(MSG_TRUNCATED, 625, "protocol message is truncated")                                     \
 	/* wire: add new codes above this line */                                                  \
 	/* audit and receipts: 700-799 */                                                          \
 	/* audit: add new codes above this line */                                                 \
 	/* kms: 800-899 */                                                                         \
-	/* kms: add new codes above this line */
+	/* kms: add new codes above this line */                                                   \
+	/* enclave and client: 900-999 */                                                          \
+	X(ENCLAVE_BUSY, 900, "the enclave is busy; retry later")                                   \
+	X(MODEL_MISMATCH, 901, "the topology key does not belong to the requested model")          \
+	X(ENCLAVE_SETUP, 902, "the enclave could not start")                                       \
+	/* enclave: add new codes above this line */
 
 enum eml_err {
 #define EML_ERR_ENUM(name, num, msg) EML_E_##name = num,

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/cursor.h"
 #include "common/file.h"
 #include "common/guard.h"
 #include "common/mem.h"
@@ -98,6 +99,70 @@ static int map_put(name_map *mp, const char *k, int32_t v)
 	mp->vals[i] = v;
 	mp->n++;
 	return EML_OK;
+}
+
+/* ---- nesting pre-scan ----
+ * protobuf-c decodes sub-messages recursively without a depth limit, and ONNX's schema is
+ * recursive (GraphProto -> NodeProto -> AttributeProto -> GraphProto; TypeProto -> Sequence ->
+ * TypeProto), so a few bytes per level could exhaust the stack. Walk the wire format first
+ * (https://protobuf.dev/programming-guides/encoding/), following only the fields the schema
+ * declares as messages, and refuse nesting deeper than EML_ONNX_MAX_MESSAGE_DEPTH. */
+
+static int read_varint(eml_cursor *c, uint64_t *v)
+{
+	uint64_t r = 0;
+	for (int i = 0; i < 10; i++) {
+		uint8_t b;
+		if (eml_cur_u8(c, &b) != EML_OK)
+			return EML_E_ONNX_PARSE;
+		r |= (uint64_t)(b & 0x7f) << (7 * i);
+		if ((b & 0x80) == 0) {
+			*v = r;
+			return EML_OK;
+		}
+	}
+	return EML_E_ONNX_PARSE;
+}
+
+static int scan_depth(const uint8_t *p, size_t n, const ProtobufCMessageDescriptor *d, int depth)
+{
+	int rc = EML_OK;
+	eml_cursor c;
+	EML_ENSURE(depth <= EML_ONNX_MAX_MESSAGE_DEPTH, EML_E_ONNX_LIMIT);
+	eml_cur_init(&c, p, n);
+	while (eml_cur_remaining(&c) > 0) {
+		uint64_t key, v;
+		EML_GUARD(read_varint(&c, &key));
+		switch (key & 7) {
+		case 0: /* varint */
+			EML_GUARD(read_varint(&c, &v));
+			break;
+		case 1: /* 64-bit */
+			EML_ENSURE(eml_cur_skip(&c, 8) == EML_OK, EML_E_ONNX_PARSE);
+			break;
+		case 5: /* 32-bit */
+			EML_ENSURE(eml_cur_skip(&c, 4) == EML_OK, EML_E_ONNX_PARSE);
+			break;
+		case 2: { /* length-delimited */
+			const uint8_t *sub;
+			EML_GUARD(read_varint(&c, &v));
+			EML_ENSURE(v <= eml_cur_remaining(&c), EML_E_ONNX_PARSE);
+			EML_ENSURE(eml_cur_view(&c, (size_t)v, &sub) == EML_OK, EML_E_ONNX_PARSE);
+			uint64_t fnum = key >> 3;
+			const ProtobufCFieldDescriptor *f =
+			    fnum <= UINT32_MAX
+			        ? protobuf_c_message_descriptor_get_field(d, (unsigned)fnum)
+			        : NULL;
+			if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE)
+				EML_GUARD(scan_depth(sub, (size_t)v, f->descriptor, depth + 1));
+			break;
+		}
+		default: /* groups (3, 4) are not used by onnx.proto; 6, 7 do not exist */
+			EML_FAIL(EML_E_ONNX_PARSE);
+		}
+	}
+out:
+	return rc;
 }
 
 /* ---- loader context ---- */
@@ -913,6 +978,7 @@ int eml_onnx_load_bytes(const uint8_t *p, size_t n, const char *base_dir, eml_mo
 	EML_ENSURE(n <= EML_ONNX_MAX_FILE_BYTES, EML_E_ONNX_FILE_SIZE);
 	/* An empty message decodes to an empty ModelProto; call it what it is. */
 	EML_ENSURE(n > 0, EML_E_ONNX_PARSE);
+	EML_GUARD(scan_depth(p, n, &onnx__model_proto__descriptor, 1));
 	mp = onnx__model_proto__unpack(eml_pbc_allocator(), n, p);
 	EML_ENSURE(mp != NULL, EML_E_ONNX_PARSE);
 	ld.m = eml_model_new();

@@ -31,6 +31,9 @@
 #define EML_ONNX_MAX_OPSET 18
 #define EML_ONNX_MAX_OPSET_IMPORTS 64u
 #define EML_ONNX_MAX_SYMBOLS 65536u
+/* Protobuf message nesting (a main graph with EML_MAX_SUBGRAPH_DEPTH levels of subgraphs needs
+ * about 3 levels per subgraph plus ~10): checked on the wire before protobuf-c recurses. */
+#define EML_ONNX_MAX_MESSAGE_DEPTH 64
 
 /* Load a model file; external data is resolved relative to the model file's folder.
  * On success *out is a new model (free with eml_model_free); on failure *out is untouched. */

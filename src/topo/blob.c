@@ -110,45 +110,80 @@ static void chunk_aad(uint8_t aad[AAD_LEN], const uint8_t *hdr, uint32_t i, uint
 
 /* ---------------------------------------------------------------- decompose */
 
-int eml_topo_decompose(const eml_model *m, const eml_decompose_opts *o, uint8_t **tkey,
-                       size_t *tkey_len, uint8_t **blob, size_t *blob_len)
+/* The new layout (tensors in table order, each 64-byte aligned) and the sizes that follow. */
+typedef struct layout {
+	uint64_t *offs;
+	uint64_t plaintext, total;
+	uint32_t chunk, count;
+	size_t blob_len;
+} layout;
+
+static int plan_layout(const eml_model *m, const eml_decompose_opts *o, layout *l, int want_offs)
 {
 	int rc = EML_OK;
-	uint64_t *offs = NULL;
-	uint8_t *b = NULL, *tk = NULL;
-	size_t blen = 0, tklen = 0;
-	eml_aead *aead = NULL;
-	eml_hash *hash = NULL;
-	eml_tkey_hdr h;
-	memset(&h, 0, sizeof(h));
-	EML_ENSURE(m != NULL && tkey != NULL && tkey_len != NULL && blob != NULL &&
-	               blob_len != NULL,
-	           EML_E_ARG);
-	*tkey = NULL;
-	*blob = NULL;
+	memset(l, 0, sizeof(*l));
+	EML_ENSURE(m != NULL, EML_E_ARG);
 	size_t chunk = (o != NULL && o->chunk_size != 0) ? o->chunk_size : EML_BLOB_DEFAULT_CHUNK;
 	EML_ENSURE(eml_blob_chunk_size_ok(chunk), EML_E_ARG);
 	EML_ENSURE(m->n_graphs >= 1 && m->graphs != NULL, EML_E_ARG);
-	EML_ENSURE(m->n_tensors == 0 || m->data != NULL, EML_E_TOPO_NO_DATA);
-
-	/* New layout: tensors in table order, each 64-byte aligned, gaps zero. */
-	offs = eml_calloc(m->n_tensors ? m->n_tensors : 1, sizeof(uint64_t));
-	EML_ENSURE(offs != NULL, EML_E_NOMEM);
+	if (want_offs) {
+		l->offs = eml_calloc(m->n_tensors ? m->n_tensors : 1, sizeof(uint64_t));
+		EML_ENSURE(l->offs != NULL, EML_E_NOMEM);
+	}
 	uint64_t P = 0;
 	for (uint32_t i = 0; i < m->n_tensors; i++) {
 		const eml_tensor *t = &m->tensors[i];
+		EML_ENSURE(t->length == 0 || m->data != NULL, EML_E_TOPO_NO_DATA);
 		EML_ENSURE(t->offset <= m->data_len && t->length <= m->data_len - t->offset,
 		           EML_E_ARG);
 		P = (P + EML_DATA_ALIGN - 1) & ~(uint64_t)(EML_DATA_ALIGN - 1);
-		offs[i] = P;
+		if (l->offs != NULL)
+			l->offs[i] = P;
 		P += t->length;
 		EML_ENSURE(P <= EML_MAX_DATA_BYTES, EML_E_LIMIT);
 	}
-	uint64_t total = eml_blob_bucket(P);
-	uint32_t count = chunk_count(total, (uint32_t)chunk);
-	uint64_t blen64 = EML_BLOB_HEADER_LEN + total + (uint64_t)count * EML_AEAD_TAG_LEN;
-	EML_ENSURE(blen64 <= SIZE_MAX, EML_E_LIMIT);
-	blen = (size_t)blen64;
+	l->plaintext = P;
+	l->total = eml_blob_bucket(P);
+	l->chunk = (uint32_t)chunk;
+	l->count = chunk_count(l->total, l->chunk);
+	uint64_t blen = EML_BLOB_HEADER_LEN + l->total + (uint64_t)l->count * EML_AEAD_TAG_LEN;
+	EML_ENSURE(blen <= SIZE_MAX, EML_E_LIMIT);
+	l->blob_len = (size_t)blen;
+out:
+	if (rc != EML_OK) {
+		eml_free(l->offs);
+		l->offs = NULL;
+	}
+	return rc;
+}
+
+int eml_topo_blob_len(const eml_model *m, const eml_decompose_opts *o, size_t *len)
+{
+	layout l;
+	int rc = plan_layout(m, o, &l, 0);
+	if (rc == EML_OK && len != NULL)
+		*len = l.blob_len;
+	return rc;
+}
+
+int eml_topo_decompose_into(const eml_model *m, const eml_decompose_opts *o, uint8_t **tkey,
+                            size_t *tkey_len, uint8_t *b, size_t blob_len)
+{
+	int rc = EML_OK;
+	uint8_t *tk = NULL;
+	size_t tklen = 0;
+	eml_aead *aead = NULL;
+	eml_hash *hash = NULL;
+	eml_tkey_hdr h;
+	layout l = {0};
+	memset(&h, 0, sizeof(h));
+	EML_ENSURE(tkey != NULL && tkey_len != NULL && b != NULL, EML_E_ARG);
+	*tkey = NULL;
+	EML_GUARD(plan_layout(m, o, &l, 1));
+	EML_ENSURE(blob_len == l.blob_len, EML_E_ARG);
+	const uint64_t *offs = l.offs, P = l.plaintext, total = l.total;
+	const size_t chunk = l.chunk;
+	const uint32_t count = l.count;
 
 	h.flags = (o != NULL && o->keep_io_names) ? EML_TKEY_FLAG_IO_NAMES : 0;
 	h.plaintext_len = P;
@@ -156,15 +191,13 @@ int eml_topo_decompose(const eml_model *m, const eml_decompose_opts *o, uint8_t 
 	EML_GUARD(eml_random_bytes(h.model_id, sizeof(h.model_id)));
 	EML_GUARD(eml_random_bytes(h.key, sizeof(h.key)));
 
-	b = eml_alloc(blen);
-	EML_ENSURE(b != NULL, EML_E_NOMEM);
 	write_header(b, h.model_id, (uint32_t)chunk, count, total);
 	EML_GUARD(eml_aead_new(h.key, &aead));
 	EML_GUARD(eml_hash_new(EML_HASH_SHA256, &hash));
 	EML_GUARD(eml_hash_update(hash, b, EML_BLOB_HEADER_LEN));
 
 	/* Build each chunk's plaintext in place in the output, then seal it in place, so the only
-	 * large allocation is the blob itself. */
+	 * large buffer is the blob itself and each chunk is hashed while still in cache. */
 	uint32_t ti = 0;
 	for (uint32_t ci = 0; ci < count; ci++) {
 		uint64_t a = (uint64_t)ci * chunk;
@@ -206,19 +239,46 @@ int eml_topo_decompose(const eml_model *m, const eml_decompose_opts *o, uint8_t 
 	EML_GUARD(rc);
 
 	EML_GUARD(eml_tkey_serialize(m, offs, &h, &tk, &tklen));
+	/* Never hand out a key that its own parser would refuse (a model beyond a limit, a dtype
+	 * the format cannot carry): parse it back once, a small cost next to the encryption. */
+	{
+		eml_tkey *check = NULL;
+		rc = eml_tkey_parse(tk, tklen, &check);
+		eml_tkey_free(check);
+		EML_GUARD(rc);
+	}
 	*tkey = tk;
 	*tkey_len = tklen;
-	*blob = b;
-	*blob_len = blen;
 	tk = NULL;
-	b = NULL;
 out:
+	if (rc != EML_OK && b != NULL && blob_len > 0)
+		eml_wipe(b, blob_len); /* no half-built plaintext left behind */
 	eml_hash_free(hash);
 	eml_aead_free(aead);
-	eml_free(offs);
-	eml_free(b);
+	eml_free(l.offs);
 	eml_free(tk);
 	eml_wipe(&h, sizeof(h));
+	return rc;
+}
+
+int eml_topo_decompose(const eml_model *m, const eml_decompose_opts *o, uint8_t **tkey,
+                       size_t *tkey_len, uint8_t **blob, size_t *blob_len)
+{
+	int rc = EML_OK;
+	uint8_t *b = NULL;
+	size_t blen = 0;
+	EML_ENSURE(tkey != NULL && tkey_len != NULL && blob != NULL && blob_len != NULL, EML_E_ARG);
+	*tkey = NULL;
+	*blob = NULL;
+	EML_GUARD(eml_topo_blob_len(m, o, &blen));
+	b = eml_alloc(blen);
+	EML_ENSURE(b != NULL, EML_E_NOMEM);
+	EML_GUARD(eml_topo_decompose_into(m, o, tkey, tkey_len, b, blen));
+	*blob = b;
+	*blob_len = blen;
+	b = NULL;
+out:
+	eml_free(b);
 	return rc;
 }
 

@@ -52,6 +52,13 @@ typedef struct eml_decompose_opts {
 int eml_topo_decompose(const eml_model *m, const eml_decompose_opts *o, uint8_t **tkey,
                        size_t *tkey_len, uint8_t **blob, size_t *blob_len);
 
+/* The blob length eml_topo_decompose would produce for m (header + bucket + chunk tags). */
+int eml_topo_blob_len(const eml_model *m, const eml_decompose_opts *o, size_t *len);
+/* Decompose into a caller-provided blob buffer of exactly eml_topo_blob_len bytes (e.g. a mapped
+ * output file, or memory reused across decompositions). On failure the buffer is wiped. */
+int eml_topo_decompose_into(const eml_model *m, const eml_decompose_opts *o, uint8_t **tkey,
+                            size_t *tkey_len, uint8_t *blob, size_t blob_len);
+
 /* Parsed topology key: owns a topology-only eml_model (data NULL) and the blob key (wiped on
  * free). */
 typedef struct eml_tkey eml_tkey;

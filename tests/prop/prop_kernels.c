@@ -12,6 +12,7 @@
 #include "engine/kernels/gemm.h"
 #include "engine/kernels/pool.h"
 #include "engine/kernels/vmath.h"
+#include "engine/kernels/vmath_internal.h"
 #include "engine/threadpool.h"
 #include "prop.h"
 
@@ -269,7 +270,7 @@ static int rand_conv(eml_rng *r, eml_conv_params *p, int transpose)
 	int pointwise = !transpose && eml_rng_chance(r, 0.15);
 	size_t maxs = p->nd == 3 ? 6 : (p->nd == 2 ? 12 : 24);
 	for (int i = 0; i < p->nd; i++) {
-		p->in[i] = 1 + eml_rng_below(r, maxs);
+		p->in[i] = 1 + eml_rng_below(r, eml_rng_chance(r, 0.1) ? 3 * maxs : maxs);
 		p->kernel[i] = 1 + eml_rng_below(r, p->nd == 1 ? 5 : 3);
 		p->stride[i] = 1 + eml_rng_below(r, 3);
 		p->dilation[i] = eml_rng_chance(r, 0.25) ? 2 : 1;
@@ -416,7 +417,12 @@ static void conv_case(eml_rng *r, eml_threadpool *pool, int transpose)
 	int prepacked = eml_rng_chance(r, 0.5);
 	int threads = eml_threadpool_threads(pool);
 	size_t ps = transpose ? eml_convt_packed_size(&p) : eml_conv_packed_size(&p);
-	size_t ws = transpose ? eml_convt_work_size(&p, threads) : eml_conv_work_size(&p, threads);
+	size_t ws;
+	if (prepacked)
+		ws = transpose ? eml_convt_work_size_prepacked(&p, threads)
+		               : eml_conv_work_size_prepacked(&p, threads);
+	else
+		ws = transpose ? eml_convt_work_size(&p, threads) : eml_conv_work_size(&p, threads);
 	float *packed = prepacked ? malloc(ps) : NULL;
 	unsigned char *work = malloc(ws + 256);
 	cr_assert_not_null(work);
@@ -652,51 +658,87 @@ static double ref_sigmoid(double x)
 	return 1.0 / (1.0 + exp(-x));
 }
 
-/* differential kernels: vectorized exp/sigmoid/tanh/erf vs libm (double). */
+typedef struct vm_set {
+	const char *isa;
+	vfn f[4];
+} vm_set;
+
+static int vm_set_supported(const char *isa)
+{
+	if (strcmp(isa, "generic") == 0)
+		return 1;
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	if (strcmp(isa, "avx2") == 0)
+		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	if (strcmp(isa, "avx512") == 0)
+		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+#endif
+	return 0;
+}
+
+/* differential kernels: vectorized exp/sigmoid/tanh/erf (every ISA instance and the dispatcher)
+ * vs libm in double, rounded to float. */
 Test(prop, differential_kernels_vmath, .description = "differential kernels: vector math")
 {
-	const vfn fns[] = {eml_vexp, eml_vsigmoid, eml_vtanh, eml_verf};
+	const vm_set sets[] = {
+		{"dispatch", {eml_vexp, eml_vsigmoid, eml_vtanh, eml_verf}},
+		{"generic",
+		 {eml_vexp_generic, eml_vsigmoid_generic, eml_vtanh_generic, eml_verf_generic}},
+#if defined(__x86_64__)
+		{"avx2", {eml_vexp_avx2, eml_vsigmoid_avx2, eml_vtanh_avx2, eml_verf_avx2}},
+		{"avx512",
+		 {eml_vexp_avx512, eml_vsigmoid_avx512, eml_vtanh_avx512, eml_verf_avx512}},
+#endif
+	};
 	double (*const refs[])(double) = {exp, ref_sigmoid, tanh, erf};
 	const char *const names[] = {"exp", "sigmoid", "tanh", "erf"};
-	PROP_FOR_EACH_CASE(rng)
-	{
-		size_t n = 1 + eml_rng_below(&rng, 300);
-		float range = eml_rng_chance(&rng, 0.5) ? 5.0f : 90.0f;
-		float *x = rand_buf(&rng, n), *y = rand_buf(&rng, n);
-		for (size_t i = 0; i < n; i++)
-			x[i] *= range;
-		for (int f = 0; f < 4; f++) {
-			int in_place = eml_rng_chance(&rng, 0.3);
-			float *dst = in_place ? y : y;
-			if (in_place)
-				memcpy(y, x, n * sizeof(float));
-			fns[f](dst, in_place ? y : x, n);
-			for (size_t i = 0; i < n; i++) {
-				/* the float-rounded libm result (exp overflows where double does not) */
-				double w = (float)refs[f]((double)x[i]);
-				double e;
-				if (isinf(w))
-					e = isinf(dst[i]) && (w > 0) == (dst[i] > 0) ? 0 : 1;
-				else
-					e = fabs(dst[i] - w) / (fabs(w) > 1e-30 ? fabs(w) : 1e-30);
-				/* relative 2e-6, or absolute 1e-7 near zero for sigmoid/tanh/erf */
-				int ok = e <= 2e-6 || (f > 0 && fabs(dst[i] - w) <= 1e-7) ||
-				         (f == 0 && w < 1e-37 && dst[i] < 1e-37);
-				KASSERT(ok, "%s(%.9g) = %.9g, want %.9g", names[f], (double)x[i],
-				        (double)dst[i], w);
+	for (size_t si = 0; si < sizeof(sets) / sizeof(sets[0]); si++) {
+		if (strcmp(sets[si].isa, "dispatch") != 0 && !vm_set_supported(sets[si].isa))
+			continue;
+		const vfn *fns = sets[si].f;
+		PROP_FOR_EACH_CASE(rng)
+		{
+			size_t n = 1 + eml_rng_below(&rng, 300);
+			float range = eml_rng_chance(&rng, 0.5) ? 5.0f : 90.0f;
+			float *x = rand_buf(&rng, n), *y = rand_buf(&rng, n);
+			for (size_t i = 0; i < n; i++)
+				x[i] *= range;
+			for (int f = 0; f < 4; f++) {
+				int in_place = eml_rng_chance(&rng, 0.3);
+				if (in_place)
+					memcpy(y, x, n * sizeof(float));
+				fns[f](y, in_place ? y : x, n);
+				for (size_t i = 0; i < n; i++) {
+					/* the float-rounded libm result (exp overflows where double
+					 * does not) */
+					double w = (float)refs[f]((double)x[i]);
+					double e;
+					if (isinf(w))
+						e = isinf(y[i]) && (w > 0) == (y[i] > 0) ? 0 : 1;
+					else
+						e = fabs(y[i] - w) /
+						    (fabs(w) > 1e-30 ? fabs(w) : 1e-30);
+					/* relative 2e-6; absolute 1e-7 near zero for sigmoid, tanh,
+					 * erf; exp results below 1e-37 (denormals) both tiny */
+					int ok = e <= 2e-6 || (f > 0 && fabs(y[i] - w) <= 1e-7) ||
+					         (f == 0 && w < 1e-37 && y[i] < 1e-37);
+					KASSERT(ok, "%s %s(%.9g) = %.9g, want %.9g", sets[si].isa,
+					        names[f], (double)x[i], (double)y[i], w);
+				}
 			}
+			free(x);
+			free(y);
 		}
-		free(x);
-		free(y);
+		float sp[6] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 88.8f}, out[6];
+		fns[0](out, sp, 6);
+		cr_assert(isnan(out[0]) && isinf(out[1]) && out[2] == 0.0f && out[3] == 1.0f &&
+		          isinf(out[5]));
+		fns[1](out, sp, 6);
+		cr_assert(isnan(out[0]) && out[1] == 1.0f && out[2] == 0.0f && out[3] == 0.5f);
+		fns[2](out, sp, 6);
+		cr_assert(isnan(out[0]) && out[1] == 1.0f && out[2] == -1.0f && out[3] == 0.0f);
+		fns[3](out, sp, 6);
+		cr_assert(isnan(out[0]) && out[1] == 1.0f && out[2] == -1.0f && out[3] == 0.0f);
 	}
-	float sp[6] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 88.8f}, out[6];
-	eml_vexp(out, sp, 6);
-	cr_assert(isnan(out[0]) && isinf(out[1]) && out[2] == 0.0f && out[3] == 1.0f &&
-	          isinf(out[5]));
-	eml_vsigmoid(out, sp, 6);
-	cr_assert(isnan(out[0]) && out[1] == 1.0f && out[2] == 0.0f && out[3] == 0.5f);
-	eml_vtanh(out, sp, 6);
-	cr_assert(isnan(out[0]) && out[1] == 1.0f && out[2] == -1.0f && out[3] == 0.0f);
-	eml_verf(out, sp, 6);
-	cr_assert(isnan(out[0]) && out[1] == 1.0f && out[2] == -1.0f && out[3] == 0.0f);
 }

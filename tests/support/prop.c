@@ -2,6 +2,7 @@
 
 #include <ftw.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,20 @@
 #include <unistd.h>
 
 uint64_t eml_prop_seed_cur;
+
+const char *eml_prop_msg(const char *fmt, ...)
+{
+	static __thread char buf[2048];
+	int n = snprintf(buf, sizeof(buf), "[replay: EML_PROP_SEED=%llu, case %d] ",
+	                 (unsigned long long)eml_prop_seed_cur, eml_prop_case_cur);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return buf;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return buf;
+}
 int eml_prop_case_cur;
 
 static uint64_t splitmix64(uint64_t *x)
@@ -188,7 +203,21 @@ const char *eml_test_cache_dir(void)
 
 const char *eml_test_bin(void)
 {
-	return env_or("EML_BIN", "eml");
+	static char buf[4096];
+	const char *e = getenv("EML_BIN");
+	if (e != NULL && *e != '\0')
+		return e;
+	/* Test binaries live next to eml in the build folder. */
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 8);
+	if (n > 0) {
+		buf[n] = '\0';
+		char *slash = strrchr(buf, '/');
+		if (slash != NULL) {
+			strcpy(slash + 1, "eml");
+			return buf;
+		}
+	}
+	return "eml";
 }
 
 char *eml_test_tmpdir(void)
@@ -211,4 +240,98 @@ void eml_test_rmtree(const char *path)
 {
 	if (path != NULL)
 		nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Open addressing on the first 8 bytes of each window; collisions resolved by a full compare. */
+struct eml_window_set {
+	uint8_t (*win)[EML_WINDOW];
+	int *tag;
+	uint32_t *slot; /* 0 = empty, else index + 1 into win */
+	size_t n, cap, slots;
+};
+
+eml_window_set *eml_window_set_new(void)
+{
+	return calloc(1, sizeof(eml_window_set));
+}
+
+static uint64_t win_hash(const uint8_t *w)
+{
+	uint64_t k;
+	memcpy(&k, w, 8);
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	return k;
+}
+
+static void ws_rehash(eml_window_set *s, size_t slots)
+{
+	free(s->slot);
+	s->slot = calloc(slots, sizeof(uint32_t));
+	s->slots = slots;
+	for (size_t i = 0; i < s->n; i++) {
+		size_t h = win_hash(s->win[i]) & (slots - 1);
+		while (s->slot[h] != 0)
+			h = (h + 1) & (slots - 1);
+		s->slot[h] = (uint32_t)(i + 1);
+	}
+}
+
+void eml_window_set_add(eml_window_set *s, const uint8_t *needle, size_t len, int tag)
+{
+	for (size_t i = 0; i + EML_WINDOW <= len; i++) {
+		if (!eml_window_distinctive(needle + i))
+			continue;
+		if (s->n == s->cap) {
+			s->cap = s->cap ? s->cap * 2 : 1024;
+			s->win = realloc(s->win, s->cap * EML_WINDOW);
+			s->tag = realloc(s->tag, s->cap * sizeof(int));
+		}
+		memcpy(s->win[s->n], needle + i, EML_WINDOW);
+		s->tag[s->n] = tag;
+		s->n++;
+		if (s->n * 2 > s->slots)
+			ws_rehash(s, s->slots ? s->slots * 2 : 4096);
+		else {
+			size_t h = win_hash(needle + i) & (s->slots - 1);
+			while (s->slot[h] != 0)
+				h = (h + 1) & (s->slots - 1);
+			s->slot[h] = (uint32_t)s->n;
+		}
+	}
+}
+
+int eml_window_set_find(const eml_window_set *s, const uint8_t *hay, size_t len, size_t *off)
+{
+	if (s->n == 0)
+		return -1;
+	for (size_t i = 0; i + EML_WINDOW <= len; i++) {
+		size_t h = win_hash(hay + i) & (s->slots - 1);
+		while (s->slot[h] != 0) {
+			size_t k = s->slot[h] - 1;
+			if (memcmp(s->win[k], hay + i, EML_WINDOW) == 0) {
+				if (off != NULL)
+					*off = i;
+				return s->tag[k];
+			}
+			h = (h + 1) & (s->slots - 1);
+		}
+	}
+	return -1;
+}
+
+size_t eml_window_set_count(const eml_window_set *s)
+{
+	return s->n;
+}
+
+void eml_window_set_free(eml_window_set *s)
+{
+	if (s == NULL)
+		return;
+	free(s->win);
+	free(s->tag);
+	free(s->slot);
+	free(s);
 }

@@ -55,9 +55,9 @@ extern int eml_prop_case_cur;
 	      1);                                                                                  \
 	     eml_prop_case_cur++)
 
-#define PROP_ASSERT(cond, ...)                                                                     \
-	cr_assert((cond), "[replay: EML_PROP_SEED=%llu, case %d] " __VA_ARGS__,                    \
-	          (unsigned long long)eml_prop_seed_cur, eml_prop_case_cur)
+/* The message carries the replay seed and case first, then the caller's printf-style text. */
+const char *eml_prop_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define PROP_ASSERT(cond, ...) cr_assert((cond), "%s", eml_prop_msg(__VA_ARGS__))
 
 /* Distinctive windows (the issues' leak criterion): a 16-byte window with at least 8 distinct
  * byte values. Returns 1 when some distinctive window of `needle` occurs anywhere in `hay`. Windows
@@ -66,6 +66,16 @@ extern int eml_prop_case_cur;
 int eml_window_distinctive(const uint8_t *w);
 int eml_find_distinctive_window(const uint8_t *hay, size_t hay_len, const uint8_t *needle,
                                 size_t needle_len, size_t *hay_off, size_t *needle_off);
+
+/* The same search, fast enough for megabytes of haystack (process memory): a set of every
+ * distinctive window of the needles added, then one pass over the haystack. */
+typedef struct eml_window_set eml_window_set;
+eml_window_set *eml_window_set_new(void);
+void eml_window_set_add(eml_window_set *s, const uint8_t *needle, size_t len, int tag);
+/* Returns the tag of the first needle found in hay (and its offset), or -1. */
+int eml_window_set_find(const eml_window_set *s, const uint8_t *hay, size_t len, size_t *off);
+size_t eml_window_set_count(const eml_window_set *s);
+void eml_window_set_free(eml_window_set *s);
 
 /* Path helpers for tests: EML_SOURCE_DIR, EML_VECTORS, EML_CACHE, EML_BIN (set by CTest). */
 const char *eml_test_source_dir(void);

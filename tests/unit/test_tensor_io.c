@@ -582,12 +582,12 @@ static int io_is_tensor(const Onnx__ModelProto *m, int is_input, size_t k)
 	return v[k]->type->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
 }
 
-/* Every input_*.pb / output_*.pb of ONNX's node suite parses. Skipped, with explicit counts:
- * string tensors (a dtype we do not support) and values that are not tensors at all
- * (SequenceProto / OptionalProto files of the sequence and optional operator tests). */
-Test(tensor_io, reads_every_tensor_of_the_onnx_node_suite)
+/* Every input_*.pb / output_*.pb of ONNX's test suites parses (node, and the pytorch-converted,
+ * pytorch-operator and simple suites too). Skipped, with explicit counts: string tensors (a dtype
+ * we do not support) and values that are not tensors at all (SequenceProto / OptionalProto files
+ * of the sequence and optional operator tests). */
+static void read_suite(const char *root, size_t *ok_out, size_t *str_out, size_t *nontensor_out)
 {
-	const char *root = "/usr/share/libonnx-testdata/data/node";
 	DIR *d = opendir(root);
 	cr_assert_not_null(d, "libonnx-testdata is missing (%s): run scripts/install-deps", root);
 	size_t ok = 0, skipped_string = 0, skipped_nontensor = 0, failed = 0;
@@ -656,9 +656,25 @@ Test(tensor_io, reads_every_tensor_of_the_onnx_node_suite)
 		onnx__model_proto__free_unpacked(model, NULL);
 	}
 	closedir(d);
-	printf("node suite tensors: %zu read; skipped: %zu string tensors, %zu non-tensor values "
+	printf("%s: %zu tensors read; skipped: %zu string tensors, %zu non-tensor values "
 	       "(sequence/optional)\n",
-	       ok, skipped_string, skipped_nontensor);
-	cr_assert(ok > 2000, "too few tensors read (%zu)", ok);
-	cr_assert_eq(failed, 0, "%zu tensor files failed to parse", failed);
+	       root, ok, skipped_string, skipped_nontensor);
+	cr_assert_eq(failed, 0, "%s: %zu tensor files failed to parse", root, failed);
+	*ok_out = ok;
+	*str_out = skipped_string;
+	*nontensor_out = skipped_nontensor;
+}
+
+Test(tensor_io, reads_every_tensor_of_the_onnx_test_suites)
+{
+	static const char *suites[] = {"node", "pytorch-converted", "pytorch-operator", "simple"};
+	size_t ok[4], str[4], nt[4];
+	for (size_t i = 0; i < 4; i++) {
+		char root[256];
+		snprintf(root, sizeof(root), "/usr/share/libonnx-testdata/data/%s", suites[i]);
+		read_suite(root, &ok[i], &str[i], &nt[i]);
+		cr_assert(ok[i] > 0, "no tensors read in %s", root);
+	}
+	/* The node suite alone has well over 2000 tensor files; a drop means files went unseen. */
+	cr_assert(ok[0] > 2000, "too few node tensors read (%zu)", ok[0]);
 }

@@ -568,3 +568,41 @@ Test(blob, host_sees_only_bucketed_size)
 	cr_assert_eq(memcmp(h1, h2, 48), 0);
 	eml_model_free(m);
 }
+
+Test(topo, empty_tensors_and_no_tensors)
+{
+	eml_model *m = eml_model_new();
+	m->ir_version = 8;
+	m->n_graphs = 1;
+	m->graphs = eml_calloc(1, sizeof(eml_graph));
+	m->graphs[0].parent = -1;
+	uint8_t *tk, *b;
+	size_t tkl, bl;
+	/* no tensors at all: a minimum-bucket blob of random padding */
+	cr_assert_eq(eml_topo_decompose(m, NULL, &tk, &tkl, &b, &bl), EML_OK);
+	cr_assert_eq(bl, EML_BLOB_HEADER_LEN + 4096 + 16);
+	eml_tkey *k;
+	cr_assert_eq(eml_tkey_parse(tk, tkl, &k), EML_OK);
+	cr_assert_eq(eml_tkey_plaintext_len(k), 0);
+	eml_model *j;
+	cr_assert_eq(eml_topo_join(k, b, bl, &j, NULL), EML_OK);
+	eml_model_free(j);
+	eml_tkey_free(k);
+	eml_free(tk);
+	eml_free(b);
+	/* an empty tensor and no data buffer */
+	m->n_tensors = 1;
+	m->tensors = eml_calloc(1, sizeof(eml_tensor));
+	m->tensors[0].dtype = EML_DT_FLOAT;
+	m->tensors[0].rank = 1;
+	cr_assert_eq(eml_topo_decompose(m, NULL, &tk, &tkl, &b, &bl), EML_OK);
+	eml_free(tk);
+	eml_free(b);
+	/* a non-empty tensor without data is refused */
+	m->tensors[0].dims[0] = 4;
+	m->tensors[0].length = 16;
+	cr_assert_eq(eml_topo_decompose(m, NULL, &tk, &tkl, &b, &bl), EML_E_TOPO_NO_DATA);
+	cr_assert_null(tk);
+	cr_assert_null(b);
+	eml_model_free(m);
+}

@@ -8,13 +8,14 @@
 #define EML_TEST_TOPO_MODELS_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/mem.h"
 #include "model/model.h"
 #include "prop.h"
 
-static char *tm_strdup_fmt(const char *prefix, uint32_t i)
+static inline char *tm_strdup_fmt(const char *prefix, uint32_t i)
 {
 	char buf[64];
 	snprintf(buf, sizeof(buf), "%s_%u", prefix, i);
@@ -30,7 +31,7 @@ typedef struct tm_builder {
 	int32_t *vgraph; /* graph that defines each value (for scoping) */
 } tm_builder;
 
-static int32_t tm_new_value(tm_builder *b)
+static inline int32_t tm_new_value(tm_builder *b)
 {
 	eml_model *m = b->m;
 	if (m->n_values == b->cap_values) {
@@ -62,7 +63,7 @@ static const int tm_dtypes[] = {EML_DT_FLOAT, EML_DT_FLOAT, EML_DT_FLOAT,   EML_
 
 /* A new tensor with random bytes (floats look like real weights), placed at a random aligned
  * offset after the previous one (gaps allowed: decompose re-lays out). */
-static int32_t tm_new_tensor(tm_builder *b, uint64_t max_elems)
+static inline int32_t tm_new_tensor(tm_builder *b, uint64_t max_elems)
 {
 	eml_model *m = b->m;
 	if (m->n_tensors == b->cap_tensors) {
@@ -118,7 +119,7 @@ static int32_t tm_new_tensor(tm_builder *b, uint64_t max_elems)
 }
 
 /* A value visible from the current graph: defined in it or in an enclosing graph. */
-static int32_t tm_pick_value(tm_builder *b)
+static inline int32_t tm_pick_value(tm_builder *b)
 {
 	for (int tries = 0; tries < 64; tries++) {
 		int32_t v = (int32_t)eml_rng_below(b->r, b->m->n_values);
@@ -129,7 +130,7 @@ static int32_t tm_pick_value(tm_builder *b)
 	return b->m->graphs[0].inputs[0];
 }
 
-static void tm_add_attr(tm_builder *b, eml_attr *a, int type, uint32_t idx)
+static inline void tm_add_attr(tm_builder *b, eml_attr *a, int type, uint32_t idx)
 {
 	memset(a, 0, sizeof(*a));
 	a->name = tm_strdup_fmt("attr", idx);
@@ -172,7 +173,8 @@ static void tm_add_attr(tm_builder *b, eml_attr *a, int type, uint32_t idx)
 static const char *tm_ops[] = {"Conv",    "Relu", "Add",     "MatMul",    "Gemm",
                                "Reshape", "Mul",  "Sigmoid", "Transpose", "Concat"};
 
-static void tm_add_nodes(tm_builder *b, int32_t gi, uint32_t n_nodes, int allow_if, int depth)
+static inline void tm_add_nodes(tm_builder *b, int32_t gi, uint32_t n_nodes, int allow_if,
+                                int depth)
 {
 	eml_model *m = b->m;
 	int32_t saved_graph = b->cur_graph;
@@ -251,11 +253,14 @@ static void tm_add_nodes(tm_builder *b, int32_t gi, uint32_t n_nodes, int allow_
 }
 
 /* A random model with roughly `weight_elems` elements per large initializer. */
-static eml_model *tm_random_model(eml_rng *r, uint64_t weight_elems)
+static inline eml_model *tm_random_model(eml_rng *r, uint64_t weight_elems)
 {
 	tm_builder b = {.r = r};
 	eml_model *m = eml_model_new();
 	b.m = m;
+	b.cap_data = 4096;
+	m->data = eml_alloc(b.cap_data);
+	memset(m->data, 0xEE, b.cap_data);
 	m->ir_version = 8;
 	m->n_opsets = 1 + (uint32_t)eml_rng_below(r, 2);
 	m->opsets = eml_calloc(m->n_opsets, sizeof(eml_opset));
@@ -292,12 +297,12 @@ static eml_model *tm_random_model(eml_rng *r, uint64_t weight_elems)
 
 /* Compare topologies (everything but data, tensor offsets and — unless `names` — value names).
  * Returns 0 when equal, else a positive line-like code of the first difference. */
-static int tm_str_eq(const char *a, const char *b)
+static inline int tm_str_eq(const char *a, const char *b)
 {
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-static int tm_models_differ(const eml_model *a, const eml_model *b, int names)
+static inline int tm_models_differ(const eml_model *a, const eml_model *b, int names)
 {
 	if (a->ir_version != b->ir_version || a->n_opsets != b->n_opsets ||
 	    a->n_values != b->n_values || a->n_tensors != b->n_tensors ||
@@ -405,7 +410,7 @@ static int tm_models_differ(const eml_model *a, const eml_model *b, int names)
 }
 
 /* Tensor bytes equal, per tensor in table order (offsets may differ). */
-static int tm_tensors_differ(const eml_model *a, const eml_model *b)
+static inline int tm_tensors_differ(const eml_model *a, const eml_model *b)
 {
 	if (a->n_tensors != b->n_tensors)
 		return 1;
@@ -415,6 +420,63 @@ static int tm_tensors_differ(const eml_model *a, const eml_model *b)
 			return 1;
 		if (x->length && memcmp(a->data + x->offset, b->data + y->offset, x->length))
 			return 1;
+	}
+	return 0;
+}
+
+/* ---- fast distinctive-window search (same criterion as eml_find_distinctive_window, which is
+ * O(needle * hay) and too slow for 11 MB of tensors): hash every 16-byte window of the haystack
+ * into a sorted table, look up each window of the needle, confirm hits byte for byte. */
+static inline uint64_t win_hash(const uint8_t *p)
+{
+	uint64_t a, b;
+	memcpy(&a, p, 8);
+	memcpy(&b, p + 8, 8);
+	uint64_t h = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull);
+	h ^= h >> 29;
+	h *= 0xBF58476D1CE4E5B9ull;
+	return h ^ (h >> 32);
+}
+
+static inline int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+typedef struct winset {
+	uint64_t *h;
+	size_t n;
+	const uint8_t *hay;
+	size_t hay_len;
+} winset;
+
+static inline void winset_init(winset *s, const uint8_t *hay, size_t len)
+{
+	s->hay = hay;
+	s->hay_len = len;
+	s->n = len >= EML_WINDOW ? len - EML_WINDOW + 1 : 0;
+	s->h = malloc((s->n + 1) * sizeof(uint64_t));
+	for (size_t i = 0; i < s->n; i++)
+		s->h[i] = win_hash(hay + i);
+	qsort(s->h, s->n, sizeof(uint64_t), u64_cmp);
+}
+
+/* 1 when some distinctive window of needle occurs in the haystack. */
+static inline int winset_find(const winset *s, const uint8_t *needle, size_t len, size_t *where)
+{
+	if (s->n == 0 || len < EML_WINDOW)
+		return 0;
+	for (size_t i = 0; i + EML_WINDOW <= len; i++) {
+		uint64_t h = win_hash(needle + i);
+		if (bsearch(&h, s->h, s->n, sizeof(uint64_t), u64_cmp) == NULL)
+			continue;
+		if (!eml_window_distinctive(needle + i))
+			continue;
+		if (memmem(s->hay, s->hay_len, needle + i, EML_WINDOW) != NULL) {
+			*where = i;
+			return 1;
+		}
 	}
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "engine/kernels/conv_internal.h"
 #include "engine/kernels/gemm.h"
 
 #define COL_BUDGET_FLOATS ((size_t)1 << 20) /* 4 MiB of im2col scratch per thread */
@@ -137,14 +138,21 @@ static size_t conv_slot(const eml_conv_params *p, int threads, size_t *col_float
 	       align64(eml_sgemm_work_size(mg, chunk, kg, threads));
 }
 
-size_t eml_conv_work_size(const eml_conv_params *p, int threads)
+size_t eml_conv_work_size_prepacked(const eml_conv_params *p, int threads)
 {
 	if (threads < 1)
 		threads = 1;
 	if (conv_path(p) == PATH_DEPTHWISE)
 		return 64;
 	size_t colf;
-	return 64 + eml_conv_packed_size(p) + (size_t)threads * conv_slot(p, threads, &colf);
+	return 64 + (size_t)threads * conv_slot(p, threads, &colf);
+}
+
+size_t eml_conv_work_size(const eml_conv_params *p, int threads)
+{
+	if (conv_path(p) == PATH_DEPTHWISE)
+		return 64;
+	return eml_conv_work_size_prepacked(p, threads) + eml_conv_packed_size(p);
 }
 
 /* ---- im2col (N-D; the last spatial dim is the inner loop) ---- */
@@ -194,10 +202,29 @@ static void im2col(const eml_conv_params *p, const float *x, size_t c0, size_t c
 			} else {
 				const float *xr = xc + off * iw_n;
 				long long base = (long long)(k[last] * dw) - (long long)pw;
-				for (size_t j = 0; j < run; j++) {
-					long long iw = (long long)((o[last] + j) * sw) + base;
-					dr[j] = (iw >= 0 && iw < (long long)iw_n) ? xr[iw] : 0.0f;
+				/* iw = (o + j)*sw + base is inside [0, iw_n) for j in [lo, hi): zero
+				 * the rest, copy the middle (memcpy when sw == 1). */
+				long long s = (long long)sw, o0 = (long long)o[last];
+				long long first = o0 * s + base;
+				long long lo = first >= 0 ? 0 : (-first + s - 1) / s;
+				long long lim = (long long)iw_n - first; /* j*s < lim */
+				long long hi = lim <= 0 ? 0 : (lim + s - 1) / s;
+				if (hi > (long long)run)
+					hi = (long long)run;
+				if (lo > hi)
+					lo = hi;
+				for (long long j = 0; j < lo; j++)
+					dr[j] = 0.0f;
+				if (sw == 1) {
+					if (hi > lo)
+						memcpy(dr + lo, xr + first + lo,
+						       (size_t)(hi - lo) * sizeof(float));
+				} else {
+					for (long long j = lo; j < hi; j++)
+						dr[j] = xr[first + j * s];
 				}
+				for (long long j = hi; j < (long long)run; j++)
+					dr[j] = 0.0f;
 			}
 			done += run;
 			o[last] += run;
@@ -211,76 +238,98 @@ static void im2col(const eml_conv_params *p, const float *x, size_t c0, size_t c
 
 /* ---- depthwise (nd 1 or 2, group == C, M = C * multiplier) ---- */
 
+/* The SIMD row follows the GEMM ISA choice, so eml_sgemm_force_isa covers it in tests. */
+static eml_dw_row_fn dw_row_simd(void)
+{
+#if defined(__x86_64__)
+	const char *isa = eml_sgemm_isa();
+	if (strcmp(isa, "avx512") == 0)
+		return eml_dw_row_avx512;
+	if (strcmp(isa, "avx2") == 0)
+		return eml_dw_row_avx2;
+#endif
+	return NULL;
+}
+
 typedef struct dw_job {
 	const eml_conv_params *p;
 	const float *x, *w, *bias;
 	float *y;
-	size_t ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
+	eml_dw_geom g;
+	eml_dw_row_fn row; /* SIMD row kernel, or NULL for the portable loop */
 } dw_job;
+
+/* Portable row: accumulate tap by tap over the valid output range of each tap. */
+static void dw_row_portable(const eml_dw_geom *g, const float *x, const float *w, float b,
+                            size_t oh, float *yr)
+{
+	for (size_t ow = 0; ow < g->ow; ow++)
+		yr[ow] = b;
+	for (size_t kh = 0; kh < g->kh; kh++) {
+		long long ih = (long long)(oh * g->sh + kh * g->dh) - (long long)g->ph;
+		if (ih < 0 || ih >= (long long)g->ih)
+			continue;
+		const float *xr = x + (size_t)ih * g->iw;
+		for (size_t kw = 0; kw < g->kw; kw++) {
+			float wv = w[kh * g->kw + kw];
+			/* ow range with 0 <= ow*sw + kw*dw - pw < iw */
+			long long off = (long long)(kw * g->dw) - (long long)g->pw;
+			long long sw = (long long)g->sw;
+			size_t lo = 0, hi = g->ow;
+			if (off < 0)
+				lo = (size_t)((-off + sw - 1) / sw);
+			long long lim = (long long)g->iw - off; /* ow*sw < lim */
+			if (lim <= 0)
+				continue;
+			size_t h2 = (size_t)((lim + sw - 1) / sw);
+			if (h2 < hi)
+				hi = h2;
+			for (size_t ow = lo; ow < hi; ow++)
+				yr[ow] += wv * xr[(long long)ow * sw + off];
+		}
+	}
+}
 
 static void dw_task(void *ctx, size_t task, int thread)
 {
 	(void)thread;
 	const dw_job *j = ctx;
 	const eml_conv_params *p = j->p;
+	const eml_dw_geom *g = &j->g;
 	size_t mult = p->out_c / p->in_c;
 	size_t n = task / p->out_c, m = task % p->out_c, c = m / mult;
-	const float *x = j->x + (n * p->in_c + c) * j->ih * j->iw;
-	const float *w = j->w + m * j->kh * j->kw;
-	float *y = j->y + (n * p->out_c + m) * j->oh * j->ow;
+	const float *x = j->x + (n * p->in_c + c) * g->ih * g->iw;
+	const float *w = j->w + m * g->kh * g->kw;
+	float *y = j->y + (n * p->out_c + m) * g->oh * g->ow;
 	float b = j->bias ? j->bias[m] : 0.0f;
-	for (size_t oh = 0; oh < j->oh; oh++) {
-		float *yr = y + oh * j->ow;
-		for (size_t ow = 0; ow < j->ow; ow++)
-			yr[ow] = b;
-		for (size_t kh = 0; kh < j->kh; kh++) {
-			long long ih = (long long)(oh * j->sh + kh * j->dh) - (long long)j->ph;
-			if (ih < 0 || ih >= (long long)j->ih)
-				continue;
-			const float *xr = x + (size_t)ih * j->iw;
-			for (size_t kw = 0; kw < j->kw; kw++) {
-				float wv = w[kh * j->kw + kw];
-				/* ow range with 0 <= ow*sw + kw*dw - pw < iw */
-				long long off = (long long)(kw * j->dw) - (long long)j->pw;
-				size_t lo = 0, hi = j->ow;
-				if (off < 0)
-					lo = (size_t)((-off + (long long)j->sw - 1) /
-					              (long long)j->sw);
-				long long lim = (long long)j->iw - off; /* ow*sw < lim */
-				if (lim <= 0)
-					continue;
-				size_t h2 =
-				    (size_t)((lim + (long long)j->sw - 1) / (long long)j->sw);
-				if (h2 < hi)
-					hi = h2;
-				if (j->sw == 1) {
-					const float *xs = xr + off;
-					for (size_t ow = lo; ow < hi; ow++)
-						yr[ow] += wv * xs[ow];
-				} else {
-					for (size_t ow = lo; ow < hi; ow++)
-						yr[ow] += wv * xr[(long long)(ow * j->sw) + off];
-				}
-			}
-		}
+	for (size_t oh = 0; oh < g->oh; oh++) {
+		if (j->row)
+			j->row(g, x, w, b, oh, y + oh * g->ow);
+		else
+			dw_row_portable(g, x, w, b, oh, y + oh * g->ow);
 	}
-	eml_act_apply(y, j->oh * j->ow, p->act, p->act_a, p->act_b);
+	eml_act_apply(y, g->oh * g->ow, p->act, p->act_a, p->act_b);
 }
 
 static void conv_depthwise(eml_threadpool *pool, const eml_conv_params *p, const float *X,
                            const float *W, const float *bias, float *Y)
 {
 	dw_job j = {.p = p, .x = X, .w = W, .bias = bias, .y = Y};
+	eml_dw_geom *g = &j.g;
 	if (p->nd == 2) {
-		j.ih = p->in[0], j.iw = p->in[1], j.oh = p->out[0], j.ow = p->out[1];
-		j.kh = p->kernel[0], j.kw = p->kernel[1], j.sh = p->stride[0], j.sw = p->stride[1];
-		j.dh = p->dilation[0], j.dw = p->dilation[1], j.ph = p->pad_begin[0];
-		j.pw = p->pad_begin[1];
+		g->ih = p->in[0], g->iw = p->in[1], g->oh = p->out[0], g->ow = p->out[1];
+		g->kh = p->kernel[0], g->kw = p->kernel[1], g->sh = p->stride[0],
+		g->sw = p->stride[1];
+		g->dh = p->dilation[0], g->dw = p->dilation[1], g->ph = p->pad_begin[0];
+		g->pw = p->pad_begin[1];
 	} else {
-		j.ih = 1, j.iw = p->in[0], j.oh = 1, j.ow = p->out[0];
-		j.kh = 1, j.kw = p->kernel[0], j.sh = 1, j.sw = p->stride[0];
-		j.dh = 1, j.dw = p->dilation[0], j.ph = 0, j.pw = p->pad_begin[0];
+		g->ih = 1, g->iw = p->in[0], g->oh = 1, g->ow = p->out[0];
+		g->kh = 1, g->kw = p->kernel[0], g->sh = 1, g->sw = p->stride[0];
+		g->dh = 1, g->dw = p->dilation[0], g->ph = 0, g->pw = p->pad_begin[0];
 	}
+	/* The SIMD rows use 32-bit gather indices and lane arithmetic. */
+	if (g->iw * g->sw + g->kw * g->dw + g->pw < ((size_t)1 << 30))
+		j.row = dw_row_simd();
 	eml_threadpool_run(pool, p->batch * p->out_c, dw_task, &j);
 }
 
@@ -341,8 +390,8 @@ void eml_conv(eml_threadpool *pool, const eml_conv_params *p, const float *X, co
 	if (!packed_w) {
 		eml_conv_prepare(p, W, (float *)w);
 		packed_w = (const float *)w;
+		w += eml_conv_packed_size(p);
 	}
-	w += eml_conv_packed_size(p);
 	conv_job j = {.p = p, .x = X, .packed = packed_w, .bias = bias, .y = Y, .slots = w};
 	j.slot_bytes = conv_slot(p, threads, &j.col_floats);
 	j.path = path;
@@ -392,13 +441,18 @@ static size_t convt_chunk(const eml_conv_params *p)
 	return col_chunk(convt_rows(p), prod(p->in, p->nd));
 }
 
-size_t eml_convt_work_size(const eml_conv_params *p, int threads)
+size_t eml_convt_work_size_prepacked(const eml_conv_params *p, int threads)
 {
 	if (threads < 1)
 		threads = 1;
 	size_t rows = convt_rows(p), chunk = convt_chunk(p);
-	return 64 + eml_convt_packed_size(p) + align64(rows * chunk * sizeof(float)) +
+	return 64 + align64(rows * chunk * sizeof(float)) +
 	       align64(eml_sgemm_work_size(rows, chunk, p->in_c / p->group, threads));
+}
+
+size_t eml_convt_work_size(const eml_conv_params *p, int threads)
+{
+	return eml_convt_work_size_prepacked(p, threads) + eml_convt_packed_size(p);
 }
 
 typedef struct col2im_job {
@@ -484,8 +538,8 @@ void eml_convt(eml_threadpool *pool, const eml_conv_params *p, const float *X, c
 	if (!packed_w) {
 		eml_convt_prepare(p, W, (float *)w);
 		packed_w = (const float *)w;
+		w += eml_convt_packed_size(p);
 	}
-	w += eml_convt_packed_size(p);
 	size_t chunk = convt_chunk(p);
 	float *col = (float *)w;
 	void *gwork = w + align64(rows * chunk * sizeof(float));

@@ -55,6 +55,8 @@ int eml_convt_out_shape(eml_conv_params *p);
 size_t eml_conv_packed_size(const eml_conv_params *p);
 void eml_conv_prepare(const eml_conv_params *p, const float *W, float *packed);
 size_t eml_conv_work_size(const eml_conv_params *p, int threads);
+/* Smaller scratch that suffices when packed_w is always given (weights packed at assembly). */
+size_t eml_conv_work_size_prepacked(const eml_conv_params *p, int threads);
 /* Y (N x M x out...) = act(conv(X, W) + bias). bias may be NULL. W may be NULL when packed_w. */
 void eml_conv(eml_threadpool *pool, const eml_conv_params *p, const float *X, const float *W,
               const float *packed_w, const float *bias, float *Y, void *work);
@@ -63,6 +65,7 @@ void eml_conv(eml_threadpool *pool, const eml_conv_params *p, const float *X, co
 size_t eml_convt_packed_size(const eml_conv_params *p);
 void eml_convt_prepare(const eml_conv_params *p, const float *W, float *packed);
 size_t eml_convt_work_size(const eml_conv_params *p, int threads);
+size_t eml_convt_work_size_prepacked(const eml_conv_params *p, int threads);
 void eml_convt(eml_threadpool *pool, const eml_conv_params *p, const float *X, const float *W,
                const float *packed_w, const float *bias, float *Y, void *work);
 

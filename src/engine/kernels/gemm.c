@@ -34,18 +34,58 @@ typedef struct gemm_isa {
 	int mr, nr;
 	size_t mc, kc, nc; /* mc multiple of mr, nc multiple of nr */
 	eml_ukernel_fn kern;
+	int edges; /* the kernel handles partial tiles itself (takes h, w) */
+	/* C = alpha A B for a few rows of A and a row-major B, without packing (may be NULL) */
+	eml_small_m_fn small_m;
 } gemm_isa;
 
-/* Portable micro-kernel: plain C the compiler can vectorize; correct on any CPU. */
-static void ukernel_portable(size_t kc, const float *a, const float *b, float *c, size_t ldc,
-                             int accumulate, int mr, int nr)
+/* Portable 4 x 16 tile with GCC vector extensions: 16 four-lane accumulators, which map onto
+ * registers on SSE2 and NEON (aarch64 has 32 of them); scalarized code elsewhere. */
+typedef float v4f __attribute__((vector_size(16)));
+
+static void ukernel_portable_4x16(size_t kc, const float *a, const float *b, float *c, size_t ldc,
+                                  int accumulate)
 {
+	v4f acc[4][4];
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < 4; j++)
+			acc[i][j] = (v4f){0, 0, 0, 0};
+	for (size_t k = 0; k < kc; k++) {
+		v4f bv[4];
+		memcpy(bv, b + k * 16, sizeof(bv));
+		for (int i = 0; i < 4; i++) {
+			float av = a[k * 4 + (size_t)i];
+			v4f avv = {av, av, av, av};
+			for (int j = 0; j < 4; j++)
+				acc[i][j] += avv * bv[j];
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		float *ci = c + (size_t)i * ldc;
+		if (accumulate) {
+			v4f cv[4];
+			memcpy(cv, ci, sizeof(cv));
+			for (int j = 0; j < 4; j++)
+				acc[i][j] += cv[j];
+		}
+		memcpy(ci, acc[i], sizeof(acc[i]));
+	}
+}
+
+/* Portable micro-kernel: plain C, correct on any CPU, any panel widths. */
+static void ukernel_portable(size_t kc, const float *a, const float *b, size_t ldb, float *c,
+                             size_t ldc, int accumulate, int mr, int nr)
+{
+	if (mr == 4 && nr == 16 && ldb == 16) {
+		ukernel_portable_4x16(kc, a, b, c, ldc, accumulate);
+		return;
+	}
 	float acc[MAX_MR][MAX_NR];
 	for (int i = 0; i < mr; i++)
 		for (int j = 0; j < nr; j++)
 			acc[i][j] = 0.0f;
 	for (size_t k = 0; k < kc; k++) {
-		const float *bk = b + k * (size_t)nr;
+		const float *bk = b + k * ldb;
 		const float *ak = a + k * (size_t)mr;
 		for (int i = 0; i < mr; i++) {
 			float av = ak[i];
@@ -64,13 +104,33 @@ static void ukernel_portable(size_t kc, const float *a, const float *b, float *c
 	}
 }
 
-static const gemm_isa isa_portable = {"portable", PORTABLE_MR, PORTABLE_NR,     128,
-                                      256,        2048,        ukernel_portable};
+static const gemm_isa isa_portable = {.name = "portable",
+                                      .mr = PORTABLE_MR,
+                                      .nr = PORTABLE_NR,
+                                      .mc = 128,
+                                      .kc = 256,
+                                      .nc = 2048,
+                                      .kern = ukernel_portable,
+                                      .edges = 0};
 #if defined(__x86_64__)
-static const gemm_isa isa_avx2 = {"avx2", EML_AVX2_MR, EML_AVX2_NR,     72,
-                                  256,    2048,        eml_ukernel_avx2};
-static const gemm_isa isa_avx512 = {"avx512", EML_AVX512_MR, EML_AVX512_NR,     168,
-                                    256,      4096,          eml_ukernel_avx512};
+static const gemm_isa isa_avx2 = {.name = "avx2",
+                                  .mr = EML_AVX2_MR,
+                                  .nr = EML_AVX2_NR,
+                                  .mc = 72,
+                                  .kc = 256,
+                                  .nc = 2048,
+                                  .kern = eml_ukernel_avx2,
+                                  .edges = 1,
+                                  .small_m = eml_gemm_small_m_avx2};
+static const gemm_isa isa_avx512 = {.name = "avx512",
+                                    .mr = EML_AVX512_MR,
+                                    .nr = EML_AVX512_NR,
+                                    .mc = 168,
+                                    .kc = 256,
+                                    .nc = 4096,
+                                    .kern = eml_ukernel_avx512,
+                                    .edges = 1,
+                                    .small_m = eml_gemm_small_m_avx512};
 #endif
 
 static const gemm_isa *g_forced;
@@ -404,12 +464,15 @@ static void gemm_serial(const gemm_job *g, size_t m_begin, size_t m_end, size_t 
 						size_t h = min_sz(mr, mc - ir);
 						const float *ap = abase + (ir / mr) * astride;
 						float *c = g->C + (ic + ir) * g->ldc + jc + jr;
-						if (h == mr && w == nr) {
-							isa->kern(kc, ap, bp, c, g->ldc, accumulate,
-							          (int)mr, (int)nr);
+						if (isa->edges) {
+							isa->kern(kc, ap, bp, nr, c, g->ldc,
+							          accumulate, (int)h, (int)w);
+						} else if (h == mr && w == nr) {
+							isa->kern(kc, ap, bp, nr, c, g->ldc,
+							          accumulate, (int)mr, (int)nr);
 						} else {
-							isa->kern(kc, ap, bp, tile, nr, 0, (int)mr,
-							          (int)nr);
+							isa->kern(kc, ap, bp, nr, tile, nr, 0,
+							          (int)mr, (int)nr);
 							for (size_t i = 0; i < h; i++) {
 								float *ci = c + i * g->ldc;
 								const float *ti = tile + i * nr;
@@ -431,6 +494,20 @@ static void gemm_serial(const gemm_job *g, size_t m_begin, size_t m_end, size_t 
 			}
 		}
 	}
+}
+
+#define SMALL_M_MAX 8
+#define SMALL_M_CHUNK 512 /* columns: SMALL_M_MAX rows of C stay in L1 */
+
+static void small_m_task(void *ctx, size_t task, int thread)
+{
+	(void)thread;
+	const gemm_job *g = ctx;
+	size_t n0 = task * SMALL_M_CHUNK, n = min_sz(SMALL_M_CHUNK, g->N - n0);
+	g->isa->small_m(g->M, n, g->K, g->alpha, g->A, g->lda, g->trans_a, g->B + n0, g->ldb,
+	                g->C + n0, g->ldc, g->accumulate_first);
+	if (g->ep)
+		epilogue_tile(g->ep, g->C + n0, g->ldc, 0, n0, g->M, n);
 }
 
 static void gemm_task(void *ctx, size_t task, int thread)
@@ -543,6 +620,19 @@ static void sgemm_impl(eml_threadpool *pool, size_t M, size_t N, size_t K, float
 	g.C = C;
 	g.ldc = ldc;
 	g.ep = ep;
+	if (g.isa->small_m && !packed_a && !packed_b && !trans_b && M <= SMALL_M_MAX) {
+		/* A few rows times an unpacked B: packing B would cost as much as the product, so
+		 * stream B's rows instead (row-axpy), in column chunks across the threads. */
+		g.A = A;
+		size_t chunks = (N + SMALL_M_CHUNK - 1) / SMALL_M_CHUNK;
+		if (eml_threadpool_threads(pool) <= 1 ||
+		    (double)M * (double)N * (double)K < GEMM_PARALLEL_MIN_FLOPS)
+			for (size_t t = 0; t < chunks; t++)
+				small_m_task(&g, t, 0);
+		else
+			eml_threadpool_run(pool, chunks, small_m_task, &g);
+		return;
+	}
 	uintptr_t wp = ((uintptr_t)work + 63) & ~(uintptr_t)63;
 	g.work = (unsigned char *)wp;
 	size_t bb;
@@ -564,7 +654,16 @@ static void sgemm_impl(eml_threadpool *pool, size_t M, size_t N, size_t K, float
 	g.split_n = nt >= mt;
 	size_t tiles = g.split_n ? nt : mt;
 	size_t unit = g.split_n ? (size_t)g.isa->nr : (size_t)g.isa->mr;
-	size_t per = (tiles + (size_t)threads - 1) / (size_t)threads;
+	/* More slabs than threads (up to 4 per thread) so that a thread slowed down by anything
+	 * else on the machine does not hold up the others; but slabs of at least ~256 columns or
+	 * ~128 rows, so that re-packing the other operand per slab stays below ~1%. */
+	size_t min_tiles = g.split_n ? (256 + unit - 1) / unit : (128 + unit - 1) / unit;
+	size_t want = tiles / min_tiles;
+	if (want > 4 * (size_t)threads)
+		want = 4 * (size_t)threads;
+	if (want < (size_t)threads)
+		want = (size_t)threads;
+	size_t per = (tiles + want - 1) / want;
 	g.slab = per * unit;
 	g.n_slabs = (tiles + per - 1) / per;
 	eml_threadpool_run(pool, g.n_slabs, gemm_task, &g);

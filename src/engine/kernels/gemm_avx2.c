@@ -1,48 +1,125 @@
 /*
- * AVX2/FMA SGEMM micro-kernel: 6 x 16 tile in 12 ymm accumulators; per k two ymm loads of B and
- * six broadcasts of A.
+ * AVX2/FMA SGEMM micro-kernel: up to 6 x 16 tile in 12 ymm accumulators; per k two ymm loads of B
+ * and six broadcasts of A. Edge tiles are handled here: the row count selects a specialization,
+ * columns use maskload/maskstore, one vector only when 8 columns or fewer remain.
  */
 #include <immintrin.h>
 
 #include "engine/kernels/gemm_internal.h"
 
-void eml_ukernel_avx2(size_t kc, const float *a, const float *b, float *c, size_t ldc,
-                      int accumulate, int mr, int nr)
+#define AMR EML_AVX2_MR
+
+static inline __attribute__((always_inline)) void kern(const int R, const int V, size_t kc,
+                                                       const float *a, const float *b, size_t ldb,
+                                                       float *c, size_t ldc, int accumulate,
+                                                       __m256i m0, __m256i m1)
 {
-	(void)mr;
-	(void)nr;
-	__m256 acc0[EML_AVX2_MR], acc1[EML_AVX2_MR];
+	__m256 acc0[AMR], acc1[AMR];
 #pragma GCC unroll 6
-	for (int i = 0; i < EML_AVX2_MR; i++) {
+	for (int i = 0; i < R; i++) {
 		acc0[i] = _mm256_setzero_ps();
 		acc1[i] = _mm256_setzero_ps();
 	}
 	for (size_t k = 0; k < kc; k++) {
 		__m256 b0 = _mm256_loadu_ps(b);
-		__m256 b1 = _mm256_loadu_ps(b + 8);
-		_mm_prefetch((const char *)(b + 8 * EML_AVX2_NR), _MM_HINT_T0);
+		__m256 b1 = V == 2 ? _mm256_loadu_ps(b + 8) : b0;
 #pragma GCC unroll 6
-		for (int i = 0; i < EML_AVX2_MR; i++) {
+		for (int i = 0; i < R; i++) {
 			__m256 av = _mm256_broadcast_ss(a + i);
 			acc0[i] = _mm256_fmadd_ps(av, b0, acc0[i]);
-			acc1[i] = _mm256_fmadd_ps(av, b1, acc1[i]);
+			if (V == 2)
+				acc1[i] = _mm256_fmadd_ps(av, b1, acc1[i]);
 		}
-		a += EML_AVX2_MR;
-		b += EML_AVX2_NR;
+		a += AMR;
+		b += ldb;
 	}
-	if (accumulate) {
 #pragma GCC unroll 6
-		for (int i = 0; i < EML_AVX2_MR; i++) {
-			float *ci = c + (size_t)i * ldc;
-			_mm256_storeu_ps(ci, _mm256_add_ps(_mm256_loadu_ps(ci), acc0[i]));
-			_mm256_storeu_ps(ci + 8, _mm256_add_ps(_mm256_loadu_ps(ci + 8), acc1[i]));
+	for (int i = 0; i < R; i++) {
+		float *ci = c + (size_t)i * ldc;
+		if (accumulate) {
+			acc0[i] = _mm256_add_ps(_mm256_maskload_ps(ci, m0), acc0[i]);
+			if (V == 2)
+				acc1[i] = _mm256_add_ps(_mm256_maskload_ps(ci + 8, m1), acc1[i]);
 		}
-	} else {
-#pragma GCC unroll 6
-		for (int i = 0; i < EML_AVX2_MR; i++) {
-			float *ci = c + (size_t)i * ldc;
-			_mm256_storeu_ps(ci, acc0[i]);
-			_mm256_storeu_ps(ci + 8, acc1[i]);
+		_mm256_maskstore_ps(ci, m0, acc0[i]);
+		if (V == 2)
+			_mm256_maskstore_ps(ci + 8, m1, acc1[i]);
+	}
+}
+
+static __m256i lane_mask(int n)
+{
+	const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
+}
+
+#define KCASE(R)                                                                                   \
+	case R:                                                                                    \
+		if (w > 8)                                                                         \
+			kern(R, 2, kc, a, b, ldb, c, ldc, accumulate, m0, m1);                     \
+		else                                                                               \
+			kern(R, 1, kc, a, b, ldb, c, ldc, accumulate, m0, m1);                     \
+		break;
+
+void eml_ukernel_avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
+                      int accumulate, int h, int w)
+{
+	__m256i m0 = lane_mask(w), m1 = lane_mask(w - 8);
+	switch (h) {
+		KCASE(1)
+		KCASE(2)
+		KCASE(3)
+		KCASE(4)
+		KCASE(5)
+	default:
+		if (w > 8)
+			kern(AMR, 2, kc, a, b, ldb, c, ldc, accumulate, m0, m1);
+		else
+			kern(AMR, 1, kc, a, b, ldb, c, ldc, accumulate, m0, m1);
+		break;
+	}
+}
+
+void eml_gemm_small_m_avx2(size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                           int trans_a, const float *B, size_t ldb, float *C, size_t ldc,
+                           int accumulate)
+{
+	size_t nv = N / 8, rem = N % 8;
+	__m256i mt = lane_mask((int)rem);
+	if (!accumulate)
+		for (size_t m = 0; m < M; m++)
+			for (size_t j = 0; j < N; j++)
+				C[m * ldc + j] = 0.0f;
+	for (size_t k = 0; k < K; k++) {
+		const float *b = B + k * ldb;
+		for (size_t m = 0; m < M; m++) {
+			__m256 a =
+			    _mm256_set1_ps(alpha * (trans_a ? A[k * lda + m] : A[m * lda + k]));
+			float *c = C + m * ldc;
+			size_t v = 0;
+			for (; v + 4 <= nv; v += 4) {
+				__m256 c0 = _mm256_loadu_ps(c + 8 * v);
+				__m256 c1 = _mm256_loadu_ps(c + 8 * v + 8);
+				__m256 c2 = _mm256_loadu_ps(c + 8 * v + 16);
+				__m256 c3 = _mm256_loadu_ps(c + 8 * v + 24);
+				c0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 8 * v), c0);
+				c1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 8 * v + 8), c1);
+				c2 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 8 * v + 16), c2);
+				c3 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 8 * v + 24), c3);
+				_mm256_storeu_ps(c + 8 * v, c0);
+				_mm256_storeu_ps(c + 8 * v + 8, c1);
+				_mm256_storeu_ps(c + 8 * v + 16, c2);
+				_mm256_storeu_ps(c + 8 * v + 24, c3);
+			}
+			for (; v < nv; v++)
+				_mm256_storeu_ps(c + 8 * v,
+				                 _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 8 * v),
+				                                 _mm256_loadu_ps(c + 8 * v)));
+			if (rem)
+				_mm256_maskstore_ps(
+				    c + 8 * nv, mt,
+				    _mm256_fmadd_ps(a, _mm256_maskload_ps(b + 8 * nv, mt),
+				                    _mm256_maskload_ps(c + 8 * nv, mt)));
 		}
 	}
 }

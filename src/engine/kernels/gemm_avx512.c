@@ -1,48 +1,131 @@
 /*
- * AVX-512 SGEMM micro-kernel: 14 x 32 tile in 28 zmm accumulators; per k one row of B (two zmm
- * loads) and 14 broadcasts of A (folded into the FMAs as embedded broadcasts).
+ * AVX-512 SGEMM micro-kernel: up to 14 x 32 tile in 28 zmm accumulators; per k one row of B (two
+ * zmm loads) and 14 broadcasts of A. Edge tiles are handled here rather than through a scratch
+ * tile: the row count selects a specialization (no work on missing rows), and columns use masked
+ * loads/stores, one vector only when 16 columns or fewer remain.
  */
 #include <immintrin.h>
 
 #include "engine/kernels/gemm_internal.h"
 
-void eml_ukernel_avx512(size_t kc, const float *a, const float *b, float *c, size_t ldc,
-                        int accumulate, int mr, int nr)
+#define AMR EML_AVX512_MR
+
+static inline __attribute__((always_inline)) void kern(const int R, const int V, size_t kc,
+                                                       const float *a, const float *b, size_t ldb,
+                                                       float *c, size_t ldc, int accumulate,
+                                                       __mmask16 m0, __mmask16 m1)
 {
-	(void)mr;
-	(void)nr;
-	__m512 acc0[EML_AVX512_MR], acc1[EML_AVX512_MR];
+	__m512 acc0[AMR], acc1[AMR];
 #pragma GCC unroll 14
-	for (int i = 0; i < EML_AVX512_MR; i++) {
+	for (int i = 0; i < R; i++) {
 		acc0[i] = _mm512_setzero_ps();
 		acc1[i] = _mm512_setzero_ps();
 	}
 	for (size_t k = 0; k < kc; k++) {
-		__m512 b0 = _mm512_loadu_ps(b);
-		__m512 b1 = _mm512_loadu_ps(b + 16);
-		_mm_prefetch((const char *)(b + 8 * EML_AVX512_NR), _MM_HINT_T0);
+		/* masked: only valid columns are read (B may be unpacked) */
+		__m512 b0 = V == 2 ? _mm512_loadu_ps(b) : _mm512_maskz_loadu_ps(m0, b);
+		__m512 b1 = V == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
 #pragma GCC unroll 14
-		for (int i = 0; i < EML_AVX512_MR; i++) {
+		for (int i = 0; i < R; i++) {
 			__m512 av = _mm512_set1_ps(a[i]);
 			acc0[i] = _mm512_fmadd_ps(av, b0, acc0[i]);
-			acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);
+			if (V == 2)
+				acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);
 		}
-		a += EML_AVX512_MR;
-		b += EML_AVX512_NR;
+		a += AMR;
+		b += ldb;
 	}
-	if (accumulate) {
 #pragma GCC unroll 14
-		for (int i = 0; i < EML_AVX512_MR; i++) {
-			float *ci = c + (size_t)i * ldc;
-			_mm512_storeu_ps(ci, _mm512_add_ps(_mm512_loadu_ps(ci), acc0[i]));
-			_mm512_storeu_ps(ci + 16, _mm512_add_ps(_mm512_loadu_ps(ci + 16), acc1[i]));
+	for (int i = 0; i < R; i++) {
+		float *ci = c + (size_t)i * ldc;
+		if (accumulate) {
+			acc0[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, ci), acc0[i]);
+			if (V == 2)
+				acc1[i] =
+				    _mm512_add_ps(_mm512_maskz_loadu_ps(m1, ci + 16), acc1[i]);
 		}
-	} else {
-#pragma GCC unroll 14
-		for (int i = 0; i < EML_AVX512_MR; i++) {
-			float *ci = c + (size_t)i * ldc;
-			_mm512_storeu_ps(ci, acc0[i]);
-			_mm512_storeu_ps(ci + 16, acc1[i]);
+		_mm512_mask_storeu_ps(ci, m0, acc0[i]);
+		if (V == 2)
+			_mm512_mask_storeu_ps(ci + 16, m1, acc1[i]);
+	}
+}
+
+#define KCASE(R)                                                                                   \
+	case R:                                                                                    \
+		if (w > 16)                                                                        \
+			kern(R, 2, kc, a, b, ldb, c, ldc, accumulate, 0xFFFF, m1);                 \
+		else                                                                               \
+			kern(R, 1, kc, a, b, ldb, c, ldc, accumulate, m0, 0);                      \
+		break;
+
+void eml_ukernel_avx512(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
+                        int accumulate, int h, int w)
+{
+	__mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
+	__mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : (w > 16 ? (1u << (w - 16)) - 1 : 0));
+	switch (h) {
+		KCASE(1)
+		KCASE(2)
+		KCASE(3)
+		KCASE(4)
+		KCASE(5)
+		KCASE(6)
+		KCASE(7)
+		KCASE(8)
+		KCASE(9)
+		KCASE(10)
+		KCASE(11)
+		KCASE(12)
+		KCASE(13)
+	default:
+		if (w > 16)
+			kern(AMR, 2, kc, a, b, ldb, c, ldc, accumulate, 0xFFFF, m1);
+		else
+			kern(AMR, 1, kc, a, b, ldb, c, ldc, accumulate, m0, 0);
+		break;
+	}
+}
+
+void eml_gemm_small_m_avx512(size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                             int trans_a, const float *B, size_t ldb, float *C, size_t ldc,
+                             int accumulate)
+{
+	size_t nv = N / 16, rem = N % 16;
+	__mmask16 mt = (__mmask16)((1u << rem) - 1);
+	if (!accumulate)
+		for (size_t m = 0; m < M; m++)
+			for (size_t j = 0; j < N; j++)
+				C[m * ldc + j] = 0.0f;
+	for (size_t k = 0; k < K; k++) {
+		const float *b = B + k * ldb;
+		for (size_t m = 0; m < M; m++) {
+			float av = alpha * (trans_a ? A[k * lda + m] : A[m * lda + k]);
+			__m512 a = _mm512_set1_ps(av);
+			float *c = C + m * ldc;
+			size_t v = 0;
+			for (; v + 4 <= nv; v += 4) {
+				__m512 c0 = _mm512_loadu_ps(c + 16 * v);
+				__m512 c1 = _mm512_loadu_ps(c + 16 * v + 16);
+				__m512 c2 = _mm512_loadu_ps(c + 16 * v + 32);
+				__m512 c3 = _mm512_loadu_ps(c + 16 * v + 48);
+				c0 = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + 16 * v), c0);
+				c1 = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + 16 * v + 16), c1);
+				c2 = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + 16 * v + 32), c2);
+				c3 = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + 16 * v + 48), c3);
+				_mm512_storeu_ps(c + 16 * v, c0);
+				_mm512_storeu_ps(c + 16 * v + 16, c1);
+				_mm512_storeu_ps(c + 16 * v + 32, c2);
+				_mm512_storeu_ps(c + 16 * v + 48, c3);
+			}
+			for (; v < nv; v++)
+				_mm512_storeu_ps(c + 16 * v,
+				                 _mm512_fmadd_ps(a, _mm512_loadu_ps(b + 16 * v),
+				                                 _mm512_loadu_ps(c + 16 * v)));
+			if (rem)
+				_mm512_mask_storeu_ps(
+				    c + 16 * nv, mt,
+				    _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(mt, b + 16 * nv),
+				                    _mm512_maskz_loadu_ps(mt, c + 16 * nv)));
 		}
 	}
 }

@@ -3,7 +3,7 @@
  *
  * A micro-kernel computes one MR x NR tile: C[0..MR, 0..NR] (+)= Apanel * Bpanel over kc, where
  * Apanel is kc x MR packed k-major (a[k*MR + i]) and Bpanel is kc x NR packed k-major
- * (b[k*NR + j]). accumulate = 0 stores, 1 adds into C. Alpha was folded into A at packing.
+ * (b[k*ldb + j], ldb = NR when packed). accumulate = 0 stores, 1 adds into C. Alpha was folded into A at packing.
  * The portable kernel honours mr/nr given at run time; the SIMD ones ignore them.
  */
 #ifndef EML_ENGINE_KERNELS_GEMM_INTERNAL_H
@@ -11,17 +11,29 @@
 
 #include <stddef.h>
 
-typedef void (*eml_ukernel_fn)(size_t kc, const float *a, const float *b, float *c, size_t ldc,
-                               int accumulate, int mr, int nr);
+typedef void (*eml_ukernel_fn)(size_t kc, const float *a, const float *b, size_t ldb, float *c,
+                               size_t ldc, int accumulate, int h_or_mr, int w_or_nr);
+
+/* C (M x N, ldc) (+)= alpha * op(A) * B for small M, B row-major unpacked (ldb): streams B's
+ * rows, C stays in L1 (N up to a few hundred columns). accumulate = 1 adds into C. */
+typedef void (*eml_small_m_fn)(size_t M, size_t N, size_t K, float alpha, const float *A,
+                               size_t lda, int trans_a, const float *B, size_t ldb, float *C,
+                               size_t ldc, int accumulate);
+void eml_gemm_small_m_avx512(size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                             int trans_a, const float *B, size_t ldb, float *C, size_t ldc,
+                             int accumulate);
+void eml_gemm_small_m_avx2(size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                           int trans_a, const float *B, size_t ldb, float *C, size_t ldc,
+                           int accumulate);
 
 #define EML_AVX512_MR 14
 #define EML_AVX512_NR 32
 #define EML_AVX2_MR 6
 #define EML_AVX2_NR 16
 
-void eml_ukernel_avx512(size_t kc, const float *a, const float *b, float *c, size_t ldc,
-                        int accumulate, int mr, int nr);
-void eml_ukernel_avx2(size_t kc, const float *a, const float *b, float *c, size_t ldc,
-                      int accumulate, int mr, int nr);
+void eml_ukernel_avx512(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
+                        int accumulate, int h, int w);
+void eml_ukernel_avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
+                      int accumulate, int h, int w);
 
 #endif

@@ -1,38 +1,62 @@
 /*
- * Elementwise math (see vmath.h). Portable for now: libm per element.
+ * Elementwise math (see vmath.h): one branch-free implementation (vmath_impl.h) instantiated at
+ * 4 lanes here (SSE2 on x86-64, NEON on aarch64, scalarized elsewhere) and at 8 and 16 lanes in
+ * the AVX2 and AVX-512 files, chosen at run time from the CPU features.
  */
 #include "engine/kernels/vmath.h"
 
-#include <math.h>
+#include "engine/kernels/vmath_internal.h"
+
+#define VMATH_W 4
+#define VMATH_SUFFIX generic
+#include "engine/kernels/vmath_impl.h"
+
+typedef void (*vm_fn)(float *, const float *, size_t);
+
+typedef struct vm_isa {
+	vm_fn exp, sigmoid, tanh, erf;
+} vm_isa;
+
+static const vm_isa vm_generic = {eml_vexp_generic, eml_vsigmoid_generic, eml_vtanh_generic,
+                                  eml_verf_generic};
+
+static const vm_isa *vm_get(void)
+{
+	static const vm_isa *chosen; /* idempotent race: every thread computes the same value */
+	if (chosen)
+		return chosen;
+	const vm_isa *c = &vm_generic;
+#if defined(__x86_64__)
+	static const vm_isa vm_avx2 = {eml_vexp_avx2, eml_vsigmoid_avx2, eml_vtanh_avx2,
+	                               eml_verf_avx2};
+	static const vm_isa vm_avx512 = {eml_vexp_avx512, eml_vsigmoid_avx512, eml_vtanh_avx512,
+	                                 eml_verf_avx512};
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
+		c = &vm_avx512;
+	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		c = &vm_avx2;
+#endif
+	chosen = c;
+	return c;
+}
 
 void eml_vexp(float *y, const float *x, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		y[i] = expf(x[i]);
+	vm_get()->exp(y, x, n);
 }
 
 void eml_vsigmoid(float *y, const float *x, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		float v = x[i];
-		/* exp of a non-positive argument never overflows. */
-		if (v >= 0.0f)
-			y[i] = 1.0f / (1.0f + expf(-v));
-		else {
-			float e = expf(v);
-			y[i] = e / (1.0f + e);
-		}
-	}
+	vm_get()->sigmoid(y, x, n);
 }
 
 void eml_vtanh(float *y, const float *x, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		y[i] = tanhf(x[i]);
+	vm_get()->tanh(y, x, n);
 }
 
 void eml_verf(float *y, const float *x, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		y[i] = erff(x[i]);
+	vm_get()->erf(y, x, n);
 }

@@ -1,0 +1,75 @@
+/* eml enclave: the attested inference service (src/enclave/enclave.h). */
+#include <signal.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common/log.h"
+#include "enclave/enclave.h"
+
+static volatile sig_atomic_t enclave_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	enclave_stop = 1;
+}
+
+static const char *usage_text =
+    "eml enclave --listen ADDR --host-channel ADDR --nsm auto|device|sim [--sim-ca DIR]\n"
+    "                [--threads N] [--max-concurrent N] [--max-memory BYTES]\n"
+    "                [--idle-timeout-ms N] [--no-sandbox]\n"
+    "  ADDR is vsock:CID:PORT, tcp:HOST:PORT or unix:PATH";
+
+int eml_cmd_enclave(int argc, char **argv)
+{
+	eml_enclave_config c;
+	eml_enclave_config_defaults(&c);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		uint64_t x;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			printf("usage: %s\n", usage_text);
+			return EML_EXIT_OK;
+		}
+		if (strcmp(a, "--no-sandbox") == 0) {
+			c.no_sandbox = 1;
+			continue;
+		}
+		if (v == NULL)
+			return eml_cli_usage(usage_text);
+		i++;
+		if (strcmp(a, "--listen") == 0)
+			c.listen = v;
+		else if (strcmp(a, "--host-channel") == 0)
+			c.host_channel = v;
+		else if (strcmp(a, "--nsm") == 0)
+			c.nsm_mode = v;
+		else if (strcmp(a, "--sim-ca") == 0)
+			c.sim_ca_dir = v;
+		else if (strcmp(a, "--threads") == 0 && eml_cli_parse_u64(v, &x) == 0 && x <= 1024)
+			c.threads = (int)x;
+		else if (strcmp(a, "--max-concurrent") == 0 && eml_cli_parse_u64(v, &x) == 0 &&
+		         x >= 1 && x <= 1024)
+			c.max_concurrent = (int)x;
+		else if (strcmp(a, "--max-memory") == 0 && eml_cli_parse_u64(v, &x) == 0)
+			c.max_memory = x;
+		else if (strcmp(a, "--idle-timeout-ms") == 0 && eml_cli_parse_u64(v, &x) == 0 &&
+		         x >= 1 && x <= 86400000)
+			c.idle_timeout_ms = (int)x;
+		else
+			return eml_cli_usage(usage_text);
+	}
+	if (c.listen == NULL || c.host_channel == NULL)
+		return eml_cli_usage(usage_text);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	eml_log_set_tag("eml enclave");
+	int rc = eml_enclave_run(&c, &enclave_stop);
+	if (rc != 0)
+		return eml_cli_fail("enclave", rc);
+	return EML_EXIT_OK;
+}

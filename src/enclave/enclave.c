@@ -1,0 +1,384 @@
+#include "enclave/enclave.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "attest/nsm.h"
+#include "attest/verify.h"
+#include "common/guard.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "crypto/ed25519.h"
+#include "crypto/hpke.h"
+#include "enclave/infer.h"
+#include "enclave/sandbox.h"
+#include "net/addr.h"
+#include "net/sock.h"
+#include "wire/msg.h"
+#include "wire/session.h"
+
+/* Named limits and defaults. */
+#define EML_ENCLAVE_DEFAULT_MAX_CONCURRENT 4
+#define EML_ENCLAVE_DEFAULT_MAX_CONNS 256
+#define EML_ENCLAVE_DEFAULT_IDLE_MS 60000
+#define EML_ENCLAVE_DEFAULT_IO_MS 30000
+#define EML_ENCLAVE_ACCEPT_POLL_MS 200
+
+typedef struct enclave {
+	const eml_enclave_config *cfg;
+	eml_addr host_channel;
+	eml_nsm *nsm;
+	pthread_mutex_t nsm_lock; /* the NSM handle is used by one thread at a time */
+	uint8_t hpke_sk[EML_HPKE_SK_LEN], hpke_pk[EML_HPKE_PK_LEN];
+	uint8_t sign_seed[EML_ED25519_SEED_LEN], sign_pk[EML_ED25519_PK_LEN];
+	atomic_int active_requests;
+	atomic_int conns;
+} enclave;
+
+typedef struct conn {
+	enclave *e;
+	int fd;
+} conn;
+
+void eml_enclave_config_defaults(eml_enclave_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->nsm_mode = "auto";
+	c->max_concurrent = EML_ENCLAVE_DEFAULT_MAX_CONCURRENT;
+	c->max_conns = EML_ENCLAVE_DEFAULT_MAX_CONNS;
+	c->idle_timeout_ms = EML_ENCLAVE_DEFAULT_IDLE_MS;
+	c->io_timeout_ms = EML_ENCLAVE_DEFAULT_IO_MS;
+	c->limits = (eml_frame_limits)EML_FRAME_LIMITS_DEFAULT;
+}
+
+/* Attestation document for a session: the client's nonce, our HPKE key as public_key, and the
+ * Ed25519 receipt/audit key bound by hash in user_data (docs/ATTESTATION.md). */
+static int make_doc(void *arg, const uint8_t nonce[EML_WIRE_NONCE_LEN], const uint8_t hpke_pk[32],
+                    uint8_t **doc, size_t *doc_len)
+{
+	enclave *e = arg;
+	uint8_t ud[EML_USER_DATA_LEN];
+	int rc = eml_attest_user_data_build(e->sign_pk, ud);
+	if (rc != EML_OK)
+		return rc;
+	pthread_mutex_lock(&e->nsm_lock);
+	rc = eml_nsm_attest(e->nsm, ud, sizeof(ud), nonce, EML_WIRE_NONCE_LEN, hpke_pk, 32, doc,
+	                    doc_len);
+	pthread_mutex_unlock(&e->nsm_lock);
+	return rc;
+}
+
+/* Blob fetch over the host channel: one connection per fetch, so a restarted host is simply
+ * reconnected to. The host is untrusted; the caller checks the digest. */
+static int fetch_blob(void *ctx, const uint8_t model_id[EML_MODEL_ID_BYTES], uint8_t **blob,
+                      size_t *len)
+{
+	enclave *e = ctx;
+	int rc = EML_OK, fd = -1;
+	uint8_t type = 0, *payload = NULL;
+	uint32_t plen = 0;
+	EML_GUARD(eml_net_connect(&e->host_channel, e->cfg->io_timeout_ms, &fd));
+	EML_GUARD(eml_net_send_frame(fd, EML_FT_BLOB_FETCH, model_id, EML_MODEL_ID_BYTES,
+	                             e->cfg->io_timeout_ms));
+	EML_GUARD(
+	    eml_net_recv_frame(fd, &e->cfg->limits, e->cfg->io_timeout_ms, &type, &payload, &plen));
+	if (type == EML_FT_BLOB_NOT_FOUND)
+		EML_FAIL(EML_E_STORE_NOT_FOUND);
+	EML_ENSURE(type == EML_FT_BLOB_DATA, EML_E_MSG_UNEXPECTED);
+	*blob = payload;
+	*len = plen;
+	payload = NULL;
+out:
+	eml_free(payload);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static void send_error(conn *c, int code)
+{
+	eml_buf b;
+	eml_buf_init(&b, 0);
+	if (eml_msg_error_encode(&b, code) == EML_OK)
+		(void)eml_net_send_frame(c->fd, EML_FT_ERROR, b.p, b.len, c->e->cfg->io_timeout_ms);
+	eml_buf_cleanup(&b);
+}
+
+/* Wire tensors → engine inputs. Names are copied NUL-terminated (empty name = by position). */
+static int inputs_from_wire(const eml_request_pt *rq, eml_io_tensor **out, char ***names_out)
+{
+	int rc = EML_OK;
+	size_t n = rq->n_inputs;
+	eml_io_tensor *in = eml_calloc(n != 0 ? n : 1, sizeof(*in));
+	char **names = eml_calloc(n != 0 ? n : 1, sizeof(*names));
+	EML_ENSURE(in != NULL && names != NULL, EML_E_NOMEM);
+	for (size_t i = 0; i < n; i++) {
+		const eml_wire_tensor *w = &rq->inputs[i];
+		EML_ENSURE(w->rank <= EML_MAX_RANK, EML_E_MSG_MALFORMED);
+		if (w->name_len > 0) {
+			names[i] = eml_calloc(1, (size_t)w->name_len + 1);
+			EML_ENSURE(names[i] != NULL, EML_E_NOMEM);
+			memcpy(names[i], w->name, w->name_len);
+		}
+		in[i].name = names[i];
+		in[i].dtype = w->dtype;
+		in[i].rank = w->rank;
+		for (uint32_t d = 0; d < w->rank; d++)
+			in[i].dims[d] = (int64_t)w->dims[d];
+		in[i].data = w->data;
+		in[i].bytes = w->data_len;
+	}
+	*out = in;
+	*names_out = names;
+	in = NULL;
+	names = NULL;
+out:
+	if (names != NULL)
+		for (size_t i = 0; i < n; i++)
+			eml_free(names[i]);
+	eml_free(names);
+	eml_free(in);
+	return rc;
+}
+
+static void free_names(char **names, size_t n)
+{
+	if (names == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		eml_free(names[i]);
+	eml_free(names);
+}
+
+/* One request: open, run, seal. On EML_OK the RESPONSE frame is in *frame. */
+static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload, size_t len,
+                         eml_buf *frame)
+{
+	enclave *e = c->e;
+	int rc = EML_OK, counted = 0, bad_input = -1;
+	uint8_t *pt = NULL;
+	size_t pt_len = 0;
+	eml_request_pt rq;
+	eml_io_tensor *inputs = NULL;
+	char **names = NULL;
+	eml_infer_out outs;
+	eml_infer_stats st;
+	eml_wire_tensor *wout = NULL;
+	eml_buf rp;
+	memset(&rq, 0, sizeof(rq));
+	memset(&outs, 0, sizeof(outs));
+	eml_buf_init(&rp, 0);
+
+	EML_GUARD(eml_enclave_session_open_request(s, payload, len, &pt, &pt_len));
+	EML_GUARD(eml_request_pt_decode(pt, pt_len, &rq));
+	if (atomic_fetch_add(&e->active_requests, 1) >= e->cfg->max_concurrent) {
+		atomic_fetch_sub(&e->active_requests, 1);
+		EML_FAIL(EML_E_ENCLAVE_BUSY);
+	}
+	counted = 1;
+	EML_GUARD(inputs_from_wire(&rq, &inputs, &names));
+
+	/* The key must be for the model the client named: the blob is fetched by the key's id. */
+	eml_engine_opts eo = {.threads = e->cfg->threads, .max_memory = e->cfg->max_memory};
+	EML_GUARD(eml_enclave_infer(rq.tkey, rq.tkey_len, inputs, rq.n_inputs, fetch_blob, e, &eo,
+	                            &outs, &st, &bad_input));
+	EML_ENSURE(memcmp(st.model_id, rq.model_id, EML_MODEL_ID_BYTES) == 0, EML_E_MODEL_MISMATCH);
+
+	EML_ENSURE(outs.n <= EML_WIRE_MAX_TENSORS, EML_E_LIMIT);
+	wout = eml_calloc(outs.n != 0 ? outs.n : 1, sizeof(*wout));
+	EML_ENSURE(wout != NULL, EML_E_NOMEM);
+	for (size_t i = 0; i < outs.n; i++) {
+		const eml_io_tensor *t = &outs.t[i];
+		size_t nl = t->name != NULL ? strlen(t->name) : 0;
+		EML_ENSURE(nl <= EML_WIRE_MAX_NAME_LEN, EML_E_LIMIT);
+		wout[i].name = (const uint8_t *)t->name;
+		wout[i].name_len = (uint16_t)nl;
+		wout[i].dtype = (uint8_t)t->dtype;
+		wout[i].rank = (uint8_t)t->rank;
+		for (uint32_t d = 0; d < t->rank; d++)
+			wout[i].dims[d] = (uint64_t)t->dims[d];
+		wout[i].data = t->data;
+		wout[i].data_len = t->bytes;
+	}
+	eml_response_pt resp = {.n_outputs = (uint16_t)outs.n, .outputs = wout};
+	EML_GUARD(eml_response_pt_encode(&rp, &resp));
+	EML_GUARD(eml_enclave_session_seal_response(s, rp.p, rp.len, frame));
+out:
+	if (counted)
+		atomic_fetch_sub(&e->active_requests, 1);
+	eml_buf_cleanup(&rp);
+	eml_free(wout);
+	eml_infer_out_cleanup(&outs);
+	free_names(names, rq.n_inputs);
+	eml_free(inputs);
+	eml_request_pt_cleanup(&rq);
+	eml_free(pt); /* wipes the request plaintext: topology key and inputs */
+	return rc;
+}
+
+static void *conn_main(void *arg)
+{
+	conn *c = arg;
+	enclave *e = c->e;
+	const eml_enclave_config *cfg = e->cfg;
+	eml_enclave_session *s = NULL;
+	uint8_t type = 0, *payload = NULL;
+	uint32_t len = 0;
+	eml_buf frame;
+	int rc;
+	eml_buf_init(&frame, 0);
+
+	rc = eml_enclave_session_new(e->hpke_sk, e->hpke_pk, &s);
+	if (rc != EML_OK)
+		goto out;
+	rc = eml_net_recv_frame(c->fd, &cfg->limits, cfg->idle_timeout_ms, &type, &payload, &len);
+	if (rc != EML_OK)
+		goto out;
+	if (type != EML_FT_CLIENT_HELLO) {
+		rc = EML_E_MSG_UNEXPECTED;
+		goto out;
+	}
+	rc = eml_enclave_session_hello(s, payload, len, make_doc, e, &frame);
+	eml_free(payload);
+	payload = NULL;
+	if (rc != EML_OK)
+		goto out;
+	rc = eml_net_write_all(c->fd, frame.p, frame.len, eml_net_now_ms() + cfg->io_timeout_ms);
+	if (rc != EML_OK)
+		goto out;
+	for (;;) {
+		eml_buf_cleanup(&frame);
+		eml_buf_init(&frame, 0);
+		rc = eml_net_recv_frame(c->fd, &cfg->limits, cfg->idle_timeout_ms, &type, &payload,
+		                        &len);
+		if (rc != EML_OK)
+			break;
+		if (type != EML_FT_REQUEST) {
+			rc = EML_E_MSG_UNEXPECTED;
+			break;
+		}
+		rc = serve_request(c, s, payload, len, &frame);
+		eml_free(payload); /* the request frame: wiped after decryption */
+		payload = NULL;
+		if (rc != EML_OK)
+			break;
+		rc = eml_net_write_all(c->fd, frame.p, frame.len,
+		                       eml_net_now_ms() + cfg->io_timeout_ms);
+		if (rc != EML_OK)
+			break;
+	}
+out:
+	/* A closed or silent peer is normal; everything else is refused with its code. */
+	if (rc != EML_OK && rc != EML_E_NET_CLOSED && rc != EML_E_NET_TIMEOUT &&
+	    rc != EML_E_NET_IO && rc != EML_E_FRAME_TRUNCATED) {
+		eml_log_info("request refused: %s (%s)", eml_err_str(rc), eml_err_name(rc));
+		send_error(c, rc);
+	}
+	eml_free(payload);
+	eml_buf_cleanup(&frame);
+	eml_enclave_session_free(s);
+	close(c->fd);
+	atomic_fetch_sub(&e->conns, 1);
+	eml_free(c);
+	return NULL;
+}
+
+static int start_conn(enclave *e, int fd)
+{
+	if (atomic_fetch_add(&e->conns, 1) >= e->cfg->max_conns) {
+		atomic_fetch_sub(&e->conns, 1);
+		conn tmp = {.e = e, .fd = fd};
+		send_error(&tmp, EML_E_NET_BUSY);
+		close(fd);
+		return EML_OK;
+	}
+	conn *c = eml_calloc(1, sizeof(*c));
+	pthread_t t;
+	pthread_attr_t attr;
+	if (c == NULL)
+		goto fail;
+	c->e = e;
+	c->fd = fd;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int err = pthread_create(&t, &attr, conn_main, c);
+	pthread_attr_destroy(&attr);
+	if (err == 0)
+		return EML_OK;
+fail:
+	eml_free(c);
+	close(fd);
+	atomic_fetch_sub(&e->conns, 1);
+	return EML_E_NOMEM;
+}
+
+int eml_enclave_run(const eml_enclave_config *cfg, const volatile sig_atomic_t *stop)
+{
+	int rc = EML_OK, lfd = -1;
+	enclave *e = NULL;
+	eml_addr listen_addr;
+
+	eml_sandbox_opts so = {.families = 0, .lock_memory = 1};
+	e = eml_calloc(1, sizeof(*e));
+	EML_ENSURE(e != NULL, EML_E_NOMEM);
+	e->cfg = cfg;
+	pthread_mutex_init(&e->nsm_lock, NULL);
+	EML_ENSURE(cfg->listen != NULL && cfg->host_channel != NULL, EML_E_USAGE);
+	EML_GUARD(eml_addr_parse(cfg->listen, &listen_addr));
+	EML_GUARD(eml_addr_parse(cfg->host_channel, &e->host_channel));
+	EML_GUARD(eml_sandbox_harden(&so));
+
+	/* Per-boot keys: they never leave this process. */
+	EML_GUARD(eml_hpke_keypair_generate(e->hpke_sk, e->hpke_pk));
+	EML_GUARD(eml_ed25519_keypair_generate(e->sign_seed, e->sign_pk));
+
+	eml_nsm_opts no = {.sim_ca_dir = cfg->sim_ca_dir};
+	EML_GUARD(eml_nsm_open(cfg->nsm_mode, &no, &e->nsm));
+	if (eml_nsm_is_simulated(e->nsm))
+		eml_log_warn(
+		    "SIMULATED enclave: attestation documents are signed by a local test CA, "
+		    "not by AWS; clients accept them only with a policy naming that root");
+
+	EML_GUARD(eml_net_listen(&listen_addr, &lfd));
+	const eml_addr *addrs[2] = {&listen_addr, &e->host_channel};
+	for (int i = 0; i < 2; i++) {
+		if (addrs[i]->kind == EML_ADDR_UNIX)
+			so.families |= EML_SANDBOX_AF_UNIX;
+		else if (addrs[i]->kind == EML_ADDR_TCP)
+			so.families |= EML_SANDBOX_AF_INET;
+		else if (addrs[i]->kind == EML_ADDR_VSOCK)
+			so.families |= EML_SANDBOX_AF_VSOCK;
+	}
+	if (cfg->no_sandbox)
+		eml_log_warn("--no-sandbox: the seccomp filter is OFF; never run like this in "
+		             "production");
+	else
+		EML_GUARD(eml_sandbox_enter(&so));
+
+	fprintf(stderr, "eml enclave: ready (%s)\n",
+	        eml_nsm_is_simulated(e->nsm) ? "SIMULATED NSM" : "NSM device");
+	while (stop == NULL || !*stop) {
+		int fd = -1;
+		int arc = eml_net_accept(lfd, EML_ENCLAVE_ACCEPT_POLL_MS, &fd);
+		if (arc == EML_E_NET_TIMEOUT)
+			continue;
+		if (arc != EML_OK)
+			continue; /* a failed accept does not stop the service */
+		(void)start_conn(e, fd);
+	}
+	/* Let connection threads finish (bounded). */
+	for (int i = 0; i < 100 && atomic_load(&e->conns) > 0; i++)
+		usleep(50 * 1000);
+out:
+	if (lfd >= 0)
+		close(lfd);
+	if (e != NULL && atomic_load(&e->conns) == 0) {
+		eml_nsm_free(e->nsm);
+		pthread_mutex_destroy(&e->nsm_lock);
+		eml_free(e); /* wipes the per-boot keys */
+	}
+	return rc;
+}

@@ -1,0 +1,112 @@
+#include "enclave/infer.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "common/guard.h"
+#include "common/mem.h"
+#include "crypto/hash.h"
+#include "topo/topo.h"
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void eml_infer_out_cleanup(eml_infer_out *o)
+{
+	if (o == NULL)
+		return;
+	if (o->names != NULL)
+		for (size_t i = 0; i < o->n; i++)
+			eml_free(o->names[i]);
+	eml_free(o->names);
+	eml_free(o->t);
+	eml_free(o->storage);
+	memset(o, 0, sizeof(*o));
+}
+
+static int copy_outputs(const eml_plan *p, eml_infer_out *out)
+{
+	int rc = EML_OK;
+	size_t n = eml_plan_n_outputs(p), total = 0;
+	out->n = n;
+	out->t = eml_calloc(n != 0 ? n : 1, sizeof(*out->t));
+	out->names = eml_calloc(n != 0 ? n : 1, sizeof(*out->names));
+	EML_ENSURE(out->t != NULL && out->names != NULL, EML_E_NOMEM);
+	for (size_t i = 0; i < n; i++) {
+		EML_GUARD(eml_plan_output(p, i, &out->t[i]));
+		EML_GUARD(eml_add_size(total, (size_t)out->t[i].bytes, &total));
+	}
+	out->storage = eml_alloc(total != 0 ? total : 1);
+	EML_ENSURE(out->storage != NULL, EML_E_NOMEM);
+	size_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (out->t[i].bytes != 0)
+			memcpy(out->storage + off, out->t[i].data, (size_t)out->t[i].bytes);
+		out->t[i].data = out->storage + off;
+		if (out->t[i].name != NULL) {
+			out->names[i] = eml_strdup(out->t[i].name);
+			EML_ENSURE(out->names[i] != NULL, EML_E_NOMEM);
+		}
+		out->t[i].name = out->names[i];
+		off += (size_t)out->t[i].bytes;
+	}
+out:
+	return rc;
+}
+
+int eml_enclave_infer(const uint8_t *tkey, size_t tkey_len, const eml_io_tensor *inputs,
+                      size_t n_inputs, eml_blob_fetch_fn fetch, void *fetch_ctx,
+                      const eml_engine_opts *eo, eml_infer_out *out, eml_infer_stats *st,
+                      int *bad_input)
+{
+	int rc = EML_OK;
+	eml_tkey *k = NULL;
+	eml_model *joined = NULL;
+	eml_plan *plan = NULL;
+	uint8_t *blob = NULL;
+	size_t blob_len = 0;
+	uint64_t t0;
+
+	memset(out, 0, sizeof(*out));
+	memset(st, 0, sizeof(*st));
+	if (bad_input != NULL)
+		*bad_input = -1;
+	EML_GUARD(eml_tkey_parse(tkey, tkey_len, &k));
+	eml_tkey_model_id(k, st->model_id);
+
+	t0 = now_us();
+	EML_GUARD(fetch(fetch_ctx, st->model_id, &blob, &blob_len));
+	st->fetch_us = now_us() - t0;
+	EML_GUARD(eml_sha256(blob, blob_len, st->blob_digest));
+
+	t0 = now_us();
+	EML_GUARD(eml_topo_join(k, blob, blob_len, &joined, &st->bad_chunk));
+	st->join_us = now_us() - t0;
+
+	t0 = now_us();
+	EML_GUARD(eml_engine_assemble(joined, inputs, n_inputs, eo, &plan, bad_input));
+	/* The plan holds its own copy of everything it needs: the joined model goes now. */
+	eml_model_free(joined);
+	joined = NULL;
+	st->plan_us = now_us() - t0;
+	st->arena_bytes = eml_plan_arena_bytes(plan);
+
+	t0 = now_us();
+	EML_GUARD(eml_plan_run(plan));
+	st->run_us = now_us() - t0;
+	EML_GUARD(copy_outputs(plan, out));
+out:
+	t0 = now_us();
+	eml_plan_free(plan);
+	eml_model_free(joined);
+	eml_tkey_free(k);
+	eml_free(blob);
+	if (rc != EML_OK)
+		eml_infer_out_cleanup(out);
+	st->wipe_us = now_us() - t0;
+	return rc;
+}

@@ -1,0 +1,47 @@
+/*
+ * One inference inside the enclave (DESIGN §2 step 5): parse the topology key, fetch the weight
+ * blob for its model id from the host, check the blob's digest against the key, decrypt it into
+ * locked memory, assemble the plan (which copies what it needs into its arena), wipe the joined
+ * model, run, copy the outputs out, and wipe the plan. Every path wipes everything it touched.
+ *
+ * Thread-safe: concurrent calls share nothing (the fetch callback must be thread-safe).
+ */
+#ifndef EML_ENCLAVE_INFER_H
+#define EML_ENCLAVE_INFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+
+#define EML_MODEL_ID_BYTES 16
+
+/* Fetch the (encrypted) weight blob of model_id; *blob is eml_alloc'd and owned by the caller.
+ * Returns EML_E_NOT_FOUND when the host has no such blob. */
+typedef int (*eml_blob_fetch_fn)(void *ctx, const uint8_t model_id[EML_MODEL_ID_BYTES],
+                                 uint8_t **blob, size_t *len);
+
+typedef struct eml_infer_stats {
+	uint64_t fetch_us, join_us, plan_us, run_us, wipe_us;
+	uint64_t arena_bytes;
+	uint8_t blob_digest[32]; /* SHA-256 of the blob actually used */
+	uint8_t model_id[EML_MODEL_ID_BYTES];
+	uint32_t bad_chunk; /* valid when the result is BLOB_CHUNK_AUTH */
+} eml_infer_stats;
+
+/* Outputs: views into one eml_alloc'd storage block (wiped by eml_infer_out_cleanup). */
+typedef struct eml_infer_out {
+	size_t n;
+	eml_io_tensor *t;
+	char **names; /* kept output names or NULL entries */
+	uint8_t *storage;
+} eml_infer_out;
+
+int eml_enclave_infer(const uint8_t *tkey, size_t tkey_len, const eml_io_tensor *inputs,
+                      size_t n_inputs, eml_blob_fetch_fn fetch, void *fetch_ctx,
+                      const eml_engine_opts *eo, eml_infer_out *out, eml_infer_stats *st,
+                      int *bad_input);
+
+void eml_infer_out_cleanup(eml_infer_out *o);
+
+#endif

@@ -1,0 +1,19 @@
+/* Internal: ISA-specific depthwise row kernels, dispatched by conv.c. */
+#ifndef EML_ENGINE_KERNELS_CONV_INTERNAL_H
+#define EML_ENGINE_KERNELS_CONV_INTERNAL_H
+
+#include <stddef.h>
+
+typedef struct eml_dw_geom {
+	size_t ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
+} eml_dw_geom;
+
+/* Output row `oh` of one depthwise plane: y[ow] = bias + sum over taps of w * x (zero padding). */
+typedef void (*eml_dw_row_fn)(const eml_dw_geom *g, const float *x, const float *w, float bias,
+                              size_t oh, float *y);
+void eml_dw_row_avx512(const eml_dw_geom *g, const float *x, const float *w, float bias, size_t oh,
+                       float *y);
+void eml_dw_row_avx2(const eml_dw_geom *g, const float *x, const float *w, float bias, size_t oh,
+                     float *y);
+
+#endif

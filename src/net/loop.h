@@ -1,0 +1,76 @@
+/*
+ * A small epoll event loop for the host (single-threaded, non-blocking, edge-free level
+ * triggering). It owns listeners and connections; connections deliver whole frames.
+ *
+ * Bounded buffers: a connection's input holds at most one frame (header, then exactly the payload
+ * its header announced, after the type and length were checked against the limits); its output
+ * queue holds at most `out_max` bytes (a send beyond that closes the connection with
+ * EML_E_LIMIT, so a peer that does not read cannot make the host grow without bound).
+ * Timeouts: a connection idle (no bytes in or out) for idle_timeout_ms is closed with
+ * EML_E_NET_TIMEOUT.
+ * Framing errors (unknown type, oversize length, EOF inside a frame) are answered with an ERROR
+ * frame carrying the code; once it is flushed the connection lingers (writing shut down, input
+ * discarded for up to a second) so that a TCP reset cannot destroy the ERROR before the peer
+ * reads it, then closes.
+ *
+ * Callbacks run on the loop's thread; they may send on and close any connection (including the
+ * one being served). A closed connection is freed after the current dispatch round; on_close is
+ * called exactly once. Not thread-safe.
+ */
+#ifndef EML_NET_LOOP_H
+#define EML_NET_LOOP_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire/frame.h"
+
+typedef struct eml_loop eml_loop;
+typedef struct eml_conn eml_conn;
+
+/* A new connection accepted on a listener (already non-blocking). The callback adopts fd
+ * (adds it with eml_loop_add_conn or closes it). */
+typedef void (*eml_accept_fn)(eml_loop *l, int fd, void *arg);
+
+typedef struct eml_conn_cb {
+	/* One whole frame. raw/raw_len is the frame exactly as received (header included), for
+	 * byte-identical forwarding. */
+	void (*on_frame)(eml_conn *c, uint8_t type, const uint8_t *payload, uint32_t len,
+	                 const uint8_t *raw, size_t raw_len);
+	/* The connection is closing: rc is EML_OK for an orderly close, else the reason. */
+	void (*on_close)(eml_conn *c, int rc);
+} eml_conn_cb;
+
+typedef struct eml_conn_opts {
+	eml_frame_limits limits;
+	size_t out_max;      /* 0: room for two of the largest frames */
+	int idle_timeout_ms; /* <= 0: none */
+} eml_conn_opts;
+
+int eml_loop_new(size_t max_conns, eml_loop **out);
+/* Closes every connection (calling on_close) and listener. */
+void eml_loop_free(eml_loop *l);
+int eml_loop_add_listener(eml_loop *l, int fd, eml_accept_fn fn, void *arg);
+/* Takes ownership of fd (closed on failure too). EML_E_NET_BUSY above max_conns. */
+int eml_loop_add_conn(eml_loop *l, int fd, const eml_conn_opts *o, const eml_conn_cb *cb, void *arg,
+                      eml_conn **out);
+/* Run until *stop becomes non-zero (checked at least every 100 ms) or eml_loop_stop. */
+int eml_loop_run(eml_loop *l, const volatile sig_atomic_t *stop);
+void eml_loop_stop(eml_loop *l);
+size_t eml_loop_conn_count(const eml_loop *l);
+
+void *eml_conn_arg(const eml_conn *c);
+void eml_conn_set_arg(eml_conn *c, void *arg);
+eml_loop *eml_conn_loop(const eml_conn *c);
+/* Queue bytes (a whole frame, usually). No-op on a closing connection. */
+int eml_conn_send(eml_conn *c, const void *p, size_t n);
+int eml_conn_send_frame(eml_conn *c, uint8_t type, const void *payload, size_t len);
+/* Send an ERROR frame with `code`, then close once it is flushed (with the linger above). */
+void eml_conn_fail(eml_conn *c, int code);
+/* Close now (queued output dropped) ... */
+void eml_conn_close(eml_conn *c, int rc);
+/* ... or after the queued output is flushed (no more input is read). */
+void eml_conn_close_after_flush(eml_conn *c);
+
+#endif

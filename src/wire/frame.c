@@ -1,0 +1,134 @@
+#include "wire/frame.h"
+
+#include "common/guard.h"
+
+int eml_frame_type_known(uint8_t type)
+{
+	return (type >= EML_FT_CLIENT_HELLO && type <= EML_FT_ERROR) ||
+	       (type >= EML_FT_BLOB_FETCH && type <= EML_FT_AUDIT_RECORD) ||
+	       (type >= EML_FT_UPLOAD && type <= EML_FT_STORE_REMOVE_OK);
+}
+
+int eml_frame_type_is_client(uint8_t type)
+{
+	return type >= EML_FT_CLIENT_HELLO && type <= EML_FT_ERROR;
+}
+
+int eml_frame_type_is_store_request(uint8_t type)
+{
+	return type == EML_FT_UPLOAD || type == EML_FT_STORE_LIST || type == EML_FT_STORE_REMOVE;
+}
+
+uint32_t eml_frame_limit(const eml_frame_limits *limits, uint8_t type)
+{
+	eml_frame_limits d = EML_FRAME_LIMITS_DEFAULT;
+	if (limits == NULL)
+		limits = &d;
+	if (type == EML_FT_UPLOAD || type == EML_FT_BLOB_DATA)
+		return limits->weight_max;
+	return limits->client_max;
+}
+
+int eml_frame_header_parse(const uint8_t hdr[EML_FRAME_HEADER_LEN], const eml_frame_limits *limits,
+                           uint8_t *type, uint32_t *len)
+{
+	uint32_t n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 |
+	             (uint32_t)hdr[3];
+	uint8_t t = hdr[4];
+	if (!eml_frame_type_known(t))
+		return EML_E_FRAME_TYPE;
+	if (n > eml_frame_limit(limits, t))
+		return EML_E_FRAME_TOO_LARGE;
+	*type = t;
+	*len = n;
+	return EML_OK;
+}
+
+int eml_frame_decode(const uint8_t *p, size_t n, const eml_frame_limits *limits, uint8_t *type,
+                     const uint8_t **payload, uint32_t *len, size_t *consumed)
+{
+	int rc = EML_OK;
+	uint8_t t;
+	uint32_t l;
+	EML_ENSURE(n >= EML_FRAME_HEADER_LEN, EML_E_FRAME_TRUNCATED);
+	EML_GUARD(eml_frame_header_parse(p, limits, &t, &l));
+	EML_ENSURE(n - EML_FRAME_HEADER_LEN >= l, EML_E_FRAME_TRUNCATED);
+	*type = t;
+	*len = l;
+	*payload = p + EML_FRAME_HEADER_LEN;
+	*consumed = EML_FRAME_HEADER_LEN + (size_t)l;
+out:
+	return rc;
+}
+
+int eml_frame_encode(eml_buf *b, const eml_frame_limits *limits, uint8_t type, const void *payload,
+                     size_t len)
+{
+	if (!eml_frame_type_known(type))
+		return EML_E_FRAME_TYPE;
+	if (len > eml_frame_limit(limits, type))
+		return EML_E_FRAME_TOO_LARGE;
+	eml_buf_u32_be(b, (uint32_t)len);
+	eml_buf_u8(b, type);
+	eml_buf_put(b, payload, len);
+	return eml_buf_error(b);
+}
+
+static int read_be(eml_cursor *c, size_t n, uint64_t *v)
+{
+	const uint8_t *p;
+	int rc = eml_cur_view(c, n, &p);
+	if (rc != EML_OK)
+		return rc;
+	uint64_t x = 0;
+	for (size_t i = 0; i < n; i++)
+		x = x << 8 | p[i];
+	*v = x;
+	return EML_OK;
+}
+
+int eml_wire_u16(eml_cursor *c, uint16_t *v)
+{
+	uint64_t x;
+	int rc = read_be(c, 2, &x);
+	if (rc == EML_OK)
+		*v = (uint16_t)x;
+	return rc;
+}
+
+int eml_wire_u32(eml_cursor *c, uint32_t *v)
+{
+	uint64_t x;
+	int rc = read_be(c, 4, &x);
+	if (rc == EML_OK)
+		*v = (uint32_t)x;
+	return rc;
+}
+
+int eml_wire_u64(eml_cursor *c, uint64_t *v)
+{
+	return read_be(c, 8, v);
+}
+
+static void put_be(eml_buf *b, uint64_t v, size_t n)
+{
+	uint8_t t[8];
+	for (size_t i = 0; i < n; i++)
+		t[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+	eml_buf_put(b, t, n);
+}
+
+void eml_wire_put_u16(eml_buf *b, uint16_t v)
+{
+	put_be(b, v, 2);
+}
+
+void eml_wire_put_u32(eml_buf *b, uint32_t v)
+{
+	put_be(b, v, 4);
+}
+
+void eml_wire_put_u64(eml_buf *b, uint64_t v)
+{
+	put_be(b, v, 8);
+}
