@@ -5,6 +5,7 @@
  * (Not a DESIGN §11 property: named "differential kernels".)
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,6 +176,13 @@ static void gemm_case(eml_rng *r, eml_threadpool *pool)
 			want[i * N + j] = s;
 		}
 
+	/* Sometimes pack under another ISA than the one that runs (other panel widths): the
+	 * driver must notice and fall back to the portable kernel with the packing's widths. */
+	char run_isa[16];
+	snprintf(run_isa, sizeof(run_isa), "%s", eml_sgemm_isa());
+	int foreign = (use_packed || use_packed_a) && eml_rng_chance(r, 0.2);
+	if (foreign)
+		eml_sgemm_force_isa(isas[eml_rng_below(r, 3)]); /* may fail: then same ISA */
 	float *packed = NULL;
 	if (use_packed) {
 		packed = malloc(eml_sgemm_packed_b_size(K, N));
@@ -187,6 +195,8 @@ static void gemm_case(eml_rng *r, eml_threadpool *pool)
 		cr_assert_not_null(packed_a);
 		eml_sgemm_pack_a(A, lda, ta, M, K, packed_a);
 	}
+	if (foreign)
+		cr_assert_eq(eml_sgemm_force_isa(run_isa), 0);
 	size_t ws = eml_sgemm_work_size(M, N, K, eml_threadpool_threads(pool));
 	/* Guard bytes after the work area catch overruns of eml_sgemm_work_size. */
 	unsigned char *work = malloc(ws + 256);
