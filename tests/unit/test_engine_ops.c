@@ -741,3 +741,40 @@ Test(engine_ops, generated_random_nodes_never_crash, .timeout = 300)
 	}
 	cr_assert_gt(ok_runs, 0);
 }
+
+/* x * s + t with per-channel constants: one step, same values as computed separately. */
+Test(engine_ops, affine_mul_add_fuse_into_one_pass)
+{
+	for (int expose = 0; expose < 2; expose++) {
+		eml_model *m = mb_new(13);
+		int32_t x = mb_value(m, EML_DT_FLOAT, 4, D(2, 3, 2, 2));
+		mb_input(m, x);
+		float sv[3] = {0.5f, -2, 3}, tv[3] = {1, 2, -3}, one = 4;
+		int32_t S = mb_const(m, EML_DT_FLOAT, 3, D(3, 1, 1), sv);
+		int32_t T = mb_const(m, EML_DT_FLOAT, 3, D(3, 1, 1), tv);
+		int32_t U = mb_const(m, EML_DT_FLOAT, 0, NULL, &one);
+		int32_t a = mb_tmp(m), b = mb_tmp(m), y = mb_tmp(m);
+		mb_node(m, "Mul", I(x, S), I(a));
+		mb_node(m, "Add", I(T, a), I(b));
+		(void)U;
+		mb_node(m, "Relu", I(b), I(y));
+		mb_output(m, y);
+		if (expose)
+			mb_output(m, a);
+		float xs[24];
+		for (int i = 0; i < 24; i++)
+			xs[i] = (float)i - 7;
+		eml_io_tensor in = mb_io(EML_DT_FLOAT, 4, D(2, 3, 2, 2), xs);
+		eml_plan *p = plan1(m, &in, 1);
+		cr_assert_eq(eml_plan_n_steps(p), expose ? 3u : 2u);
+		eml_io_tensor o;
+		const float *r = out_f(p, 0, &o);
+		for (int i = 0; i < 24; i++) {
+			int ch = (i / 4) % 3;
+			float v = xs[i] * sv[ch] + tv[ch];
+			cr_assert_float_eq(r[i], v > 0 ? v : 0, 1e-5, "[%d]", i);
+		}
+		eml_plan_free(p);
+		eml_model_free(m);
+	}
+}

@@ -361,9 +361,8 @@ const eml_op_def eml_op_conv_transpose = {"ConvTranspose", 1,         99,  convt
 typedef struct bn_state {
 	float eps;
 	float momentum;
-	int training;
-	int per_elem;
-	    /* opset < 9 spatial = 0: statistics per (channel, position) */ /* opset 14+ training_mode: batch statistics (ONNX reference semantics) */
+	int training; /* opset 14+ training_mode: batch statistics (ONNX reference semantics) */
+	int per_elem; /* opset < 9 spatial = 0: statistics per (channel, position) */
 } bn_state;
 
 static int bn_prep(eml_op_ctx *c)
