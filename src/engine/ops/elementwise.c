@@ -704,6 +704,15 @@ bin_row_f(void *ctx, const int64_t *off, uint64_t oo, int64_t n, const int64_t *
 	case BIN_COPY:
 		LOOP(((void)x, y));
 		break;
+	case BIN_POW:
+		/* x^2 and x^0.5 (LayerNorm variance, RMS) without calling powf per element */
+		if (sb == 0 && b[0] == 2.0f)
+			LOOP(((void)y, x * x));
+		else if (sb == 0 && b[0] == 1.0f)
+			LOOP(((void)y, x));
+		else
+			LOOP(powf(x, y));
+		break;
 	default:
 		break;
 	}
@@ -846,7 +855,7 @@ static void bin_apply(int kind, const eml_rt *a, const eml_rt *b, eml_rt *o, eml
 	bc_iter it;
 	const eml_rt *ops[2] = {a, b};
 	bc_init(&it, o, ops, 2);
-	int fast = a->dtype == EML_DT_FLOAT && b->dtype == EML_DT_FLOAT && kind != BIN_POW;
+	int fast = a->dtype == EML_DT_FLOAT && b->dtype == EML_DT_FLOAT;
 	bc_walk(&it, 2, fast ? bin_row_f : bin_row_generic, &j, o->elems, fast ? c : NULL);
 }
 
