@@ -822,6 +822,10 @@ static int build_node(struct eml_build *b, const eml_node *n, int depth)
 	const eml_model *m = b->m;
 	eml_op_ctx c;
 	memset(&c, 0, sizeof(c));
+	EML_ENSURE(n->op_type != NULL, EML_E_ENGINE_SHAPE);
+	EML_ENSURE((n->n_inputs == 0 || n->inputs != NULL) &&
+	               (n->n_outputs == 0 || n->outputs != NULL),
+	           EML_E_ENGINE_SHAPE);
 	EML_ENSURE(n->domain == NULL || n->domain[0] == 0 || strcmp(n->domain, "ai.onnx") == 0,
 	           EML_E_UNSUPPORTED);
 	if (strcmp(n->op_type, "If") == 0)
@@ -937,7 +941,8 @@ static int32_t consumer(const eml_graph *g, uint32_t from, int32_t v)
 
 static int is_op(const eml_node *n, const char *op)
 {
-	return strcmp(n->op_type, op) == 0 && (n->domain == NULL || n->domain[0] == 0);
+	return n->op_type != NULL && strcmp(n->op_type, op) == 0 &&
+	       (n->domain == NULL || n->domain[0] == 0);
 }
 
 /*
