@@ -5,7 +5,7 @@
  * fuzzer-shaped certificates.
  *
  *   cmake -DEML_FUZZ=ON -DCMAKE_C_COMPILER=clang ... && ./fuzz_attest corpus/
- *   seed corpus: ../shared/vectors/nitro/*.cbor
+ *   seed corpus: the .cbor files in ../shared/vectors/nitro/
  */
 #include <stddef.h>
 #include <stdint.h>

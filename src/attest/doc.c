@@ -151,13 +151,99 @@ static int map_has_duplicates(const cbor_item_t *map)
 	return 0;
 }
 
+int eml_cbor_precheck(const uint8_t *p, size_t len)
+{
+	struct {
+		uint64_t left;
+		int indef;
+	} st[EML_CBOR_MAX_DEPTH];
+	size_t depth = 1;
+	eml_cursor c;
+	eml_cur_init(&c, p, len);
+	st[0].left = 1;
+	st[0].indef = 0;
+	while (depth > 0) {
+		uint8_t b, major, ai;
+		uint64_t val = 0;
+		if (!st[depth - 1].indef && st[depth - 1].left == 0) {
+			depth--;
+			continue;
+		}
+		if (eml_cur_u8(&c, &b) != EML_OK)
+			return EML_E_ATTEST_ENCODING;
+		if (b == 0xff) { /* "break" ends an indefinite-length item, nothing else */
+			if (!st[depth - 1].indef)
+				return EML_E_ATTEST_ENCODING;
+			depth--;
+			continue;
+		}
+		if (!st[depth - 1].indef)
+			st[depth - 1].left--;
+		major = b >> 5;
+		ai = b & 0x1f;
+		if (ai < 24) {
+			val = ai;
+		} else if (ai <= 27) {
+			size_t n = (size_t)1 << (ai - 24);
+			const uint8_t *v;
+			if (eml_cur_view(&c, n, &v) != EML_OK)
+				return EML_E_ATTEST_ENCODING;
+			for (size_t i = 0; i < n; i++)
+				val = (val << 8) | v[i];
+		} else if (ai != 31 || major == 0 || major == 1 || major == 6 || major == 7) {
+			return EML_E_ATTEST_ENCODING; /* reserved, or indefinite where not allowed */
+		}
+		size_t rem = eml_cur_remaining(&c);
+		int push = 0, indef = ai == 31;
+		uint64_t items = 0;
+		switch (major) {
+		case 2:
+		case 3:
+			if (indef)
+				push = 1;
+			else if (val > rem)
+				return EML_E_ATTEST_ENCODING;
+			else
+				eml_cur_skip(&c, (size_t)val);
+			break;
+		case 4:
+		case 5:
+			/* Every element takes at least one byte: a declared count beyond what remains is
+			 * refused before libcbor allocates for it. */
+			if (!indef && (val > rem || (major == 5 && val > rem / 2)))
+				return EML_E_ATTEST_ENCODING;
+			items = major == 5 ? 2 * val : val;
+			push = 1;
+			break;
+		case 6:
+			items = 1;
+			push = 1;
+			break;
+		default:
+			break;
+		}
+		if (push) {
+			if (depth >= EML_CBOR_MAX_DEPTH)
+				return EML_E_ATTEST_ENCODING;
+			st[depth].left = items;
+			st[depth].indef = indef;
+			depth++;
+		}
+	}
+	return eml_cur_end(&c) == EML_OK ? EML_OK : EML_E_ATTEST_ENCODING;
+}
+
 /* Decode exactly one CBOR item from bytes; trailing bytes or errors: EML_E_ATTEST_ENCODING. */
 static int load_exact(const uint8_t *p, size_t len, cbor_item_t **out)
 {
 	struct cbor_load_result res;
 	cbor_item_t *it;
+	int rc;
 	if (len == 0)
 		return EML_E_ATTEST_ENCODING;
+	rc = eml_cbor_precheck(p, len);
+	if (rc != EML_OK)
+		return rc;
 	it = cbor_load(p, len, &res);
 	if (it == NULL) {
 		if (res.error.code == CBOR_ERR_MEMERROR)
@@ -185,6 +271,7 @@ static int check_protected(const uint8_t *p, size_t len)
 		rc = EML_E_ATTEST_HEADER;
 	EML_GUARD(rc);
 	EML_ENSURE(cbor_isa_map(h), EML_E_ATTEST_HEADER);
+	EML_ENSURE(cbor_map_size(h) <= EML_ATTEST_HEADER_LABELS_MAX, EML_E_ATTEST_HEADER);
 	EML_ENSURE(!map_has_duplicates(h), EML_E_ATTEST_HEADER);
 	struct cbor_pair *pr = cbor_map_handle(h);
 	for (size_t i = 0; i < cbor_map_size(h); i++) {
@@ -408,6 +495,8 @@ int eml_attest_doc_parse(const uint8_t *doc, size_t len, eml_attest_doc *d)
 	EML_GUARD(check_protected(d->protected_hdr, d->protected_len));
 	/* [1] unprotected: a map; nothing in it is used, but it must be well-formed. */
 	EML_ENSURE(cbor_isa_map(a[1]), EML_E_ATTEST_ENCODING);
+	/* The NSM sends an empty map; a handful of labels is plenty and bounds the duplicate scan. */
+	EML_ENSURE(cbor_map_size(a[1]) <= EML_ATTEST_HEADER_LABELS_MAX, EML_E_ATTEST_HEADER);
 	EML_ENSURE(!map_has_duplicates(a[1]), EML_E_ATTEST_HEADER);
 	for (size_t i = 0; i < cbor_map_size(a[1]); i++) {
 		const cbor_item_t *k = cbor_map_handle(a[1])[i].key;

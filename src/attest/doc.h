@@ -28,7 +28,8 @@
 #define EML_ATTEST_PCR_MAXLEN 64
 #define EML_ATTEST_MODULE_ID_MAX 256
 #define EML_ATTEST_PROTECTED_MAX 64
-#define EML_ATTEST_SIG_LEN 96 /* ES384 raw r||s */
+#define EML_ATTEST_SIG_LEN 96           /* ES384 raw r||s */
+#define EML_ATTEST_HEADER_LABELS_MAX 16 /* labels in each COSE header bucket */
 
 typedef struct eml_attest_doc {
 	int tagged;
@@ -96,6 +97,15 @@ int eml_attest_cose_encode(const uint8_t *prot, size_t prot_len, const uint8_t *
                            size_t *out_len);
 /* The protected header NSM uses: a1 01 38 22 = {1: -35}. */
 extern const uint8_t eml_attest_es384_protected[4];
+
+/*
+ * Structural pre-check of untrusted CBOR before libcbor sees it: exactly one well-formed item
+ * (no trailing bytes), nesting at most EML_CBOR_MAX_DEPTH, and no declared length or element
+ * count larger than the bytes that remain (libcbor 0.8 allocates for a declared count before
+ * reading the elements). EML_OK or EML_E_ATTEST_ENCODING.
+ */
+#define EML_CBOR_MAX_DEPTH 16
+int eml_cbor_precheck(const uint8_t *p, size_t len);
 
 /* A small deterministic CBOR writer (RFC 8949 §3, shortest-form heads, definite lengths). */
 void eml_cbor_head(eml_buf *b, unsigned major, uint64_t v);

@@ -89,6 +89,8 @@ static int resp_open(const uint8_t *resp, size_t len, const char *variant, cbor_
 	struct cbor_pair *p;
 	if (resp == NULL || len == 0 || len > EML_NSM_RESPONSE_MAX)
 		return EML_E_ATTEST_NSM;
+	if (eml_cbor_precheck(resp, len) != EML_OK)
+		return EML_E_ATTEST_NSM;
 	r = cbor_load(resp, len, &res);
 	if (r == NULL)
 		return res.error.code == CBOR_ERR_MEMERROR ? EML_E_NOMEM : EML_E_ATTEST_NSM;

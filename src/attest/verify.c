@@ -300,6 +300,8 @@ int eml_attest_verify(const uint8_t *doc, size_t len, const eml_policy *pol,
 		memset(out, 0, sizeof(*out));
 	if (opts == NULL)
 		opts = &no_opts;
+	memset(&d, 0, sizeof(d)); /* so that the cleanup at out: is safe on every path */
+	EML_ENSURE(pol != NULL && opts->now_ms >= 0, EML_E_ARG);
 	now_ms = opts->now_ms != 0 ? opts->now_ms : clock_ms();
 	at_doc = opts->at_document_time || pol->at_document_time;
 

@@ -22,9 +22,13 @@ static int exchange(const char *addr, uint8_t type, const void *p, size_t n, int
 	int64_t start = eml_net_now_ms();
 	EML_GUARD(eml_addr_parse(addr, &a));
 	EML_GUARD(eml_net_connect(&a, timeout_ms, &fd));
-	EML_GUARD(eml_net_send_frame(fd, type, p, n, timeout_ms));
+	/* The host may refuse from the header and close before the payload is all sent: its
+	 * ERROR reply is then already waiting, so read the reply even when the send failed. */
+	int src = eml_net_send_frame(fd, type, p, n, timeout_ms);
+	EML_ENSURE(src == EML_OK || src == EML_E_NET_CLOSED, src);
 	int left = timeout_ms - (int)(eml_net_now_ms() - start);
-	EML_GUARD(eml_net_recv_frame(fd, &lim, left > 0 ? left : 1, &t, &r, &rl));
+	rc = eml_net_recv_frame(fd, &lim, left > 0 ? left : 1, &t, &r, &rl);
+	EML_GUARD(rc != EML_OK && src != EML_OK ? src : rc);
 	if (t == EML_FT_ERROR) {
 		int code;
 		EML_GUARD(eml_msg_error_decode(r, rl, &code));
@@ -49,7 +53,9 @@ int eml_host_upload(const char *addr, const uint8_t *blob, size_t n, int timeout
 	uint32_t rl;
 	eml_store_entry e;
 	EML_ENSURE(n <= EML_FRAME_DEFAULT_WEIGHT_MAX, EML_E_STORE_TOO_LARGE);
-	EML_GUARD(exchange(addr, EML_FT_UPLOAD, blob, n, timeout_ms, EML_FT_UPLOAD_OK, &r, &rl));
+	rc = exchange(addr, EML_FT_UPLOAD, blob, n, timeout_ms, EML_FT_UPLOAD_OK, &r, &rl);
+	/* An upload is one frame whose only size-limited part is the blob. */
+	EML_GUARD(rc == EML_E_FRAME_TOO_LARGE ? EML_E_STORE_TOO_LARGE : rc);
 	EML_GUARD(eml_msg_store_entry_decode(r, rl, &e));
 	if (out != NULL)
 		*out = e;

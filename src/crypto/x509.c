@@ -109,6 +109,27 @@ out:
 	return rc;
 }
 
+int eml_x509_clone_resigned(const uint8_t *tmpl, size_t tmpl_len, const eml_p384_key *subject_key,
+                            const eml_p384_key *signer, uint8_t **der, size_t *der_len)
+{
+	int rc = EML_OK;
+	X509 *x = parse_der(tmpl, tmpl_len);
+	unsigned char *buf = NULL;
+	int n;
+	EML_ENSURE(x != NULL, EML_E_MALFORMED);
+	EML_ENSURE(X509_set_pubkey(x, subject_key->pkey) == 1, EML_E_CRYPTO);
+	EML_ENSURE(X509_sign(x, signer->pkey, EVP_sha384()) > 0, EML_E_CRYPTO);
+	n = i2d_X509(x, &buf);
+	EML_ENSURE(n > 0, EML_E_CRYPTO);
+	*der = eml_memdup(buf, (size_t)n);
+	EML_ENSURE(*der != NULL, EML_E_NOMEM);
+	*der_len = (size_t)n;
+out:
+	OPENSSL_free(buf);
+	X509_free(x);
+	return rc;
+}
+
 int eml_x509_pem_to_der(const uint8_t *pem, size_t pem_len, uint8_t **der, size_t *der_len)
 {
 	int rc = EML_OK;
@@ -154,12 +175,13 @@ out:
 
 /*
  * Verified CA prefixes. A Nitro cabundle (root and three intermediates) is shared by every
- * document of an enclave for hours to days; only the leaf changes. Once OpenSSL has verified the
- * prefix root <- bundle[1] <- ... <- bundle[n-1] (signatures, CA constraints, path lengths, with
- * time checks left for later), the result is remembered, keyed by SHA-256 over the exact DER of
- * the root and every bundle entry. Each verification then re-checks the validity of every
- * certificate at its own time, and has OpenSSL verify the leaf against bundle[n-1]. Nothing is
- * remembered for a prefix that failed.
+ * document of an enclave for hours to days; only the leaf changes. Once OpenSSL has verified a
+ * whole chain leaf <- bundle[n-1] <- ... <- bundle[1] <- root (signatures, CA constraints, path
+ * lengths counted with every intermediate), its CA prefix is remembered, keyed by SHA-256 over
+ * the exact DER of the root and every bundle entry. Later verifications with the same prefix
+ * re-check the validity of every certificate at their own time and have OpenSSL verify the new
+ * leaf against bundle[n-1]. Nothing is remembered from a chain that failed, nor a prefix with
+ * name or policy constraints.
  */
 #define PREFIX_CACHE_SLOTS 8
 struct prefix_entry {
@@ -295,6 +317,22 @@ out:
 	return rc;
 }
 
+/* A prefix is remembered only when nothing in it constrains the leaf beyond what the warm path
+ * re-checks (signature by the last intermediate, validity, end-entity, keyUsage): no name,
+ * policy or inhibit-anyPolicy constraints (RFC 5280 §4.2.1.10, §4.2.1.11, §4.2.1.14). */
+static int prefix_cacheable(X509 *root, X509 *const *mid, size_t m)
+{
+	static const int nids[] = {NID_name_constraints, NID_policy_constraints,
+	                           NID_inhibit_any_policy};
+	for (size_t i = 0; i <= m; i++) {
+		X509 *x = i < m ? mid[i] : root;
+		for (size_t k = 0; k < EML_ARRAY_LEN(nids); k++)
+			if (X509_get_ext_by_NID(x, nids[k], -1) >= 0)
+				return 0;
+	}
+	return 1;
+}
+
 static int valid_at(X509 *x, int64_t at_s)
 {
 	time_t t = (time_t)at_s;
@@ -311,6 +349,7 @@ int eml_x509_verify_chain(const eml_der_view *leaf_v, const eml_der_view *bundle
 	X509 *mid[64] = {NULL}; /* bundle[1..n-1] */
 	X509 *expect[66];
 	size_t m = n - 1, got = 0;
+	int warm = 0;
 	uint8_t fp_doc[EML_SHA256_LEN], fp_pin[EML_SHA256_LEN], key[EML_SHA256_LEN];
 
 	EML_ENSURE(n >= 1 && n <= 64, EML_E_ATTEST_CHAIN);
@@ -332,6 +371,7 @@ int eml_x509_verify_chain(const eml_der_view *leaf_v, const eml_der_view *bundle
 		EML_GUARD(prefix_key(bundle, n, root_der, root_len, key));
 		if (prefix_lookup(key, &root, mid, m)) {
 			got = m;
+			warm = 1;
 		} else {
 			root = parse_der(root_der, root_len);
 			EML_ENSURE(root != NULL, EML_E_ATTEST_ROOT);
@@ -339,23 +379,27 @@ int eml_x509_verify_chain(const eml_der_view *leaf_v, const eml_der_view *bundle
 				mid[got] = parse_der(bundle[got + 1].der, bundle[got + 1].len);
 				EML_ENSURE(mid[got] != NULL, EML_E_ATTEST_CHAIN);
 			}
-			/* root <- mid[0] <- ... <- mid[m-1], times checked below */
+			/* Cold: OpenSSL verifies the whole chain, leaf included (so every
+			 * intermediate counts for path lengths exactly as it will on later calls). */
+			expect[0] = leaf;
 			for (size_t i = 0; i < m; i++)
-				expect[i] = mid[m - 1 - i];
-			expect[m] = root;
-			EML_GUARD(openssl_verify(mid[m - 1], &root, 1, mid, m - 1, expect, m + 1,
-			                         at_s, X509_V_FLAG_NO_CHECK_TIME));
-			prefix_store(key, root, mid, m);
+				expect[1 + i] = mid[m - 1 - i];
+			expect[m + 1] = root;
+			EML_GUARD(openssl_verify(leaf, &root, 1, mid, m, expect, m + 2, at_s, 0));
+			if (prefix_cacheable(root, mid, m))
+				prefix_store(key, root, mid, m);
 		}
 		/* Validity of the root and every intermediate at at_s. */
 		EML_ENSURE(valid_at(root, at_s), EML_E_ATTEST_EXPIRED);
 		for (size_t i = 0; i < m; i++)
 			EML_ENSURE(valid_at(mid[i], at_s), EML_E_ATTEST_EXPIRED);
-		/* The leaf, by OpenSSL, against the verified last intermediate. */
-		expect[0] = leaf;
-		expect[1] = mid[m - 1];
-		EML_GUARD(openssl_verify(leaf, &mid[m - 1], 1, NULL, 0, expect, 2, at_s,
-		                         X509_V_FLAG_PARTIAL_CHAIN));
+		/* Warm: the leaf, by OpenSSL, against the remembered last intermediate. */
+		if (warm) {
+			expect[0] = leaf;
+			expect[1] = mid[m - 1];
+			EML_GUARD(openssl_verify(leaf, &mid[m - 1], 1, NULL, 0, expect, 2, at_s,
+			                         X509_V_FLAG_PARTIAL_CHAIN));
+		}
 	}
 	/* Leaf: an end-entity P-384 key that may sign (RFC 5280 §4.2.1.3, §4.2.1.9). */
 	EML_ENSURE(X509_check_ca(leaf) == 0, EML_E_ATTEST_CHAIN);

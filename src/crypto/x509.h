@@ -29,6 +29,14 @@ int eml_x509_issue(const char *cn, int is_ca, int pathlen, const eml_p384_key *s
                    int64_t not_before_s, int64_t not_after_s, uint64_t serial, uint8_t **der,
                    size_t *der_len);
 
+/*
+ * A look-alike of a certificate (tests of the verifier): the same subject, issuer, validity,
+ * serial and extensions, with subject_key's public key, re-signed by signer (pass subject_key as
+ * signer for a self-signed clone).
+ */
+int eml_x509_clone_resigned(const uint8_t *tmpl, size_t tmpl_len, const eml_p384_key *subject_key,
+                            const eml_p384_key *signer, uint8_t **der, size_t *der_len);
+
 /* The first CERTIFICATE in PEM text, as DER (eml_alloc'd). EML_E_MALFORMED when none. */
 int eml_x509_pem_to_der(const uint8_t *pem, size_t pem_len, uint8_t **der, size_t *der_len);
 /* Write a DER certificate as PEM text to path (atomic, given mode). */

@@ -46,9 +46,24 @@ static void on_frame(eml_conn *c, uint8_t type, const uint8_t *p, uint32_t n, co
 static void on_close(eml_conn *c, int rc);
 static const eml_conn_cb callbacks = {.on_frame = on_frame, .on_close = on_close};
 
-static eml_conn_opts opts_for(const struct host *h)
+/*
+ * Input limits per role, enforced on each frame header before its payload is read:
+ *  - client-facing (listen) and enclave connections: client messages up to limits.client_max;
+ *    UPLOAD up to max_blob (so an oversize upload is refused without reading it);
+ *  - the enclave's host channel: only BLOB_FETCH and AUDIT_RECORD are expected, both small.
+ * What the host sends (BLOB_DATA) is bounded by the store's own limit.
+ */
+static eml_conn_opts opts_for(const struct host *h, int role)
 {
 	eml_conn_opts o = {.limits = h->cfg->limits, .idle_timeout_ms = h->cfg->idle_timeout_ms};
+	if (h->cfg->max_blob < o.limits.weight_max)
+		o.limits.weight_max = (uint32_t)h->cfg->max_blob;
+	if (role == R_CHANNEL) {
+		o.limits.client_max = EML_WIRE_MAX_AUDIT_RECORD;
+		o.limits.weight_max = 0;
+		/* Output: one blob in flight, plus small replies. */
+		o.out_max = 2 * ((size_t)h->cfg->limits.weight_max + EML_FRAME_HEADER_LEN);
+	}
 	return o;
 }
 
@@ -191,7 +206,7 @@ static int pair_with_enclave(struct hconn *x, eml_conn *c)
 	int rc = EML_OK, fd = -1;
 	struct hconn *y = NULL;
 	eml_conn *ec = NULL;
-	eml_conn_opts o = opts_for(x->h);
+	eml_conn_opts o = opts_for(x->h, R_ENCLAVE);
 	EML_ENSURE(eml_net_connect(&x->h->enclave, x->h->cfg->connect_timeout_ms, &fd) == EML_OK,
 	           EML_E_HOST_UNAVAILABLE);
 	y = hconn_new(x->h, R_ENCLAVE);
@@ -254,7 +269,7 @@ static void on_frame(eml_conn *c, uint8_t type, const uint8_t *p, uint32_t n, co
 
 static void accept_common(eml_loop *l, int fd, struct host *h, int role)
 {
-	eml_conn_opts o = opts_for(h);
+	eml_conn_opts o = opts_for(h, role);
 	struct hconn *x = hconn_new(h, role);
 	if (x == NULL) {
 		close(fd);

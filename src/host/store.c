@@ -14,38 +14,24 @@
 #include "common/guard.h"
 #include "common/mem.h"
 #include "crypto/hash.h"
+#include "topo/topo.h"
 
 struct eml_store {
 	char *dir;
 	uint64_t max_blob;
 };
 
-/* Weight blob public header, as written by `eml decompose` (docs/FORMATS.md on branch h/topo):
- * magic[8] "EMLWGHT1" | u16le version | u16le reserved | u32le chunk_size | model_id[16] |
- * u32le chunk_count | u32le reserved | u64le total_len  (48 bytes). */
-#define BLOB_MAGIC "EMLWGHT1"
-#define BLOB_HEADER_LEN 48
-#define BLOB_VERSION 1
-
+/* The public header only (src/topo/topo.h; docs/FORMATS.md): magic, version, model id, chunking
+ * and bucketed size, and that the blob is exactly as long as its header says. No key is needed
+ * and none of the ciphertext is looked at. */
 int eml_store_blob_model_id(const uint8_t *blob, size_t n, uint8_t id[EML_WIRE_MODEL_ID_LEN])
 {
-	int rc = EML_OK;
-	eml_cursor c;
-	uint16_t version, res16;
-	uint32_t chunk_size;
-	/* A header alone is not a blob: at least one authenticated chunk (16-byte tag) follows. */
-	EML_ENSURE(blob != NULL && n > BLOB_HEADER_LEN + 16, EML_E_STORE_REFUSED);
-	EML_ENSURE(memcmp(blob, BLOB_MAGIC, 8) == 0, EML_E_STORE_REFUSED);
-	eml_cur_init(&c, blob + 8, BLOB_HEADER_LEN - 8);
-	EML_GUARD(eml_cur_u16(&c, &version));
-	EML_GUARD(eml_cur_u16(&c, &res16));
-	EML_GUARD(eml_cur_u32(&c, &chunk_size));
-	EML_ENSURE(version == BLOB_VERSION && res16 == 0 && chunk_size != 0, EML_E_STORE_REFUSED);
-	EML_GUARD(eml_cur_copy(&c, id, EML_WIRE_MODEL_ID_LEN));
-out:
-	if (rc != EML_OK)
-		rc = EML_E_STORE_REFUSED;
-	return rc;
+	eml_blob_info bi;
+	if (blob == NULL || eml_blob_parse_header(blob, n, &bi) != EML_OK ||
+	    eml_blob_expected_len(&bi) != (uint64_t)n)
+		return EML_E_STORE_REFUSED;
+	memcpy(id, bi.model_id, EML_WIRE_MODEL_ID_LEN);
+	return EML_OK;
 }
 
 static int is_temp_name(const char *name)

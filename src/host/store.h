@@ -33,9 +33,9 @@ int eml_store_list(eml_store *s, eml_store_entry **out, size_t *count);
 int eml_store_remove(eml_store *s, const uint8_t id[EML_WIRE_MODEL_ID_LEN]);
 
 /*
- * The public-header check of a weight blob: magic "EMLWGHT1", version, model id. This is the one
- * function to swap for eml_blob_parse_header (src/topo/topo.h, branch h/topo) once merged.
- * EML_E_STORE_REFUSED for anything that is not a weight blob.
+ * The public-header check of a weight blob (eml_blob_parse_header of src/topo/topo.h: magic,
+ * version, model id, chunking, bucketed size) plus an exact length check; no key involved.
+ * EML_E_STORE_REFUSED for anything that is not a well-formed weight blob.
  */
 int eml_store_blob_model_id(const uint8_t *blob, size_t n, uint8_t id[EML_WIRE_MODEL_ID_LEN]);
 

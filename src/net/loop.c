@@ -27,7 +27,10 @@ struct eml_conn {
 	uint8_t *out;
 	size_t out_off, out_len, out_cap;
 	int64_t last_ms;
-	int closing;     /* flush then close */
+	int closing;  /* flush then close */
+	int linger;   /* after the flush: shut down writing, drain input briefly, then close */
+	int draining; /* in that drain */
+	int64_t drain_until_ms;
 	int closed;      /* on_close called; freed at the end of the round */
 	uint32_t events; /* current epoll interest */
 	eml_conn *next;  /* all connections */
@@ -139,7 +142,7 @@ int eml_loop_add_listener(eml_loop *l, int fd, eml_accept_fn fn, void *arg)
 static void update_events(eml_conn *c)
 {
 	uint32_t want = 0;
-	if (!c->closing)
+	if (!c->closing || c->draining)
 		want |= EPOLLIN;
 	if (c->out_len > c->out_off)
 		want |= EPOLLOUT;
@@ -217,13 +220,28 @@ void eml_conn_close(eml_conn *c, int rc)
 	conn_mark_closed(c, rc);
 }
 
+#define LINGER_MS 1000
+
+/* Everything queued has been written and the connection is closing. */
+static void flushed(eml_conn *c)
+{
+	if (!c->linger) {
+		conn_mark_closed(c, EML_OK);
+		return;
+	}
+	shutdown(c->fd, SHUT_WR);
+	c->draining = 1;
+	c->drain_until_ms = eml_net_now_ms() + LINGER_MS;
+	update_events(c);
+}
+
 void eml_conn_close_after_flush(eml_conn *c)
 {
 	if (c->closed)
 		return;
 	c->closing = 1;
 	if (c->out_len == c->out_off)
-		conn_mark_closed(c, EML_OK);
+		flushed(c);
 	else
 		update_events(c);
 }
@@ -270,7 +288,8 @@ int eml_conn_send_frame(eml_conn *c, uint8_t type, const void *payload, size_t l
 		return EML_E_FRAME_TOO_LARGE;
 	hdr[0] = (uint8_t)(len >> 24), hdr[1] = (uint8_t)(len >> 16);
 	hdr[2] = (uint8_t)(len >> 8), hdr[3] = (uint8_t)len, hdr[4] = type;
-	/* One contiguous queue entry so a frame is never interleaved with another. */
+	/* Header and payload are queued back to back (the loop is single-threaded, so nothing
+	 * can come between them). */
 	if (c->closed)
 		return EML_E_NET_CLOSED;
 	int rc = eml_conn_send(c, hdr, sizeof(hdr));
@@ -284,8 +303,13 @@ void eml_conn_fail(eml_conn *c, int code)
 	uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
 	if (c->closed)
 		return;
-	if (eml_conn_send_frame(c, EML_FT_ERROR, p, sizeof(p)) == EML_OK)
+	if (eml_conn_send_frame(c, EML_FT_ERROR, p, sizeof(p)) == EML_OK) {
+		/* Closing a socket with unread input makes TCP send a reset, which can destroy the
+		 * ERROR frame before the peer reads it; so linger: flush, shut down writing, and
+		 * discard input for a moment (bounded) before closing. */
+		c->linger = 1;
 		eml_conn_close_after_flush(c);
+	}
 }
 
 static void on_writable(eml_conn *c)
@@ -307,16 +331,37 @@ static void on_writable(eml_conn *c)
 	if (c->out_len == c->out_off) {
 		c->out_len = c->out_off = 0;
 		if (c->closing) {
-			conn_mark_closed(c, EML_OK);
+			flushed(c);
 			return;
 		}
 	}
 	update_events(c);
 }
 
+/* Lingering close: read and discard until EOF (or the deadline, in check_timeouts). */
+static void drain(eml_conn *c)
+{
+	uint8_t junk[4096];
+	for (int rounds = 0; rounds < 64; rounds++) {
+		ssize_t r = recv(c->fd, junk, sizeof(junk), 0);
+		if (r > 0)
+			continue;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		conn_mark_closed(c, EML_OK);
+		return;
+	}
+}
+
 /* Read what is available; deliver each whole frame. */
 static void on_readable(eml_conn *c)
 {
+	if (c->draining) {
+		drain(c);
+		return;
+	}
 	for (int rounds = 0; rounds < 64 && !c->closed && !c->closing; rounds++) {
 		size_t want;
 		if (c->in_len < EML_FRAME_HEADER_LEN) {
@@ -417,7 +462,8 @@ int eml_loop_run(eml_loop *l, const volatile sig_atomic_t *stop)
 				on_writable(c);
 			if (!c->closed && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 				on_readable(c);
-			if (!c->closed && c->closing && (evs[i].events & (EPOLLHUP | EPOLLERR)))
+			if (!c->closed && c->closing && !c->draining &&
+			    (evs[i].events & (EPOLLHUP | EPOLLERR)))
 				conn_mark_closed(c, EML_E_NET_CLOSED);
 		}
 		check_timeouts(l);

@@ -9,7 +9,9 @@
  * Timeouts: a connection idle (no bytes in or out) for idle_timeout_ms is closed with
  * EML_E_NET_TIMEOUT.
  * Framing errors (unknown type, oversize length, EOF inside a frame) are answered with an ERROR
- * frame carrying the code, then the connection is closed once that is flushed.
+ * frame carrying the code; once it is flushed the connection lingers (writing shut down, input
+ * discarded for up to a second) so that a TCP reset cannot destroy the ERROR before the peer
+ * reads it, then closes.
  *
  * Callbacks run on the loop's thread; they may send on and close any connection (including the
  * one being served). A closed connection is freed after the current dispatch round; on_close is
@@ -64,7 +66,7 @@ eml_loop *eml_conn_loop(const eml_conn *c);
 /* Queue bytes (a whole frame, usually). No-op on a closing connection. */
 int eml_conn_send(eml_conn *c, const void *p, size_t n);
 int eml_conn_send_frame(eml_conn *c, uint8_t type, const void *payload, size_t len);
-/* Send an ERROR frame with `code`, then close once it is flushed. */
+/* Send an ERROR frame with `code`, then close once it is flushed (with the linger above). */
 void eml_conn_fail(eml_conn *c, int code);
 /* Close now (queued output dropped) ... */
 void eml_conn_close(eml_conn *c, int rc);

@@ -333,6 +333,55 @@ out:
 	return rc;
 }
 
+/* ---- data area sizing ----
+ * One pass over the decoded message sums the tensor bytes actually present in it (never the
+ * sizes that dims merely claim, so a hostile file cannot make us reserve more than its own size),
+ * so that the data area is allocated once instead of grown by doubling (peak memory). External
+ * data and malformed tensors are left to the normal growth path. */
+
+static uint64_t align_up(uint64_t v)
+{
+	return (v + EML_DATA_ALIGN - 1) & ~(uint64_t)(EML_DATA_ALIGN - 1);
+}
+
+static uint64_t present_bytes(const Onnx__TensorProto *t)
+{
+	if (t == NULL)
+		return 0;
+	uint64_t n = t->has_raw_data ? t->raw_data.len : 0;
+	n += (uint64_t)t->n_float_data * 4 + (uint64_t)t->n_int64_data * 8 +
+	     (uint64_t)t->n_double_data * 8 + (uint64_t)t->n_int32_data * 4;
+	return align_up(n);
+}
+
+static uint64_t graph_bytes(const Onnx__GraphProto *gp, int depth)
+{
+	uint64_t n = 0;
+	if (gp == NULL || depth > EML_MAX_SUBGRAPH_DEPTH)
+		return 0;
+	for (size_t i = 0; i < gp->n_initializer; i++)
+		n += present_bytes(gp->initializer[i]);
+	for (size_t i = 0; i < gp->n_node; i++) {
+		const Onnx__NodeProto *nd = gp->node[i];
+		if (nd == NULL)
+			continue;
+		int is_const = nd->op_type != NULL && strcmp(nd->op_type, "Constant") == 0;
+		for (size_t k = 0; k < nd->n_attribute; k++) {
+			const Onnx__AttributeProto *a = nd->attribute[k];
+			if (a == NULL)
+				continue;
+			n += present_bytes(a->t);
+			n += graph_bytes(a->g, depth + 1);
+			for (size_t j = 0; j < a->n_graphs; j++)
+				n += graph_bytes(a->graphs[j], depth + 1);
+			if (is_const) /* value_float(s) / value_int(s) become tensors too */
+				n += align_up((uint64_t)a->n_floats * 4 + (uint64_t)a->n_ints * 8 +
+				              (a->has_f || a->has_i ? 8 : 0));
+		}
+	}
+	return n;
+}
+
 /* ---- external data (IR.md "External Data") ---- */
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -666,6 +715,10 @@ static int load_attr(loader *ld, const Onnx__AttributeProto *a, int is_constant,
 			                            &out->tensor));
 			goto out;
 		}
+		/* Anything else (an unknown name, a form with the wrong type) would leave a payload
+		 * outside the tensor table, i.e. in the topology: refuse. */
+		EML_ENSURE(strcmp(a->name, "value") == 0 && type == EML_ATTR_TENSOR,
+		           EML_E_ONNX_ATTRIBUTE);
 	}
 	switch (type) {
 	case EML_ATTR_FLOAT:
@@ -780,6 +833,8 @@ static int load_node(loader *ld, const Onnx__NodeProto *np, int32_t g, int depth
 		nd->n_inputs = (uint32_t)i + 1;
 	}
 	int is_constant = dom[0] == '\0' && strcmp(np->op_type, "Constant") == 0;
+	/* Constant carries exactly one of its value attributes (operator docs). */
+	EML_ENSURE(!is_constant || np->n_attribute == 1, EML_E_ONNX_ATTRIBUTE);
 	for (size_t i = 0; i < np->n_attribute; i++) {
 		for (size_t j = 0; j < i; j++)
 			EML_ENSURE(np->attribute[j] == NULL || np->attribute[i] == NULL ||
@@ -958,6 +1013,12 @@ static int load_model(loader *ld, const Onnx__ModelProto *mp)
 	/* IR >= 3 models must import the default domain (IR.md "Operator Sets"). */
 	EML_ENSURE(have_default, EML_E_ONNX_OPSET);
 	EML_ENSURE(mp->graph != NULL, EML_E_ONNX_GRAPH);
+	uint64_t hint = graph_bytes(mp->graph, 0);
+	if (hint > 0 && hint <= EML_MAX_DATA_BYTES && hint <= SIZE_MAX) {
+		m->data = eml_alloc((size_t)hint);
+		EML_ENSURE(m->data != NULL, EML_E_NOMEM);
+		ld->data_cap = hint;
+	}
 	int32_t g;
 	EML_GUARD(load_graph(ld, mp->graph, -1, 0, NULL, &g));
 	if (m->data == NULL) { /* "data loaded" even for a model without tensors */

@@ -5,6 +5,7 @@
  * (Not a DESIGN §11 property: named "differential kernels".)
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,6 +113,12 @@ static void gemm_case(eml_rng *r, eml_threadpool *pool)
 		K = 0;
 	if (eml_rng_chance(r, 0.1))
 		K = 1000 + (size_t)eml_rng_below(r, 1200);
+	else if (eml_rng_chance(r, 0.08)) {
+		/* big enough to be split across the pool's threads */
+		M = 100 + (size_t)eml_rng_below(r, 200);
+		N = 100 + (size_t)eml_rng_below(r, 200);
+		K = 150 + (size_t)eml_rng_below(r, 200);
+	}
 	int ta = (int)eml_rng_below(r, 2), tb = (int)eml_rng_below(r, 2);
 	size_t lda = (ta ? M : K) + (size_t)eml_rng_below(r, 3);
 	size_t ldb = (tb ? K : N) + (size_t)eml_rng_below(r, 3);
@@ -175,6 +182,13 @@ static void gemm_case(eml_rng *r, eml_threadpool *pool)
 			want[i * N + j] = s;
 		}
 
+	/* Sometimes pack under another ISA than the one that runs (other panel widths): the
+	 * driver must notice and fall back to the portable kernel with the packing's widths. */
+	char run_isa[16];
+	snprintf(run_isa, sizeof(run_isa), "%s", eml_sgemm_isa());
+	int foreign = (use_packed || use_packed_a) && eml_rng_chance(r, 0.2);
+	if (foreign)
+		eml_sgemm_force_isa(isas[eml_rng_below(r, 3)]); /* may fail: then same ISA */
 	float *packed = NULL;
 	if (use_packed) {
 		packed = malloc(eml_sgemm_packed_b_size(K, N));
@@ -187,6 +201,8 @@ static void gemm_case(eml_rng *r, eml_threadpool *pool)
 		cr_assert_not_null(packed_a);
 		eml_sgemm_pack_a(A, lda, ta, M, K, packed_a);
 	}
+	if (foreign)
+		cr_assert_eq(eml_sgemm_force_isa(run_isa), 0);
 	size_t ws = eml_sgemm_work_size(M, N, K, eml_threadpool_threads(pool));
 	/* Guard bytes after the work area catch overruns of eml_sgemm_work_size. */
 	unsigned char *work = malloc(ws + 256);
@@ -545,7 +561,8 @@ static void pool_case(eml_rng *r, eml_threadpool *pool)
 		p.batch = 1 + eml_rng_below(r, 2);
 		p.channels = 1 + eml_rng_below(r, 4);
 		for (int i = 0; i < p.nd; i++) {
-			p.in[i] = 1 + eml_rng_below(r, p.nd == 3 ? 7 : 14);
+			p.in[i] = 1 + eml_rng_below(
+			                  r, p.nd == 3 ? 7 : (eml_rng_chance(r, 0.2) ? 50 : 14));
 			p.kernel[i] = 1 + eml_rng_below(r, 4);
 			p.stride[i] = 1 + eml_rng_below(r, 3);
 			p.dilation[i] = eml_rng_chance(r, 0.25) ? 2 : 1;
@@ -573,9 +590,10 @@ static void pool_case(eml_rng *r, eml_threadpool *pool)
 		eml_avgpool(pool, &p, X, Y);
 	double err = max_rel_err(Y, planes * os, want, 1, planes * os);
 	KASSERT(err <= 1e-4,
-	        "%s nd=%d in0=%zu k0=%zu s0=%zu d0=%zu pads0=%zu/%zu ceil=%d cip=%d err=%g",
-	        is_max ? "maxpool" : "avgpool", p.nd, p.in[0], p.kernel[0], p.stride[0],
-	        p.dilation[0], p.pad_begin[0], p.pad_end[0], p.ceil_mode, p.count_include_pad, err);
+	        "%s %s nd=%d in0=%zu k0=%zu s0=%zu d0=%zu pads0=%zu/%zu ceil=%d cip=%d err=%g",
+	        eml_sgemm_isa(), is_max ? "maxpool" : "avgpool", p.nd, p.in[0], p.kernel[0],
+	        p.stride[0], p.dilation[0], p.pad_begin[0], p.pad_end[0], p.ceil_mode,
+	        p.count_include_pad, err);
 	if (is_max && with_ind)
 		for (size_t i = 0; i < planes * os; i++)
 			KASSERT(I[i] == Iw[i], "maxpool index %zu: %lld vs %lld (order %d)", i,
@@ -587,15 +605,21 @@ static void pool_case(eml_rng *r, eml_threadpool *pool)
 	free(X);
 }
 
-/* differential kernels: MaxPool/AveragePool vs a naive reference. */
+/* differential kernels: MaxPool/AveragePool vs a naive reference (the SIMD rows follow the
+ * GEMM ISA choice, so every ISA is run). */
 Test(prop, differential_kernels_pool, .description = "differential kernels: pooling")
 {
 	eml_threadpool *pool = NULL;
 	cr_assert_eq(eml_threadpool_new(2, &pool), 0);
-	PROP_FOR_EACH_CASE(rng)
-	{
-		pool_case(&rng, eml_rng_chance(&rng, 0.5) ? pool : NULL);
+	for (size_t ii = 0; ii < sizeof(isas) / sizeof(isas[0]); ii++) {
+		if (eml_sgemm_force_isa(isas[ii]) != 0)
+			continue;
+		PROP_FOR_EACH_CASE(rng)
+		{
+			pool_case(&rng, eml_rng_chance(&rng, 0.5) ? pool : NULL);
+		}
 	}
+	eml_sgemm_force_isa(NULL);
 	eml_threadpool_free(pool);
 }
 

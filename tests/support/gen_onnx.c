@@ -636,11 +636,106 @@ static int32_t dense(gb *b, int32_t g, int32_t x, int64_t f_out)
 	return y;
 }
 
+static int32_t binary(gb *b, int32_t g, const char *op, int32_t x, int32_t c)
+{
+	int32_t ins[2] = {x, c}, y = -1;
+	gshape s = b->sh[x];
+	g_node(b, g, op, "", 2, ins, 1, &s, &y);
+	add_cand(b, g, y, (int32_t)b->m->graphs[g].n_nodes - 1);
+	return y;
+}
+
+/* Element-wise arithmetic that stays finite: Div, Pow, Exp(Tanh), Reciprocal(|x| + 1), Neg,
+ * Where/Equal/Not (opset 11+: Equal on floats), ConstantOfShape + Add (opset 9+), Expand (8+). */
+static int32_t arith(gb *b, int32_t g, int32_t x)
+{
+	const gshape s = b->sh[x];
+	switch (rnd(b, 0, 6)) {
+	case 0:
+		return binary(b, g, "Div", x, g_scalar_f(b, g, eml_rng_float(b->r, 1.0f, 3.0f)));
+	case 1:
+		return binary(b, g, "Pow", unary(b, g, "Abs", x), g_scalar_f(b, g, 2.0f));
+	case 2:
+		return unary(b, g, "Exp", unary(b, g, "Tanh", x));
+	case 3: {
+		int32_t a = binary(b, g, "Add", unary(b, g, "Abs", x), g_scalar_f(b, g, 1.0f));
+		return unary(b, g, "Neg", unary(b, g, "Reciprocal", a));
+	}
+	case 4:
+		if (b->opset >= 11) {
+			gshape s0 = shp0(), sb = s;
+			int32_t ins[2] = {x, g_scalar_f(b, g, 0.0f)}, eq = -1, ne = -1, y = -1;
+			g_node(b, g, "Equal", "", 2, ins, 1, &sb, &eq);
+			g_node(b, g, "Not", "", 1, &eq, 1, &sb, &ne);
+			float one = 1.0f;
+			int32_t w[3] = {ne, x, g_const(b, g, EML_DT_FLOAT, &s0, &one, 1)};
+			g_node(b, g, "Where", "", 3, w, 1, &s, &y);
+			add_cand(b, g, y, (int32_t)b->m->graphs[g].n_nodes - 1);
+			return y;
+		}
+		return unary(b, g, "Neg", x);
+	case 5:
+		if (b->opset >= 9) { /* ConstantOfShape([1]) with a TENSOR value attribute */
+			int64_t one = 1;
+			int32_t shp = g_ints(b, g, 1, &one), c = -1;
+			gshape s1 = shp1(1);
+			eml_node *n = g_node(b, g, "ConstantOfShape", "", 1, &shp, 1, &s1, &c);
+			eml_attr *a = g_attr(b, n, "value", EML_ATTR_TENSOR);
+			float v = eml_rng_float(b->r, -1.0f, 1.0f);
+			int32_t ti = g_tensor(b, EML_DT_FLOAT, &s1, &v, 0);
+			if (a != NULL && !b->err)
+				b->m->graphs[g].nodes[b->m->graphs[g].n_nodes - 1].attrs[0].tensor =
+				    ti;
+			return binary(b, g, "Add", x, c);
+		}
+		return unary(b, g, "Neg", x);
+	default:
+		if (b->opset >= 8 && s.rank == 2) { /* Expand a bias row to the full shape */
+			gshape sr = shp1(s.d[1]);
+			int32_t row = g_init(b, g, EML_DT_FLOAT, &sr, NULL, 0.2f);
+			int64_t dims[2] = {s.d[0], s.d[1]};
+			int32_t ins[2] = {row, g_ints(b, g, 2, dims)}, e = -1;
+			g_node(b, g, "Expand", "", 2, ins, 1, &s, &e);
+			return binary(b, g, "Add", x, e);
+		}
+		return unary(b, g, "Neg", x);
+	}
+}
+
+/* Slice features [a, e) of axis 1: starts/ends attributes before opset 10, inputs from 10. */
+static int32_t slice_features(gb *b, int32_t g, int32_t x)
+{
+	const gshape s = b->sh[x];
+	int64_t f = s.d[1];
+	int64_t a = rnd(b, 0, (int)f - 2), e = rnd(b, (int)a + 1, (int)f);
+	gshape so = s;
+	so.d[1] = e - a;
+	int32_t y = -1;
+	int64_t ax = 1;
+	if (b->opset < 10) {
+		eml_node *n = g_node(b, g, "Slice", "", 1, &x, 1, &so, &y);
+		attr_ints(b, n, "starts", 1, &a);
+		attr_ints(b, n, "ends", 1, &e);
+		attr_ints(b, n, "axes", 1, &ax);
+	} else {
+		int64_t big = e == f && chance(b, 0.5) ? INT64_MAX : e; /* "to the end" */
+		int32_t ins[4] = {x, g_ints(b, g, 1, &a), g_ints(b, g, 1, &big),
+		                  g_ints(b, g, 1, &ax)};
+		g_node(b, g, "Slice", "", 4, ins, 1, &so, &y);
+	}
+	add_cand(b, g, y, (int32_t)b->m->graphs[g].n_nodes - 1);
+	return y;
+}
+
 static int32_t mlp_extra(gb *b, int32_t g, int32_t x)
 {
 	const gshape s = b->sh[x];
 	int64_t bsz = s.d[0], f = s.d[1];
-	int k = rnd(b, 0, 4);
+	int k = rnd(b, 0, 6);
+	if (k == 5)
+		return arith(b, g, x);
+	if (k == 6 && f >= 2)
+		return slice_features(b, g, x);
 	if (k == 0) { /* Unsqueeze then Squeeze axis 1 */
 		int64_t ax = 1;
 		gshape s3 = {3, {bsz, 1, f}};
@@ -849,7 +944,7 @@ static int32_t pool(gb *b, int32_t g, int32_t x)
 static int32_t cnn_extra(gb *b, int32_t g, int32_t x)
 {
 	const gshape s = b->sh[x];
-	int k = rnd(b, 0, 4);
+	int k = rnd(b, 0, 6);
 	if (k == 0) { /* parallel 1x1 branch and Concat on channels */
 		int32_t y2 = conv(b, g, x, rnd(b, 1, 4), 0);
 		int32_t cat[2] = {x, y2}, y = -1;
@@ -919,6 +1014,34 @@ static int32_t cnn_extra(gb *b, int32_t g, int32_t x)
 		add_cand(b, g, y, (int32_t)b->m->graphs[g].n_nodes - 1);
 		return y;
 	}
+	if (k == 4 && s.d[2] <= 8 && s.d[3] <= 8) { /* ConvTranspose upsampling */
+		int64_t c = s.d[1], c_out = rnd(b, 1, 6), kk = rnd(b, 2, 3), st = 2;
+		int64_t pads[4] = {0, 0, 0, 0};
+		if (kk == 3)
+			pads[0] = pads[1] = pads[2] = pads[3] = 1;
+		gshape sw = {4, {c, c_out, kk, kk}};
+		int32_t ins[3] = {x, weights(b, g, &sw, 0.3f), -1};
+		uint32_t nin = 2;
+		if (chance(b, 0.5)) {
+			gshape sb = shp1(c_out);
+			ins[2] = g_init(b, g, EML_DT_FLOAT, &sb, NULL, 0.1f);
+			nin = 3;
+		}
+		gshape so = {4,
+		             {s.d[0], c_out, (s.d[2] - 1) * st - pads[0] - pads[2] + kk,
+		              (s.d[3] - 1) * st - pads[1] - pads[3] + kk}};
+		int32_t y = -1;
+		eml_node *n = g_node(b, g, "ConvTranspose", "", nin, ins, 1, &so, &y);
+		int64_t ks[2] = {kk, kk}, sts[2] = {st, st};
+		attr_ints(b, n, "kernel_shape", 2, ks);
+		attr_ints(b, n, "strides", 2, sts);
+		if (kk == 3)
+			attr_ints(b, n, "pads", 4, pads);
+		add_cand(b, g, y, (int32_t)b->m->graphs[g].n_nodes - 1);
+		return y;
+	}
+	if (k == 5)
+		return arith(b, g, x);
 	if (!b->o->no_if)
 		return if_block(b, g, x, NULL);
 	return activation(b, g, x);
@@ -942,7 +1065,7 @@ static int32_t gen_cnn(gb *b, int32_t g, int32_t x)
 	const gshape s = b->sh[x];
 	int64_t n = s.d[0], c = s.d[1];
 	gshape s2 = {2, {n, c}};
-	int head = rnd(b, 0, 3);
+	int head = rnd(b, 0, 4);
 	int64_t axes[2] = {2, 3};
 	if (head == 3) {
 		x = axes_op(b, g, "ReduceMean", x, 2, axes, 18, &s2, 0);
@@ -955,6 +1078,22 @@ static int32_t gen_cnn(gb *b, int32_t g, int32_t x)
 			int32_t y = -1;
 			eml_node *nd = g_node(b, g, "Flatten", "", 1, &gp, 1, &s2, &y);
 			attr_i(b, nd, "axis", 1);
+			x = y;
+		} else if (head == 4) {
+			/* the exporter's flatten: Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])) */
+			gshape s4 = shp1(4), s0 = shp0(), s1 = shp1(1), sc = shp1(2);
+			int32_t shp = -1, n0 = -1, y = -1, cat = -1;
+			g_node(b, g, "Shape", "", 1, &gp, 1, &s4, &shp);
+			int64_t zero = 0, minus1 = -1;
+			int32_t gi[2] = {shp, g_const(b, g, EML_DT_INT64, &s0, &zero, 1)};
+			eml_node *nd = g_node(b, g, "Gather", "", 2, gi, 1, &s0, &n0);
+			attr_i(b, nd, "axis", 0);
+			int32_t u = axes_op(b, g, "Unsqueeze", n0, 1, &zero, 13, &s1, -1);
+			int32_t ci[2] = {u, g_const(b, g, EML_DT_INT64, &s1, &minus1, 1)};
+			nd = g_node(b, g, "Concat", "", 2, ci, 1, &sc, &cat);
+			attr_i(b, nd, "axis", 0);
+			int32_t ri[2] = {gp, cat};
+			g_node(b, g, "Reshape", "", 2, ri, 1, &s2, &y);
 			x = y;
 		} else if (head == 1) { /* Reshape with an int64 shape constant [0, -1] */
 			int64_t shape[2] = {0, -1};

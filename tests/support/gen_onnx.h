@@ -7,14 +7,18 @@
  *   eml_gen_model(&rng, &o, &onnx, &len, &info);   // onnx: eml_alloc'd ModelProto bytes
  *
  * Models are built from supported operators only (src/onnx/support.c): MLPs (MatMul/Gemm, Add,
- * activations, Softmax, Clip, Dropout, Unsqueeze/Squeeze, Split/Concat, ReduceMean/Sum) and CNNs
- * (Conv with random kernel/stride/pad/dilation/groups, BatchNormalization, Max/AveragePool,
- * GlobalAveragePool, Pad, Resize, Transpose, Flatten/Reshape, Concat, Softmax), float32 weights
+ * activations, Softmax, Clip, Dropout, Unsqueeze/Squeeze, Split/Concat, Gather, Slice,
+ * ReduceMean/Sum, element-wise Div/Pow/Exp/Reciprocal/Neg/Where/Equal/Not, ConstantOfShape,
+ * Expand) and CNNs (Conv with random kernel/stride/pad/dilation/groups, ConvTranspose,
+ * BatchNormalization, Max/AveragePool, GlobalAveragePool, Pad, Resize, Transpose,
+ * Flatten/Reshape, the exporters' Shape/Gather/Unsqueeze/Concat/Reshape flatten chain, Concat,
+ * Softmax), float32 weights
  * mostly, some float16/double initializers behind a Cast, int64 shape constants in Constant nodes
  * of every form (value, value_ints, value_int, value_float(s)), and sometimes an If with a
  * constant condition. Per-opset forms are respected (Clip min/max attributes before 11, inputs
  * from 11; Split/Squeeze/Unsqueeze/ReduceSum axes attribute before 13, input from 13; ReduceMean
- * axes input from 18; Pad pads input from 11; Resize only from 10; HardSwish from 14).
+ * axes input from 18; Pad pads input from 11; Slice starts/ends inputs from 10; Resize only
+ * from 10 (roi input required in 11-12); HardSwish from 14; Equal on floats from 11).
  *
  * The IR is built first (the model IR of src/model/model.h), then written with eml_onnx_save,
  * which packs it with protobuf-c. Samples are accepted by ONNX Runtime (checked with

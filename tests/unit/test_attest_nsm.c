@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 
 #include "crypto/hash.h"
+#include "attest/bind.h"
+#include "wire/session.h"
 #include "test_attest_util.h"
 
 static void hex_of(const eml_buf *b, char *out)
@@ -364,4 +366,49 @@ Test(nsm_sim, describe_pcr_random_and_pcr0_measures_the_binary, .init = sim_setu
 	cr_assert(memcmp(p1[1], want, 48) == 0);
 	/* a PCR policy for another binary refuses this one's documents */
 	cr_assert(memcmp(p1[0], pcrs[0], 48) != 0);
+}
+
+Test(nsm_sim, session_adapters_round_trip, .init = sim_setup, .fini = sim_teardown)
+{
+	/* the adapters have exactly the session layer's callback types */
+	eml_attest_verify_fn vf = eml_attest_session_verify;
+	eml_attest_doc_fn df = eml_attest_session_doc;
+	cr_assert(vf != NULL && df != NULL);
+	eml_nsm *n = sim_open(g_dir);
+	uint8_t nonce[32], hpke_pk[32], ed[32], ud[EML_USER_DATA_LEN], pk_out[32], h[32],
+	    want_h[32];
+	eml_random_bytes(nonce, 32);
+	eml_random_bytes(hpke_pk, 32);
+	eml_random_bytes(ed, 32);
+	eml_attest_user_data_build(ed, ud);
+	eml_attest_producer prod = {.nsm = n, .user_data = ud, .user_data_len = sizeof(ud)};
+	uint8_t *doc = NULL;
+	size_t len = 0;
+	cr_assert_eq(eml_attest_session_doc(&prod, nonce, hpke_pk, &doc, &len), EML_OK);
+	eml_policy *p = sim_policy(g_dir, NULL);
+	eml_attest_verifier v = {.policy = p, .receipt_pub = ed};
+	cr_assert_eq(eml_attest_session_verify(&v, doc, len, nonce, pk_out, h), EML_OK);
+	cr_assert(memcmp(pk_out, hpke_pk, 32) == 0);
+	eml_sha256(doc, len, want_h);
+	cr_assert(memcmp(h, want_h, 32) == 0);
+	/* a replayed document for another nonce, or a different receipt key */
+	uint8_t other[32];
+	memcpy(other, nonce, 32);
+	other[31] ^= 1;
+	cr_assert_eq(eml_attest_session_verify(&v, doc, len, other, pk_out, h), EML_E_ATTEST_NONCE);
+	uint8_t ed2[32];
+	memcpy(ed2, ed, 32);
+	ed2[0] ^= 1;
+	v.receipt_pub = ed2;
+	cr_assert_eq(eml_attest_session_verify(&v, doc, len, nonce, pk_out, h),
+	             EML_E_ATTEST_KEY_BINDING);
+	eml_free(doc);
+	/* a document without the HPKE key cannot open a session */
+	cr_assert_eq(eml_nsm_attest(n, NULL, 0, nonce, 32, NULL, 0, &doc, &len), EML_OK);
+	v.receipt_pub = NULL;
+	cr_assert_eq(eml_attest_session_verify(&v, doc, len, nonce, pk_out, h),
+	             EML_E_ATTEST_KEY_BINDING);
+	eml_free(doc);
+	eml_policy_free(p);
+	eml_nsm_free(n);
 }

@@ -361,15 +361,77 @@ Test(attest_tamper, chain_swapped_dropped_reordered_replaced)
 		u.bundle_len[n] = t.bundle_len[n - 1];
 		u.bundle_n = n + 1;
 		cr_assert_eq(rebuild_verify(&r, &u, -1, FM_KEEP, NULL, -1), EML_E_ATTEST_CHAIN);
-		/* each entry replaced by a self-signed look-alike */
+		/* each entry replaced by a look-alike: same names, validity, serial and extensions,
+		 * an attacker's key, self-signed (root) or signed by the attacker (the others) */
+		eml_p384_key *ak = NULL;
+		cr_assert_eq(eml_p384_generate(&ak), EML_OK);
 		for (size_t i = 0; i < n; i++) {
+			uint8_t *clone = NULL;
+			size_t cl = 0;
+			cr_assert_eq(eml_x509_clone_resigned(t.bundle[i], t.bundle_len[i], ak, ak,
+			                                     &clone, &cl),
+			             EML_OK);
 			u = t;
-			u.bundle[i] = look_ca;
-			u.bundle_len[i] = la;
+			u.bundle[i] = clone;
+			u.bundle_len[i] = cl;
 			cr_assert_eq(rebuild_verify(&r, &u, -1, FM_KEEP, NULL, -1),
 			             i == 0 ? EML_E_ATTEST_ROOT : EML_E_ATTEST_CHAIN, "replace %zu",
 			             i);
+			eml_free(clone);
 		}
+		/* the whole chain re-made by the attacker from the root down, leaf included, and the
+		 * document re-signed with the attacker's leaf: the root fingerprint gives it away */
+		{
+			uint8_t *cl[5] = {NULL};
+			size_t cll[5] = {0};
+			for (size_t i = 0; i < n; i++)
+				cr_assert_eq(eml_x509_clone_resigned(t.bundle[i], t.bundle_len[i],
+				                                     ak, ak, &cl[i], &cll[i]),
+				             EML_OK);
+			cr_assert_eq(
+			    eml_x509_clone_resigned(t.cert, t.cert_len, ak, ak, &cl[n], &cll[n]),
+			    EML_OK);
+			u = t;
+			for (size_t i = 0; i < n; i++) {
+				u.bundle[i] = cl[i];
+				u.bundle_len[i] = cll[i];
+			}
+			u.cert = cl[n];
+			u.cert_len = cll[n];
+			eml_buf pl, tbs_doc;
+			eml_buf_init(&pl, 0);
+			eml_buf_init(&tbs_doc, 0);
+			tp_payload(&u, -1, FM_KEEP, &pl);
+			uint8_t *tbs = NULL, sig[96];
+			size_t tl = 0;
+			cr_assert_eq(eml_attest_sig_structure(r.d.protected_hdr, r.d.protected_len,
+			                                      pl.p, pl.len, &tbs, &tl),
+			             EML_OK);
+			cr_assert_eq(eml_p384_sign_es384(ak, tbs, tl, sig), EML_OK);
+			tp_cose(&tbs_doc, r.d.protected_hdr, r.d.protected_len, pl.p, pl.len, sig,
+			        96, -1);
+			cr_assert_eq(verify_at_doc(tbs_doc.p, tbs_doc.len, r.policy, NULL),
+			             EML_E_ATTEST_ROOT);
+			/* ...and a policy that pinned the attacker's root would accept it: the root
+			 * pin is what refuses it above */
+			char dir_pol[8192], *tdir = eml_test_tmpdir(), pem[4200];
+			snprintf(pem, sizeof(pem), "%s/evil.pem", tdir);
+			cr_assert_eq(eml_x509_write_pem(pem, cl[0], cll[0], 0644), EML_OK);
+			snprintf(
+			    dir_pol, sizeof(dir_pol),
+			    "{\"root\":\"%s\",\"allow_debug\":true,\"pcrs\":[{\"3\":\"%s\"}]}", pem,
+			    "4a9329d69c836267b18abbf9f4a38889124490453419e426818626348d21f989dc930b"
+			    "1562682a9082887454e53425aa");
+			cr_assert_eq(verify_at_doc(tbs_doc.p, tbs_doc.len, dir_pol, NULL), EML_OK);
+			eml_test_rmtree(tdir);
+			free(tdir);
+			eml_free(tbs);
+			eml_buf_cleanup(&pl);
+			eml_buf_cleanup(&tbs_doc);
+			for (size_t i = 0; i <= n; i++)
+				eml_free(cl[i]);
+		}
+		eml_p384_key_free(ak);
 		u = t;
 		u.cert = look_leaf;
 		u.cert_len = ll;
@@ -652,4 +714,213 @@ Test(attest_policy, malformed_policies_refused)
 	eml_policy *p = tp_policy("{\"version\":1,\"pcrs\":[{\"pcr0\":\"" ZERO48 "\"}]}");
 	cr_assert(eml_policy_root_is_aws(p));
 	eml_policy_free(p);
+}
+
+/* libcbor 0.8 allocates for a declared element count before reading the elements, and its
+ * release is recursive: the pre-check refuses both shapes before libcbor sees them. */
+Test(attest_tamper, hostile_cbor_shapes)
+{
+	static const uint8_t huge_array[] = {0x84, 0x9b, 0x00, 0x00, 0x00, 0x10, 0, 0, 0, 0};
+	static const uint8_t huge_map[] = {0xbb, 0x00, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0x00};
+	static const uint8_t huge_bytes[] = {0x5a, 0x7f, 0xff, 0xff, 0xff, 0x00};
+	static const uint8_t reserved[] = {0x1c};
+	static const uint8_t stray_break[] = {0x84, 0xff};
+	cr_assert_eq(eml_cbor_precheck(huge_array, sizeof(huge_array)), EML_E_ATTEST_ENCODING);
+	cr_assert_eq(eml_cbor_precheck(huge_map, sizeof(huge_map)), EML_E_ATTEST_ENCODING);
+	cr_assert_eq(eml_cbor_precheck(huge_bytes, sizeof(huge_bytes)), EML_E_ATTEST_ENCODING);
+	cr_assert_eq(eml_cbor_precheck(reserved, 1), EML_E_ATTEST_ENCODING);
+	cr_assert_eq(eml_cbor_precheck(stray_break, 2), EML_E_ATTEST_ENCODING);
+	/* nesting: 16 levels pass the pre-check, 17 do not */
+	uint8_t deep[64];
+	memset(deep, 0x81, sizeof(deep));
+	deep[15] = 0x00;
+	cr_assert_eq(eml_cbor_precheck(deep, 16), EML_OK);
+	deep[15] = 0x81;
+	deep[16] = 0x00;
+	cr_assert_eq(eml_cbor_precheck(deep, 17), EML_E_ATTEST_ENCODING);
+	/* a document that is deeply nested all the way down */
+	static uint8_t nest[EML_ATTEST_DOC_MAX];
+	memset(nest, 0x9f, sizeof(nest));
+	eml_attest_doc d;
+	cr_assert_eq(eml_attest_doc_parse(nest, sizeof(nest), &d), EML_E_ATTEST_ENCODING);
+	eml_attest_doc_cleanup(&d);
+	cr_assert_eq(eml_attest_doc_parse(huge_array, sizeof(huge_array), &d),
+	             EML_E_ATTEST_ENCODING);
+	eml_attest_doc_cleanup(&d);
+	/* both real documents pass the pre-check */
+	size_t len;
+	uint8_t *doc = tp_read(BETA_FILE, &len);
+	cr_assert_eq(eml_cbor_precheck(doc, len), EML_OK);
+	eml_free(doc);
+}
+
+/* ---- basicConstraints / keyUsage / path length, on chains built here ---- */
+
+typedef struct chain_spec {
+	int inter_ca;    /* the intermediate is a CA */
+	int extra_inter; /* a second intermediate below the first (pathlen 0 forbids it) */
+	int leaf_ca;     /* the leaf claims to be a CA */
+	int warm;        /* first verify a good leaf under the same CAs (prefix remembered) */
+} chain_spec;
+
+static uint8_t *sign_doc(const uint8_t *ld, size_t ll, const uint8_t *const *bundle,
+                         const size_t *blen, size_t bn, eml_p384_key *lk, int64_t t, size_t *dl)
+{
+	uint8_t pcrs[EML_ATTEST_PCR_SLOTS][EML_ATTEST_PCR_MAXLEN];
+	memset(pcrs, 0x11, sizeof(pcrs));
+	eml_attest_fields f = {.module_id = "i-test-enc",
+	                       .timestamp_ms = (uint64_t)t * 1000,
+	                       .pcr_mask = 0xffff,
+	                       .pcrs = (const uint8_t(*)[EML_ATTEST_PCR_MAXLEN])pcrs,
+	                       .pcr_len = 48,
+	                       .certificate = ld,
+	                       .certificate_len = ll,
+	                       .cabundle = bundle,
+	                       .cabundle_len = blen,
+	                       .cabundle_n = bn};
+	uint8_t *pl, *tbs, *doc, sig[96];
+	size_t pll, tl;
+	cr_assert_eq(eml_attest_payload_encode(&f, &pl, &pll), EML_OK);
+	cr_assert_eq(eml_attest_sig_structure(eml_attest_es384_protected, 4, pl, pll, &tbs, &tl),
+	             EML_OK);
+	cr_assert_eq(eml_p384_sign_es384(lk, tbs, tl, sig), EML_OK);
+	cr_assert_eq(eml_attest_cose_encode(eml_attest_es384_protected, 4, pl, pll, sig, &doc, dl),
+	             EML_OK);
+	eml_free(pl);
+	eml_free(tbs);
+	return doc;
+}
+
+static int verify_built_chain(const chain_spec *cs)
+{
+	eml_p384_key *rk, *ik, *i2k, *lk;
+	uint8_t *rd, *id, *i2d = NULL, *ld;
+	size_t rl, il, i2l = 0, ll;
+	int64_t t = 1700000000;
+	cr_assert_eq(eml_p384_generate(&rk), EML_OK);
+	cr_assert_eq(eml_p384_generate(&ik), EML_OK);
+	cr_assert_eq(eml_p384_generate(&i2k), EML_OK);
+	cr_assert_eq(eml_p384_generate(&lk), EML_OK);
+	cr_assert_eq(
+	    eml_x509_issue("root", 1, -1, rk, rk, NULL, 0, t - 86400, t + 86400, 1, &rd, &rl),
+	    EML_OK);
+	cr_assert_eq(eml_x509_issue("inter", cs->inter_ca, 0, ik, rk, rd, rl, t - 86400, t + 86400,
+	                            2, &id, &il),
+	             EML_OK);
+	const uint8_t *bundle[3] = {rd, id, NULL};
+	size_t blen[3] = {rl, il, 0};
+	size_t bn = 2;
+	const uint8_t *issuer = id;
+	size_t issuer_len = il;
+	eml_p384_key *issuer_key = ik;
+	if (cs->extra_inter) {
+		cr_assert_eq(eml_x509_issue("inter2", 1, -1, i2k, ik, id, il, t - 86400, t + 86400,
+		                            3, &i2d, &i2l),
+		             EML_OK);
+		bundle[2] = i2d;
+		blen[2] = i2l;
+		bn = 3;
+		issuer = i2d;
+		issuer_len = i2l;
+		issuer_key = i2k;
+	}
+	cr_assert_eq(eml_x509_issue("leaf", cs->leaf_ca, -1, lk, issuer_key, issuer, issuer_len,
+	                            t - 3600, t + 3600, 4, &ld, &ll),
+	             EML_OK);
+	size_t dl;
+	uint8_t *doc = sign_doc(ld, ll, bundle, blen, bn, lk, t, &dl);
+	char *dir = eml_test_tmpdir(), pem[4200], pol[8192], h[97];
+	uint8_t p0[48];
+	memset(p0, 0x11, sizeof(p0));
+	snprintf(pem, sizeof(pem), "%s/root.pem", dir);
+	cr_assert_eq(eml_x509_write_pem(pem, rd, rl, 0644), EML_OK);
+	eml_hex(p0, 48, h);
+	snprintf(pol, sizeof(pol), "{\"root\":\"%s\",\"pcrs\":[{\"0\":\"%s\"}]}", pem, h);
+	eml_policy *p = tp_policy(pol);
+	eml_verify_opts o = {.at_document_time = 1};
+	eml_x509_cache_clear();
+	if (cs->warm) {
+		eml_p384_key *gk;
+		uint8_t *gd, *gdoc;
+		size_t gl, gdl;
+		cr_assert_eq(eml_p384_generate(&gk), EML_OK);
+		cr_assert_eq(eml_x509_issue("good leaf", 0, -1, gk, issuer_key, issuer, issuer_len,
+		                            t - 3600, t + 3600, 5, &gd, &gl),
+		             EML_OK);
+		gdoc = sign_doc(gd, gl, bundle, blen, bn, gk, t, &gdl);
+		cr_assert_eq(eml_attest_verify(gdoc, gdl, p, &o, NULL), EML_OK, "warm-up document");
+		eml_free(gdoc);
+		eml_free(gd);
+		eml_p384_key_free(gk);
+	}
+	int rc = eml_attest_verify(doc, dl, p, &o, NULL);
+	eml_policy_free(p);
+	eml_test_rmtree(dir);
+	free(dir);
+	eml_free(doc);
+	eml_free(rd);
+	eml_free(id);
+	eml_free(i2d);
+	eml_free(ld);
+	eml_p384_key_free(rk);
+	eml_p384_key_free(ik);
+	eml_p384_key_free(i2k);
+	eml_p384_key_free(lk);
+	return rc;
+}
+
+Test(attest_chain, basic_constraints_key_usage_path_length)
+{
+	chain_spec ok = {.inter_ca = 1};
+	cr_assert_eq(verify_built_chain(&ok), EML_OK); /* positive control */
+	chain_spec not_ca = {.inter_ca = 0};           /* CA:FALSE, keyUsage digitalSignature */
+	cr_assert_eq(verify_built_chain(&not_ca), EML_E_ATTEST_CHAIN);
+	chain_spec leaf_ca = {.inter_ca = 1, .leaf_ca = 1};
+	cr_assert_eq(verify_built_chain(&leaf_ca), EML_E_ATTEST_CHAIN);
+	chain_spec too_deep = {.inter_ca = 1, .extra_inter = 1}; /* pathlen 0 exceeded */
+	cr_assert_eq(verify_built_chain(&too_deep), EML_E_ATTEST_CHAIN);
+	/* the same with the CA prefix already remembered (warm path) */
+	chain_spec ok_w = {.inter_ca = 1, .warm = 1};
+	cr_assert_eq(verify_built_chain(&ok_w), EML_OK);
+	chain_spec leaf_ca_w = {.inter_ca = 1, .leaf_ca = 1, .warm = 1};
+	cr_assert_eq(verify_built_chain(&leaf_ca_w), EML_E_ATTEST_CHAIN);
+}
+
+Test(attest_tamper, header_label_limits_and_arguments)
+{
+	real r;
+	real_load(&r, 0);
+	eml_buf doc;
+	eml_buf_init(&doc, 0);
+	eml_cbor_head(&doc, 4, 4);
+	eml_cbor_bytes(&doc, r.d.protected_hdr, r.d.protected_len);
+	eml_cbor_head(&doc, 5, 17); /* 17 unprotected labels */
+	for (unsigned i = 0; i < 17; i++) {
+		eml_cbor_uint(&doc, 100 + i);
+		eml_cbor_uint(&doc, i);
+	}
+	eml_cbor_bytes(&doc, r.d.payload, r.d.payload_len);
+	eml_cbor_bytes(&doc, r.d.sig, 96);
+	cr_assert_eq(verify_at_doc(doc.p, doc.len, r.policy, NULL), EML_E_ATTEST_HEADER);
+	eml_buf_cleanup(&doc);
+	/* 16 harmless unprotected labels: not covered by the signature, accepted */
+	eml_buf_init(&doc, 0);
+	eml_cbor_head(&doc, 4, 4);
+	eml_cbor_bytes(&doc, r.d.protected_hdr, r.d.protected_len);
+	eml_cbor_head(&doc, 5, 16);
+	for (unsigned i = 0; i < 16; i++) {
+		eml_cbor_uint(&doc, 100 + i);
+		eml_cbor_uint(&doc, i);
+	}
+	eml_cbor_bytes(&doc, r.d.payload, r.d.payload_len);
+	eml_cbor_bytes(&doc, r.d.sig, 96);
+	cr_assert_eq(verify_at_doc(doc.p, doc.len, r.policy, NULL), EML_OK);
+	eml_buf_cleanup(&doc);
+	eml_verify_opts neg = {.now_ms = -1};
+	eml_policy *p = tp_policy(r.policy);
+	cr_assert_eq(eml_attest_verify(r.doc, r.len, NULL, NULL, NULL), EML_E_ARG);
+	cr_assert_eq(eml_attest_verify(r.doc, r.len, p, &neg, NULL), EML_E_ARG);
+	cr_assert_eq(eml_attest_verify(NULL, 0, p, NULL, NULL), EML_E_ATTEST_ENCODING);
+	eml_policy_free(p);
+	real_free(&r);
 }

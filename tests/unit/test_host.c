@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "client/host_client.h"
+#include "host/channel.h"
 #include "common/file.h"
 #include "common/mem.h"
 #include "crypto/hash.h"
@@ -22,6 +23,7 @@
 #include "net/addr.h"
 #include "net/sock.h"
 #include "prop.h"
+#include "topo/topo.h"
 #include "wire/frame.h"
 #include "wire/msg.h"
 
@@ -183,19 +185,29 @@ static void teardown(void)
 	free(E.seen);
 }
 
-/* A weight blob with a valid public header (magic, version 1, model id) and a random body. */
-static uint8_t *fake_blob(eml_rng *r, size_t body, uint8_t id[16], size_t *n)
+/* A structurally valid weight blob (public header as src/topo writes it: chunk size 4096, padded
+ * plaintext of bucket size `total`, one 16-byte tag per chunk) with a random body. The host can
+ * only check that much; it never has the key. */
+static uint8_t *fake_blob(eml_rng *r, uint64_t total, uint8_t id[16], size_t *n)
 {
-	*n = 48 + body;
+	cr_assert_eq(eml_blob_bucket(total), total);
+	eml_blob_info bi = {.version = EML_BLOB_VERSION,
+	                    .chunk_size = 4096,
+	                    .chunk_count = (uint32_t)((total + 4095) / 4096),
+	                    .total_len = total};
+	*n = (size_t)eml_blob_expected_len(&bi);
 	uint8_t *b = malloc(*n);
 	memset(b, 0, 48);
 	memcpy(b, "EMLWGHT1", 8);
 	b[8] = 1;
-	b[12] = 0x00, b[13] = 0x00, b[14] = 0x10; /* chunk size 1 MiB, little-endian */
+	b[13] = 0x10; /* chunk size 4096, little-endian */
 	eml_rng_bytes(r, id, 16);
 	memcpy(b + 16, id, 16);
-	b[32] = 1;
-	eml_rng_bytes(r, b + 48, body);
+	memcpy(b + 32, &bi.chunk_count, 4);
+	memcpy(b + 40, &bi.total_len, 8);
+	eml_rng_bytes(r, b + 48, *n - 48);
+	eml_blob_info check;
+	cr_assert_eq(eml_blob_parse_header(b, *n, &check), EML_OK);
 	return b;
 }
 
@@ -299,7 +311,7 @@ Test(host, upload_ls_rm_and_store_files)
 	eml_rng_seed(&r, 7);
 	uint8_t id1[16], id2[16];
 	size_t n1, n2;
-	uint8_t *b1 = fake_blob(&r, 5000, id1, &n1), *b2 = fake_blob(&r, 70000, id2, &n2);
+	uint8_t *b1 = fake_blob(&r, 4096, id1, &n1), *b2 = fake_blob(&r, 69632, id2, &n2);
 	eml_store_entry e;
 	cr_assert_eq(eml_host_upload(E.listen, b1, n1, 5000, &e), EML_OK);
 	cr_assert(memcmp(e.model_id, id1, 16) == 0);
@@ -406,33 +418,109 @@ Test(host, upload_ls_rm_and_store_files)
 
 Test(host, refuses_oversize_and_malformed_uploads)
 {
-	start_host("4096");
+	start_host("8192");
 	eml_rng r;
 	eml_rng_seed(&r, 9);
 	uint8_t id[16];
-	size_t n;
-	uint8_t *big = fake_blob(&r, 5000, id, &n), *ok = fake_blob(&r, 1000, id, &n);
-	cr_assert_eq(eml_host_upload(E.listen, big, 5048, 5000, NULL), EML_E_STORE_TOO_LARGE);
-	/* Not a weight blob: bad magic, bad version, header only. */
-	uint8_t bad[1048];
-	memcpy(bad, ok, sizeof(bad));
-	bad[0] = 'X';
-	cr_assert_eq(eml_host_upload(E.listen, bad, sizeof(bad), 5000, NULL), EML_E_STORE_REFUSED);
-	memcpy(bad, ok, sizeof(bad));
-	bad[8] = 2;
-	cr_assert_eq(eml_host_upload(E.listen, bad, sizeof(bad), 5000, NULL), EML_E_STORE_REFUSED);
-	cr_assert_eq(eml_host_upload(E.listen, ok, 48, 5000, NULL), EML_E_STORE_REFUSED);
-	cr_assert_eq(eml_host_upload(E.listen, ok, 0, 5000, NULL), EML_E_STORE_REFUSED);
+	size_t nbig, n;
+	uint8_t *big = fake_blob(&r, 8192, id, &nbig), *ok = fake_blob(&r, 4096, id, &n);
+	cr_assert_gt(nbig, 8192);
+	cr_assert_eq(eml_host_upload(E.listen, big, nbig, 5000, NULL), EML_E_STORE_TOO_LARGE);
+	/* A large one is refused from its frame header: the host does not read 4 MiB to say no. */
+	size_t nhuge;
+	uint8_t *huge = fake_blob(&r, (uint64_t)4 << 20, id, &nhuge);
+	int64_t t0 = eml_net_now_ms();
+	cr_assert_eq(eml_host_upload(E.listen, huge, nhuge, 5000, NULL), EML_E_STORE_TOO_LARGE);
+	cr_assert_lt(eml_net_now_ms() - t0, 4000);
+	free(huge);
+	/* Not a weight blob: bad magic, bad version, header only, cut short, one byte extra, a
+	 * header that disagrees with the length, empty. */
+	uint8_t *bad = malloc(n + 1);
+	struct {
+		size_t off;
+		uint8_t val;
+		long delta;
+	} cases[] = {{0, 'X', 0}, {8, 2, 0},     {0, 'E', -(long)n + 48}, {0, 'E', -1},
+	             {0, 'E', 1}, {40, 0x20, 0}, {12, 0x01, 0},           {0, 'E', -(long)n}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(bad, ok, n);
+		bad[n] = 0;
+		bad[cases[i].off] = cases[i].val;
+		size_t len = (size_t)((long)n + cases[i].delta);
+		cr_assert_eq(eml_host_upload(E.listen, bad, len, 5000, NULL), EML_E_STORE_REFUSED,
+		             "case %zu", i);
+	}
 	/* Nothing was written, and a good blob still goes in. */
 	char p[600];
 	int temps = 0;
 	snprintf(p, sizeof(p), "%s/blobs", E.store);
 	cr_assert_eq(count_files(p, &temps), 0);
-	cr_assert_eq(eml_host_upload(E.listen, ok, 1048, 5000, NULL), EML_OK);
+	cr_assert_eq(eml_host_upload(E.listen, ok, n, 5000, NULL), EML_OK);
 	cr_assert_eq(count_files(p, &temps), 1);
 	cr_assert_eq(temps, 0);
+	free(bad);
 	free(big);
 	free(ok);
+}
+
+/* The real thing: `eml decompose` a public model, `eml upload` its blob, fetch it back. */
+Test(host, decompose_then_upload_real_blob)
+{
+	char model[600], out[4096], wfile[700];
+	snprintf(model, sizeof(model), "%s/models/mnist-8/model.onnx", eml_test_vectors_dir());
+	cr_assert_eq(access(model, R_OK), 0, "missing %s", model);
+	start_host(NULL);
+	const char *dec[] = {eml_test_bin(), "decompose", model,   "-o",
+	                     E.dir,          "--name",    "mnist", NULL};
+	cr_assert_eq(run_cli(dec, out, sizeof(out)), 0, "%s", out);
+	snprintf(wfile, sizeof(wfile), "%s/mnist.weights", E.dir);
+	uint8_t *blob;
+	size_t n;
+	cr_assert_eq(eml_file_read(wfile, 1 << 30, &blob, &n), EML_OK);
+	eml_blob_info bi;
+	cr_assert_eq(eml_blob_parse_header(blob, n, &bi), EML_OK);
+	const char *up[] = {eml_test_bin(), "upload", wfile, "--host", E.listen, NULL};
+	cr_assert_eq(run_cli(up, out, sizeof(out)), 0, "%s", out);
+	char idhex[33];
+	eml_hex(bi.model_id, 16, idhex);
+	cr_assert_not_null(strstr(out, idhex), "%s", out);
+	eml_addr ca;
+	int fd;
+	cr_assert_eq(eml_addr_parse(E.channel, &ca), EML_OK);
+	cr_assert_eq(eml_net_connect(&ca, 1000, &fd), EML_OK);
+	/* Through the enclave-side channel API. */
+	uint8_t *q;
+	size_t m;
+	cr_assert_eq(eml_channel_fetch_blob(fd, bi.model_id, NULL, 5000, &q, &m), EML_OK);
+	cr_assert(m == n && memcmp(q, blob, n) == 0);
+	eml_free(q);
+	uint8_t other[16] = {1, 2, 3};
+	q = NULL;
+	cr_assert_eq(eml_channel_fetch_blob(fd, other, NULL, 5000, &q, &m), EML_E_STORE_NOT_FOUND);
+	cr_assert_null(q);
+	cr_assert_eq(eml_channel_send_audit(fd, (const uint8_t *)"audit", 5, 2000), EML_OK);
+	cr_assert_eq(eml_channel_send_audit(fd, (const uint8_t *)"", 0, 2000), EML_E_MSG_TRUNCATED);
+	/* A blob larger than the enclave's limit is refused from the frame header. */
+	eml_frame_limits small = {.client_max = 1024, .weight_max = 1024};
+	cr_assert_eq(eml_channel_fetch_blob(fd, bi.model_id, &small, 5000, &q, &m),
+	             EML_E_FRAME_TOO_LARGE);
+	eml_free(blob);
+	close(fd);
+	/* The audit record reached the log. */
+	uint8_t *audit;
+	size_t al;
+	for (int i = 0; i < 100; i++) {
+		struct stat st;
+		if (stat(E.audit, &st) == 0 && st.st_size == 9)
+			break;
+		usleep(10000);
+	}
+	cr_assert_eq(eml_file_read(E.audit, 4096, &audit, &al), EML_OK);
+	cr_assert(al == 9 && memcmp(audit,
+	                            "\0\0\0\x05"
+	                            "audit",
+	                            9) == 0);
+	eml_free(audit);
 }
 
 Test(host, survives_garbage)

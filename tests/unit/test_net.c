@@ -289,9 +289,17 @@ static eml_addr echo_start(struct echo_srv *e, const char *dir, eml_conn_opts o)
 	int l;
 	memset(e, 0, sizeof(*e));
 	e->opts = o;
-	snprintf(text, sizeof(text), "unix:%s/loop.sock", dir);
+	if (dir != NULL)
+		snprintf(text, sizeof(text), "unix:%s/loop.sock", dir);
+	else
+		snprintf(text, sizeof(text), "tcp:127.0.0.1:0");
 	cr_assert_eq(eml_addr_parse(text, &a), EML_OK);
 	cr_assert_eq(eml_net_listen(&a, &l), EML_OK);
+	if (dir == NULL) {
+		uint32_t port;
+		cr_assert_eq(eml_net_local_port(l, &port), EML_OK);
+		((struct sockaddr_in *)&a.sa)->sin_port = htons((uint16_t)port);
+	}
 	cr_assert_eq(eml_loop_new(8, &e->loop), EML_OK);
 	cr_assert_eq(eml_loop_add_listener(e->loop, l, echo_accept, e), EML_OK);
 	pthread_create(&e->th, NULL, echo_run, e);
@@ -394,4 +402,35 @@ Test(loop, output_queue_is_bounded)
 	free(frame);
 	eml_test_rmtree(dir);
 	free(dir);
+}
+
+/* Over TCP, a client that keeps sending the body of a refused oversize frame still reads its
+ * ERROR frame. (On loopback Linux delivers the frame even without the linger; the linger is for
+ * real networks, where a reset can overtake unread data.) */
+Test(loop, tcp_refusal_reaches_a_client_still_sending)
+{
+	eml_conn_opts o = {.limits = {.client_max = 1024, .weight_max = 1024},
+	                   .idle_timeout_ms = 5000};
+	struct echo_srv e;
+	eml_addr a = echo_start(&e, NULL, o);
+	for (int round = 0; round < 5; round++) {
+		int fd;
+		cr_assert_eq(eml_net_connect(&a, 1000, &fd), EML_OK);
+		size_t n = (size_t)1 << 20;
+		uint8_t *f = calloc(1, 5 + n);
+		memcpy(f, (uint8_t[]){0, 0x10, 0, 0, EML_FT_UPLOAD}, 5);
+		/* The send may fail part-way (the server stops reading): that is expected. */
+		(void)eml_net_write_all(fd, f, 5 + n, eml_net_now_ms() + 2000);
+		uint8_t t, *p;
+		uint32_t m;
+		eml_frame_limits lim = EML_FRAME_LIMITS_DEFAULT;
+		cr_assert_eq(eml_net_recv_frame(fd, &lim, 3000, &t, &p, &m), EML_OK, "round %d",
+		             round);
+		cr_assert_eq(t, EML_FT_ERROR);
+		cr_assert_eq(p[0] << 8 | p[1], EML_E_FRAME_TOO_LARGE);
+		eml_free(p);
+		free(f);
+		close(fd);
+	}
+	echo_stop(&e);
 }

@@ -167,3 +167,65 @@ Test(onnx_gen, onnx_runtime_accepts_generated_models, .timeout = 300)
 	eml_test_rmtree(dir);
 	free(dir);
 }
+
+/* Corrupted generated models (byte flips, truncations, spliced garbage) never crash the loader,
+ * never return a model together with an error, and fail only with ONNX codes. */
+Test(onnx_gen, corrupted_models_fail_cleanly, .timeout = 300)
+{
+	eml_rng r;
+	eml_rng_seed(&r, 0xC0FFEE);
+	int refused = 0, total = 0;
+	for (int i = 0; i < 30; i++) {
+		eml_gen_opts o;
+		memset(&o, 0, sizeof(o));
+		o.max_layers = 2;
+		o.max_features = 8;
+		o.max_channels = 4;
+		uint8_t *b = NULL;
+		size_t len = 0;
+		cr_assert_eq(eml_gen_model(&r, &o, &b, &len, NULL), EML_OK);
+		for (int k = 0; k < 40; k++) {
+			size_t n = len;
+			uint8_t *c = malloc(len);
+			memcpy(c, b, len);
+			switch (k % 3) {
+			case 0:
+				for (int f = 0; f < 1 + (int)eml_rng_below(&r, 4); f++)
+					c[eml_rng_below(&r, len)] ^=
+					    (uint8_t)(1u << eml_rng_below(&r, 8));
+				break;
+			case 1:
+				n = (size_t)eml_rng_below(&r, len);
+				break;
+			default: {
+				size_t at = (size_t)eml_rng_below(&r, len);
+				size_t span = 1 + (size_t)eml_rng_below(&r, 16);
+				if (at + span > len)
+					span = len - at;
+				eml_rng_bytes(&r, c + at, span);
+			}
+			}
+			eml_model *m = NULL;
+			int rc = eml_onnx_load_bytes(c, n, NULL, &m);
+			cr_assert(rc == EML_OK ? m != NULL : m == NULL);
+			cr_assert(rc == EML_OK || (rc >= 100 && rc < 200), "code %d", rc);
+			if (rc == EML_OK) {
+				eml_unsupported_op *l = NULL;
+				size_t nl = 0;
+				cr_assert_eq(eml_onnx_check(m, &l, &nl), EML_OK);
+				eml_onnx_unsupported_free(l, nl);
+				uint8_t *s = NULL;
+				size_t sl = 0;
+				cr_assert_eq(eml_onnx_save(m, &s, &sl), EML_OK);
+				eml_free(s);
+			}
+			refused += rc != EML_OK;
+			total++;
+			eml_model_free(m);
+			free(c);
+		}
+		eml_free(b);
+	}
+	cr_assert_gt(refused, total / 3, "corruption is mostly detected (%d of %d)", refused,
+	             total);
+}

@@ -729,6 +729,33 @@ Test(onnx_load, constant_forms_become_tensors_and_round_trip)
 	all[1] = &t.node;
 	t.g.node = all;
 	t.g.n_node = 2;
+	/* a form with the wrong type, an unknown name, two values: the payload would otherwise
+	 * stay outside the tensor table */
+	mk_attr(&ca[0], "value_floats", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
+	ca[0].n_ints = 2;
+	ca[0].ints = il;
+	ASSERT_RC(tm_load(&t), EML_E_ONNX_ATTRIBUTE);
+	mk_attr(&ca[0], "weights", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS);
+	ca[0].n_floats = 3;
+	ca[0].floats = fl;
+	ASSERT_RC(tm_load(&t), EML_E_ONNX_ATTRIBUTE);
+	mk_attr(&ca[0], "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS);
+	ca[0].n_floats = 3;
+	ca[0].floats = fl;
+	ASSERT_RC(tm_load(&t), EML_E_ONNX_ATTRIBUTE);
+	mk_attr(&ca[0], "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR)->t = &t.w;
+	ASSERT_RC(tm_load(&t), EML_OK);
+	Onnx__AttributeProto *two[2] = {&ca[0], &ca[1]};
+	mk_attr(&ca[1], "value_floats", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS);
+	ca[1].n_floats = 3;
+	ca[1].floats = fl;
+	cn[0].attribute = two;
+	cn[0].n_attribute = 2;
+	ASSERT_RC(tm_load(&t), EML_E_ONNX_ATTRIBUTE);
+	cn[0].n_attribute = 0;
+	ASSERT_RC(tm_load(&t), EML_E_ONNX_ATTRIBUTE);
+	cn[0].attribute = cap[0];
+	cn[0].n_attribute = 1;
 	mk_attr(&ca[0], "value_string", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
 	ASSERT_RC(tm_load(&t), EML_E_ONNX_STRING_TENSOR);
 	mk_attr(&ca[0], "sparse_value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__SPARSE_TENSOR);

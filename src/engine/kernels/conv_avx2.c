@@ -22,17 +22,35 @@ void eml_dw_row_avx2(const eml_dw_geom *g, const float *x, const float *w, float
 	for (size_t ow0 = 0; ow0 < g->ow; ow0 += 8) {
 		size_t nl = g->ow - ow0 < 8 ? g->ow - ow0 : 8;
 		__m256 acc = _mm256_set1_ps(bias);
+		/* Interior block at stride 1: every tap of all 8 lanes inside the row. */
+		long long first0 = (long long)ow0 * sw - (long long)g->pw;
+		long long last =
+		    (long long)(ow0 + 7) * sw + (long long)((g->kw - 1) * g->dw) - (long long)g->pw;
+		int interior = nl == 8 && sw == 1 && first0 >= 0 && last < iw_n;
 		for (size_t kh = 0; kh < g->kh; kh++) {
 			long long ih = (long long)(oh * g->sh + kh * g->dh) - (long long)g->ph;
 			if (ih < 0 || ih >= (long long)g->ih)
 				continue;
 			const float *xr = x + (size_t)ih * g->iw;
+			if (interior) {
+				for (size_t kw = 0; kw < g->kw; kw++)
+					acc = _mm256_fmadd_ps(
+					    _mm256_set1_ps(w[kh * g->kw + kw]),
+					    _mm256_loadu_ps(xr + first0 + (long long)(kw * g->dw)),
+					    acc);
+				continue;
+			}
 			for (size_t kw = 0; kw < g->kw; kw++) {
 				long long first = (long long)ow0 * sw + (long long)(kw * g->dw) -
 				                  (long long)g->pw;
-				long long lo = first >= 0 ? 0 : (-first + sw - 1) / sw;
-				long long lim = iw_n - first;
-				long long hi = lim <= 0 ? 0 : (lim + sw - 1) / sw;
+				long long lim = iw_n - first, lo, hi;
+				if (sw == 1) { /* no divisions on the common path */
+					lo = first >= 0 ? 0 : -first;
+					hi = lim <= 0 ? 0 : lim;
+				} else {
+					lo = first >= 0 ? 0 : (-first + sw - 1) / sw;
+					hi = lim <= 0 ? 0 : (lim + sw - 1) / sw;
+				}
 				if (hi > (long long)nl)
 					hi = (long long)nl;
 				if (lo >= hi)

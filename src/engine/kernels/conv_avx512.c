@@ -4,6 +4,7 @@
  * so there is no separate edge code. Stride 1 reads contiguous input; other strides gather.
  */
 #include <immintrin.h>
+#include <stdint.h>
 
 #include "engine/kernels/conv_internal.h"
 
@@ -13,22 +14,72 @@ void eml_dw_row_avx512(const eml_dw_geom *g, const float *x, const float *w, flo
 	const long long iw_n = (long long)g->iw, sw = (long long)g->sw;
 	const __m512i lane =
 	    _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	const __m512i even =
+	    _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 	for (size_t ow0 = 0; ow0 < g->ow; ow0 += 16) {
 		size_t nl = g->ow - ow0 < 16 ? g->ow - ow0 : 16;
 		__mmask16 out_mask = (__mmask16)((1u << nl) - 1);
 		__m512 acc = _mm512_set1_ps(bias);
+		/* Interior block: every tap of all 16 lanes is inside the row (stride 1 and 2 read
+		 * whole vectors, no mask arithmetic). */
+		long long first0 = (long long)ow0 * sw - (long long)g->pw;
+		long long last = (long long)(ow0 + 15) * sw + (long long)((g->kw - 1) * g->dw) -
+		                 (long long)g->pw;
+		int interior =
+		    nl == 16 && first0 >= 0 && last + (sw == 2 ? 1 : 0) < iw_n && sw <= 2;
 		for (size_t kh = 0; kh < g->kh; kh++) {
 			long long ih = (long long)(oh * g->sh + kh * g->dh) - (long long)g->ph;
 			if (ih < 0 || ih >= (long long)g->ih)
 				continue;
 			const float *xr = x + (size_t)ih * g->iw;
+			if (interior) {
+				for (size_t kw = 0; kw < g->kw; kw++) {
+					const float *xp = xr + first0 + (long long)(kw * g->dw);
+					__m512 wv = _mm512_set1_ps(w[kh * g->kw + kw]);
+					__m512 xv;
+					if (sw == 1)
+						xv = _mm512_loadu_ps(xp);
+					else
+						xv = _mm512_permutex2var_ps(
+						    _mm512_loadu_ps(xp), even,
+						    _mm512_loadu_ps(xp + 16));
+					acc = _mm512_fmadd_ps(wv, xv, acc);
+				}
+				continue;
+			}
 			for (size_t kw = 0; kw < g->kw; kw++) {
 				long long first = (long long)ow0 * sw + (long long)(kw * g->dw) -
 				                  (long long)g->pw;
+				if (sw == 2) {
+					/* 32 consecutive inputs from `first`, out-of-row ones masked
+					 * off (read as 0), then the even ones. */
+					long long jlo = first >= 0 ? 0 : -first;
+					long long jhi = iw_n - first;
+					if (jhi > 32)
+						jhi = 32;
+					if (jlo >= jhi)
+						continue;
+					uint32_t m32 =
+					    (uint32_t)((jhi >= 32 ? ~0ull : (1ull << jhi) - 1) &
+					               ~((1ull << jlo) - 1));
+					__m512 a0 =
+					    _mm512_maskz_loadu_ps((__mmask16)m32, xr + first);
+					__m512 a1 = _mm512_maskz_loadu_ps((__mmask16)(m32 >> 16),
+					                                  xr + first + 16);
+					acc = _mm512_fmadd_ps(_mm512_set1_ps(w[kh * g->kw + kw]),
+					                      _mm512_permutex2var_ps(a0, even, a1),
+					                      acc);
+					continue;
+				}
 				/* lanes l with 0 <= first + l*sw < iw */
-				long long lo = first >= 0 ? 0 : (-first + sw - 1) / sw;
-				long long lim = iw_n - first;
-				long long hi = lim <= 0 ? 0 : (lim + sw - 1) / sw;
+				long long lim = iw_n - first, lo, hi;
+				if (sw == 1) { /* no divisions on the common path */
+					lo = first >= 0 ? 0 : -first;
+					hi = lim <= 0 ? 0 : lim;
+				} else {
+					lo = first >= 0 ? 0 : (-first + sw - 1) / sw;
+					hi = lim <= 0 ? 0 : (lim + sw - 1) / sw;
+				}
 				if (hi > (long long)nl)
 					hi = (long long)nl;
 				if (lo >= hi)

@@ -15,6 +15,7 @@
 #include "engine/kernels/gemm.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -133,7 +134,7 @@ static const gemm_isa isa_avx512 = {.name = "avx512",
                                     .small_m = eml_gemm_small_m_avx512};
 #endif
 
-static const gemm_isa *g_forced;
+static _Atomic(const gemm_isa *) g_forced;
 
 static const gemm_isa *isa_detect(void)
 {
@@ -150,12 +151,17 @@ static const gemm_isa *isa_detect(void)
 
 static const gemm_isa *isa_get(void)
 {
-	static const gemm_isa *detected; /* idempotent race: every thread computes the same value */
-	if (g_forced)
-		return g_forced;
-	if (!detected)
-		detected = isa_detect();
-	return detected;
+	/* Every thread would compute the same value: relaxed atomics make the race benign. */
+	static _Atomic(const gemm_isa *) detected;
+	const gemm_isa *f = atomic_load_explicit(&g_forced, memory_order_relaxed);
+	if (f)
+		return f;
+	const gemm_isa *d = atomic_load_explicit(&detected, memory_order_relaxed);
+	if (!d) {
+		d = isa_detect();
+		atomic_store_explicit(&detected, d, memory_order_relaxed);
+	}
+	return d;
 }
 
 const char *eml_sgemm_isa(void)
@@ -206,7 +212,7 @@ static float act_scalar(float x, int act, float a, float b)
 {
 	switch (act) {
 	case EML_ACT_RELU:
-		return x > 0.0f ? x : 0.0f;
+		return x < 0.0f ? 0.0f : x; /* NaN stays NaN, as max(x, 0) in ONNX's reference */
 	case EML_ACT_CLIP:
 		return x < a ? a : (x > b ? b : x);
 	case EML_ACT_HARDSIGMOID: {
@@ -238,7 +244,7 @@ void eml_act_apply(float *x, size_t n, int act, float a, float b)
 		return;
 	case EML_ACT_RELU:
 		for (size_t i = 0; i < n; i++)
-			x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+			x[i] = x[i] < 0.0f ? 0.0f : x[i];
 		return;
 	case EML_ACT_CLIP:
 		/* Written as compare-selects so that NaN stays NaN like ONNX Clip's reference. */
@@ -547,8 +553,9 @@ size_t eml_sgemm_work_size(size_t M, size_t N, size_t K, int threads)
 	return (size_t)threads * (a + b) + 64;
 }
 
-/* Work below this many multiply-adds stays on one thread: waking workers costs more. */
-#define GEMM_PARALLEL_MIN_FLOPS (1u << 18)
+/* Work below this many multiply-adds (~40 us on one core) stays on one thread: waking the
+ * workers costs ~10-20 us. */
+#define GEMM_PARALLEL_MIN_FLOPS (1u << 22)
 
 static void sgemm_impl(eml_threadpool *pool, size_t M, size_t N, size_t K, float alpha,
                        const float *A, size_t lda, int trans_a, const float *packed_a,
@@ -566,7 +573,11 @@ static void sgemm_impl(eml_threadpool *pool, size_t M, size_t N, size_t K, float
 	gemm_isa alt;
 	if (ep && ep->bias_kind == EML_BIAS_FULL && ep->bias == C) {
 		/* In-place Gemm (C input is the output): C = beta*C first, then accumulate. */
-		if (ep->beta != 1.0f)
+		/* beta 0 ignores C entirely (also NaN or inf in it), as in ONNX Gemm. */
+		if (ep->beta == 0.0f)
+			for (size_t i = 0; i < M; i++)
+				memset(C + i * ldc, 0, N * sizeof(float));
+		else if (ep->beta != 1.0f)
 			for (size_t i = 0; i < M; i++)
 				for (size_t j = 0; j < N; j++)
 					C[i * ldc + j] *= ep->beta;
@@ -651,13 +662,21 @@ static void sgemm_impl(eml_threadpool *pool, size_t M, size_t N, size_t K, float
 		gemm_serial(&g, 0, M, 0, N, 0);
 		return;
 	}
-	g.split_n = nt >= mt;
+	/* Split the dimension whose slabs need no packing of their own when one operand is
+	 * pre-packed (M slabs with packed B, N slabs with packed A), else the one with more tiles. */
+	if (g.packed && !g.packed_a && mt >= 2 * (size_t)threads)
+		g.split_n = 0;
+	else if (g.packed_a && !g.packed && nt >= 2 * (size_t)threads)
+		g.split_n = 1;
+	else
+		g.split_n = nt >= mt;
 	size_t tiles = g.split_n ? nt : mt;
 	size_t unit = g.split_n ? (size_t)g.isa->nr : (size_t)g.isa->mr;
 	/* More slabs than threads (up to 4 per thread) so that a thread slowed down by anything
-	 * else on the machine does not hold up the others; but slabs of at least ~256 columns or
-	 * ~128 rows, so that re-packing the other operand per slab stays below ~1%. */
-	size_t min_tiles = g.split_n ? (256 + unit - 1) / unit : (128 + unit - 1) / unit;
+	 * else on the machine does not hold up the others, but only when slabs stay wide: every
+	 * slab packs the whole other operand again (memory-bound work, ~30x dearer per element
+	 * than a multiply-add), so slabs of at least 1024 columns or 512 rows. */
+	size_t min_tiles = g.split_n ? (1024 + unit - 1) / unit : (512 + unit - 1) / unit;
 	size_t want = tiles / min_tiles;
 	if (want > 4 * (size_t)threads)
 		want = 4 * (size_t)threads;

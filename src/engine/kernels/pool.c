@@ -7,6 +7,10 @@
 #include "engine/kernels/pool.h"
 
 #include <math.h>
+#include <string.h>
+
+#include "engine/kernels/gemm.h"
+#include "engine/kernels/pool_internal.h"
 
 static size_t prod(const size_t *v, int n)
 {
@@ -47,6 +51,7 @@ typedef struct pool_job {
 	float *y;
 	int64_t *ind;
 	int kind;
+	int simd; /* AVX-512 rows */
 	size_t is, os;
 } pool_job;
 
@@ -190,12 +195,58 @@ static void pool_plane_2d(const pool_job *j, size_t plane)
 	}
 }
 
+/* AVX-512 rows for 2-D pooling without dilation or indices (NULL when not available). */
+static int simd_pool_ok(const pool_job *j)
+{
+#if defined(__x86_64__)
+	const eml_pool_params *p = j->p;
+	if (j->ind || p->nd != 2 || p->dilation[0] != 1 || p->dilation[1] != 1 ||
+	    p->in[1] * p->stride[1] + p->kernel[1] + p->pad_begin[1] >= ((size_t)1 << 30))
+		return 0;
+	/* Follows the GEMM ISA choice, so eml_sgemm_force_isa covers both paths in tests. */
+	return strcmp(eml_sgemm_isa(), "avx512") == 0;
+#else
+	(void)j;
+	return 0;
+#endif
+}
+
+static void pool_plane_simd(const pool_job *j, size_t plane)
+{
+#if defined(__x86_64__)
+	const eml_pool_params *p = j->p;
+	eml_pool2d_geom g = {.ih = p->in[0],
+	                     .iw = p->in[1],
+	                     .oh = p->out[0],
+	                     .ow = p->out[1],
+	                     .kh = p->kernel[0],
+	                     .kw = p->kernel[1],
+	                     .sh = p->stride[0],
+	                     .sw = p->stride[1],
+	                     .ph = p->pad_begin[0],
+	                     .pw = p->pad_begin[1],
+	                     .peh = p->pad_end[0],
+	                     .pew = p->pad_end[1],
+	                     .is_max = j->kind == POOL_MAX,
+	                     .count_include_pad = p->count_include_pad};
+	const float *x = j->x + plane * j->is;
+	float *y = j->y + plane * j->os;
+	for (size_t oh = 0; oh < g.oh; oh++)
+		eml_pool2d_row_avx512(&g, x, oh, y + oh * g.ow);
+#else
+	(void)j;
+	(void)plane;
+#endif
+}
+
 static void pool_task(void *ctx, size_t plane, int thread)
 {
 	(void)thread;
 	const pool_job *j = ctx;
 	const eml_pool_params *p = j->p;
-	if (p->nd == 2 && p->dilation[0] == 1 && p->dilation[1] == 1)
+	if (j->simd)
+		pool_plane_simd(j, plane);
+	else if (p->nd == 2 && p->dilation[0] == 1 && p->dilation[1] == 1)
 		pool_plane_2d(j, plane);
 	else
 		pool_plane_nd(j, plane);
@@ -213,6 +264,7 @@ static void pool_run(eml_threadpool *pool, const eml_pool_params *p, const float
 	              .os = prod(p->out, p->nd)};
 	if (j.os == 0)
 		return;
+	j.simd = simd_pool_ok(&j);
 	eml_threadpool_run(pool, p->batch * p->channels, pool_task, &j);
 }
 

@@ -5,6 +5,8 @@
  */
 #include "engine/kernels/vmath.h"
 
+#include <stdatomic.h>
+
 #include "engine/kernels/vmath_internal.h"
 
 #define VMATH_W 4
@@ -20,11 +22,8 @@ typedef struct vm_isa {
 static const vm_isa vm_generic = {eml_vexp_generic, eml_vsigmoid_generic, eml_vtanh_generic,
                                   eml_verf_generic};
 
-static const vm_isa *vm_get(void)
+static const vm_isa *vm_detect(void)
 {
-	static const vm_isa *chosen; /* idempotent race: every thread computes the same value */
-	if (chosen)
-		return chosen;
 	const vm_isa *c = &vm_generic;
 #if defined(__x86_64__)
 	static const vm_isa vm_avx2 = {eml_vexp_avx2, eml_vsigmoid_avx2, eml_vtanh_avx2,
@@ -37,7 +36,18 @@ static const vm_isa *vm_get(void)
 	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 		c = &vm_avx2;
 #endif
-	chosen = c;
+	return c;
+}
+
+static const vm_isa *vm_get(void)
+{
+	/* Every thread would compute the same value: relaxed atomics make the race benign. */
+	static _Atomic(const vm_isa *) chosen;
+	const vm_isa *c = atomic_load_explicit(&chosen, memory_order_relaxed);
+	if (!c) {
+		c = vm_detect();
+		atomic_store_explicit(&chosen, c, memory_order_relaxed);
+	}
 	return c;
 }
 
