@@ -434,6 +434,61 @@ out:
 	return rc;
 }
 
+/*
+ * Cross-table checks once everything is read (a key may come from a hostile client, and the
+ * engine builds its plan from these tables):
+ *  - every GRAPH(S) attribute names a graph whose parent is the graph of the node holding it,
+ *    and every subgraph is owned by exactly one attribute;
+ *  - single assignment: each value is defined at most once, as a graph input, an initializer or
+ *    a node output (ONNX graphs are SSA; two producers of one id would make the plan ambiguous).
+ */
+static int check_links(const eml_model *m)
+{
+	int rc = EML_OK;
+	uint32_t *owners = eml_calloc(m->n_graphs, sizeof(uint32_t));
+	uint8_t *defined = eml_calloc(m->n_values ? m->n_values : 1, 1);
+	EML_ENSURE(owners != NULL && defined != NULL, EML_E_NOMEM);
+	for (uint32_t g = 0; g < m->n_graphs; g++) {
+		const eml_graph *gr = &m->graphs[g];
+		for (uint32_t i = 0; i < gr->n_inputs; i++) {
+			EML_ENSURE(!defined[gr->inputs[i]], EML_E_TKEY_BAD_REF);
+			defined[gr->inputs[i]] = 1;
+		}
+		for (uint32_t i = 0; i < gr->n_initializers; i++) {
+			EML_ENSURE(!defined[gr->initializers[i]], EML_E_TKEY_BAD_REF);
+			defined[gr->initializers[i]] = 1;
+		}
+		for (uint32_t i = 0; i < gr->n_nodes; i++) {
+			const eml_node *nd = &gr->nodes[i];
+			for (uint32_t o = 0; o < nd->n_outputs; o++) {
+				if (nd->outputs[o] < 0)
+					continue;
+				EML_ENSURE(!defined[nd->outputs[o]], EML_E_TKEY_BAD_REF);
+				defined[nd->outputs[o]] = 1;
+			}
+			for (uint32_t a = 0; a < nd->n_attrs; a++) {
+				const eml_attr *at = &nd->attrs[a];
+				uint32_t n = at->type == EML_ATTR_GRAPH    ? 1
+				             : at->type == EML_ATTR_GRAPHS ? at->n
+				                                           : 0;
+				for (uint32_t j = 0; j < n; j++) {
+					int32_t sg =
+					    at->type == EML_ATTR_GRAPH ? at->graph : at->graphs[j];
+					EML_ENSURE(m->graphs[sg].parent == (int32_t)g,
+					           EML_E_TKEY_BAD_REF);
+					owners[sg]++;
+				}
+			}
+		}
+	}
+	for (uint32_t g = 1; g < m->n_graphs; g++)
+		EML_ENSURE(owners[g] == 1, EML_E_TKEY_BAD_REF);
+out:
+	eml_free(owners);
+	eml_free(defined);
+	return rc;
+}
+
 int eml_tkey_parse_body(const uint8_t *p, size_t n, uint64_t plaintext_len, eml_model **out)
 {
 	int rc = EML_OK;
@@ -454,8 +509,8 @@ int eml_tkey_parse_body(const uint8_t *p, size_t n, uint64_t plaintext_len, eml_
 		EML_GUARD(get_i64(&x, &m->opsets[i].version));
 	}
 
-	/* The value table refers to tensors, which come next: read the tensor count first by
-	 * peeking is not possible, so values are checked against the tensor count afterwards. */
+	/* Values refer to tensors, whose table comes next: their tensor ids are range-checked
+	 * against the limit here and against the real tensor count once it is known. */
 	EML_GUARD(get_u32(&x, &cnt));
 	EML_GUARD(check_count(&x, cnt, EML_MAX_VALUES, 13));
 	m->values = eml_calloc(cnt ? cnt : 1, sizeof(eml_value));
@@ -523,25 +578,7 @@ int eml_tkey_parse_body(const uint8_t *p, size_t n, uint64_t plaintext_len, eml_
 				EML_GUARD(get_attr(&x, &nd->attrs[a]));
 		}
 	}
-	/* Subgraph links: every GRAPH(S) attribute must name a graph whose parent is the graph of
-	 * the node holding it; nesting depth is bounded (which also excludes parent cycles). */
-	for (uint32_t g = 0; g < cnt; g++) {
-		const eml_graph *gr = &m->graphs[g];
-		for (uint32_t i = 0; i < gr->n_nodes; i++) {
-			const eml_node *nd = &gr->nodes[i];
-			for (uint32_t a = 0; a < nd->n_attrs; a++) {
-				const eml_attr *at = &nd->attrs[a];
-				if (at->type == EML_ATTR_GRAPH)
-					EML_ENSURE(m->graphs[at->graph].parent == (int32_t)g,
-					           EML_E_TKEY_BAD_REF);
-				if (at->type == EML_ATTR_GRAPHS)
-					for (uint32_t j = 0; j < at->n; j++)
-						EML_ENSURE(m->graphs[at->graphs[j]].parent ==
-						               (int32_t)g,
-						           EML_E_TKEY_BAD_REF);
-			}
-		}
-	}
+	EML_GUARD(check_links(m));
 	for (uint32_t g = 1; g < cnt; g++) {
 		int depth = 0;
 		for (int32_t pg = m->graphs[g].parent; pg != -1; pg = m->graphs[pg].parent) {

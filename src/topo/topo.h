@@ -88,11 +88,12 @@ uint64_t eml_blob_expected_len(const eml_blob_info *bi);
 uint64_t eml_blob_bucket(uint64_t n);
 
 /*
- * Check the blob's SHA-256 against the key, then decrypt every chunk straight into `out`
- * (out_len >= eml_tkey_plaintext_len). On any failure `out` is wiped. When a chunk is at fault
- * (authentication failure, truncation) *bad_chunk (if not NULL) is its index; otherwise it is set
- * to UINT32_MAX. A digest mismatch is localised by authenticating every chunk: the first chunk that
- * fails gives EML_E_BLOB_CHUNK_AUTH, and if all authenticate, EML_E_BLOB_DIGEST.
+ * Check the blob's SHA-256 against the key and decrypt every chunk straight into `out`
+ * (out_len >= eml_tkey_plaintext_len), in one pass (each chunk is hashed and decrypted while in
+ * cache; nothing is returned before both checks pass). On any failure `out` is wiped. When a chunk
+ * is at fault (authentication failure, truncation) *bad_chunk (if not NULL) is its index;
+ * otherwise it is set to UINT32_MAX. A chunk failing authentication gives EML_E_BLOB_CHUNK_AUTH;
+ * if every chunk authenticates but the digest differs, EML_E_BLOB_DIGEST.
  */
 int eml_blob_decrypt(const eml_tkey *k, const uint8_t *blob, size_t n, uint8_t *out, size_t out_len,
                      uint32_t *bad_chunk);

@@ -20,12 +20,6 @@
  * saver and loader. */
 #pragma weak eml_gen_model
 
-/* PROP_ASSERT of prop.h puts the replay arguments after the caller's, which garbles messages
- * with arguments; this variant keeps the order. */
-#define PASSERT(cond, fmt, ...)                                                                    \
-	cr_assert((cond), "[replay: EML_PROP_SEED=%llu, case %d] " fmt,                            \
-	          (unsigned long long)eml_prop_seed_cur, eml_prop_case_cur, ##__VA_ARGS__)
-
 /* Byte-frequency chi-square statistic (255 degrees of freedom). */
 static double chi_square(const uint64_t counts[256], uint64_t n)
 {
@@ -77,8 +71,8 @@ Test(prop, decomposition_separation,
 			eml_gen_opts go = {.max_features = 96, .max_channels = 16};
 			uint8_t *onnx;
 			size_t len;
-			PASSERT(eml_gen_model(&rng, &go, &onnx, &len, NULL) == EML_OK, "gen");
-			PASSERT(eml_onnx_load_bytes(onnx, len, NULL, &m) == EML_OK, "load");
+			PROP_ASSERT(eml_gen_model(&rng, &go, &onnx, &len, NULL) == EML_OK, "gen");
+			PROP_ASSERT(eml_onnx_load_bytes(onnx, len, NULL, &m) == EML_OK, "load");
 			eml_free(onnx);
 			gen_cases++;
 		} else {
@@ -89,9 +83,9 @@ Test(prop, decomposition_separation,
 				size_t len;
 				eml_model *l = NULL;
 				int src = eml_onnx_save(m, &onnx, &len);
-				PASSERT(src == EML_OK, "save: %s", eml_err_name(src));
+				PROP_ASSERT(src == EML_OK, "save: %s", eml_err_name(src));
 				int rc = eml_onnx_load_bytes(onnx, len, NULL, &l);
-				PASSERT(rc == EML_OK, "load: %s", eml_err_name(rc));
+				PROP_ASSERT(rc == EML_OK, "load: %s", eml_err_name(rc));
 				eml_free(onnx);
 				eml_model_free(m);
 				m = l;
@@ -102,7 +96,8 @@ Test(prop, decomposition_separation,
 		                        .chunk_size = eml_rng_chance(&rng, 0.5) ? 4096 : 0};
 		uint8_t *tk, *blob;
 		size_t tkl, bl;
-		PASSERT(eml_topo_decompose(m, &o, &tk, &tkl, &blob, &bl) == EML_OK, "decompose");
+		PROP_ASSERT(eml_topo_decompose(m, &o, &tk, &tkl, &blob, &bl) == EML_OK,
+		            "decompose");
 
 		/* (1) the key carries no tensor value (nor the blob, in the clear) */
 		winset ws;
@@ -110,19 +105,19 @@ Test(prop, decomposition_separation,
 		for (uint32_t i = 0; i < m->n_tensors; i++) {
 			const eml_tensor *t = &m->tensors[i];
 			size_t ho, no;
-			PASSERT(!eml_find_distinctive_window(tk, tkl, m->data + t->offset,
-			                                     (size_t)t->length, &ho, &no),
-			        "tensor %u bytes at %zu found in the tkey at %zu", i, no, ho);
-			PASSERT(!winset_find(&ws, m->data + t->offset, (size_t)t->length, &no),
-			        "tensor %u bytes found in the blob", i);
+			PROP_ASSERT(!eml_find_distinctive_window(tk, tkl, m->data + t->offset,
+			                                         (size_t)t->length, &ho, &no),
+			            "tensor %u bytes at %zu found in the tkey at %zu", i, no, ho);
+			PROP_ASSERT(!winset_find(&ws, m->data + t->offset, (size_t)t->length, &no),
+			            "tensor %u bytes found in the blob", i);
 		}
 		free(ws.h);
 
 		/* (2) the blob is random bytes of a bucketed size */
 		eml_blob_info bi;
-		PASSERT(eml_blob_parse_header(blob, bl, &bi) == EML_OK, "header");
-		PASSERT(eml_blob_bucket(bi.total_len) == bi.total_len, "bucket size");
-		PASSERT(eml_blob_expected_len(&bi) == bl, "blob length");
+		PROP_ASSERT(eml_blob_parse_header(blob, bl, &bi) == EML_OK, "header");
+		PROP_ASSERT(eml_blob_bucket(bi.total_len) == bi.total_len, "bucket size");
+		PROP_ASSERT(eml_blob_expected_len(&bi) == bl, "blob length");
 		uint64_t counts[256] = {0};
 		for (size_t i = EML_BLOB_HEADER_LEN; i < bl; i++) {
 			counts[blob[i]]++;
@@ -131,22 +126,24 @@ Test(prop, decomposition_separation,
 		uint64_t body = bl - EML_BLOB_HEADER_LEN;
 		pooled_n += body;
 		double x = chi_square(counts, body);
-		PASSERT(x < chi_crit(255, 4.753), "blob body chi-square %.1f over %llu bytes", x,
-		        (unsigned long long)body);
+		PROP_ASSERT(x < chi_crit(255, 4.753), "blob body chi-square %.1f over %llu bytes",
+		            x, (unsigned long long)body);
 
 		/* (3) parse back: same topology, same tensor bytes */
 		eml_tkey *k;
-		PASSERT(eml_tkey_parse(tk, tkl, &k) == EML_OK, "parse");
-		PASSERT(eml_tkey_plaintext_len(k) <= bi.total_len, "plaintext within the bucket");
+		PROP_ASSERT(eml_tkey_parse(tk, tkl, &k) == EML_OK, "parse");
+		PROP_ASSERT(eml_tkey_plaintext_len(k) <= bi.total_len,
+		            "plaintext within the bucket");
 		int d = tm_models_differ(m, eml_tkey_model(k), 0);
-		PASSERT(d == 0, "tkey topology differs (%d)", d);
+		PROP_ASSERT(d == 0, "tkey topology differs (%d)", d);
 		eml_model *j;
 		uint32_t bad;
-		PASSERT(eml_topo_join(k, blob, bl, &j, &bad) == EML_OK, "join");
-		PASSERT(tm_tensors_differ(m, j) == 0, "tensor bytes differ after join");
+		PROP_ASSERT(eml_topo_join(k, blob, bl, &j, &bad) == EML_OK, "join");
+		PROP_ASSERT(tm_tensors_differ(m, j) == 0, "tensor bytes differ after join");
 		if (from_gen && o.keep_io_names) {
 			char why[128] = "";
-			PASSERT(eml_gen_model_diff(m, j, why, sizeof(why)) == 0, "diff: %s", why);
+			PROP_ASSERT(eml_gen_model_diff(m, j, why, sizeof(why)) == 0, "diff: %s",
+			            why);
 		}
 		eml_model_free(j);
 		eml_tkey_free(k);
