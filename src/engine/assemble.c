@@ -822,6 +822,10 @@ static int build_node(struct eml_build *b, const eml_node *n, int depth)
 	const eml_model *m = b->m;
 	eml_op_ctx c;
 	memset(&c, 0, sizeof(c));
+	EML_ENSURE(n->op_type != NULL, EML_E_ENGINE_SHAPE);
+	EML_ENSURE((n->n_inputs == 0 || n->inputs != NULL) &&
+	               (n->n_outputs == 0 || n->outputs != NULL),
+	           EML_E_ENGINE_SHAPE);
 	EML_ENSURE(n->domain == NULL || n->domain[0] == 0 || strcmp(n->domain, "ai.onnx") == 0,
 	           EML_E_UNSUPPORTED);
 	if (strcmp(n->op_type, "If") == 0)
@@ -895,6 +899,18 @@ static int build_node(struct eml_build *b, const eml_node *n, int depth)
 	if (c.alias_out0 && c.in[0] != NULL && c.out[0] != NULL) {
 		int32_t src = rec_root(p, n->inputs[0]);
 		c.out[0]->alias = src;
+	} else if (c.inplace && c.out[0] != NULL && c.out[0]->alias < 0) {
+		/* reuse the bytes of an input that dies here (read by this node only) */
+		for (uint32_t k = 0; k < n->n_inputs; k++) {
+			eml_rt *x = c.in[k];
+			int32_t xid = n->inputs[k];
+			if (x == NULL || xid < 0 || x->kind != EML_RT_INTER || x->alias >= 0 ||
+			    b->uses[xid] != 1 || x->dtype != c.out[0]->dtype ||
+			    x->elems != c.out[0]->elems || x->bytes != c.out[0]->bytes)
+				continue;
+			c.out[0]->alias = xid;
+			break;
+		}
 	}
 	EML_GUARD(push_step(b, def, &c));
 out:
@@ -937,7 +953,8 @@ static int32_t consumer(const eml_graph *g, uint32_t from, int32_t v)
 
 static int is_op(const eml_node *n, const char *op)
 {
-	return strcmp(n->op_type, op) == 0 && (n->domain == NULL || n->domain[0] == 0);
+	return n->op_type != NULL && strcmp(n->op_type, op) == 0 &&
+	       (n->domain == NULL || n->domain[0] == 0);
 }
 
 /*
@@ -1285,11 +1302,7 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 	p = eml_calloc(1, sizeof(*p));
 	EML_ENSURE(p != NULL, EML_E_NOMEM);
 	b.p = p;
-	/* One pool per plan (its workers are created here and joined in eml_plan_free); created
-	 * first so operators size their scratch for it and folding can use it. */
 	EML_ENSURE(opts == NULL || opts->threads >= 0, EML_E_ARG);
-	EML_GUARD(eml_threadpool_new(opts != NULL ? opts->threads : 0, &p->pool));
-	p->threads = eml_threadpool_threads(p->pool);
 	uint32_t nv = m->n_values;
 	p->block = eml_calloc(nv + 1, sizeof(eml_rt));
 	p->all = eml_calloc(nv + 16, sizeof(eml_rt *));
@@ -1319,6 +1332,10 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 	rc = bind_inputs(&b, inputs, n_inputs);
 	if (rc != EML_OK)
 		goto out;
+	/* One pool per plan (its workers are created here and joined in eml_plan_free); created
+	 * before the graph walk so operators size their scratch for it and folding can use it. */
+	EML_GUARD(eml_threadpool_new(opts != NULL ? opts->threads : 0, &p->pool));
+	p->threads = eml_threadpool_threads(p->pool);
 	EML_GUARD(build_graph(&b, 0, 0));
 	EML_GUARD(place(&b, opts != NULL ? opts->max_memory : 0));
 

@@ -3,6 +3,7 @@
  * file in ops/ and one line here. The same table answers eml_engine_op_table() for `eml check`
  * (src/onnx/support.c); a test keeps the two in agreement.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "common/guard.h"
@@ -90,13 +91,21 @@ const eml_op_def *eml_engine_op_find(const char *op, int64_t opset)
 	return NULL;
 }
 
-const eml_engine_op_info *eml_engine_op_table(size_t *n)
+static size_t k_info_n;
+static pthread_once_t k_info_once = PTHREAD_ONCE_INIT;
+
+static void info_build(void)
 {
-	/* Built from k_ops on every call (idempotent, identical values: safe under races). */
 	size_t j = 0;
 	for (size_t i = 0; i < EML_ARRAY_LEN(k_ops); i++)
 		k_info[j++] = (eml_engine_op_info){k_ops[i].op, k_ops[i].since, k_ops[i].until};
-	k_info[j] = (eml_engine_op_info){"If", 7, 18};
-	*n = j + 1;
+	k_info[j++] = (eml_engine_op_info){"If", 7, 18}; /* handled by the assembler */
+	k_info_n = j;
+}
+
+const eml_engine_op_info *eml_engine_op_table(size_t *n)
+{
+	pthread_once(&k_info_once, info_build);
+	*n = k_info_n;
 	return k_info;
 }

@@ -12,7 +12,8 @@
  * this binary (build/conformance.txt). The test FAILS if any claimed test fails.
  *
  * EML_CONFORMANCE_FILTER=substring runs only matching tests (for debugging);
- * EML_CONFORMANCE_THREADS sets the engine's threads (default 1: the machine is shared).
+ * Every data set runs at 1 and at 2 engine threads (both must pass); EML_CONFORMANCE_THREADS=N
+ * runs at N threads only.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -370,15 +371,22 @@ static void run_test(const char *tdir, int threads, struct result *r)
 		r->status = R_FAIL;
 		snprintf(r->reason, sizeof(r->reason), "no test_data_set folder");
 	}
-	for (size_t i = 0; i < ns; i++) {
+	/* threads == 0: every data set at 1 and at 2 threads (the parallel paths must agree). */
+	int tlist[2] = {threads > 0 ? threads : 1, 2};
+	int nt = threads > 0 ? 1 : 2;
+	for (size_t i = 0; i < ns && r->status == R_PASS; i++) {
 		char ddir[PATH_MAX], why[400] = "";
 		pathf(ddir, sizeof(ddir), "%s/%s", tdir, sets[i]);
-		if (!run_dataset(m, ddir, threads, why, sizeof(why))) {
-			r->status = R_FAIL;
-			snprintf(r->reason, sizeof(r->reason), "%s: %s", sets[i], why);
-			break;
+		for (int t = 0; t < nt; t++) {
+			if (!run_dataset(m, ddir, tlist[t], why, sizeof(why))) {
+				r->status = R_FAIL;
+				snprintf(r->reason, sizeof(r->reason), "%s (%d thread%s): %s",
+				         sets[i], tlist[t], tlist[t] == 1 ? "" : "s", why);
+				break;
+			}
 		}
-		r->datasets++;
+		if (r->status == R_PASS)
+			r->datasets++;
 	}
 	free_list(sets, ns);
 	eml_model_free(m);
@@ -449,7 +457,7 @@ Test(conformance, onnx_backend_tests_for_every_claimed_operator)
 {
 	const char *filter = getenv("EML_CONFORMANCE_FILTER");
 	int threads =
-	    getenv("EML_CONFORMANCE_THREADS") ? atoi(getenv("EML_CONFORMANCE_THREADS")) : 1;
+	    getenv("EML_CONFORMANCE_THREADS") ? atoi(getenv("EML_CONFORMANCE_THREADS")) : 0;
 	struct entry *all = calloc(MAX_TESTS, sizeof(*all));
 	cr_assert_not_null(all);
 	size_t n_all = 0;

@@ -307,3 +307,34 @@ Test(engine, huge_constant_of_shape_is_refused_by_the_memory_limit)
 	cr_assert_null(p);
 	eml_model_free(m);
 }
+
+/* Symbolic dims bind from the request and must agree between inputs sharing the symbol. */
+Test(engine, symbolic_dims_must_agree_across_inputs)
+{
+	eml_model *m = mb_new(13);
+	int32_t a = mb_value(m, EML_DT_FLOAT, 2, D(-1, 2));
+	int32_t b = mb_value(m, EML_DT_FLOAT, 2, D(-1, 2));
+	m->values[a].dims[0].sym = 7;
+	m->values[b].dims[0].sym = 7;
+	int32_t y = mb_tmp(m);
+	mb_input(m, a);
+	mb_input(m, b);
+	mb_node(m, "Add", I(a, b), I(y));
+	mb_output(m, y);
+	float d[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	eml_io_tensor in[2] = {mb_io(EML_DT_FLOAT, 2, D(3, 2), d),
+	                       mb_io(EML_DT_FLOAT, 2, D(1, 2), d)};
+	eml_plan *p = NULL;
+	int bad = 99;
+	cr_assert_eq(eml_engine_assemble(m, in, 2, NULL, &p, &bad), EML_E_ENGINE_INPUT_SHAPE);
+	cr_assert_eq(bad, 1);
+	in[1] = mb_io(EML_DT_FLOAT, 2, D(3, 2), d + 2);
+	cr_assert_eq(eml_engine_assemble(m, in, 2, NULL, &p, &bad), EML_OK);
+	cr_assert_eq(eml_plan_run(p), EML_OK);
+	eml_io_tensor o;
+	eml_plan_output(p, 0, &o);
+	cr_assert_eq(o.dims[0], 3);
+	cr_assert_float_eq(((const float *)o.data)[5], 6.0f + 8.0f, 1e-6);
+	eml_plan_free(p);
+	eml_model_free(m);
+}

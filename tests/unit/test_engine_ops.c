@@ -623,3 +623,201 @@ Test(engine_ops, generated_broadcasting_cases_match_reference, .timeout = 120)
 		eml_model_free(m);
 	}
 }
+
+/* Generated single-node graphs of every claimed operator with random inputs, shapes and
+ * attributes (many invalid): assembly fails with a result code or the plan runs; never a crash
+ * (run under ASan/UBSan in the sanitizer build). */
+Test(engine_ops, generated_random_nodes_never_crash, .timeout = 300)
+{
+	static const char *int_attrs[] = {"axis",          "keepdims",
+	                                  "group",         "transA",
+	                                  "transB",        "to",
+	                                  "ceil_mode",     "count_include_pad",
+	                                  "allowzero",     "noop_with_empty_axes",
+	                                  "start",         "end",
+	                                  "storage_order", "exclude_outside",
+	                                  "training_mode"};
+	static const char *ints_attrs[] = {
+	    "axes",  "perm",           "kernel_shape", "pads",   "strides", "dilations",
+	    "split", "output_padding", "output_shape", "starts", "ends",    "shape"};
+	static const char *f_attrs[] = {"alpha", "beta", "epsilon", "min", "max", "value"};
+	static const char *s_vals[] = {
+	    "nearest",  "linear",  "cubic", "SAME_UPPER",    "SAME_LOWER",         "VALID",
+	    "constant", "reflect", "edge",  "align_corners", "tf_crop_and_resize", "bogus"};
+	static const char *s_attrs[] = {"mode", "auto_pad", "coordinate_transformation_mode",
+	                                "nearest_mode"};
+	size_t n_ops = 0;
+	const eml_engine_op_info *tab = eml_engine_op_table(&n_ops);
+	int ok_runs = 0;
+	PROP_FOR_EACH_CASE(rng)
+	{
+		for (int rep = 0; rep < 3; rep++) {
+			const char *op = tab[eml_rng_below(&rng, n_ops)].op;
+			if (strcmp(op, "If") == 0)
+				continue;
+			eml_model *m = mb_new(eml_rng_range(&rng, 7, 18));
+			int32_t ins[4];
+			eml_io_tensor io[4];
+			float data[4][64];
+			int64_t dims[4][4];
+			uint32_t ranks[4];
+			size_t n_graph_in = 0;
+			uint32_t nin = (uint32_t)eml_rng_range(&rng, 0, 4);
+			for (uint32_t k = 0; k < nin; k++) {
+				ranks[k] = (uint32_t)eml_rng_below(&rng, 5);
+				uint64_t ne = 1;
+				for (uint32_t d = 0; d < ranks[k]; d++) {
+					dims[k][d] = eml_rng_range(&rng, ne > 16 ? 1 : 0, 3);
+					ne *= (uint64_t)dims[k][d];
+				}
+				if (eml_rng_chance(&rng, 0.4) && ranks[k] <= 1) {
+					int64_t iv[3];
+					for (int q = 0; q < 3; q++)
+						iv[q] = eml_rng_range(&rng, -3, 4);
+					int64_t d1 =
+					    ranks[k] ? (dims[k][0] < 3 ? dims[k][0] : 3) : 0;
+					ins[k] = mb_const(m, EML_DT_INT64, ranks[k], &d1, iv);
+				} else {
+					for (uint64_t q = 0; q < ne && q < 64; q++)
+						data[k][q] = eml_rng_float(&rng, -3, 3);
+					ins[k] =
+					    mb_value(m, EML_DT_FLOAT, (int32_t)ranks[k], dims[k]);
+					mb_input(m, ins[k]);
+					io[n_graph_in++] =
+					    mb_io(EML_DT_FLOAT, ranks[k], dims[k], data[k]);
+				}
+			}
+			int32_t inl[5], outl[3];
+			for (uint32_t k = 0; k < nin; k++)
+				inl[k] = ins[k];
+			inl[nin] = MB_END;
+			uint32_t nout = (uint32_t)eml_rng_range(&rng, 1, 2);
+			for (uint32_t k = 0; k < nout; k++)
+				outl[k] = mb_tmp(m);
+			outl[nout] = MB_END;
+			eml_node *n = mb_node(m, op, inl, outl);
+			int na = (int)eml_rng_below(&rng, 4);
+			for (int a = 0; a < na; a++) {
+				switch (eml_rng_below(&rng, 4)) {
+				case 0:
+					mb_attr_i(n, int_attrs[eml_rng_below(&rng, 15)],
+					          eml_rng_range(&rng, -2, 12));
+					break;
+				case 1: {
+					int64_t v[8];
+					uint32_t cnt = (uint32_t)eml_rng_below(&rng, 9);
+					for (uint32_t q = 0; q < cnt; q++)
+						v[q] = eml_rng_range(&rng, -3, 4);
+					mb_attr_ints(n, ints_attrs[eml_rng_below(&rng, 12)], cnt,
+					             v);
+					break;
+				}
+				case 2:
+					mb_attr_f(n, f_attrs[eml_rng_below(&rng, 6)],
+					          eml_rng_float(&rng, -2, 2));
+					break;
+				default:
+					mb_attr_s(n, s_attrs[eml_rng_below(&rng, 4)],
+					          s_vals[eml_rng_below(&rng, 12)]);
+					break;
+				}
+			}
+			for (uint32_t k = 0; k < nout; k++)
+				mb_output(m, outl[k]);
+			eml_plan *p = NULL;
+			int bad = 99;
+			int rc = eml_engine_assemble(m, io, n_graph_in, NULL, &p, &bad);
+			GEN_ASSERT(rc != EML_OK || p != NULL, "%s: OK without a plan", op);
+			GEN_ASSERT(rc == EML_OK || p == NULL, "%s: a plan with an error", op);
+			GEN_ASSERT(bad >= -1 && bad < (int)n_graph_in + 1, "%s: bad_input %d", op,
+			           bad);
+			if (rc == EML_OK) {
+				GEN_ASSERT(eml_plan_run(p) == EML_OK, "%s: run failed", op);
+				ok_runs++;
+			}
+			eml_plan_free(p);
+			eml_model_free(m);
+		}
+	}
+	cr_assert_gt(ok_runs, 0);
+}
+
+/* x * s + t with per-channel constants: one step, same values as computed separately. */
+Test(engine_ops, affine_mul_add_fuse_into_one_pass)
+{
+	for (int expose = 0; expose < 2; expose++) {
+		eml_model *m = mb_new(13);
+		int32_t x = mb_value(m, EML_DT_FLOAT, 4, D(2, 3, 2, 2));
+		mb_input(m, x);
+		float sv[3] = {0.5f, -2, 3}, tv[3] = {1, 2, -3}, one = 4;
+		int32_t S = mb_const(m, EML_DT_FLOAT, 3, D(3, 1, 1), sv);
+		int32_t T = mb_const(m, EML_DT_FLOAT, 3, D(3, 1, 1), tv);
+		int32_t U = mb_const(m, EML_DT_FLOAT, 0, NULL, &one);
+		int32_t a = mb_tmp(m), b = mb_tmp(m), y = mb_tmp(m);
+		mb_node(m, "Mul", I(x, S), I(a));
+		mb_node(m, "Add", I(T, a), I(b));
+		(void)U;
+		mb_node(m, "Relu", I(b), I(y));
+		mb_output(m, y);
+		if (expose)
+			mb_output(m, a);
+		float xs[24];
+		for (int i = 0; i < 24; i++)
+			xs[i] = (float)i - 7;
+		eml_io_tensor in = mb_io(EML_DT_FLOAT, 4, D(2, 3, 2, 2), xs);
+		eml_plan *p = plan1(m, &in, 1);
+		cr_assert_eq(eml_plan_n_steps(p), expose ? 3u : 2u);
+		eml_io_tensor o;
+		const float *r = out_f(p, 0, &o);
+		for (int i = 0; i < 24; i++) {
+			int ch = (i / 4) % 3;
+			float v = xs[i] * sv[ch] + tv[ch];
+			cr_assert_float_eq(r[i], v > 0 ? v : 0, 1e-5, "[%d]", i);
+		}
+		eml_plan_free(p);
+		eml_model_free(m);
+	}
+}
+
+/* Elementwise steps overwrite an input that dies with them: same values, smaller arena. */
+Test(engine_ops, elementwise_in_place_reuses_dying_inputs)
+{
+	uint64_t arena[2];
+	float res[2][1000];
+	float xs[1000];
+	for (int i = 0; i < 1000; i++)
+		xs[i] = (float)(i % 17) / 8.0f - 1.0f;
+	for (int expose = 0; expose < 2; expose++) {
+		eml_model *m = mb_new(13);
+		int32_t x = mb_value(m, EML_DT_FLOAT, 2, D(10, 100));
+		float bias[100];
+		for (int i = 0; i < 100; i++)
+			bias[i] = (float)i / 100.0f;
+		int32_t B = mb_const(m, EML_DT_FLOAT, 1, D(100), bias);
+		mb_input(m, x);
+		int32_t a = mb_tmp(m), e = mb_tmp(m), s = mb_tmp(m), y = mb_tmp(m);
+		mb_node(m, "Neg", I(x), I(a));
+		mb_node(m, "Exp", I(a), I(e));
+		mb_node(m, "Sub", I(e, a), I(s)); /* a read twice: not in place for Exp */
+		mb_node(m, "Add", I(s, B), I(y));
+		mb_output(m, y);
+		if (expose) {
+			mb_output(m, e);
+			mb_output(m, s);
+		}
+		eml_io_tensor in = mb_io(EML_DT_FLOAT, 2, D(10, 100), xs);
+		eml_plan *p = plan1(m, &in, 1);
+		arena[expose] = eml_plan_arena_bytes(p);
+		eml_io_tensor o;
+		memcpy(res[expose], out_f(p, 0, &o), sizeof(res[0]));
+		for (int i = 0; i < 1000; i++) {
+			float want = expf(-xs[i]) + xs[i] + bias[i % 100];
+			cr_assert(fabsf(res[expose][i] - want) <= 1e-5f * (1 + fabsf(want)), "[%d]",
+			          i);
+		}
+		eml_plan_free(p);
+		eml_model_free(m);
+	}
+	cr_assert_lt(arena[0], arena[1], "in place did not shrink the arena (%llu vs %llu)",
+	             (unsigned long long)arena[0], (unsigned long long)arena[1]);
+}

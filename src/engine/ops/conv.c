@@ -168,6 +168,7 @@ static int conv_prep_common(eml_op_ctx *c, int transpose)
 			EML_GUARD(eml_build_new_const(c->b, EML_DT_FLOAT, 1, &m, &s->bias));
 			memcpy(s->bias->data, B->data, B->bytes);
 			EML_GUARD(eml_op_add_input(c, s->bias));
+			c->in[2] = NULL; /* run reads the own copy */
 		} else {
 			s->rt_bias = B;
 		}
@@ -184,6 +185,8 @@ static int conv_prep_common(eml_op_ctx *c, int transpose)
 		else
 			eml_conv_prepare(p, s->w->data, s->packed->data);
 		EML_GUARD(eml_op_add_input(c, s->packed));
+		/* run reads only the packed copy: the model's weights need no arena bytes here */
+		c->in[1] = NULL;
 	}
 	c->scratch_bytes =
 	    transpose ? eml_convt_work_size(p, c->threads) : eml_conv_work_size(p, c->threads);
@@ -362,6 +365,7 @@ typedef struct bn_state {
 	float eps;
 	float momentum;
 	int training; /* opset 14+ training_mode: batch statistics (ONNX reference semantics) */
+	int per_elem; /* opset < 9 spatial = 0: statistics per (channel, position) */
 } bn_state;
 
 static int bn_prep(eml_op_ctx *c)
@@ -382,8 +386,12 @@ static int bn_prep(eml_op_ctx *c)
 	EML_ENSURE(c->n_out <= 3, EML_E_ENGINE_SHAPE);
 	const eml_rt *X = c->in[0];
 	EML_ENSURE(X->rank >= 2, EML_E_ENGINE_SHAPE);
+	s->per_elem = c->opset < 9 && eml_attr_i(c->node, "spatial", 1) == 0 && X->rank > 2;
+	EML_ENSURE(!(s->per_elem && s->training), EML_E_UNSUPPORTED);
+	uint64_t want =
+	    s->per_elem ? X->elems / (uint64_t)(X->dims[0] ? X->dims[0] : 1) : (uint64_t)X->dims[1];
 	for (int k = 1; k < 5; k++)
-		EML_ENSURE(c->in[k]->elems == (uint64_t)X->dims[1], EML_E_ENGINE_SHAPE);
+		EML_ENSURE(c->in[k]->elems == want, EML_E_ENGINE_SHAPE);
 	EML_GUARD(eml_rt_set(c->out[0], EML_DT_FLOAT, X->rank, X->dims));
 	for (uint32_t k = 1; k < c->n_out; k++)
 		if (c->out[k] != NULL)
@@ -429,6 +437,14 @@ static int bn_run(eml_op_ctx *c)
 		}
 		return EML_OK;
 	}
+	if (s->per_elem) {
+		for (size_t n = 0; n < N; n++)
+			for (size_t e = 0; e < C * S; e++) {
+				float f = sc[e] / sqrtf(var[e] + s->eps);
+				y[n * C * S + e] = (x[n * C * S + e] - mean[e]) * f + bb[e];
+			}
+		return EML_OK;
+	}
 	for (size_t n = 0; n < N; n++)
 		for (size_t ch = 0; ch < C; ch++) {
 			float f = sc[ch] / sqrtf(var[ch] + s->eps), o = bb[ch] - mean[ch] * f;
@@ -443,7 +459,7 @@ static int bn_run(eml_op_ctx *c)
 static int bn_as_fuse(eml_op_ctx *c, eml_fuse_req *r)
 {
 	const bn_state *s = c->state;
-	if (s->training || c->n_out > 1)
+	if (s->training || s->per_elem || c->n_out > 1)
 		return -1;
 	for (int k = 1; k < 5; k++)
 		if (c->in[k]->kind != EML_RT_CONST)

@@ -280,6 +280,7 @@ static int unary_prep(eml_op_ctx *c)
 		break;
 	}
 	EML_GUARD(eml_rt_set(c->out[0], dt, c->in[0]->rank, c->in[0]->dims));
+	c->inplace = 1;
 out:
 	return rc;
 }
@@ -577,6 +578,12 @@ enum bin_kind {
 typedef struct bin_state {
 	int kind;
 	int variadic;
+	/* A following Add/Mul by a constant absorbed into this step (same pass over the row):
+	 * o = (a op b) post_kind post, where post broadcasts like operand post_src (or is a
+	 * scalar when post_src < 0). */
+	int post_kind;
+	int post_src;
+	const eml_rt *post;
 } bin_state;
 
 static int bin_kind_of(const char *op)
@@ -626,6 +633,9 @@ static int binary_prep(eml_op_ctx *c)
 		EML_ENSURE(eml_dt_is_real(c->in[1]->dtype) || is_int(c->in[1]->dtype),
 		           EML_E_ENGINE_SHAPE);
 	EML_GUARD(eml_rt_set(c->out[0], s->kind == BIN_EQUAL ? EML_DT_BOOL : dt, r, d));
+	/* an operand of the output's exact shape walks at the output's index (variadic steps
+	 * rewrite their output before reading later operands: never in place) */
+	c->inplace = !s->variadic;
 out:
 	return rc;
 }
@@ -634,6 +644,7 @@ typedef struct bin_job {
 	int kind;
 	const eml_rt *a, *b;
 	eml_rt *o;
+	const bin_state *s; /* for the absorbed post-op; NULL otherwise */
 } bin_job;
 
 /* The row loops are memory-bound streams: let GCC vectorize them even at -O2 (its -O2 cost model
@@ -697,10 +708,43 @@ bin_row_f(void *ctx, const int64_t *off, uint64_t oo, int64_t n, const int64_t *
 	case BIN_COPY:
 		LOOP(((void)x, y));
 		break;
+	case BIN_POW:
+		/* x^2 and x^0.5 (LayerNorm variance, RMS) without calling powf per element */
+		if (sb == 0 && b[0] == 2.0f)
+			LOOP(((void)y, x * x));
+		else if (sb == 0 && b[0] == 1.0f)
+			LOOP(((void)y, x));
+		else
+			LOOP(powf(x, y));
+		break;
 	default:
 		break;
 	}
 #undef LOOP
+	if (j->s != NULL && j->s->post != NULL) {
+		const bin_state *st = j->s;
+		const float *p = st->post->data;
+		int64_t sp = 0;
+		if (st->post_src >= 0) {
+			p += off[st->post_src];
+			sp = in[st->post_src];
+		}
+		if (st->post_kind == BIN_ADD) {
+			if (sp == 0)
+				for (int64_t i = 0; i < n; i++)
+					o[i] += p[0];
+			else
+				for (int64_t i = 0; i < n; i++)
+					o[i] += p[i * sp];
+		} else {
+			if (sp == 0)
+				for (int64_t i = 0; i < n; i++)
+					o[i] *= p[0];
+			else
+				for (int64_t i = 0; i < n; i++)
+					o[i] *= p[i * sp];
+		}
+	}
 }
 
 static int64_t ipow(int64_t b, int64_t e)
@@ -808,13 +852,14 @@ static void bin_row_generic(void *ctx, const int64_t *off, uint64_t oo, int64_t 
 	}
 }
 
-static void bin_apply(int kind, const eml_rt *a, const eml_rt *b, eml_rt *o, eml_op_ctx *c)
+static void bin_apply(int kind, const eml_rt *a, const eml_rt *b, eml_rt *o, eml_op_ctx *c,
+                      const bin_state *s)
 {
-	bin_job j = {kind, a, b, o};
+	bin_job j = {kind, a, b, o, s};
 	bc_iter it;
 	const eml_rt *ops[2] = {a, b};
 	bc_init(&it, o, ops, 2);
-	int fast = a->dtype == EML_DT_FLOAT && b->dtype == EML_DT_FLOAT && kind != BIN_POW;
+	int fast = a->dtype == EML_DT_FLOAT && b->dtype == EML_DT_FLOAT;
 	bc_walk(&it, 2, fast ? bin_row_f : bin_row_generic, &j, o->elems, fast ? c : NULL);
 }
 
@@ -823,13 +868,13 @@ static int binary_run(eml_op_ctx *c)
 	const bin_state *s = c->state;
 	eml_rt *o = c->out[0];
 	if (!s->variadic) {
-		bin_apply(s->kind, c->in[0], c->in[1], o, c);
+		bin_apply(s->kind, c->in[0], c->in[1], o, c, s->post != NULL ? s : NULL);
 		return EML_OK;
 	}
 	/* variadic: o = broadcast(in0), then o = op(o, in_k) in place (same element order). */
-	bin_apply(BIN_COPY, o, c->in[0], o, c);
+	bin_apply(BIN_COPY, o, c->in[0], o, c, NULL);
 	for (uint32_t k = 1; k < c->n_in; k++)
-		bin_apply(s->kind, o, c->in[k], o, c);
+		bin_apply(s->kind, o, c->in[k], o, c, NULL);
 	return EML_OK;
 }
 
@@ -847,7 +892,42 @@ static int binary_as_fuse(eml_op_ctx *c, eml_fuse_req *r)
 	return xi;
 }
 
-const eml_op_def eml_op_binary = {"*binary", 1, 99, binary_prep, binary_run, NULL, binary_as_fuse};
+/* Absorb a following Add/Mul by a constant that broadcasts like this step's constant operand
+ * (per-channel scale then shift, as exported "affine" layers are). */
+static int binary_fuse(eml_op_ctx *c, const eml_fuse_req *r)
+{
+	bin_state *s = c->state;
+	if (s->variadic || s->post != NULL || c->n_in != 2 || c->out[0]->dtype != EML_DT_FLOAT)
+		return 0;
+	if (s->kind != BIN_ADD && s->kind != BIN_SUB && s->kind != BIN_MUL && s->kind != BIN_DIV)
+		return 0;
+	if (c->in[0]->dtype != EML_DT_FLOAT || c->in[1]->dtype != EML_DT_FLOAT)
+		return 0;
+	if (r->kind != EML_FUSE_BIAS && r->kind != EML_FUSE_SCALE)
+		return 0;
+	const eml_rt *t = r->t[0];
+	int src = -1;
+	if (t->elems != 1) {
+		for (int k = 0; k < 2 && src < 0; k++) {
+			const eml_rt *u = c->in[k];
+			if (u->kind == EML_RT_CONST && u->rank == t->rank &&
+			    memcmp(u->dims, t->dims, sizeof(u->dims)) == 0)
+				src = k;
+		}
+		if (src < 0)
+			return 0;
+	}
+	/* kept alive as an extra input (in[2]); run reads operands in[0], in[1] only */
+	if (eml_op_add_input(c, (eml_rt *)t) != EML_OK)
+		return 0;
+	s->post = t;
+	s->post_src = src;
+	s->post_kind = r->kind == EML_FUSE_BIAS ? BIN_ADD : BIN_MUL;
+	return 1;
+}
+
+const eml_op_def eml_op_binary = {"*binary",     1, 99, binary_prep, binary_run, binary_fuse,
+                                  binary_as_fuse};
 
 /* ----- Where (opset 9+) ----- */
 

@@ -91,28 +91,110 @@ static int identity_prep(eml_op_ctx *c)
 	return view_set(c, c->in[0]->rank, c->in[0]->dims);
 }
 
+/*
+ * Dropout in training mode (opset 12+, training_mode true): mask = U[0,1) >= ratio, y = x * mask /
+ * (1 - ratio). With a `seed` attribute the uniforms are those of the ONNX reference (NumPy's legacy
+ * MT19937 seeded with `seed`, 53-bit doubles), so results are reproducible; without one the model
+ * asks for randomness the engine does not provide, and it is refused.
+ */
+typedef struct dropout_state {
+	int training;
+	float ratio;
+	uint32_t seed;
+} dropout_state;
+
+/* MT19937 (Matsumoto & Nishimura 1998), init_genrand seeding as NumPy's RandomState(int). */
+typedef struct mt19937 {
+	uint32_t mt[624];
+	int i;
+} mt19937;
+
+static void mt_seed(mt19937 *m, uint32_t s)
+{
+	m->mt[0] = s;
+	for (int i = 1; i < 624; i++)
+		m->mt[i] = 1812433253u * (m->mt[i - 1] ^ (m->mt[i - 1] >> 30)) + (uint32_t)i;
+	m->i = 624;
+}
+
+static uint32_t mt_next(mt19937 *m)
+{
+	if (m->i >= 624) {
+		for (int k = 0; k < 624; k++) {
+			uint32_t y =
+			    (m->mt[k] & 0x80000000u) | (m->mt[(k + 1) % 624] & 0x7fffffffu);
+			m->mt[k] =
+			    m->mt[(k + 397) % 624] ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
+		}
+		m->i = 0;
+	}
+	uint32_t y = m->mt[m->i++];
+	y ^= y >> 11;
+	y ^= (y << 7) & 0x9d2c5680u;
+	y ^= (y << 15) & 0xefc60000u;
+	y ^= y >> 18;
+	return y;
+}
+
+static double mt_double(mt19937 *m)
+{
+	uint32_t a = mt_next(m) >> 5, b = mt_next(m) >> 6;
+	return ((double)a * 67108864.0 + (double)b) / 9007199254740992.0;
+}
+
 static int dropout_prep(eml_op_ctx *c)
 {
 	int rc = EML_OK;
+	dropout_state *s;
 	EML_ENSURE(c->n_in >= 1 && c->in[0] != NULL && c->out[0] != NULL, EML_E_ENGINE_SHAPE);
-	/* opset 12+: training_mode input; only inference (false) is supported */
+	EML_GUARD(eml_op_state(c, sizeof(*s), (void **)&s));
+	/* opset 12+: ratio and training_mode inputs (known: the plan is per request) */
 	if (c->n_in >= 3 && c->in[2] != NULL) {
-		EML_ENSURE(eml_rt_known(c->in[2]), EML_E_UNSUPPORTED);
-		if (eml_rt_get_i(c->in[2], 0) != 0) {
-			/* training mode is random unless the ratio is 0 (then it is the identity) */
-			double ratio = 0.5;
-			if (c->n_in >= 2 && c->in[1] != NULL) {
-				EML_ENSURE(eml_rt_known(c->in[1]), EML_E_UNSUPPORTED);
-				ratio = eml_rt_get_f(c->in[1], 0);
-			}
-			EML_ENSURE(ratio == 0.0, EML_E_UNSUPPORTED);
-		}
+		EML_ENSURE(eml_rt_known(c->in[2]) && c->in[2]->elems == 1, EML_E_UNSUPPORTED);
+		s->training = eml_rt_get_i(c->in[2], 0) != 0;
 	}
-	EML_GUARD(view_set(c, c->in[0]->rank, c->in[0]->dims));
+	s->ratio = 0.5f;
+	if (s->training && c->n_in >= 2 && c->in[1] != NULL) {
+		EML_ENSURE(eml_rt_known(c->in[1]) && c->in[1]->elems == 1, EML_E_UNSUPPORTED);
+		s->ratio = (float)eml_rt_get_f(c->in[1], 0);
+	}
+	if (s->training && s->ratio == 0.0f)
+		s->training = 0; /* the identity */
+	if (s->training) {
+		EML_ENSURE(s->ratio > 0.0f && s->ratio < 1.0f, EML_E_ENGINE_SHAPE);
+		EML_ENSURE(c->in[0]->dtype == EML_DT_FLOAT, EML_E_UNSUPPORTED);
+		const eml_attr *sd = eml_node_attr(c->node, "seed");
+		EML_ENSURE(sd != NULL && sd->type == EML_ATTR_INT, EML_E_UNSUPPORTED);
+		s->seed = (uint32_t)sd->i;
+		EML_GUARD(eml_rt_set(c->out[0], c->in[0]->dtype, c->in[0]->rank, c->in[0]->dims));
+		c->scratch_bytes = sizeof(mt19937);
+	} else {
+		EML_GUARD(view_set(c, c->in[0]->rank, c->in[0]->dims));
+	}
 	if (c->n_out > 1 && c->out[1] != NULL)
 		EML_GUARD(eml_rt_set(c->out[1], EML_DT_BOOL, c->in[0]->rank, c->in[0]->dims));
 out:
 	return rc;
+}
+
+static int dropout_run(eml_op_ctx *c)
+{
+	const dropout_state *s = c->state;
+	if (!s->training)
+		return copy_run(c);
+	mt19937 *mt = c->scratch;
+	mt_seed(mt, s->seed);
+	const float *x = c->in[0]->data;
+	float *y = c->out[0]->data;
+	uint8_t *mask = (c->n_out > 1 && c->out[1] != NULL) ? c->out[1]->data : NULL;
+	float scale = 1.0f / (1.0f - s->ratio);
+	for (uint64_t i = 0; i < c->in[0]->elems; i++) {
+		int keep = mt_double(mt) >= (double)s->ratio;
+		y[i] = keep ? x[i] * scale : 0.0f;
+		if (mask != NULL)
+			mask[i] = (uint8_t)keep;
+	}
+	return EML_OK;
 }
 
 static int reshape_prep(eml_op_ctx *c)
@@ -251,7 +333,7 @@ out:
 }
 
 const eml_op_def eml_op_identity = {"Identity", 1, 99, identity_prep, copy_run, NULL, NULL};
-const eml_op_def eml_op_dropout = {"Dropout", 1, 99, dropout_prep, copy_run, NULL, NULL};
+const eml_op_def eml_op_dropout = {"Dropout", 1, 99, dropout_prep, dropout_run, NULL, NULL};
 const eml_op_def eml_op_reshape = {"Reshape", 1, 99, reshape_prep, copy_run, NULL, NULL};
 const eml_op_def eml_op_flatten = {"Flatten", 1, 99, flatten_prep, copy_run, NULL, NULL};
 const eml_op_def eml_op_squeeze = {"Squeeze", 1, 99, squeeze_prep, copy_run, NULL, NULL};
