@@ -28,6 +28,7 @@ static int hash_files(const char **files, size_t n, uint8_t out[32])
 	eml_audit_tensor at[RECEIPT_MAX_FILES];
 	size_t got = 0;
 	memset(tf, 0, sizeof(tf));
+	memset(at, 0, sizeof(at));
 	for (; got < n; got++) {
 		rc = eml_tensor_read_file(files[got], &tf[got]);
 		if (rc != EML_OK)

@@ -165,7 +165,8 @@ int eml_audit_tensors_hash(const eml_audit_tensor *t, size_t n, uint8_t out[EML_
 		if (t[i].bytes > 0)
 			EML_GUARD(eml_hash_update(h, t[i].data, (size_t)t[i].bytes));
 	}
-	EML_GUARD(eml_hash_final(h, out));
+	rc = eml_hash_final(h, out); /* frees h */
+	h = NULL;
 out:
 	eml_hash_free(h);
 	return rc;
