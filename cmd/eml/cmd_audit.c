@@ -75,7 +75,8 @@ int eml_cmd_audit(int argc, char **argv)
 		if (rc != EML_OK) {
 			printf(", \"error\": \"%s\", \"message\": ", eml_err_name(rc));
 			eml_cli_json_str(stdout, eml_err_str(rc));
-			printf(", \"bad_index\": %llu, \"file\": ", (unsigned long long)rep.bad_index);
+			printf(", \"bad_index\": %llu, \"file\": ",
+			       (unsigned long long)rep.bad_index);
 			eml_cli_json_str(stdout, rep.bad_file);
 			printf(", \"offset\": %llu", (unsigned long long)rep.bad_offset);
 		}

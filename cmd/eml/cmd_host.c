@@ -68,8 +68,7 @@ int eml_cmd_host(int argc, char **argv)
 				c.audit_no_fsync = 1;
 			else
 				return eml_cli_usage(usage_text);
-		}
-		else if (strcmp(a, "--max-blob") == 0 && parse_u64(v, &x) == 0 && x > 0)
+		} else if (strcmp(a, "--max-blob") == 0 && parse_u64(v, &x) == 0 && x > 0)
 			c.max_blob = x;
 		else if (strcmp(a, "--idle-timeout-ms") == 0 && parse_u64(v, &x) == 0 &&
 		         x <= 86400000)

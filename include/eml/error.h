@@ -141,8 +141,9 @@
 	X(MSG_TRUNCATED, 625, "protocol message is truncated")                                     \
 	/* wire: add new codes above this line */                                                  \
 	/* audit and receipts: 700-799 */                                                          \
-	X(AUDIT_MALFORMED, 700, "an audit record is malformed (modified)")                        \
-	X(AUDIT_SIGNATURE, 701, "an audit record's signature does not verify (modified or forged)") \
+	X(AUDIT_MALFORMED, 700, "an audit record is malformed (modified)")                         \
+	X(AUDIT_SIGNATURE, 701,                                                                    \
+	  "an audit record's signature does not verify (modified or forged)")                      \
 	X(AUDIT_CHAIN, 702, "an audit record does not follow its predecessor")                     \
 	X(AUDIT_TORN, 703, "the audit log ends inside a record (torn tail)")                       \
 	X(AUDIT_START, 704, "the audit log does not begin with an enclave start record")           \

@@ -18,9 +18,9 @@ static const uint8_t zero32[32];
 
 const char *eml_audit_event_name(int ev)
 {
-	static const char *const names[] = {
-	    "?",         "start",     "attest", "session_close", "request", "assembly",
-	    "inference", "wipe",      "response", "refusal",     "stop"};
+	static const char *const names[] = {"?",        "start",    "attest",    "session_close",
+	                                    "request",  "assembly", "inference", "wipe",
+	                                    "response", "refusal",  "stop"};
 	return ev >= 1 && ev <= EML_AEV_MAX_ ? names[ev] : "?";
 }
 
@@ -137,7 +137,7 @@ int eml_audit_record_check_sig(const uint8_t *p, size_t n, const eml_audit_recor
 	if (n < 64 || sig_message(AUDIT_SIG_LABEL, p, n - 64, msg, &ml) != EML_OK)
 		return EML_E_AUDIT_SIGNATURE;
 	return eml_ed25519_verify(r->pk, msg, ml, r->sig) == EML_OK ? EML_OK
-	                                                             : EML_E_AUDIT_SIGNATURE;
+	                                                            : EML_E_AUDIT_SIGNATURE;
 }
 
 static void hash_u64(eml_hash *h, uint64_t v)
@@ -229,8 +229,8 @@ static int verify_one(vstate *s, const uint8_t *p, size_t n, size_t off, size_t 
 	EML_ENSURE(n - off >= 4, EML_E_AUDIT_TORN);
 	uint32_t l = be32(p + off);
 	EML_ENSURE(l >= EML_AUDIT_FIXED_LEN && l <= EML_AUDIT_MAX_RECORD, EML_E_AUDIT_MALFORMED);
-	EML_ENSURE(l <= n - off - 4, l <= EML_AUDIT_MAX_RECORD ? EML_E_AUDIT_TORN
-	                                                        : EML_E_AUDIT_MALFORMED);
+	EML_ENSURE(l <= n - off - 4,
+	           l <= EML_AUDIT_MAX_RECORD ? EML_E_AUDIT_TORN : EML_E_AUDIT_MALFORMED);
 	*adv = 4 + (size_t)l;
 	rec = p + off + 4;
 	s->rep->records++;

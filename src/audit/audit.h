@@ -102,16 +102,16 @@ int eml_audit_tensors_hash(const eml_audit_tensor *t, size_t n, uint8_t out[EML_
 /* ------------------------------------------------------------------ log verification */
 
 typedef struct eml_audit_report {
-	int rc;                /* EML_OK or the first problem's code */
-	uint64_t records;      /* complete records read */
-	uint64_t good;         /* records verified before the first problem */
-	uint64_t boots;        /* start records seen */
-	int has_last_good;     /* last_good_seq is valid */
+	int rc;            /* EML_OK or the first problem's code */
+	uint64_t records;  /* complete records read */
+	uint64_t good;     /* records verified before the first problem */
+	uint64_t boots;    /* start records seen */
+	int has_last_good; /* last_good_seq is valid */
 	uint64_t last_good_seq;
-	uint64_t bad_index;    /* index (from 0, across files) of the first bad record */
-	char bad_file[512];    /* the file it is in */
-	uint64_t bad_offset;   /* its byte offset in that file */
-	int closed;            /* the last boot ended with a stop record */
+	uint64_t bad_index;      /* index (from 0, across files) of the first bad record */
+	char bad_file[512];      /* the file it is in */
+	uint64_t bad_offset;     /* its byte offset in that file */
+	int closed;              /* the last boot ended with a stop record */
 	uint64_t unclosed_boots; /* boots followed by another without a stop record (crashes) */
 } eml_audit_report;
 

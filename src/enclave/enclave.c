@@ -85,8 +85,8 @@ static void audit_flush_locked(enclave *e)
 	size_t sent = 0;
 	if (e->queued == 0)
 		return;
-	if (e->audit_fd < 0 &&
-	    eml_net_connect(&e->host_channel, EML_ENCLAVE_AUDIT_CONNECT_MS, &e->audit_fd) != EML_OK) {
+	if (e->audit_fd < 0 && eml_net_connect(&e->host_channel, EML_ENCLAVE_AUDIT_CONNECT_MS,
+	                                       &e->audit_fd) != EML_OK) {
 		e->audit_fd = -1;
 		return;
 	}
@@ -341,9 +341,8 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	eml_enclave_session_doc_hash(s, ar.doc_hash);
 	ar.event = EML_AEV_RESPONSE;
 	ar.duration_us = mono_us() - t0;
-	eml_receipt rcpt = {.request_seq = c->requests,
-	                    .doc = e->start_doc,
-	                    .doc_len = (uint32_t)e->start_doc_len};
+	eml_receipt rcpt = {
+	    .request_seq = c->requests, .doc = e->start_doc, .doc_len = (uint32_t)e->start_doc_len};
 	audit_emit(e, &ar, &rcpt.audit_seq);
 	rcpt.time_ms = ar.time_ms;
 	memcpy(rcpt.session_id, c->session_id, 16);

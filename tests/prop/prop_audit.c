@@ -96,7 +96,8 @@ static int infer(eml_e2e *e, const eml_policy *pol, mcase *mc, eml_client_tensor
 {
 	eml_client *c = NULL;
 	eml_client_result *r = NULL;
-	eml_client_opts co = {.host = e->client_addr, .policy_path = e->policy, .timeout_ms = 20000};
+	eml_client_opts co = {
+	    .host = e->client_addr, .policy_path = e->policy, .timeout_ms = 20000};
 	int rc = eml_client_connect(&co, &c);
 	if (rc == EML_OK)
 		rc = eml_client_infer(c, mc->tkey, mc->tkey_len, in, mc->info.n_inputs, &r);
@@ -251,8 +252,9 @@ static void battery(void)
 				rc = infer(&e, pol, &mc, mc.in);
 				PROP_ASSERT(rc == EML_OK, "good request: %s", eml_err_name(rc));
 				memcpy(want,
-				       (uint8_t[]){EML_AEV_ATTEST, EML_AEV_REQUEST, EML_AEV_ASSEMBLY,
-				                   EML_AEV_INFERENCE, EML_AEV_WIPE, EML_AEV_RESPONSE,
+				       (uint8_t[]){EML_AEV_ATTEST, EML_AEV_REQUEST,
+				                   EML_AEV_ASSEMBLY, EML_AEV_INFERENCE,
+				                   EML_AEV_WIPE, EML_AEV_RESPONSE,
 				                   EML_AEV_SESSION_CLOSE},
 				       7);
 				nw = 7;
@@ -308,17 +310,19 @@ static void battery(void)
 				break;
 			}
 			log_wait(e.audit_log, off, (size_t)nw, &v);
-			PROP_ASSERT(v.count == (size_t)nw, "action %d (rc %s): %zu records (first %s), want %d",
-			            a, eml_err_name(rc), v.count,
+			PROP_ASSERT(v.count == (size_t)nw,
+			            "action %d (rc %s): %zu records (first %s), want %d", a,
+			            eml_err_name(rc), v.count,
 			            v.count ? eml_audit_event_name(v.r[0].event) : "-", nw);
 			for (int i = 0; i < nw; i++) {
 				const eml_audit_record *r = &v.r[i];
-				PROP_ASSERT(r->event == want[i], "action %d record %d: %s, want %s", a,
-				            i, eml_audit_event_name(r->event),
+				PROP_ASSERT(r->event == want[i], "action %d record %d: %s, want %s",
+				            a, i, eml_audit_event_name(r->event),
 				            eml_audit_event_name(want[i]));
 				if (r->event == EML_AEV_REFUSAL)
-					PROP_ASSERT(r->result == rc, "refusal records %d, client saw %d",
-					            r->result, rc);
+					PROP_ASSERT(r->result == rc,
+					            "refusal records %d, client saw %d", r->result,
+					            rc);
 				else
 					PROP_ASSERT(r->result == EML_OK, "event with a result");
 				/* One session per action: every record names it. */
@@ -347,7 +351,7 @@ static void battery(void)
 }
 
 #define P13                                                                                        \
-	"Feature: ephemeral-inference, Property 13: Audit completeness. Every security-relevant "   \
+	"Feature: ephemeral-inference, Property 13: Audit completeness. Every security-relevant "  \
 	"event produces a tamper-evident, timestamped audit record that contains no secret."
 /* Feature: ephemeral-inference, Property 13: Audit completeness. Every security-relevant event
  * produces a tamper-evident, timestamped audit record that contains no secret. */
