@@ -64,10 +64,12 @@ int eml_cmd_audit(int argc, char **argv)
 	rc = eml_audit_verify_files(files, n, &o, &rep);
 	if (json) {
 		printf("{\"ok\": %s, \"records\": %llu, \"verified\": %llu, \"boots\": %llu, "
-		       "\"closed\": %s, \"unclosed_boots\": %llu, \"last_good_seq\": ",
+		       "\"closed\": %s, \"unclosed_boots\": %llu, \"unsigned_tail\": %llu, "
+		       "\"last_good_seq\": ",
 		       rc == EML_OK ? "true" : "false", (unsigned long long)rep.records,
 		       (unsigned long long)rep.good, (unsigned long long)rep.boots,
-		       rep.closed ? "true" : "false", (unsigned long long)rep.unclosed_boots);
+		       rep.closed ? "true" : "false", (unsigned long long)rep.unclosed_boots,
+		       (unsigned long long)rep.unsigned_tail);
 		if (rep.has_last_good)
 			printf("%llu", (unsigned long long)rep.last_good_seq);
 		else
@@ -87,6 +89,10 @@ int eml_cmd_audit(int argc, char **argv)
 		       (unsigned long long)rep.last_good_seq,
 		       rep.closed ? "closed by a stop record"
 		                  : "open (no stop record: enclave running, or tail cut)");
+		if (rep.unsigned_tail > 0)
+			printf("note: the last %llu record(s) are not yet covered by a signature "
+			       "(unverified)\n",
+			       (unsigned long long)rep.unsigned_tail);
 		if (rep.unclosed_boots > 0)
 			printf("note: %llu boot(s) ended without a stop record (crash or cut)\n",
 			       (unsigned long long)rep.unclosed_boots);

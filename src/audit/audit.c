@@ -34,16 +34,23 @@ static int sig_message(const char *label, const uint8_t *body, size_t n, uint8_t
 	return eml_sha256(body, n, msg + l);
 }
 
-void eml_audit_chain_init(eml_audit_chain *c, const uint8_t seed[32],
-                          const uint8_t pk[EML_AUDIT_PK_LEN])
+int eml_audit_event_signed(int ev)
+{
+	return !(ev == EML_AEV_REQUEST || ev == EML_AEV_ASSEMBLY || ev == EML_AEV_INFERENCE ||
+	         ev == EML_AEV_WIPE);
+}
+
+int eml_audit_chain_init(eml_audit_chain *c, const uint8_t seed[32],
+                         const uint8_t pk[EML_AUDIT_PK_LEN])
 {
 	memset(c, 0, sizeof(*c));
-	memcpy(c->seed, seed, 32);
 	memcpy(c->pk, pk, EML_AUDIT_PK_LEN);
+	return eml_ed25519_key_from_seed(seed, &c->key);
 }
 
 void eml_audit_chain_cleanup(eml_audit_chain *c)
 {
+	eml_ed25519_key_free(c->key);
 	eml_wipe(c, sizeof(*c));
 }
 
@@ -81,8 +88,11 @@ int eml_audit_chain_append(eml_audit_chain *c, eml_audit_record *r, eml_buf *out
 	memcpy(r->pk, c->pk, 32);
 	record_body(out, r);
 	EML_GUARD(eml_buf_error(out));
-	EML_GUARD(sig_message(AUDIT_SIG_LABEL, out->p + start, out->len - start, msg, &ml));
-	EML_GUARD(eml_ed25519_sign(c->seed, msg, ml, r->sig));
+	memset(r->sig, 0, 64);
+	if (eml_audit_event_signed(r->event)) {
+		EML_GUARD(sig_message(AUDIT_SIG_LABEL, out->p + start, out->len - start, msg, &ml));
+		EML_GUARD(eml_ed25519_key_sign(c->key, msg, ml, r->sig));
+	}
 	eml_buf_put(out, r->sig, 64);
 	EML_GUARD(eml_buf_error(out));
 	EML_GUARD(eml_sha256(out->p + start, out->len - start, c->prev));
@@ -126,6 +136,11 @@ int eml_audit_record_decode(const uint8_t *p, size_t n, eml_audit_record *r)
 	RD(eml_cur_view(&c, r->doc_len, &r->doc));
 	RD(eml_cur_copy(&c, r->sig, 64));
 	EML_ENSURE(eml_cur_end(&c) == EML_OK, EML_E_AUDIT_MALFORMED);
+	/* Unsigned records exist only for the intermediate stages of a request. */
+	EML_ENSURE(eml_audit_event_signed(r->event) || memcmp(r->sig, zero32, 32) == 0,
+	           EML_E_AUDIT_SIGNATURE);
+	EML_ENSURE(eml_audit_event_signed(r->event) || memcmp(r->sig + 32, zero32, 32) == 0,
+	           EML_E_AUDIT_SIGNATURE);
 out:
 	return rc;
 }
@@ -174,14 +189,28 @@ out:
 
 /* ------------------------------------------------------------------ log verification */
 
+#define AUDIT_MAX_PENDING 16 /* unsigned records in a row (a request has 4) */
+
+typedef struct pending {
+	uint64_t index, offset;
+	uint8_t hash[32], prev[32];
+} pending;
+
 typedef struct vstate {
 	const eml_audit_verify_opts *o;
 	eml_audit_report *rep;
 	int in_boot;
 	uint8_t pk[32];
+	eml_ed25519_key *key; /* the boot's key, prepared once */
 	uint64_t next_seq;
-	uint8_t prev[32];
+	uint8_t prev[32];        /* hash of the last record read */
+	uint8_t signed_prev[32]; /* hash of the last signed (verified) record */
 	uint64_t index;
+	const char *name;
+	uint64_t offset;
+	pending pend[AUDIT_MAX_PENDING];
+	size_t n_pend;
+	uint64_t pend_last_seq;
 } vstate;
 
 static uint32_t be32(const uint8_t *p)
@@ -219,6 +248,42 @@ out:
 	return rc;
 }
 
+static int check_sig(vstate *s, const uint8_t *rec, size_t n, const eml_audit_record *r)
+{
+	uint8_t msg[64];
+	size_t ml;
+	if (s->key == NULL)
+		return eml_audit_record_check_sig(rec, n, r);
+	if (sig_message(AUDIT_SIG_LABEL, rec, n - 64, msg, &ml) != EML_OK)
+		return EML_E_AUDIT_SIGNATURE;
+	return eml_ed25519_key_verify(s->key, msg, ml, r->sig) == EML_OK ? EML_OK
+	                                                                 : EML_E_AUDIT_SIGNATURE;
+}
+
+/* A signed record with prev `prev` arrived: walk the unsigned records before it backwards; each
+ * must hash to its successor's prev, and the first must follow the last signed record. On a
+ * mismatch the record blamed is the one whose hash is wrong (it was modified). */
+static int settle(vstate *s, const uint8_t prev[32], uint64_t *bad_index, uint64_t *bad_offset)
+{
+	const uint8_t *want = prev;
+	for (size_t i = s->n_pend; i-- > 0;) {
+		if (memcmp(s->pend[i].hash, want, 32) != 0) {
+			*bad_index = s->pend[i].index;
+			*bad_offset = s->pend[i].offset;
+			return EML_E_AUDIT_SIGNATURE;
+		}
+		want = s->pend[i].prev;
+	}
+	if (memcmp(want, s->signed_prev, 32) != 0) {
+		if (s->n_pend > 0) {
+			*bad_index = s->pend[0].index;
+			*bad_offset = s->pend[0].offset;
+		}
+		return EML_E_AUDIT_CHAIN;
+	}
+	return EML_OK;
+}
+
 /* One framed record at p[off..]; *adv = bytes consumed. */
 static int verify_one(vstate *s, const uint8_t *p, size_t n, size_t off, size_t *adv)
 {
@@ -229,12 +294,13 @@ static int verify_one(vstate *s, const uint8_t *p, size_t n, size_t off, size_t 
 	EML_ENSURE(n - off >= 4, EML_E_AUDIT_TORN);
 	uint32_t l = be32(p + off);
 	EML_ENSURE(l >= EML_AUDIT_FIXED_LEN && l <= EML_AUDIT_MAX_RECORD, EML_E_AUDIT_MALFORMED);
-	EML_ENSURE(l <= n - off - 4,
-	           l <= EML_AUDIT_MAX_RECORD ? EML_E_AUDIT_TORN : EML_E_AUDIT_MALFORMED);
+	EML_ENSURE(l <= n - off - 4, EML_E_AUDIT_TORN);
 	*adv = 4 + (size_t)l;
 	rec = p + off + 4;
 	s->rep->records++;
 	EML_GUARD(eml_audit_record_decode(rec, l, &r));
+	int is_signed = eml_audit_event_signed(r.event);
+	EML_GUARD(eml_sha256(rec, l, h));
 	if (r.event == EML_AEV_START) {
 		EML_GUARD(eml_audit_record_check_sig(rec, l, &r));
 		EML_GUARD(check_start(s, &r));
@@ -243,14 +309,21 @@ static int verify_one(vstate *s, const uint8_t *p, size_t n, size_t off, size_t 
 		s->in_boot = 1;
 		s->rep->boots++;
 		memcpy(s->pk, r.pk, 32);
+		eml_ed25519_key_free(s->key);
+		s->key = NULL;
+		(void)eml_ed25519_key_from_pk(r.pk, &s->key); /* NULL: the slow path */
+		s->n_pend = 0;
+		memcpy(s->signed_prev, h, 32);
 	} else {
 		EML_ENSURE(s->in_boot, EML_E_AUDIT_START);
 		if (!eml_ct_eq(r.pk, s->pk, 32)) {
-			/* Validly signed by some other key: spliced from another boot. */
-			EML_GUARD(eml_audit_record_check_sig(rec, l, &r));
+			/* Another key: validly signed by it means spliced from another boot. */
+			if (is_signed)
+				EML_GUARD(eml_audit_record_check_sig(rec, l, &r));
 			EML_FAIL(EML_E_AUDIT_FOREIGN);
 		}
-		EML_GUARD(eml_audit_record_check_sig(rec, l, &r));
+		if (is_signed)
+			EML_GUARD(check_sig(s, rec, l, &r));
 		if (r.seq < s->next_seq)
 			EML_FAIL(EML_E_AUDIT_REORDERED);
 		if (r.seq > s->next_seq) {
@@ -259,12 +332,34 @@ static int verify_one(vstate *s, const uint8_t *p, size_t n, size_t off, size_t 
 				EML_FAIL(EML_E_AUDIT_REORDERED);
 			EML_FAIL(EML_E_AUDIT_REMOVED);
 		}
-		EML_ENSURE(memcmp(r.prev, s->prev, 32) == 0, EML_E_AUDIT_CHAIN);
+		if (!is_signed) {
+			EML_ENSURE(s->n_pend < AUDIT_MAX_PENDING, EML_E_AUDIT_MALFORMED);
+			pending *q = &s->pend[s->n_pend++];
+			q->index = s->index;
+			q->offset = off;
+			memcpy(q->hash, h, 32);
+			memcpy(q->prev, r.prev, 32);
+			memcpy(s->prev, h, 32);
+			s->next_seq = r.seq + 1;
+			s->rep->closed = 0;
+			s->rep->unsigned_tail = s->n_pend;
+			goto out;
+		}
+		uint64_t bi = s->index, bo = off;
+		rc = settle(s, r.prev, &bi, &bo);
+		if (rc != EML_OK) {
+			s->index = bi;
+			s->offset = bo;
+			goto out;
+		}
+		s->rep->good += s->n_pend;
+		s->n_pend = 0;
+		memcpy(s->signed_prev, h, 32);
 	}
-	EML_GUARD(eml_sha256(rec, l, h));
 	memcpy(s->prev, h, 32);
 	s->next_seq = r.seq + 1;
 	s->rep->closed = r.event == EML_AEV_STOP;
+	s->rep->unsigned_tail = 0;
 	s->rep->good++;
 	s->rep->has_last_good = 1;
 	s->rep->last_good_seq = r.seq;
@@ -278,10 +373,11 @@ static int verify_buf(vstate *s, const uint8_t *p, size_t n, const char *name)
 	size_t off = 0;
 	while (off < n) {
 		size_t adv = 0;
+		s->offset = off;
 		rc = verify_one(s, p, n, off, &adv);
 		if (rc != EML_OK) {
 			s->rep->bad_index = s->index;
-			s->rep->bad_offset = off;
+			s->rep->bad_offset = s->offset;
 			snprintf(s->rep->bad_file, sizeof(s->rep->bad_file), "%s", name);
 			return rc;
 		}
@@ -293,6 +389,8 @@ static int verify_buf(vstate *s, const uint8_t *p, size_t n, const char *name)
 
 static int finish(vstate *s, int rc)
 {
+	eml_ed25519_key_free(s->key);
+	s->key = NULL;
 	if (rc == EML_OK && !s->in_boot)
 		rc = EML_E_AUDIT_START; /* an empty log proves nothing */
 	if (rc == EML_OK && s->o->require_stop && !s->rep->closed) {
@@ -358,6 +456,16 @@ static void receipt_body(eml_buf *b, const eml_receipt *r)
 
 int eml_receipt_sign(eml_receipt *r, const uint8_t seed[32], eml_buf *out)
 {
+	eml_ed25519_key *k = NULL;
+	int rc = eml_ed25519_key_from_seed(seed, &k);
+	if (rc == EML_OK)
+		rc = eml_receipt_sign_key(r, k, out);
+	eml_ed25519_key_free(k);
+	return rc;
+}
+
+int eml_receipt_sign_key(eml_receipt *r, const eml_ed25519_key *key, eml_buf *out)
+{
 	int rc = EML_OK;
 	uint8_t msg[64];
 	size_t ml, start = out->len;
@@ -366,7 +474,7 @@ int eml_receipt_sign(eml_receipt *r, const uint8_t seed[32], eml_buf *out)
 	receipt_body(out, r);
 	EML_GUARD(eml_buf_error(out));
 	EML_GUARD(sig_message(RECEIPT_SIG_LABEL, out->p + start, out->len - start, msg, &ml));
-	EML_GUARD(eml_ed25519_sign(seed, msg, ml, r->sig));
+	EML_GUARD(eml_ed25519_key_sign(key, msg, ml, r->sig));
 	eml_buf_put(out, r->sig, 64);
 	eml_buf_u32(out, r->doc_len);
 	eml_buf_put(out, r->doc, r->doc_len);

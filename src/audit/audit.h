@@ -70,22 +70,32 @@ typedef struct eml_audit_record {
 	uint8_t sig[EML_AUDIT_SIG_LEN];
 } eml_audit_record;
 
+/*
+ * Which records are signed. The intermediate stages of a request (request, assembly, inference,
+ * wipe) carry an all-zero signature: they are covered by the hash chain up to the request's next
+ * signed record (response or refusal), which is always emitted right after them. This keeps the
+ * signing cost at one signature per request (docs/AUDIT.md §2).
+ */
+int eml_audit_event_signed(int ev);
+
 /* The signer's state: the boot's key, the next sequence number, the last record's hash. */
+struct eml_ed25519_key;
 typedef struct eml_audit_chain {
-	uint8_t seed[32], pk[EML_AUDIT_PK_LEN];
+	uint8_t pk[EML_AUDIT_PK_LEN];
+	struct eml_ed25519_key *key;
 	uint64_t next_seq;
 	uint8_t prev[EML_AUDIT_HASH_LEN];
 } eml_audit_chain;
 
-void eml_audit_chain_init(eml_audit_chain *c, const uint8_t seed[32],
-                          const uint8_t pk[EML_AUDIT_PK_LEN]);
+int eml_audit_chain_init(eml_audit_chain *c, const uint8_t seed[32],
+                         const uint8_t pk[EML_AUDIT_PK_LEN]);
 void eml_audit_chain_cleanup(eml_audit_chain *c); /* wipes the seed */
 /* Fills r's seq, prev and pk, signs, appends the encoded record to out, advances the chain. */
 int eml_audit_chain_append(eml_audit_chain *c, eml_audit_record *r, eml_buf *out);
 
 /* Strict decode (views into p). Does not check the signature. EML_E_AUDIT_MALFORMED. */
 int eml_audit_record_decode(const uint8_t *p, size_t n, eml_audit_record *r);
-/* Signature check of an encoded record under r->pk: EML_OK or EML_E_AUDIT_SIGNATURE. */
+/* Signature check of an encoded (signed) record under r->pk: EML_OK or EML_E_AUDIT_SIGNATURE. */
 int eml_audit_record_check_sig(const uint8_t *p, size_t n, const eml_audit_record *r);
 
 /* Tensor list hash (inputs and outputs, docs/AUDIT.md §3): SHA-256 over u16 count then per tensor
@@ -108,10 +118,11 @@ typedef struct eml_audit_report {
 	uint64_t boots;    /* start records seen */
 	int has_last_good; /* last_good_seq is valid */
 	uint64_t last_good_seq;
-	uint64_t bad_index;      /* index (from 0, across files) of the first bad record */
-	char bad_file[512];      /* the file it is in */
-	uint64_t bad_offset;     /* its byte offset in that file */
-	int closed;              /* the last boot ended with a stop record */
+	uint64_t bad_index;     /* index (from 0, across files) of the first bad record */
+	char bad_file[512];     /* the file it is in */
+	uint64_t bad_offset;    /* its byte offset in that file */
+	int closed;             /* the last boot ended with a stop record */
+	uint64_t unsigned_tail; /* records at the end not covered by a signature yet (unverified) */
 	uint64_t unclosed_boots; /* boots followed by another without a stop record (crashes) */
 } eml_audit_report;
 
@@ -152,6 +163,8 @@ typedef struct eml_receipt {
 
 /* Signs r (with seed, whose key is r->pk) and appends the encoded receipt with doc. */
 int eml_receipt_sign(eml_receipt *r, const uint8_t seed[32], eml_buf *out);
+/* Same with a prepared key (the enclave's, see eml_audit_chain.key). */
+int eml_receipt_sign_key(eml_receipt *r, const struct eml_ed25519_key *key, eml_buf *out);
 int eml_receipt_decode(const uint8_t *p, size_t n, eml_receipt *r);
 /*
  * Full offline check: structure, document hash, document against policy (at document time),

@@ -352,7 +352,7 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	memcpy(rcpt.output_hash, ar.output_hash, 32);
 	memcpy(rcpt.session_doc_hash, ar.doc_hash, 32);
 	memcpy(rcpt.pk, e->sign_pk, 32);
-	EML_GUARD(eml_receipt_sign(&rcpt, e->sign_seed, &receipt));
+	EML_GUARD(eml_receipt_sign_key(&rcpt, e->chain.key, &receipt));
 	eml_response_pt resp = {.n_outputs = (uint16_t)outs.n,
 	                        .outputs = wout,
 	                        .receipt = receipt.p,
@@ -526,7 +526,7 @@ int eml_enclave_run(const eml_enclave_config *cfg, const volatile sig_atomic_t *
 		                         &e->start_doc_len));
 		EML_ENSURE(e->start_doc_len <= EML_AUDIT_MAX_DOC, EML_E_LIMIT);
 		EML_GUARD(eml_sha256(e->start_doc, e->start_doc_len, e->start_doc_hash));
-		eml_audit_chain_init(&e->chain, e->sign_seed, e->sign_pk);
+		EML_GUARD(eml_audit_chain_init(&e->chain, e->sign_seed, e->sign_pk));
 		memset(&r, 0, sizeof(r));
 		r.event = EML_AEV_START;
 		r.doc = e->start_doc;
