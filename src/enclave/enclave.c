@@ -34,6 +34,7 @@
  * newest are dropped, which a verifier sees as removed records: the host can always drop. */
 #define EML_ENCLAVE_AUDIT_QUEUE 4096
 #define EML_ENCLAVE_AUDIT_CONNECT_MS 1000
+#define EML_ENCLAVE_AUDIT_RETRY_MS 100
 
 typedef struct enclave {
 	const eml_enclave_config *cfg;
@@ -51,6 +52,7 @@ typedef struct enclave {
 	size_t start_doc_len;
 	uint8_t start_doc_hash[32];
 	int audit_fd;
+	int64_t audit_retry_ms; /* no reconnection attempt before this (eml_net_now_ms clock) */
 	uint8_t *queue[EML_ENCLAVE_AUDIT_QUEUE];
 	size_t queue_len[EML_ENCLAVE_AUDIT_QUEUE];
 	size_t queued;
@@ -85,10 +87,18 @@ static void audit_flush_locked(enclave *e)
 	size_t sent = 0;
 	if (e->queued == 0)
 		return;
-	if (e->audit_fd < 0 && eml_net_connect(&e->host_channel, EML_ENCLAVE_AUDIT_CONNECT_MS,
-	                                       &e->audit_fd) != EML_OK) {
-		e->audit_fd = -1;
-		return;
+	if (e->audit_fd < 0) {
+		/* At most one connection attempt per retry interval while the host is away, so
+		 * requests are not slowed down by one connect timeout per record. */
+		int64_t now = eml_net_now_ms();
+		if (now < e->audit_retry_ms)
+			return;
+		if (eml_net_connect(&e->host_channel, EML_ENCLAVE_AUDIT_CONNECT_MS, &e->audit_fd) !=
+		    EML_OK) {
+			e->audit_fd = -1;
+			e->audit_retry_ms = eml_net_now_ms() + EML_ENCLAVE_AUDIT_RETRY_MS;
+			return;
+		}
 	}
 	while (sent < e->queued) {
 		if (eml_channel_send_audit(e->audit_fd, e->queue[sent], e->queue_len[sent],

@@ -190,8 +190,10 @@ static int audit_rotate(struct host *h)
 static int audit_append(struct host *h, const uint8_t *p, uint32_t n)
 {
 	uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
-	if (h->audit_fd < 0)
+	if (h->cfg->audit_log == NULL)
 		return EML_OK; /* no audit log configured: records are dropped */
+	if (h->audit_fd < 0)
+		return EML_E_IO; /* a failed rotation: refuse rather than drop silently */
 	if (h->cfg->audit_rotate_bytes > 0 && h->audit_size > 0 &&
 	    h->audit_size + n + 4 > h->cfg->audit_rotate_bytes) {
 		int rc = audit_rotate(h);
