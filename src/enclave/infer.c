@@ -115,6 +115,10 @@ int eml_enclave_infer(const uint8_t *tkey, size_t tkey_len, const eml_io_tensor 
 	 * computed, so a test can scan this process while plaintext legitimately lives in it. */
 	if (getenv("EML_TEST_PAUSE_AFTER_RUN") != NULL)
 		raise(SIGSTOP);
+	/* ... or hold only this request's thread, so a test can see the concurrency limit. */
+	const char *hold = getenv("EML_TEST_HOLD_AFTER_RUN_MS");
+	if (hold != NULL)
+		usleep((useconds_t)strtoul(hold, NULL, 10) * 1000u);
 #endif
 	EML_GUARD(copy_outputs(plan, out));
 out:
