@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/guard.h"
+#include "common/log.h"
 #include "common/mem.h"
 #include "crypto/hash.h"
 #include "topo/topo.h"
@@ -130,5 +131,13 @@ out:
 	if (rc != EML_OK)
 		eml_infer_out_cleanup(out);
 	st->wipe_us = now_us() - t0;
+	/* Durations only (info level, off by default): no sizes, shapes or values. */
+	if (rc == EML_OK)
+		eml_log_info(
+		    "request timings: fetch %llu us, join %llu us, plan %llu us, run %llu us, "
+		    "wipe %llu us",
+		    (unsigned long long)st->fetch_us, (unsigned long long)st->join_us,
+		    (unsigned long long)st->plan_us, (unsigned long long)st->run_us,
+		    (unsigned long long)st->wipe_us);
 	return rc;
 }
