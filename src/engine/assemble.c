@@ -899,6 +899,18 @@ static int build_node(struct eml_build *b, const eml_node *n, int depth)
 	if (c.alias_out0 && c.in[0] != NULL && c.out[0] != NULL) {
 		int32_t src = rec_root(p, n->inputs[0]);
 		c.out[0]->alias = src;
+	} else if (c.inplace && c.out[0] != NULL && c.out[0]->alias < 0) {
+		/* reuse the bytes of an input that dies here (read by this node only) */
+		for (uint32_t k = 0; k < n->n_inputs; k++) {
+			eml_rt *x = c.in[k];
+			int32_t xid = n->inputs[k];
+			if (x == NULL || xid < 0 || x->kind != EML_RT_INTER || x->alias >= 0 ||
+			    b->uses[xid] != 1 || x->dtype != c.out[0]->dtype ||
+			    x->elems != c.out[0]->elems || x->bytes != c.out[0]->bytes)
+				continue;
+			c.out[0]->alias = xid;
+			break;
+		}
 	}
 	EML_GUARD(push_step(b, def, &c));
 out:

@@ -75,6 +75,8 @@ typedef struct eml_op_ctx {
 	int alias_out0;  /* prep sets 1 when out[0] may share in[0]'s storage (no copy) */
 	int no_fold;     /* prep sets 1 to forbid constant folding of this node */
 	int fold_always; /* prep sets 1 when outputs depend only on shapes (Shape, Size) */
+	int inplace;     /* prep sets 1 when out[0] may overwrite an input of its exact shape
+	                  * (elementwise: each element read before written at the same index) */
 } eml_op_ctx;
 
 typedef int (*eml_op_fn)(eml_op_ctx *c);

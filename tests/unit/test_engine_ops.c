@@ -778,3 +778,46 @@ Test(engine_ops, affine_mul_add_fuse_into_one_pass)
 		eml_model_free(m);
 	}
 }
+
+/* Elementwise steps overwrite an input that dies with them: same values, smaller arena. */
+Test(engine_ops, elementwise_in_place_reuses_dying_inputs)
+{
+	uint64_t arena[2];
+	float res[2][1000];
+	float xs[1000];
+	for (int i = 0; i < 1000; i++)
+		xs[i] = (float)(i % 17) / 8.0f - 1.0f;
+	for (int expose = 0; expose < 2; expose++) {
+		eml_model *m = mb_new(13);
+		int32_t x = mb_value(m, EML_DT_FLOAT, 2, D(10, 100));
+		float bias[100];
+		for (int i = 0; i < 100; i++)
+			bias[i] = (float)i / 100.0f;
+		int32_t B = mb_const(m, EML_DT_FLOAT, 1, D(100), bias);
+		mb_input(m, x);
+		int32_t a = mb_tmp(m), e = mb_tmp(m), s = mb_tmp(m), y = mb_tmp(m);
+		mb_node(m, "Neg", I(x), I(a));
+		mb_node(m, "Exp", I(a), I(e));
+		mb_node(m, "Sub", I(e, a), I(s)); /* a read twice: not in place for Exp */
+		mb_node(m, "Add", I(s, B), I(y));
+		mb_output(m, y);
+		if (expose) {
+			mb_output(m, e);
+			mb_output(m, s);
+		}
+		eml_io_tensor in = mb_io(EML_DT_FLOAT, 2, D(10, 100), xs);
+		eml_plan *p = plan1(m, &in, 1);
+		arena[expose] = eml_plan_arena_bytes(p);
+		eml_io_tensor o;
+		memcpy(res[expose], out_f(p, 0, &o), sizeof(res[0]));
+		for (int i = 0; i < 1000; i++) {
+			float want = expf(-xs[i]) + xs[i] + bias[i % 100];
+			cr_assert(fabsf(res[expose][i] - want) <= 1e-5f * (1 + fabsf(want)), "[%d]",
+			          i);
+		}
+		eml_plan_free(p);
+		eml_model_free(m);
+	}
+	cr_assert_lt(arena[0], arena[1], "in place did not shrink the arena (%llu vs %llu)",
+	             (unsigned long long)arena[0], (unsigned long long)arena[1]);
+}

@@ -38,6 +38,10 @@ typedef struct gemm_isa {
 	int edges; /* the kernel handles partial tiles itself (takes h, w) */
 	/* C = alpha A B for a few rows of A and a row-major B, without packing (may be NULL) */
 	eml_small_m_fn small_m;
+	/* packs a row-major B block into panels of nr (as pack_b_block; may be NULL) */
+	eml_pack_b_fn pack_b;
+	/* packs mr full rows of a row-major A into one panel (may be NULL) */
+	eml_pack_a_fn pack_a;
 } gemm_isa;
 
 /* Portable 4 x 16 tile with GCC vector extensions: 16 four-lane accumulators, which map onto
@@ -122,7 +126,9 @@ static const gemm_isa isa_avx2 = {.name = "avx2",
                                   .nc = 2048,
                                   .kern = eml_ukernel_avx2,
                                   .edges = 1,
-                                  .small_m = eml_gemm_small_m_avx2};
+                                  .small_m = eml_gemm_small_m_avx2,
+                                  .pack_b = eml_pack_b_avx2,
+                                  .pack_a = eml_pack_a_avx2};
 static const gemm_isa isa_avx512 = {.name = "avx512",
                                     .mr = EML_AVX512_MR,
                                     .nr = EML_AVX512_NR,
@@ -131,7 +137,9 @@ static const gemm_isa isa_avx512 = {.name = "avx512",
                                     .nc = 4096,
                                     .kern = eml_ukernel_avx512,
                                     .edges = 1,
-                                    .small_m = eml_gemm_small_m_avx512};
+                                    .small_m = eml_gemm_small_m_avx512,
+                                    .pack_b = eml_pack_b_avx512,
+                                    .pack_a = eml_pack_a_avx512};
 #endif
 
 static _Atomic(const gemm_isa *) g_forced;
@@ -330,15 +338,39 @@ static void pack_b_block(const float *B, size_t ldb, int trans_b, size_t k0, siz
 	}
 }
 
+/* mr full rows of a row-major A into one k-major panel; inlined with constant mr so the row
+ * loop unrolls. */
+static inline __attribute__((always_inline)) void pack_a_rows(const float *src, size_t lda,
+                                                              size_t kc, int mr, float *p)
+{
+	for (size_t k = 0; k < kc; k++) {
+		float *d = p + k * (size_t)mr;
+		for (int i = 0; i < mr; i++)
+			d[i] = src[(size_t)i * lda + k];
+	}
+}
+
 /* A block (rows m0..m0+mc, k0..k0+kc of op(A)) into panels of mr rows (kc*mr floats each),
  * scaled by alpha; rows past the block are zero. */
 static void pack_a_block(const float *A, size_t lda, int trans_a, size_t m0, size_t mc, size_t k0,
-                         size_t kc, int mr, float alpha, float *dst)
+                         size_t kc, int mr, float alpha, float *dst, eml_pack_a_fn pack_a_simd)
 {
 	for (size_t i0 = 0; i0 < mc; i0 += (size_t)mr) {
 		float *p = dst + (i0 / (size_t)mr) * kc * (size_t)mr;
 		size_t h = min_sz((size_t)mr, mc - i0);
-		if (!trans_a) {
+		if (!trans_a && h == (size_t)mr && alpha == 1.0f) {
+			/* Full panel, the common case: k outer so the writes are sequential; the mr
+			 * source rows each stay in cache across the k loop. */
+			const float *src = A + (m0 + i0) * lda + k0;
+			if (pack_a_simd)
+				pack_a_simd(src, lda, kc, p);
+			else if (mr == 14)
+				pack_a_rows(src, lda, kc, 14, p);
+			else if (mr == 6)
+				pack_a_rows(src, lda, kc, 6, p);
+			else
+				pack_a_rows(src, lda, kc, mr, p);
+		} else if (!trans_a) {
 			for (size_t i = 0; i < (size_t)mr; i++) {
 				if (i < h) {
 					const float *src = A + (m0 + i0 + i) * lda + k0;
@@ -377,7 +409,8 @@ void eml_sgemm_pack_a(const float *A, size_t lda, int trans_a, size_t M, size_t 
 	memcpy(packed, hdr, sizeof(hdr));
 	if (K == 0 || M == 0)
 		return;
-	pack_a_block(A, lda, trans_a, 0, M, 0, K, isa->mr, 1.0f, packed + PACKED_HDR_FLOATS);
+	pack_a_block(A, lda, trans_a, 0, M, 0, K, isa->mr, 1.0f, packed + PACKED_HDR_FLOATS,
+	             isa->pack_a);
 }
 
 size_t eml_sgemm_packed_b_size(size_t K, size_t N)
@@ -434,11 +467,17 @@ static void gemm_serial(const gemm_job *g, size_t m_begin, size_t m_end, size_t 
 	float *bbuf = (float *)(g->work + (size_t)thread * g->per_thread + g->a_bytes);
 	float tile[MAX_MR * MAX_NR] __attribute__((aligned(64)));
 	const size_t K = g->K;
+	if (K == 0)
+		return; /* handled by the caller; keeps the block arithmetic below well defined */
+	/* Equal K blocks (576 -> 3 x 192 rather than 256 + 256 + 64): a short last block would
+	 * reload and store every C tile for little work. */
+	const size_t kblocks = (K + isa->kc - 1) / isa->kc;
+	const size_t kstep = (K + kblocks - 1) / kblocks;
 
 	for (size_t jc = n_begin; jc < n_end; jc += isa->nc) {
 		size_t nc = min_sz(isa->nc, n_end - jc);
-		for (size_t pc = 0; pc < K; pc += isa->kc) {
-			size_t kc = min_sz(isa->kc, K - pc);
+		for (size_t pc = 0; pc < K; pc += kstep) {
+			size_t kc = min_sz(kstep, K - pc);
 			int accumulate = pc > 0 || g->accumulate_first;
 			int last = pc + kc == K;
 			const float *bbase;
@@ -447,8 +486,11 @@ static void gemm_serial(const gemm_job *g, size_t m_begin, size_t m_end, size_t 
 				bbase = g->packed + (jc / nr) * K * nr + pc * nr;
 				bstride = K * nr;
 			} else {
-				pack_b_block(g->B, g->ldb, g->trans_b, pc, kc, jc, nc, (int)nr,
-				             bbuf, kc * nr);
+				if (!g->trans_b && isa->pack_b)
+					isa->pack_b(g->B, g->ldb, pc, kc, jc, nc, bbuf, kc * nr);
+				else
+					pack_b_block(g->B, g->ldb, g->trans_b, pc, kc, jc, nc,
+					             (int)nr, bbuf, kc * nr);
 				bbase = bbuf;
 				bstride = kc * nr;
 			}
@@ -461,7 +503,7 @@ static void gemm_serial(const gemm_job *g, size_t m_begin, size_t m_end, size_t 
 					astride = K * mr;
 				} else {
 					pack_a_block(g->A, g->lda, g->trans_a, ic, mc, pc, kc,
-					             (int)mr, g->alpha, abuf);
+					             (int)mr, g->alpha, abuf, isa->pack_a);
 				}
 				for (size_t jr = 0; jr < nc; jr += nr) {
 					size_t w = min_sz(nr, nc - jr);
@@ -677,11 +719,13 @@ static void sgemm_impl(eml_threadpool *pool, size_t M, size_t N, size_t K, float
 	 * slab packs the whole other operand again (memory-bound work, ~30x dearer per element
 	 * than a multiply-add), so slabs of at least 1024 columns or 512 rows. */
 	size_t min_tiles = g.split_n ? (1024 + unit - 1) / unit : (512 + unit - 1) / unit;
-	size_t want = tiles / min_tiles;
-	if (want > 4 * (size_t)threads)
-		want = 4 * (size_t)threads;
-	if (want < (size_t)threads)
-		want = (size_t)threads;
+	/* A whole number of slabs per thread (1..4) keeps equal shares when all run alike. */
+	size_t per_thread = tiles / (min_tiles * (size_t)threads);
+	if (per_thread > 4)
+		per_thread = 4;
+	if (per_thread < 1)
+		per_thread = 1;
+	size_t want = per_thread * (size_t)threads;
 	size_t per = (tiles + want - 1) / want;
 	g.slab = per * unit;
 	g.n_slabs = (tiles + per - 1) / per;

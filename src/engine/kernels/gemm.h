@@ -43,7 +43,8 @@ typedef struct eml_epilogue {
 	float act_a, act_b;
 } eml_epilogue;
 
-/* Opaque-by-convention packed B: produced by eml_sgemm_pack_b into caller memory. */
+/* Opaque-by-convention packed B: produced by eml_sgemm_pack_b into caller memory (a 64-byte
+ * header, then panels of the ISA's NR columns over the whole K). */
 size_t eml_sgemm_packed_b_size(size_t K, size_t N);
 /* Pack B (K x N, row stride ldb; trans_b = 1 means B is given as N x K, i.e. use B^T). */
 void eml_sgemm_pack_b(const float *B, size_t ldb, int trans_b, size_t K, size_t N, float *packed);
@@ -54,8 +55,10 @@ void eml_sgemm_pack_b(const float *B, size_t ldb, int trans_b, size_t K, size_t 
 size_t eml_sgemm_work_size(size_t M, size_t N, size_t K, int threads);
 
 /*
- * C = act(alpha * op(A) * op(B) + bias)  (epilogue optional: ep may be NULL). op(A) = A (M x K, stride lda) or A^T when trans_a (A is
- * K x M). B either unpacked (B, ldb, trans_b) or packed (packed_b != NULL; B ignored).
+ * C = act(alpha * op(A) * op(B) + bias)  (epilogue optional: ep may be NULL).
+ * op(A) = A (M x K, stride lda) or A^T when trans_a (A is K x M). B either unpacked (B, ldb,
+ * trans_b) or packed (packed_b != NULL; B ignored). Packings made under another ISA (tests that
+ * force one) still work, on the portable kernel.
  * Any M, N, K (K == 0 gives act(bias)). C must not overlap A or B. EML_BIAS_FULL may alias C
  * exactly (bias == C, ld_bias == ldc: Gemm's in-place C), no other overlap.
  */

@@ -21,7 +21,13 @@ static inline __attribute__((always_inline)) void kern(const int R, const int V,
 		acc0[i] = _mm512_setzero_ps();
 		acc1[i] = _mm512_setzero_ps();
 	}
+#pragma GCC unroll 14
+	for (int i = 0; i < R; i++)
+		_mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
 	for (size_t k = 0; k < kc; k++) {
+		_mm_prefetch((const char *)(b + 8 * ldb), _MM_HINT_T0);
+		_mm_prefetch((const char *)(b + 8 * ldb + 16), _MM_HINT_T0);
+		_mm_prefetch((const char *)(a + 8 * AMR), _MM_HINT_T0);
 		/* masked: only valid columns are read (B may be unpacked) */
 		__m512 b0 = V == 2 ? _mm512_loadu_ps(b) : _mm512_maskz_loadu_ps(m0, b);
 		__m512 b1 = V == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
@@ -128,4 +134,81 @@ void eml_gemm_small_m_avx512(size_t M, size_t N, size_t K, float alpha, const fl
 				                    _mm512_maskz_loadu_ps(mt, c + 16 * nv)));
 		}
 	}
+}
+
+void eml_pack_b_avx512(const float *B, size_t ldb, size_t k0, size_t kc, size_t n0, size_t nc,
+                       float *dst, size_t ps)
+{
+	for (size_t j0 = 0; j0 < nc; j0 += EML_AVX512_NR) {
+		float *p = dst + (j0 / EML_AVX512_NR) * ps;
+		size_t w = nc - j0 < EML_AVX512_NR ? nc - j0 : EML_AVX512_NR;
+		const float *src = B + k0 * ldb + n0 + j0;
+		if (w == EML_AVX512_NR) {
+			for (size_t k = 0; k < kc; k++, src += ldb, p += EML_AVX512_NR) {
+				_mm512_storeu_ps(p, _mm512_loadu_ps(src));
+				_mm512_storeu_ps(p + 16, _mm512_loadu_ps(src + 16));
+			}
+		} else {
+			__mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
+			__mmask16 m1 = (__mmask16)(w > 16 ? (1u << (w - 16)) - 1 : 0);
+			for (size_t k = 0; k < kc; k++, src += ldb, p += EML_AVX512_NR) {
+				_mm512_storeu_ps(p, _mm512_maskz_loadu_ps(m0, src));
+				_mm512_storeu_ps(p + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+			}
+		}
+	}
+}
+
+/* 16 x 16 transpose in four butterfly stages of two-source permutes (block sizes 8, 4, 2, 1:
+ * rows i and i + b exchange their off-diagonal b-blocks). Fully unrolled: r stays in registers. */
+static inline __attribute__((always_inline)) void tr_stage(__m512 r[16], const int b, __m512i lo,
+                                                           __m512i hi)
+{
+#pragma GCC unroll 16
+	for (int i = 0; i < 16; i++) {
+		if ((i / b) % 2 == 0) {
+			__m512 a = r[i], c = r[i + b];
+			r[i] = _mm512_permutex2var_ps(a, lo, c);
+			r[i + b] = _mm512_permutex2var_ps(a, hi, c);
+		}
+	}
+}
+
+void eml_pack_a_avx512(const float *src, size_t lda, size_t kc, float *p)
+{
+	const __m512i lo8 =
+	    _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+	const __m512i hi8 =
+	    _mm512_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+	const __m512i lo4 =
+	    _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+	const __m512i hi4 =
+	    _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+	const __m512i lo2 =
+	    _mm512_setr_epi32(0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+	const __m512i hi2 =
+	    _mm512_setr_epi32(2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+	const __m512i lo1 =
+	    _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+	const __m512i hi1 =
+	    _mm512_setr_epi32(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+	size_t k0 = 0;
+	for (; k0 + 16 <= kc; k0 += 16) {
+		__m512 r[16];
+#pragma GCC unroll 14
+		for (int i = 0; i < EML_AVX512_MR; i++)
+			r[i] = _mm512_loadu_ps(src + (size_t)i * lda + k0);
+		r[14] = r[15] = _mm512_setzero_ps();
+		tr_stage(r, 8, lo8, hi8);
+		tr_stage(r, 4, lo4, hi4);
+		tr_stage(r, 2, lo2, hi2);
+		tr_stage(r, 1, lo1, hi1);
+		/* row j of the transpose is k = k0 + j: 14 values, one panel row */
+#pragma GCC unroll 16
+		for (int j = 0; j < 16; j++)
+			_mm512_mask_storeu_ps(p + (k0 + (size_t)j) * EML_AVX512_MR, 0x3FFF, r[j]);
+	}
+	for (; k0 < kc; k0++)
+		for (int i = 0; i < EML_AVX512_MR; i++)
+			p[k0 * EML_AVX512_MR + (size_t)i] = src[(size_t)i * lda + k0];
 }

@@ -26,6 +26,20 @@ void eml_gemm_small_m_avx2(size_t M, size_t N, size_t K, float alpha, const floa
                            int trans_a, const float *B, size_t ldb, float *C, size_t ldc,
                            int accumulate);
 
+/* Pack rows k0..k0+kc, columns n0..n0+nc of a row-major B into panels of NR columns (kc x NR
+ * each, k-major, zero-padded past nc), panel stride ps floats. */
+typedef void (*eml_pack_b_fn)(const float *B, size_t ldb, size_t k0, size_t kc, size_t n0,
+                              size_t nc, float *dst, size_t ps);
+void eml_pack_b_avx512(const float *B, size_t ldb, size_t k0, size_t kc, size_t n0, size_t nc,
+                       float *dst, size_t ps);
+void eml_pack_b_avx2(const float *B, size_t ldb, size_t k0, size_t kc, size_t n0, size_t nc,
+                     float *dst, size_t ps);
+
+/* Pack MR full rows of a row-major A (row stride lda), columns 0..kc, into one k-major panel. */
+typedef void (*eml_pack_a_fn)(const float *src, size_t lda, size_t kc, float *p);
+void eml_pack_a_avx512(const float *src, size_t lda, size_t kc, float *p);
+void eml_pack_a_avx2(const float *src, size_t lda, size_t kc, float *p);
+
 #define EML_AVX512_MR 14
 #define EML_AVX512_NR 32
 #define EML_AVX2_MR 6

@@ -51,7 +51,7 @@ typedef struct pool_job {
 	float *y;
 	int64_t *ind;
 	int kind;
-	int simd; /* AVX-512 rows */
+	int simd; /* 0 portable, 1 AVX-512 rows, 2 AVX2 rows */
 	size_t is, os;
 } pool_job;
 
@@ -195,7 +195,7 @@ static void pool_plane_2d(const pool_job *j, size_t plane)
 	}
 }
 
-/* AVX-512 rows for 2-D pooling without dilation or indices (NULL when not available). */
+/* SIMD rows for 2-D pooling without dilation or indices: 1 AVX-512, 2 AVX2, 0 none. */
 static int simd_pool_ok(const pool_job *j)
 {
 #if defined(__x86_64__)
@@ -203,8 +203,12 @@ static int simd_pool_ok(const pool_job *j)
 	if (j->ind || p->nd != 2 || p->dilation[0] != 1 || p->dilation[1] != 1 ||
 	    p->in[1] * p->stride[1] + p->kernel[1] + p->pad_begin[1] >= ((size_t)1 << 30))
 		return 0;
-	/* Follows the GEMM ISA choice, so eml_sgemm_force_isa covers both paths in tests. */
-	return strcmp(eml_sgemm_isa(), "avx512") == 0;
+	/* Follows the GEMM ISA choice, so eml_sgemm_force_isa covers every path in tests. */
+	if (strcmp(eml_sgemm_isa(), "avx512") == 0)
+		return 1;
+	if (strcmp(eml_sgemm_isa(), "avx2") == 0)
+		return 2;
+	return 0;
 #else
 	(void)j;
 	return 0;
@@ -231,8 +235,12 @@ static void pool_plane_simd(const pool_job *j, size_t plane)
 	                     .count_include_pad = p->count_include_pad};
 	const float *x = j->x + plane * j->is;
 	float *y = j->y + plane * j->os;
-	for (size_t oh = 0; oh < g.oh; oh++)
-		eml_pool2d_row_avx512(&g, x, oh, y + oh * g.ow);
+	for (size_t oh = 0; oh < g.oh; oh++) {
+		if (j->simd == 1)
+			eml_pool2d_row_avx512(&g, x, oh, y + oh * g.ow);
+		else
+			eml_pool2d_row_avx2(&g, x, oh, y + oh * g.ow);
+	}
 #else
 	(void)j;
 	(void)plane;

@@ -11,5 +11,6 @@ typedef struct eml_pool2d_geom {
 
 /* Output row `oh` of one plane (same semantics as the portable 2-D path in pool.c). */
 void eml_pool2d_row_avx512(const eml_pool2d_geom *g, const float *x, size_t oh, float *y);
+void eml_pool2d_row_avx2(const eml_pool2d_geom *g, const float *x, size_t oh, float *y);
 
 #endif

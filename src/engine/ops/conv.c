@@ -168,6 +168,7 @@ static int conv_prep_common(eml_op_ctx *c, int transpose)
 			EML_GUARD(eml_build_new_const(c->b, EML_DT_FLOAT, 1, &m, &s->bias));
 			memcpy(s->bias->data, B->data, B->bytes);
 			EML_GUARD(eml_op_add_input(c, s->bias));
+			c->in[2] = NULL; /* run reads the own copy */
 		} else {
 			s->rt_bias = B;
 		}
@@ -184,6 +185,8 @@ static int conv_prep_common(eml_op_ctx *c, int transpose)
 		else
 			eml_conv_prepare(p, s->w->data, s->packed->data);
 		EML_GUARD(eml_op_add_input(c, s->packed));
+		/* run reads only the packed copy: the model's weights need no arena bytes here */
+		c->in[1] = NULL;
 	}
 	c->scratch_bytes =
 	    transpose ? eml_convt_work_size(p, c->threads) : eml_conv_work_size(p, c->threads);

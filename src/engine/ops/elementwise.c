@@ -280,6 +280,7 @@ static int unary_prep(eml_op_ctx *c)
 		break;
 	}
 	EML_GUARD(eml_rt_set(c->out[0], dt, c->in[0]->rank, c->in[0]->dims));
+	c->inplace = 1;
 out:
 	return rc;
 }
@@ -632,6 +633,9 @@ static int binary_prep(eml_op_ctx *c)
 		EML_ENSURE(eml_dt_is_real(c->in[1]->dtype) || is_int(c->in[1]->dtype),
 		           EML_E_ENGINE_SHAPE);
 	EML_GUARD(eml_rt_set(c->out[0], s->kind == BIN_EQUAL ? EML_DT_BOOL : dt, r, d));
+	/* an operand of the output's exact shape walks at the output's index (variadic steps
+	 * rewrite their output before reading later operands: never in place) */
+	c->inplace = !s->variadic;
 out:
 	return rc;
 }

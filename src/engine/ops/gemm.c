@@ -169,6 +169,7 @@ static int gemm_prep(eml_op_ctx *c)
 			for (int64_t n = 0; n < N; n++)
 				dst[k * N + n] = s->tb ? src[n * K + k] : src[k * N + n];
 		EML_GUARD(pack_b(c, s->bcopy, 0, s->K, s->N, &s->packed));
+		c->in[1] = NULL; /* run reads only the packed copy */
 	}
 	c->scratch_bytes = eml_sgemm_work_size(s->M, s->N, s->K, c->threads);
 	int64_t od[2] = {M, N};
@@ -180,7 +181,7 @@ out:
 static int gemm_run(eml_op_ctx *c)
 {
 	const gemm_state *s = c->state;
-	const eml_rt *A = c->in[0], *B = c->in[1];
+	const eml_rt *A = c->in[0], *B = s->packed ? NULL : c->in[1];
 	float *C = c->out[0]->data;
 	if (s->M == 0 || s->N == 0)
 		return EML_OK;
@@ -188,7 +189,7 @@ static int gemm_run(eml_op_ctx *c)
 	int post;
 	epi_kernel(&s->e, s->N, &ep, &post);
 	eml_sgemm(c->pool, s->M, s->N, s->K, s->alpha, A->data, (size_t)A->dims[1], s->ta,
-	          s->packed ? NULL : B->data, (size_t)B->dims[1], s->tb,
+	          B ? B->data : NULL, B ? (size_t)B->dims[1] : s->N, s->tb,
 	          s->packed ? s->packed->data : NULL, C, s->N, &ep, c->scratch);
 	if (post)
 		epi_post(&s->e, C, s->M, s->N, s->N);
@@ -310,8 +311,10 @@ static int matmul_prep(eml_op_ctx *c)
 	s->N = (size_t)N;
 	s->K = (size_t)K;
 	s->flat = a_dense && b_shared;
-	if (b_shared && B->kind == EML_RT_CONST && c->b != NULL && M * N * K > 0)
+	if (b_shared && B->kind == EML_RT_CONST && c->b != NULL && M * N * K > 0) {
 		EML_GUARD(pack_b(c, B, 0, s->K, s->N, &s->packed));
+		c->in[1] = NULL; /* run reads only the packed copy */
+	}
 	size_t rows = s->flat ? s->M * (size_t)s->batches : s->M;
 	c->scratch_bytes = eml_sgemm_work_size(rows, s->N, s->K, c->threads);
 	/* output shape: batch + [M] (unless A was 1-D) + [N] (unless B was 1-D) */
@@ -331,7 +334,7 @@ out:
 static int matmul_run(eml_op_ctx *c)
 {
 	const matmul_state *s = c->state;
-	const float *A = c->in[0]->data, *B = c->in[1]->data;
+	const float *A = c->in[0]->data, *B = s->packed ? NULL : c->in[1]->data;
 	float *C = c->out[0]->data;
 	size_t mn = s->M * s->N;
 	if (mn == 0 || s->batches == 0)
