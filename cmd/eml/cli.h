@@ -49,6 +49,8 @@ int eml_cmd_policy(int argc, char **argv);
 int eml_cmd_host(int argc, char **argv);
 int eml_cmd_enclave(int argc, char **argv);
 int eml_cmd_infer(int argc, char **argv);
+/* eml attest --host ...: attest an enclave through the host (cmd_infer.c). */
+int eml_cmd_attest_remote(int argc, char **argv);
 int eml_cmd_upload(int argc, char **argv);
 int eml_cmd_store(int argc, char **argv);
 

@@ -4,6 +4,8 @@
 
 #include "cli.h"
 #include "common/log.h"
+#include "crypto/mem.h"
+#include "eml/error.h"
 #include "enclave/enclave.h"
 
 static volatile sig_atomic_t enclave_stop;
@@ -22,6 +24,9 @@ static const char *usage_text =
 
 int eml_cmd_enclave(int argc, char **argv)
 {
+	/* Before anything touches OpenSSL: its heap is wiped on free too (docs/MEMORY.md). */
+	if (eml_crypto_use_wiping_allocator() != EML_OK)
+		return eml_cli_fail("enclave", EML_E_CRYPTO);
 	eml_enclave_config c;
 	eml_enclave_config_defaults(&c);
 	for (int i = 1; i < argc; i++) {

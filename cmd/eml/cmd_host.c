@@ -18,6 +18,7 @@ static void on_signal(int sig)
 static const char *usage_text =
     "eml host --listen ADDR --enclave ADDR --enclave-channel ADDR --store DIR\n"
     "                [--audit-log FILE] [--max-blob BYTES] [--idle-timeout-ms N]\n"
+    "                [--frame-timeout-ms N] [--max-conns N]\n"
     "  ADDR is vsock:CID:PORT, tcp:HOST:PORT or unix:PATH";
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -61,6 +62,12 @@ int eml_cmd_host(int argc, char **argv)
 		else if (strcmp(a, "--idle-timeout-ms") == 0 && parse_u64(v, &x) == 0 &&
 		         x <= 86400000)
 			c.idle_timeout_ms = (int)x;
+		else if (strcmp(a, "--frame-timeout-ms") == 0 && parse_u64(v, &x) == 0 &&
+		         x <= 86400000)
+			c.frame_timeout_ms = (int)x;
+		else if (strcmp(a, "--max-conns") == 0 && parse_u64(v, &x) == 0 && x >= 2 &&
+		         x <= 65536)
+			c.max_conns = (size_t)x;
 		else
 			return eml_cli_usage(usage_text);
 	}

@@ -31,7 +31,8 @@ struct eml_client_result {
 	size_t n;
 	eml_client_tensor *t;
 	char **names;
-	uint8_t *pt; /* decrypted response plaintext; tensors point into it */
+	uint8_t *pt;   /* decrypted response plaintext */
+	uint8_t *data; /* the outputs, each 64-byte aligned */
 	size_t pt_len;
 	eml_response_pt resp;
 };
@@ -144,18 +145,30 @@ void eml_client_result_free(eml_client_result *r)
 	eml_free(r->names);
 	eml_free(r->t);
 	eml_response_pt_cleanup(&r->resp);
-	eml_free(r->pt); /* wipes the outputs */
+	eml_free(r->data); /* wipes the outputs */
+	eml_free(r->pt);
 	eml_free(r);
 }
 
+/* Outputs are copied out of the response plaintext into one block where each tensor starts
+ * 64-byte aligned, so callers can read them as arrays of their element type. */
 static int result_from_pt(eml_client_result *r)
 {
 	int rc = EML_OK;
+	size_t total = 0;
 	EML_GUARD(eml_response_pt_decode(r->pt, r->pt_len, &r->resp));
 	r->n = r->resp.n_outputs;
 	r->t = eml_calloc(r->n != 0 ? r->n : 1, sizeof(*r->t));
 	r->names = eml_calloc(r->n != 0 ? r->n : 1, sizeof(*r->names));
 	EML_ENSURE(r->t != NULL && r->names != NULL, EML_E_NOMEM);
+	for (size_t i = 0; i < r->n; i++) {
+		size_t padded = ((size_t)r->resp.outputs[i].data_len + 63) & ~(size_t)63;
+		EML_GUARD(eml_add_size(total, padded, &total));
+	}
+	EML_GUARD(eml_add_size(total, 64, &total));
+	r->data = eml_alloc(total);
+	EML_ENSURE(r->data != NULL, EML_E_NOMEM);
+	uint8_t *base = (uint8_t *)(((uintptr_t)r->data + 63) & ~(uintptr_t)63);
 	for (size_t i = 0; i < r->n; i++) {
 		const eml_wire_tensor *w = &r->resp.outputs[i];
 		EML_ENSURE(w->rank <= EML_CLIENT_MAX_RANK, EML_E_MSG_MALFORMED);
@@ -170,8 +183,11 @@ static int result_from_pt(eml_client_result *r)
 		t->rank = w->rank;
 		for (uint32_t d = 0; d < w->rank; d++)
 			t->dims[d] = (int64_t)w->dims[d];
-		t->data = w->data;
+		if (w->data_len > 0)
+			memcpy(base, w->data, (size_t)w->data_len);
+		t->data = base;
 		t->bytes = w->data_len;
+		base += ((size_t)w->data_len + 63) & ~(size_t)63;
 	}
 out:
 	return rc;

@@ -1,5 +1,6 @@
 #include "common/mem.h"
 
+#include <alloca.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +16,28 @@
 /* No single heap allocation may exceed this; larger buffers must use eml_secmem_map. */
 #define EML_MAX_HEAP_ALLOC ((size_t)1 << 40)
 
+/*
+ * EML_TEST_NO_WIPE exists only in the test-only binary eml-test-nowipe (CMakeLists.txt): the
+ * memory-scan tests' negative control, proving their scanner finds plaintext that is not wiped.
+ * The product build always wipes.
+ */
+#ifdef EML_TEST_NO_WIPE
+#define eml_explicit_bzero(p, n) ((void)(p), (void)(n))
+#else
+#define eml_explicit_bzero(p, n) explicit_bzero((p), (n))
+#endif
+
 void eml_wipe(void *p, size_t n)
 {
 	if (p != NULL && n != 0)
-		explicit_bzero(p, n);
+		eml_explicit_bzero(p, n);
+}
+
+__attribute__((noinline)) void eml_stack_scrub(size_t bytes)
+{
+	unsigned char *p = alloca(bytes);
+	eml_explicit_bzero(p, bytes);
+	__asm__ __volatile__("" : : "r"(p) : "memory");
 }
 
 void *eml_alloc(size_t n)
@@ -71,7 +90,7 @@ void eml_free(void *p)
 	unsigned char *b = (unsigned char *)p - EML_HDR;
 	size_t n;
 	memcpy(&n, b, sizeof(n));
-	explicit_bzero(b, n + EML_HDR);
+	eml_explicit_bzero(b, n + EML_HDR);
 	free(b);
 }
 
@@ -157,7 +176,7 @@ void eml_secmem_unmap(void *p, size_t mapped_len)
 {
 	if (p == NULL)
 		return;
-	explicit_bzero(p, mapped_len);
+	eml_explicit_bzero(p, mapped_len);
 	if (unmap_hook != NULL)
 		unmap_hook(p, mapped_len, unmap_hook_ctx);
 	munlock(p, mapped_len);

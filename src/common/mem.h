@@ -15,6 +15,12 @@
 /* Non-elidable wipe (explicit_bzero). NULL or n == 0 is a no-op. */
 void eml_wipe(void *p, size_t n);
 
+/* Wipe `bytes` of the calling thread's stack below the caller's frame (libsodium's
+ * sodium_stackzero): called where a thread has just finished with plaintext (after each request,
+ * and before a worker thread exits, since glibc caches the stacks of exited threads). */
+#define EML_STACK_SCRUB_BYTES ((size_t)256 << 10)
+void eml_stack_scrub(size_t bytes);
+
 /* Allocate n bytes (n may be 0). Returns NULL on failure or when n is absurd. Free with eml_free. */
 void *eml_alloc(size_t n);
 /* Zeroed allocation of n*size bytes; NULL on overflow or failure. */

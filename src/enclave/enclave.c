@@ -263,6 +263,8 @@ static void *conn_main(void *arg)
 		rc = serve_request(c, s, payload, len, &frame);
 		eml_free(payload); /* the request frame: wiped after decryption */
 		payload = NULL;
+		/* Whatever the request left on this thread's stack (crypto, kernels) goes too. */
+		eml_stack_scrub(EML_STACK_SCRUB_BYTES);
 		if (rc != EML_OK)
 			break;
 		rc = eml_net_write_all(c->fd, frame.p, frame.len,
@@ -280,6 +282,7 @@ out:
 	eml_free(payload);
 	eml_buf_cleanup(&frame);
 	eml_enclave_session_free(s);
+	eml_stack_scrub(EML_STACK_SCRUB_BYTES);
 	close(c->fd);
 	atomic_fetch_sub(&e->conns, 1);
 	eml_free(c);

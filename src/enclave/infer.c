@@ -1,9 +1,14 @@
 #include "enclave/infer.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/guard.h"
+#include "common/log.h"
 #include "common/mem.h"
 #include "crypto/hash.h"
 #include "topo/topo.h"
@@ -73,6 +78,14 @@ int eml_enclave_infer(const uint8_t *tkey, size_t tkey_len, const eml_io_tensor 
 
 	memset(out, 0, sizeof(*out));
 	memset(st, 0, sizeof(*st));
+#ifdef EML_TEST_HOOKS
+	/* Test-only binary: a deliberate write, which the sandbox must answer by killing us. */
+	if (getenv("EML_TEST_WRITE_ATTEMPT") != NULL) {
+		int fd = open("eml-write-attempt", O_WRONLY | O_CREAT, 0600);
+		if (fd >= 0)
+			close(fd);
+	}
+#endif
 	if (bad_input != NULL)
 		*bad_input = -1;
 	EML_GUARD(eml_tkey_parse(tkey, tkey_len, &k));
@@ -98,6 +111,16 @@ int eml_enclave_infer(const uint8_t *tkey, size_t tkey_len, const eml_io_tensor 
 	t0 = now_us();
 	EML_GUARD(eml_plan_run(plan));
 	st->run_us = now_us() - t0;
+#ifdef EML_TEST_HOOKS
+	/* Test-only binary (eml-test-hooks): stop here, with the model assembled and the outputs
+	 * computed, so a test can scan this process while plaintext legitimately lives in it. */
+	if (getenv("EML_TEST_PAUSE_AFTER_RUN") != NULL)
+		raise(SIGSTOP);
+	/* ... or hold only this request's thread, so a test can see the concurrency limit. */
+	const char *hold = getenv("EML_TEST_HOLD_AFTER_RUN_MS");
+	if (hold != NULL)
+		usleep((useconds_t)strtoul(hold, NULL, 10) * 1000u);
+#endif
 	EML_GUARD(copy_outputs(plan, out));
 out:
 	t0 = now_us();
@@ -108,5 +131,13 @@ out:
 	if (rc != EML_OK)
 		eml_infer_out_cleanup(out);
 	st->wipe_us = now_us() - t0;
+	/* Durations only (info level, off by default): no sizes, shapes or values. */
+	if (rc == EML_OK)
+		eml_log_info(
+		    "request timings: fetch %llu us, join %llu us, plan %llu us, run %llu us, "
+		    "wipe %llu us",
+		    (unsigned long long)st->fetch_us, (unsigned long long)st->join_us,
+		    (unsigned long long)st->plan_us, (unsigned long long)st->run_us,
+		    (unsigned long long)st->wipe_us);
 	return rc;
 }

@@ -81,6 +81,9 @@ static void *worker_main(void *arg)
 			pthread_cond_signal(&p->done);
 	}
 	pthread_mutex_unlock(&p->mu);
+	/* Kernels spill weights and activations to this stack; glibc keeps the stacks of exited
+	 * threads for reuse, so wipe what the tasks used before leaving. */
+	eml_stack_scrub(EML_STACK_SCRUB_BYTES);
 	return NULL;
 }
 

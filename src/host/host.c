@@ -37,6 +37,7 @@ void eml_host_config_defaults(eml_host_config *c)
 	c->limits = EML_FRAME_LIMITS_DEFAULT;
 	c->max_blob = EML_FRAME_DEFAULT_WEIGHT_MAX;
 	c->idle_timeout_ms = 120000;
+	c->frame_timeout_ms = 300000; /* 256 MiB at under 1 MiB/s is not a client we serve */
 	c->connect_timeout_ms = 5000;
 	c->max_conns = 256;
 }
@@ -55,9 +56,15 @@ static const eml_conn_cb callbacks = {.on_frame = on_frame, .on_close = on_close
  */
 static eml_conn_opts opts_for(const struct host *h, int role)
 {
-	eml_conn_opts o = {.limits = h->cfg->limits, .idle_timeout_ms = h->cfg->idle_timeout_ms};
+	eml_conn_opts o = {.limits = h->cfg->limits,
+	                   .idle_timeout_ms = h->cfg->idle_timeout_ms,
+	                   .frame_timeout_ms = h->cfg->frame_timeout_ms};
 	if (h->cfg->max_blob < o.limits.weight_max)
 		o.limits.weight_max = (uint32_t)h->cfg->max_blob;
+	/* Output to clients and the enclave: relayed client frames and small store replies, so
+	 * room for two of the largest client frames. (The protocol has one request outstanding per
+	 * session; a peer that does not read is cut off at this bound rather than slowed down.) */
+	o.out_max = 2 * ((size_t)o.limits.client_max + EML_FRAME_HEADER_LEN);
 	if (role == R_CHANNEL) {
 		o.limits.client_max = EML_WIRE_MAX_AUDIT_RECORD;
 		o.limits.weight_max = 0;

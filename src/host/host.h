@@ -30,6 +30,7 @@ typedef struct eml_host_config {
 	eml_frame_limits limits;
 	uint64_t max_blob;      /* largest accepted upload (<= limits.weight_max) */
 	int idle_timeout_ms;    /* per connection */
+	int frame_timeout_ms;   /* a frame must arrive whole this long after its first byte */
 	int connect_timeout_ms; /* to the enclave */
 	size_t max_conns;
 } eml_host_config;

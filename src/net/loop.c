@@ -27,7 +27,8 @@ struct eml_conn {
 	uint8_t *out;
 	size_t out_off, out_len, out_cap;
 	int64_t last_ms;
-	int closing;  /* flush then close */
+	int64_t frame_start_ms; /* when the first byte of the frame being read arrived */
+	int closing;            /* flush then close */
 	int linger;   /* after the flush: shut down writing, drain input briefly, then close */
 	int draining; /* in that drain */
 	int64_t drain_until_ms;
@@ -401,6 +402,8 @@ static void on_readable(eml_conn *c)
 				conn_mark_closed(c, EML_E_NET_CLOSED);
 				return;
 			}
+			if (c->in_len == 0)
+				c->frame_start_ms = eml_net_now_ms();
 			c->in_len += (size_t)r;
 			c->last_ms = eml_net_now_ms();
 			if (c->in_len < want || want == EML_FRAME_HEADER_LEN)
@@ -424,10 +427,18 @@ static void on_readable(eml_conn *c)
 static void check_timeouts(eml_loop *l)
 {
 	int64_t now = eml_net_now_ms();
-	for (eml_conn *c = l->conns; c != NULL; c = c->next)
-		if (!c->closed && c->o.idle_timeout_ms > 0 &&
-		    now - c->last_ms > c->o.idle_timeout_ms)
+	for (eml_conn *c = l->conns; c != NULL; c = c->next) {
+		if (c->closed)
+			continue;
+		if (c->draining && now > c->drain_until_ms)
+			conn_mark_closed(c, EML_OK); /* the linger is over */
+		else if (c->o.idle_timeout_ms > 0 && now - c->last_ms > c->o.idle_timeout_ms)
 			conn_mark_closed(c, EML_E_NET_TIMEOUT);
+		else if (!c->closing && c->o.frame_timeout_ms > 0 && c->in_len > 0 &&
+		         now - c->frame_start_ms > c->o.frame_timeout_ms)
+			conn_mark_closed(c,
+			                 EML_E_NET_TIMEOUT); /* a trickle that keeps a slot busy */
+	}
 }
 
 void eml_loop_stop(eml_loop *l)

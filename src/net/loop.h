@@ -1,17 +1,18 @@
 /*
- * A small epoll event loop for the host (single-threaded, non-blocking, edge-free level
- * triggering). It owns listeners and connections; connections deliver whole frames.
+ * A small epoll event loop for the host (single-threaded, non-blocking, level-triggered). It owns
+ * listeners and connections; connections deliver whole frames.
  *
  * Bounded buffers: a connection's input holds at most one frame (header, then exactly the payload
  * its header announced, after the type and length were checked against the limits); its output
  * queue holds at most `out_max` bytes (a send beyond that closes the connection with
  * EML_E_LIMIT, so a peer that does not read cannot make the host grow without bound).
- * Timeouts: a connection idle (no bytes in or out) for idle_timeout_ms is closed with
+ * Timeouts: a connection idle (no bytes in or out) for idle_timeout_ms, or whose current frame
+ * has not arrived whole frame_timeout_ms after its first byte (a slow trickle), is closed with
  * EML_E_NET_TIMEOUT.
- * Framing errors (unknown type, oversize length, EOF inside a frame) are answered with an ERROR
- * frame carrying the code; once it is flushed the connection lingers (writing shut down, input
- * discarded for up to a second) so that a TCP reset cannot destroy the ERROR before the peer
- * reads it, then closes.
+ * Framing errors (unknown type, oversize length) are answered with an ERROR frame carrying the
+ * code (EOF inside a frame just closes, with EML_E_FRAME_TRUNCATED); once the ERROR is flushed
+ * the connection lingers (writing shut down, input discarded for up to a second) so that a TCP
+ * reset cannot destroy the ERROR before the peer reads it, then closes.
  *
  * Callbacks run on the loop's thread; they may send on and close any connection (including the
  * one being served). A closed connection is freed after the current dispatch round; on_close is
@@ -44,8 +45,9 @@ typedef struct eml_conn_cb {
 
 typedef struct eml_conn_opts {
 	eml_frame_limits limits;
-	size_t out_max;      /* 0: room for two of the largest frames */
-	int idle_timeout_ms; /* <= 0: none */
+	size_t out_max;       /* 0: room for two of the largest frames */
+	int idle_timeout_ms;  /* <= 0: none */
+	int frame_timeout_ms; /* <= 0: none */
 } eml_conn_opts;
 
 int eml_loop_new(size_t max_conns, eml_loop **out);

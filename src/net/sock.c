@@ -136,12 +136,21 @@ int eml_net_connect(const eml_addr *a, int timeout_ms, int *fd_out)
 {
 	int rc = EML_OK, err = 0;
 	socklen_t elen = sizeof(err);
+	int64_t deadline = deadline_of(timeout_ms);
 	int fd = socket(family_of(a), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	EML_ENSURE(fd >= 0, EML_E_NET_IO);
-	if (connect(fd, (const struct sockaddr *)&a->sa, a->sa_len) != 0) {
-		EML_ENSURE(errno == EINPROGRESS || errno == EAGAIN || errno == EINTR,
-		           EML_E_NET_CONNECT);
-		EML_GUARD(wait_fd(fd, POLLOUT, deadline_of(timeout_ms)));
+	int r = connect(fd, (const struct sockaddr *)&a->sa, a->sa_len);
+	/* A unix socket answers EAGAIN when the listener's backlog is full: nothing is in
+	 * progress then, so try again (bounded by the deadline) instead of waiting for POLLOUT. */
+	while (r != 0 && errno == EAGAIN && a->kind == EML_ADDR_UNIX) {
+		EML_ENSURE(remaining(deadline) != 0, EML_E_NET_TIMEOUT);
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		r = connect(fd, (const struct sockaddr *)&a->sa, a->sa_len);
+	}
+	if (r != 0) {
+		EML_ENSURE(errno == EINPROGRESS || errno == EINTR, EML_E_NET_CONNECT);
+		EML_GUARD(wait_fd(fd, POLLOUT, deadline));
 		EML_ENSURE(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == 0,
 		           EML_E_NET_CONNECT);
 	}

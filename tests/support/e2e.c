@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -26,6 +27,7 @@
 #define E2E_MAX_ARGS 32
 #define E2E_WAIT_MS 10000
 #define E2E_POLL_MS 50
+#define E2E_MAX_SCAN_MAPPING (1ull << 30)
 
 struct eml_rec {
 	int lfd;
@@ -240,8 +242,9 @@ void eml_rec_clear(eml_rec *r)
 	pthread_mutex_unlock(&r->mu);
 }
 
-/* fork + exec eml with args; stdout/stderr to log (appended). */
-static pid_t spawn(const char *log, char *const argv[])
+/* fork + exec bin with args; stdout/stderr to log (appended); optional cwd, HOME, extra env. */
+static pid_t spawn(const char *bin, const char *log, char *const argv[], const char *cwd,
+                   const char *home, const char *env)
 {
 	pid_t pid = fork();
 	if (pid != 0)
@@ -252,7 +255,17 @@ static pid_t spawn(const char *log, char *const argv[])
 		dup2(fd, 2);
 		close(fd);
 	}
-	execv(eml_test_bin(), argv);
+	/* Die with the test: a crashed or timed-out test leaves no daemon behind. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(125);
+	if (cwd != NULL && chdir(cwd) != 0)
+		_exit(126);
+	if (home != NULL)
+		setenv("HOME", home, 1);
+	if (env != NULL)
+		putenv((char *)env);
+	execv(bin, argv);
 	_exit(127);
 }
 
@@ -335,7 +348,9 @@ static int start_enclave(eml_e2e *e, const eml_e2e_opts *o)
 			argv[n++] = (char *)o->extra_enclave_val;
 	}
 	argv[n] = NULL;
-	e->enclave_pid = spawn(log, argv);
+	const char *bin = o != NULL && o->enclave_bin != NULL ? o->enclave_bin : eml_test_bin();
+	e->enclave_pid = spawn(bin, log, argv, e->enclave_cwd, e->enclave_home,
+	                       o != NULL ? o->enclave_env : NULL);
 	if (e->enclave_pid < 0)
 		return -1;
 	return wait_socket(e->enclave_listen, e->enclave_pid);
@@ -361,6 +376,10 @@ int eml_e2e_start(eml_e2e *e, const eml_e2e_opts *o)
 	snprintf(e->store, sizeof(e->store), "%s/store", e->dir);
 	snprintf(e->policy, sizeof(e->policy), "%s/policy.json", e->dir);
 	snprintf(e->sim_ca, sizeof(e->sim_ca), "%s/sim-ca", e->dir);
+	snprintf(e->enclave_cwd, sizeof(e->enclave_cwd), "%s/enclave-cwd", e->dir);
+	snprintf(e->enclave_home, sizeof(e->enclave_home), "%s/enclave-home", e->dir);
+	if (mkdir(e->enclave_cwd, 0700) != 0 || mkdir(e->enclave_home, 0700) != 0)
+		return -1;
 	char p_client[700], p_enclave[700], p_channel[700];
 	snprintf(p_client, sizeof(p_client), "%s/p_client.sock", e->dir);
 	snprintf(p_enclave, sizeof(p_enclave), "%s/p_enclave.sock", e->dir);
@@ -386,13 +405,15 @@ int eml_e2e_start(eml_e2e *e, const eml_e2e_opts *o)
 	char *hargv[] = {
 	    "eml",     "host",    "--listen", a_listen, "--enclave", a_enclave, "--enclave-channel",
 	    a_channel, "--store", e->store,   NULL};
-	e->host_pid = spawn(log, hargv);
+	e->host_pid = spawn(eml_test_bin(), log, hargv, NULL, NULL, NULL);
 	if (e->host_pid < 0 || wait_socket(e->host_listen, e->host_pid) != 0 ||
 	    wait_socket(e->channel_listen, e->host_pid) != 0)
 		return -1;
 	char out[4096];
 	int st = eml_e2e_run(out, sizeof(out), 20000, "policy", "init", "--sim", "--sim-ca",
-	                     e->sim_ca, "--binary", eml_test_bin(), "-o", e->policy, NULL);
+	                     e->sim_ca, "--binary",
+	                     o != NULL && o->enclave_bin != NULL ? o->enclave_bin : eml_test_bin(),
+	                     "-o", e->policy, NULL);
 	return st == 0 ? 0 : -1;
 }
 
@@ -540,6 +561,10 @@ int eml_e2e_read_process_memory(pid_t pid, uint8_t **out, size_t *len)
 			continue;
 		if (strstr(line, "[vvar]") != NULL || strstr(line, "[vsyscall]") != NULL)
 			continue;
+		/* Sanitizer builds reserve terabytes of shadow memory; no mapping of ours is near
+		 * this size for the test models, so larger ones are skipped. */
+		if (end - start > E2E_MAX_SCAN_MAPPING)
+			continue;
 		for (unsigned long long a = start; a < end;) {
 			size_t want = (size_t)(end - a < (1u << 20) ? end - a : (1u << 20));
 			ssize_t r = pread(mem, chunk, want, (off_t)a);
@@ -559,4 +584,39 @@ int eml_e2e_read_process_memory(pid_t pid, uint8_t **out, size_t *len)
 	}
 	*out = eml_buf_take(&b, len);
 	return 0;
+}
+
+void eml_e2e_locate(pid_t pid, const eml_window_set *set, char *out, size_t cap)
+{
+	char path[64], line[1024];
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *maps = fopen(path, "r");
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	int mem = open(path, O_RDONLY | O_CLOEXEC);
+	while (maps != NULL && mem >= 0 && fgets(line, sizeof(line), maps) != NULL) {
+		unsigned long long start, end;
+		char perms[8];
+		if (sscanf(line, "%llx-%llx %7s", &start, &end, perms) != 3 || perms[0] != 'r' ||
+		    end - start > E2E_MAX_SCAN_MAPPING || strstr(line, "[vvar]") != NULL ||
+		    strstr(line, "[vsyscall]") != NULL)
+			continue;
+		size_t n = (size_t)(end - start);
+		uint8_t *b = malloc(n);
+		if (b == NULL)
+			continue;
+		ssize_t r = pread(mem, b, n, (off_t)start);
+		size_t off = 0;
+		if (r > 0 && eml_window_set_find(set, b, (size_t)r, &off) >= 0) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(out, cap, "%s (+0x%zx)", line, off);
+			free(b);
+			break;
+		}
+		free(b);
+	}
+	if (mem >= 0)
+		close(mem);
+	if (maps != NULL)
+		fclose(maps);
 }

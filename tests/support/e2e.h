@@ -33,6 +33,8 @@ typedef struct eml_e2e_opts {
 	int idle_timeout_ms;
 	const char *extra_enclave_arg; /* one extra flag for the enclave, or NULL */
 	const char *extra_enclave_val;
+	const char *enclave_bin; /* another eml build for the enclave (test variants), or NULL */
+	const char *enclave_env; /* one extra "NAME=VALUE" for the enclave's environment, or NULL */
 } eml_e2e_opts;
 
 typedef struct eml_e2e {
@@ -40,6 +42,7 @@ typedef struct eml_e2e {
 	char client_addr[600]; /* what clients connect to (the proxy when recording) */
 	char host_listen[600], enclave_listen[600], channel_listen[600];
 	char store[600], policy[600], sim_ca[600];
+	char enclave_cwd[600], enclave_home[600]; /* the enclave runs here, with HOME there */
 	pid_t host_pid, enclave_pid;
 	eml_rec *rec_client, *rec_enclave, *rec_channel;
 } eml_e2e;
@@ -67,5 +70,10 @@ int eml_e2e_read_tree(const char *dir, uint8_t **out, size_t *len);
 /* Read every readable mapping of process pid (/proc/PID/maps + /proc/PID/mem) into one
  * eml_alloc'd buffer (regions separated by 16 zero bytes so windows never span two regions). */
 int eml_e2e_read_process_memory(pid_t pid, uint8_t **out, size_t *len);
+
+/* For failure messages: the /proc/PID/maps line of the first mapping where some window of set
+ * occurs, and the offset in it (writes "" when none). */
+struct eml_window_set;
+void eml_e2e_locate(pid_t pid, const struct eml_window_set *set, char *out, size_t cap);
 
 #endif

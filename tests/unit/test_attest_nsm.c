@@ -412,3 +412,43 @@ Test(nsm_sim, session_adapters_round_trip, .init = sim_setup, .fini = sim_teardo
 	eml_policy_free(p);
 	eml_nsm_free(n);
 }
+
+Test(nsm_sim, default_ca_dir_and_relative_policy_root, .init = sim_setup, .fini = sim_teardown)
+{
+	/* the default folder follows XDG_DATA_HOME (never the user's real one in tests) */
+	cr_assert_eq(setenv("XDG_DATA_HOME", g_dir, 1), 0);
+	char want[4200], got[4200];
+	snprintf(want, sizeof(want), "%s/eml/sim-ca", g_dir);
+	cr_assert_eq(eml_nsm_sim_default_ca_dir(got, sizeof(got)), EML_OK);
+	cr_assert_str_eq(got, want);
+	eml_nsm *n = NULL;
+	cr_assert_eq(eml_nsm_open("sim", NULL, &n), EML_OK);
+	char p[4300];
+	snprintf(p, sizeof(p), "%s/root.key", want);
+	struct stat st;
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	uint8_t nonce[32] = {1};
+	uint8_t *doc = NULL;
+	size_t len = 0;
+	cr_assert_eq(eml_nsm_attest(n, NULL, 0, nonce, 32, NULL, 0, &doc, &len), EML_OK);
+	/* a policy file naming its root relative to its own folder */
+	uint8_t pcrs[3][48];
+	char h0[97], json[1024], pol[4300];
+	cr_assert_eq(eml_nsm_sim_pcrs(NULL, pcrs), EML_OK);
+	eml_hex(pcrs[0], 48, h0);
+	snprintf(json, sizeof(json), "{\"root\":\"root.pem\",\"pcrs\":[{\"0\":\"%s\"}]}", h0);
+	snprintf(pol, sizeof(pol), "%s/policy.json", want);
+	cr_assert_eq(eml_file_write_atomic(pol, json, strlen(json), 0644), EML_OK);
+	eml_policy *pp = NULL;
+	cr_assert_eq(eml_policy_load_file(pol, &pp), EML_OK);
+	cr_assert(!eml_policy_root_is_aws(pp));
+	eml_verify_opts o = {.nonce = nonce, .nonce_len = 32};
+	cr_assert_eq(eml_attest_verify(doc, len, pp, &o, NULL), EML_OK);
+	eml_policy_free(pp);
+	eml_free(doc);
+	eml_nsm_free(n);
+	/* a missing policy file, or one too large */
+	snprintf(pol, sizeof(pol), "%s/none.json", want);
+	cr_assert_eq(eml_policy_load_file(pol, &pp), EML_E_NOT_FOUND);
+}

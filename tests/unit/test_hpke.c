@@ -10,7 +10,9 @@
 
 #include "common/file.h"
 #include "common/mem.h"
+#include "crypto/hash.h"
 #include "crypto/hpke.h"
+#include "crypto/kdf.h"
 #include "crypto/ohttp.h"
 #include "eml/error.h"
 #include "prop.h"
@@ -262,4 +264,43 @@ Test(hpke, response_sealing_round_trip_and_tamper)
 	eml_hpke_ctx_free(s);
 	eml_hpke_ctx_free(s2);
 	eml_hpke_ctx_free(r);
+}
+
+/* RFC 5869 A.1 and A.3 (HKDF-SHA256; A.3 has an empty salt and info), and the empty-IKM path
+ * (checked against HMAC with the all-zero salt of RFC 5869 §2.2). */
+Test(hkdf, rfc5869_known_answers)
+{
+	uint8_t ikm[22], salt[13], info[10], prk[32], okm[42], want[42];
+	memset(ikm, 0x0b, sizeof(ikm));
+	for (int i = 0; i < 13; i++)
+		salt[i] = (uint8_t)i;
+	for (int i = 0; i < 10; i++)
+		info[i] = (uint8_t)(0xf0 + i);
+	cr_assert_eq(eml_hkdf_extract(EML_KDF_HKDF_SHA256, salt, 13, ikm, 22, prk), EML_OK);
+	eml_unhex("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5", want, 32);
+	cr_assert(memcmp(prk, want, 32) == 0);
+	cr_assert_eq(eml_hkdf_expand(EML_KDF_HKDF_SHA256, prk, 32, info, 10, okm, 42), EML_OK);
+	eml_unhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b88718"
+	          "5865",
+	          want, 42);
+	cr_assert(memcmp(okm, want, 42) == 0);
+
+	cr_assert_eq(eml_hkdf_extract(EML_KDF_HKDF_SHA256, NULL, 0, ikm, 22, prk), EML_OK);
+	eml_unhex("19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04", want, 32);
+	cr_assert(memcmp(prk, want, 32) == 0);
+	cr_assert_eq(eml_hkdf_expand(EML_KDF_HKDF_SHA256, prk, 32, NULL, 0, okm, 42), EML_OK);
+	eml_unhex("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a"
+	          "96c8",
+	          want, 42);
+	cr_assert(memcmp(okm, want, 42) == 0);
+
+	uint8_t zeros[32] = {0}, h[32];
+	cr_assert_eq(eml_hkdf_extract(EML_KDF_HKDF_SHA256, NULL, 0, NULL, 0, prk), EML_OK);
+	cr_assert_eq(eml_hmac_sha256(zeros, 32, "", 0, h), EML_OK);
+	cr_assert(memcmp(prk, h, 32) == 0);
+	/* Limits: L above 255 * Nh, unknown KDF. */
+	uint8_t big[255 * 32 + 1];
+	cr_assert_eq(eml_hkdf_expand(EML_KDF_HKDF_SHA256, prk, 32, NULL, 0, big, sizeof(big)),
+	             EML_E_ARG);
+	cr_assert_eq(eml_hkdf_extract(7, NULL, 0, ikm, 22, prk), EML_E_ARG);
 }

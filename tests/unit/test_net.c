@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <linux/vm_sockets.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +231,14 @@ Test(sock, unix_frames_stale_socket_and_refusals)
 	cr_assert_eq(eml_net_connect(&a, 500, &fd), EML_E_NET_CONNECT);
 	cr_assert_eq(eml_net_listen(&a, &l2), EML_OK);
 	cr_assert_eq(eml_net_accept(l2, 100, &fd), EML_E_NET_TIMEOUT);
+	/* A full backlog: connect waits (bounded) instead of handing back an unconnected socket. */
+	int pend[80], np = 0, rc = EML_OK;
+	while (np < 80 && (rc = eml_net_connect(&a, 100, &pend[np])) == EML_OK)
+		np++;
+	cr_assert_eq(rc, EML_E_NET_TIMEOUT, "after %d connections: %s", np, eml_err_name(rc));
+	cr_assert_gt(np, 0);
+	for (int i = 0; i < np; i++)
+		close(pend[i]);
 	close(l2);
 	/* A regular file in the way is never deleted. */
 	unlink(path);
@@ -317,7 +326,8 @@ Test(loop, echo_limits_errors_and_timeouts)
 {
 	char *dir = eml_test_tmpdir();
 	eml_conn_opts o = {.limits = {.client_max = 4096, .weight_max = 8192},
-	                   .idle_timeout_ms = 300};
+	                   .idle_timeout_ms = 300,
+	                   .frame_timeout_ms = 500};
 	struct echo_srv e;
 	eml_addr a = echo_start(&e, dir, o);
 	int fd;
@@ -356,6 +366,27 @@ Test(loop, echo_limits_errors_and_timeouts)
 	cr_assert_eq(eml_net_recv_frame(fd, &lim, 2000, &t, &p, &n), EML_OK);
 	cr_assert_eq(p[0] << 8 | p[1], EML_E_FRAME_TYPE);
 	eml_free(p);
+	close(fd);
+
+	/* A frame trickling in (one byte at a time, never idle) is cut off by the frame timeout. */
+	cr_assert_eq(eml_net_connect(&a, 1000, &fd), EML_OK);
+	uint8_t hdr[5] = {0, 0, 0, 100, EML_FT_REQUEST};
+	int64_t s0 = eml_net_now_ms();
+	int cut = 0;
+	for (int i = 0; i < 105 && !cut; i++) {
+		uint8_t byte = i < 5 ? hdr[i] : 0;
+		if (eml_net_write_all(fd, &byte, 1, eml_net_now_ms() + 500) != EML_OK)
+			cut = 1;
+		usleep(20000);
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		if (poll(&pf, 1, 0) > 0) {
+			uint8_t junk;
+			cut = recv(fd, &junk, 1, MSG_DONTWAIT) <= 0;
+		}
+	}
+	int64_t cut_ms = eml_net_now_ms() - s0;
+	cr_assert(cut, "a trickling frame was never cut off");
+	cr_assert(cut_ms >= 450 && cut_ms < 1500, "cut after %lld ms", (long long)cut_ms);
 	close(fd);
 
 	/* Idle connections are closed after the timeout. */
@@ -429,6 +460,14 @@ Test(loop, tcp_refusal_reaches_a_client_still_sending)
 		cr_assert_eq(t, EML_FT_ERROR);
 		cr_assert_eq(p[0] << 8 | p[1], EML_E_FRAME_TOO_LARGE);
 		eml_free(p);
+		if (round == 0) {
+			/* The linger is bounded (1 s), well below the idle timeout (5 s). */
+			int64_t t0 = eml_net_now_ms();
+			cr_assert_eq(eml_net_recv_frame(fd, &lim, 4000, &t, &p, &m),
+			             EML_E_NET_CLOSED);
+			int64_t dt = eml_net_now_ms() - t0;
+			cr_assert(dt < 2500, "closed after %lld ms", (long long)dt);
+		}
 		free(f);
 		close(fd);
 	}
