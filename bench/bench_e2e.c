@@ -151,6 +151,25 @@ static int ort(const bmodel *m, int threads, double *warm, double *cold)
 	return 0;
 }
 
+/* Median request latency of model m on a freshly started host + enclave (for A/B runs). */
+static double fresh_median(const eml_e2e_opts *o, const bmodel *m)
+{
+	eml_e2e e;
+	eml_e2e_opts dflt = {0};
+	double med = -1, p99;
+	if (eml_e2e_start(&e, o != NULL ? o : &dflt) != 0)
+		return -1;
+	bmodel copy = *m;
+	copy.tkey = NULL;
+	copy.x = NULL;
+	if (prepare(&e, &copy) == 0 && latency(e.client_addr, e.policy, &copy, &med, &p99) != 0)
+		med = -1;
+	eml_free(copy.tkey);
+	eml_free(copy.x);
+	eml_e2e_stop(&e);
+	return med;
+}
+
 struct tp_arg {
 	const char *addr, *policy;
 	const bmodel *m;
@@ -310,50 +329,9 @@ int main(void)
 		printf("mlock of 256 MiB: %.2f ms%s\n", now_ms() - t0, lk != 0 ? " (refused)" : "");
 		eml_secmem_unmap(p, len);
 	}
-	double med_sb = 0, p_sb, med_nosb = 0, p_nosb;
-	eml_e2e e2;
-	eml_e2e_opts o2 = {.no_sandbox = 1};
-	if (eml_e2e_start(&e2, &o2) == 0) {
-		eml_model *mm = NULL;
-		uint8_t *blob = NULL;
-		size_t bl = 0;
-		if (eml_onnx_load_file(models[2].path, &mm) == EML_OK) {
-			uint8_t *tk = NULL;
-			size_t tkl = 0;
-			eml_decompose_opts d = {0};
-			if (eml_topo_decompose(mm, &d, &tk, &tkl, &blob, &bl) == EML_OK &&
-			    eml_host_upload(e2.client_addr, blob, bl, 60000, NULL) == EML_OK) {
-				bmodel m2 = models[2];
-				m2.tkey = tk;
-				m2.tkey_len = tkl;
-				latency(e2.client_addr, e2.policy, &m2, &med_nosb, &p_nosb);
-			}
-			eml_free(tk);
-			eml_free(blob);
-			eml_model_free(mm);
-		}
-		eml_e2e_stop(&e2);
-	}
-	eml_e2e e3;
-	eml_e2e_opts o3 = {0};
-	if (eml_e2e_start(&e3, &o3) == 0) {
-		eml_model *mm = NULL;
-		uint8_t *blob = NULL, *tk = NULL;
-		size_t bl = 0, tkl = 0;
-		eml_decompose_opts d = {0};
-		if (eml_onnx_load_file(models[2].path, &mm) == EML_OK &&
-		    eml_topo_decompose(mm, &d, &tk, &tkl, &blob, &bl) == EML_OK &&
-		    eml_host_upload(e3.client_addr, blob, bl, 60000, NULL) == EML_OK) {
-			bmodel m3 = models[2];
-			m3.tkey = tk;
-			m3.tkey_len = tkl;
-			latency(e3.client_addr, e3.policy, &m3, &med_sb, &p_sb);
-		}
-		eml_free(tk);
-		eml_free(blob);
-		eml_model_free(mm);
-		eml_e2e_stop(&e3);
-	}
+	double med_sb = fresh_median(NULL, &models[2]);
+	eml_e2e_opts nosb = {.no_sandbox = 1};
+	double med_nosb = fresh_median(&nosb, &models[2]);
 	if (med_sb > 0 && med_nosb > 0)
 		printf(
 		    "sandbox cost (ocr-rec e2e median): with %.2f ms, without %.2f ms (%+.1f %%)\n",
