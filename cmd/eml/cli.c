@@ -32,7 +32,7 @@ int eml_cli_exit_code(int rc)
 	case EML_E_HOST_UNAVAILABLE:
 		return EML_EXIT_UNAVAILABLE;
 	default:
-		if (rc >= 500 && rc < 600) /* attestation refusals */
+		if ((rc >= 500 && rc < 600) || (rc >= 700 && rc < 800)) /* attestation, audit */
 			return EML_EXIT_REFUSED;
 		return EML_EXIT_ERROR;
 	}
