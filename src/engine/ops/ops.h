@@ -37,5 +37,7 @@ extern const eml_op_def eml_op_conv, eml_op_conv_transpose, eml_op_batchnorm;
 extern const eml_op_def eml_op_maxpool, eml_op_avgpool, eml_op_gap;
 extern const eml_op_def eml_op_reduce, eml_op_softmax;
 extern const eml_op_def eml_op_resize;
+/* issue 9 */
+extern const eml_op_def eml_op_unary2, eml_op_binary2, eml_op_sum, eml_op_mean;
 
 #endif
