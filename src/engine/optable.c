@@ -96,6 +96,17 @@ static const op_entry k_ops[] = {
     {"LessOrEqual", 12, 18, &eml_op_binary2},
     {"Sum", 7, 18, &eml_op_sum},
     {"Mean", 7, 18, &eml_op_mean},
+    {"ReduceL1", 7, 18, &eml_op_reduce2},
+    {"ReduceL2", 7, 18, &eml_op_reduce2},
+    {"ReduceLogSum", 7, 18, &eml_op_reduce2},
+    {"ReduceLogSumExp", 7, 18, &eml_op_reduce2},
+    {"ReduceMax", 7, 18, &eml_op_reduce2},
+    {"ReduceMin", 7, 18, &eml_op_reduce2},
+    {"ReduceProd", 7, 18, &eml_op_reduce2},
+    {"ReduceSumSquare", 7, 18, &eml_op_reduce2},
+    {"ArgMax", 7, 18, &eml_op_reduce2},
+    {"ArgMin", 7, 18, &eml_op_reduce2},
+    {"LogSoftmax", 7, 18, &eml_op_logsoftmax},
     /* EML_OPTABLE_MORE */
 };
 

@@ -90,6 +90,17 @@ static const eml_op_support support_table[] = {
     {"", "LessOrEqual", 12, 18},
     {"", "Sum", 7, 18},
     {"", "Mean", 7, 18},
+    {"", "ReduceL1", 7, 18},
+    {"", "ReduceL2", 7, 18},
+    {"", "ReduceLogSum", 7, 18},
+    {"", "ReduceLogSumExp", 7, 18},
+    {"", "ReduceMax", 7, 18},
+    {"", "ReduceMin", 7, 18},
+    {"", "ReduceProd", 7, 18},
+    {"", "ReduceSumSquare", 7, 18},
+    {"", "ArgMax", 7, 18},
+    {"", "ArgMin", 7, 18},
+    {"", "LogSoftmax", 7, 18},
 };
 
 const eml_op_support *eml_onnx_support_table(size_t *n)

@@ -39,5 +39,6 @@ extern const eml_op_def eml_op_reduce, eml_op_softmax;
 extern const eml_op_def eml_op_resize;
 /* issue 9 */
 extern const eml_op_def eml_op_unary2, eml_op_binary2, eml_op_sum, eml_op_mean;
+extern const eml_op_def eml_op_reduce2, eml_op_logsoftmax;
 
 #endif
