@@ -107,6 +107,22 @@ static const op_entry k_ops[] = {
     {"ArgMax", 7, 18, &eml_op_reduce2},
     {"ArgMin", 7, 18, &eml_op_reduce2},
     {"LogSoftmax", 7, 18, &eml_op_logsoftmax},
+    {"CumSum", 11, 18, &eml_op_cumsum},
+    {"Tile", 7, 18, &eml_op_tile},
+    {"Range", 11, 18, &eml_op_range},
+    {"Trilu", 14, 18, &eml_op_trilu},
+    {"DepthToSpace", 7, 18, &eml_op_d2s},
+    {"SpaceToDepth", 7, 18, &eml_op_d2s},
+    {"GatherElements", 11, 18, &eml_op_gather_elements},
+    {"GatherND", 11, 18, &eml_op_gather_nd},
+    {"ScatterElements", 11, 18, &eml_op_scatter_elements},
+    {"ScatterND", 11, 18, &eml_op_scatter_nd},
+    {"TopK", 7, 18, &eml_op_topk},
+    {"NonZero", 9, 18, &eml_op_nonzero},
+    {"GlobalMaxPool", 7, 18, &eml_op_gmp},
+    {"InstanceNormalization", 7, 18, &eml_op_instancenorm},
+    {"LayerNormalization", 17, 18, &eml_op_layernorm},
+    {"Scatter", 9, 10, &eml_op_scatter_elements},
     /* EML_OPTABLE_MORE */
 };
 

@@ -101,6 +101,22 @@ static const eml_op_support support_table[] = {
     {"", "ArgMax", 7, 18},
     {"", "ArgMin", 7, 18},
     {"", "LogSoftmax", 7, 18},
+    {"", "CumSum", 11, 18},
+    {"", "Tile", 7, 18},
+    {"", "Range", 11, 18},
+    {"", "Trilu", 14, 18},
+    {"", "DepthToSpace", 7, 18},
+    {"", "SpaceToDepth", 7, 18},
+    {"", "GatherElements", 11, 18},
+    {"", "GatherND", 11, 18},
+    {"", "ScatterElements", 11, 18},
+    {"", "ScatterND", 11, 18},
+    {"", "TopK", 7, 18},
+    {"", "NonZero", 9, 18},
+    {"", "GlobalMaxPool", 7, 18},
+    {"", "InstanceNormalization", 7, 18},
+    {"", "LayerNormalization", 17, 18},
+    {"", "Scatter", 9, 10},
 };
 
 const eml_op_support *eml_onnx_support_table(size_t *n)
