@@ -123,6 +123,7 @@ static const op_entry k_ops[] = {
     {"InstanceNormalization", 7, 18, &eml_op_instancenorm},
     {"LayerNormalization", 17, 18, &eml_op_layernorm},
     {"Scatter", 9, 10, &eml_op_scatter_elements},
+    {"Einsum", 12, 18, &eml_op_einsum},
     /* EML_OPTABLE_MORE */
 };
 

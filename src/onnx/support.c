@@ -117,6 +117,7 @@ static const eml_op_support support_table[] = {
     {"", "InstanceNormalization", 7, 18},
     {"", "LayerNormalization", 17, 18},
     {"", "Scatter", 9, 10},
+    {"", "Einsum", 12, 18},
 };
 
 const eml_op_support *eml_onnx_support_table(size_t *n)
