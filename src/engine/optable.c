@@ -124,6 +124,9 @@ static const op_entry k_ops[] = {
     {"LayerNormalization", 17, 18, &eml_op_layernorm},
     {"Scatter", 9, 10, &eml_op_scatter_elements},
     {"Einsum", 12, 18, &eml_op_einsum},
+    {"RNN", 7, 18, &eml_op_rnn},
+    {"GRU", 7, 18, &eml_op_rnn},
+    {"LSTM", 7, 18, &eml_op_rnn},
     /* EML_OPTABLE_MORE */
 };
 

@@ -118,6 +118,9 @@ static const eml_op_support support_table[] = {
     {"", "LayerNormalization", 17, 18},
     {"", "Scatter", 9, 10},
     {"", "Einsum", 12, 18},
+    {"", "RNN", 7, 18},
+    {"", "GRU", 7, 18},
+    {"", "LSTM", 7, 18},
 };
 
 const eml_op_support *eml_onnx_support_table(size_t *n)

@@ -44,5 +44,6 @@ extern const eml_op_def eml_op_cumsum, eml_op_tile, eml_op_range, eml_op_trilu, 
     eml_op_gather_elements, eml_op_gather_nd, eml_op_scatter_elements, eml_op_scatter_nd,
     eml_op_topk, eml_op_nonzero, eml_op_gmp, eml_op_instancenorm, eml_op_layernorm;
 extern const eml_op_def eml_op_einsum;
+extern const eml_op_def eml_op_rnn;
 
 #endif
