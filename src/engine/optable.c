@@ -127,6 +127,13 @@ static const op_entry k_ops[] = {
     {"RNN", 7, 18, &eml_op_rnn},
     {"GRU", 7, 18, &eml_op_rnn},
     {"LSTM", 7, 18, &eml_op_rnn},
+    {"QuantizeLinear", 10, 18, &eml_op_qlinear},
+    {"DequantizeLinear", 10, 18, &eml_op_qlinear},
+    {"DynamicQuantizeLinear", 11, 18, &eml_op_dynquant},
+    {"MatMulInteger", 10, 18, &eml_op_qmatmul},
+    {"QLinearMatMul", 10, 18, &eml_op_qmatmul},
+    {"ConvInteger", 10, 18, &eml_op_qconv},
+    {"QLinearConv", 10, 18, &eml_op_qconv},
     /* EML_OPTABLE_MORE */
 };
 

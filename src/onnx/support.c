@@ -121,6 +121,13 @@ static const eml_op_support support_table[] = {
     {"", "RNN", 7, 18},
     {"", "GRU", 7, 18},
     {"", "LSTM", 7, 18},
+    {"", "QuantizeLinear", 10, 18},
+    {"", "DequantizeLinear", 10, 18},
+    {"", "DynamicQuantizeLinear", 11, 18},
+    {"", "MatMulInteger", 10, 18},
+    {"", "QLinearMatMul", 10, 18},
+    {"", "ConvInteger", 10, 18},
+    {"", "QLinearConv", 10, 18},
 };
 
 const eml_op_support *eml_onnx_support_table(size_t *n)

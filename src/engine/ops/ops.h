@@ -45,5 +45,6 @@ extern const eml_op_def eml_op_cumsum, eml_op_tile, eml_op_range, eml_op_trilu, 
     eml_op_topk, eml_op_nonzero, eml_op_gmp, eml_op_instancenorm, eml_op_layernorm;
 extern const eml_op_def eml_op_einsum;
 extern const eml_op_def eml_op_rnn;
+extern const eml_op_def eml_op_qlinear, eml_op_dynquant, eml_op_qmatmul, eml_op_qconv;
 
 #endif
