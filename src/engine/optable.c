@@ -134,6 +134,19 @@ static const op_entry k_ops[] = {
     {"QLinearMatMul", 10, 18, &eml_op_qmatmul},
     {"ConvInteger", 10, 18, &eml_op_qconv},
     {"QLinearConv", 10, 18, &eml_op_qconv},
+    {"Sinh", 9, 18, &eml_op_unary2},
+    {"Cosh", 9, 18, &eml_op_unary2},
+    {"Asin", 7, 18, &eml_op_unary2},
+    {"Acos", 7, 18, &eml_op_unary2},
+    {"Atan", 7, 18, &eml_op_unary2},
+    {"Asinh", 9, 18, &eml_op_unary2},
+    {"Acosh", 9, 18, &eml_op_unary2},
+    {"Atanh", 9, 18, &eml_op_unary2},
+    {"ThresholdedRelu", 10, 18, &eml_op_unary2},
+    {"Shrink", 9, 18, &eml_op_unary2},
+    {"Celu", 12, 18, &eml_op_unary2},
+    {"IsNaN", 9, 18, &eml_op_unary2},
+    {"IsInf", 10, 18, &eml_op_unary2},
     /* EML_OPTABLE_MORE */
 };
 

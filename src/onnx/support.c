@@ -128,6 +128,19 @@ static const eml_op_support support_table[] = {
     {"", "QLinearMatMul", 10, 18},
     {"", "ConvInteger", 10, 18},
     {"", "QLinearConv", 10, 18},
+    {"", "Sinh", 9, 18},
+    {"", "Cosh", 9, 18},
+    {"", "Asin", 7, 18},
+    {"", "Acos", 7, 18},
+    {"", "Atan", 7, 18},
+    {"", "Asinh", 9, 18},
+    {"", "Acosh", 9, 18},
+    {"", "Atanh", 9, 18},
+    {"", "ThresholdedRelu", 10, 18},
+    {"", "Shrink", 9, 18},
+    {"", "Celu", 12, 18},
+    {"", "IsNaN", 9, 18},
+    {"", "IsInf", 10, 18},
 };
 
 const eml_op_support *eml_onnx_support_table(size_t *n)

@@ -97,11 +97,25 @@ enum u2_kind {
 	U2_SELU,
 	U2_SOFTPLUS,
 	U2_SOFTSIGN,
+	U2_SINH,
+	U2_COSH,
+	U2_ASIN,
+	U2_ACOS,
+	U2_ATAN,
+	U2_ASINH,
+	U2_ACOSH,
+	U2_ATANH,
+	U2_THRELU,
+	U2_SHRINK,
+	U2_CELU,
+	U2_ISNAN,
+	U2_ISINF,
 };
 
 typedef struct u2_state {
 	int kind;
 	double a, g;
+	int neg, pos; /* IsInf detect_negative / detect_positive */
 } u2_state;
 
 static int u2_kind_of(const char *op)
@@ -109,10 +123,15 @@ static int u2_kind_of(const char *op)
 	static const struct {
 		const char *op;
 		int k;
-	} t[] = {{"Ceil", U2_CEIL}, {"Floor", U2_FLOOR},       {"Round", U2_ROUND},
-	         {"Sign", U2_SIGN}, {"Sin", U2_SIN},           {"Cos", U2_COS},
-	         {"Tan", U2_TAN},   {"Log", U2_LOG},           {"Elu", U2_ELU},
-	         {"Selu", U2_SELU}, {"Softplus", U2_SOFTPLUS}, {"Softsign", U2_SOFTSIGN}};
+	} t[] = {{"Ceil", U2_CEIL},     {"Floor", U2_FLOOR},       {"Round", U2_ROUND},
+	         {"Sign", U2_SIGN},     {"Sin", U2_SIN},           {"Cos", U2_COS},
+	         {"Tan", U2_TAN},       {"Log", U2_LOG},           {"Elu", U2_ELU},
+	         {"Selu", U2_SELU},     {"Softplus", U2_SOFTPLUS}, {"Softsign", U2_SOFTSIGN},
+	         {"Sinh", U2_SINH},     {"Cosh", U2_COSH},         {"Asin", U2_ASIN},
+	         {"Acos", U2_ACOS},     {"Atan", U2_ATAN},         {"Asinh", U2_ASINH},
+	         {"Acosh", U2_ACOSH},   {"Atanh", U2_ATANH},       {"ThresholdedRelu", U2_THRELU},
+	         {"Shrink", U2_SHRINK}, {"Celu", U2_CELU},         {"IsNaN", U2_ISNAN},
+	         {"IsInf", U2_ISINF}};
 	for (size_t i = 0; i < EML_ARRAY_LEN(t); i++)
 		if (strcmp(t[i].op, op) == 0)
 			return t[i].k;
@@ -140,8 +159,22 @@ static int u2_prep(eml_op_ctx *c)
 		s->a = eml_attr_f(c->node, "alpha", 1.67326319217681884765625f);
 		s->g = eml_attr_f(c->node, "gamma", 1.05070102214050292968750f);
 	}
-	EML_GUARD(eml_rt_set(c->out[0], dt, c->in[0]->rank, c->in[0]->dims));
-	c->inplace = 1;
+	if (s->kind == U2_THRELU)
+		s->a = eml_attr_f(c->node, "alpha", 1.0f);
+	if (s->kind == U2_CELU)
+		s->a = eml_attr_f(c->node, "alpha", 1.0f);
+	if (s->kind == U2_SHRINK) {
+		s->a = eml_attr_f(c->node, "lambd", 0.5f);
+		s->g = eml_attr_f(c->node, "bias", 0.0f);
+	}
+	if (s->kind == U2_ISINF) {
+		s->neg = (int)eml_attr_i(c->node, "detect_negative", 1);
+		s->pos = (int)eml_attr_i(c->node, "detect_positive", 1);
+	}
+	int boolean = s->kind == U2_ISNAN || s->kind == U2_ISINF;
+	EML_GUARD(
+	    eml_rt_set(c->out[0], boolean ? EML_DT_BOOL : dt, c->in[0]->rank, c->in[0]->dims));
+	c->inplace = !boolean;
 out:
 	return rc;
 }
@@ -174,6 +207,32 @@ static double u2_f(const u2_state *s, double x)
 		return x > 30 ? x + log1p(exp(-x)) : log1p(exp(x));
 	case U2_SOFTSIGN:
 		return x / (1.0 + fabs(x));
+	case U2_SINH:
+		return sinh(x);
+	case U2_COSH:
+		return cosh(x);
+	case U2_ASIN:
+		return asin(x);
+	case U2_ACOS:
+		return acos(x);
+	case U2_ATAN:
+		return atan(x);
+	case U2_ASINH:
+		return asinh(x);
+	case U2_ACOSH:
+		return acosh(x);
+	case U2_ATANH:
+		return atanh(x);
+	case U2_THRELU:
+		return x > s->a ? x : 0.0;
+	case U2_SHRINK:
+		return x < -s->a ? x + s->g : (x > s->a ? x - s->g : 0.0);
+	case U2_CELU:
+		return (x > 0 ? x : 0.0) + fmin(0.0, s->a * (exp(x / s->a) - 1.0));
+	case U2_ISNAN:
+		return x != x;
+	case U2_ISINF:
+		return (isinf(x) && ((x > 0 && s->pos) || (x < 0 && s->neg))) ? 1.0 : 0.0;
 	default:
 		return x;
 	}
@@ -189,6 +248,12 @@ static void u2_range(void *ctx, size_t b, size_t e)
 {
 	const u2_job *j = ctx;
 	int32_t dt = j->x->dtype;
+	if (j->y->dtype == EML_DT_BOOL) {
+		for (size_t i = b; i < e; i++)
+			((uint8_t *)j->y->data)[i] =
+			    (uint8_t)(u2_f(j->s, eml_ld_f(j->x->data, dt, i)) != 0);
+		return;
+	}
 	if (dt == EML_DT_FLOAT) {
 		const float *x = j->x->data;
 		float *y = j->y->data;
