@@ -147,6 +147,15 @@ static const op_entry k_ops[] = {
     {"Celu", 12, 18, &eml_op_unary2},
     {"IsNaN", 9, 18, &eml_op_unary2},
     {"IsInf", 10, 18, &eml_op_unary2},
+    {"BitShift", 11, 18, &eml_op_bitshift},
+    {"CastLike", 15, 18, &eml_op_castlike},
+    {"Hardmax", 7, 18, &eml_op_hardmax},
+    {"EyeLike", 9, 18, &eml_op_eyelike},
+    {"OneHot", 9, 18, &eml_op_onehot},
+    {"Compress", 9, 18, &eml_op_compress},
+    {"ReverseSequence", 10, 18, &eml_op_revseq},
+    {"MeanVarianceNormalization", 9, 18, &eml_op_mvn},
+    {"LRN", 7, 18, &eml_op_lrn},
     /* EML_OPTABLE_MORE */
 };
 

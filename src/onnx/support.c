@@ -141,6 +141,15 @@ static const eml_op_support support_table[] = {
     {"", "Celu", 12, 18},
     {"", "IsNaN", 9, 18},
     {"", "IsInf", 10, 18},
+    {"", "BitShift", 11, 18},
+    {"", "CastLike", 15, 18},
+    {"", "Hardmax", 7, 18},
+    {"", "EyeLike", 9, 18},
+    {"", "OneHot", 9, 18},
+    {"", "Compress", 9, 18},
+    {"", "ReverseSequence", 10, 18},
+    {"", "MeanVarianceNormalization", 9, 18},
+    {"", "LRN", 7, 18},
 };
 
 const eml_op_support *eml_onnx_support_table(size_t *n)

@@ -46,5 +46,7 @@ extern const eml_op_def eml_op_cumsum, eml_op_tile, eml_op_range, eml_op_trilu, 
 extern const eml_op_def eml_op_einsum;
 extern const eml_op_def eml_op_rnn;
 extern const eml_op_def eml_op_qlinear, eml_op_dynquant, eml_op_qmatmul, eml_op_qconv;
+extern const eml_op_def eml_op_bitshift, eml_op_castlike, eml_op_hardmax, eml_op_eyelike,
+    eml_op_onehot, eml_op_compress, eml_op_revseq, eml_op_mvn, eml_op_lrn;
 
 #endif
