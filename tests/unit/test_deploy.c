@@ -437,3 +437,28 @@ Test(deploy, systemd_units_verify)
 	eml_test_rmtree(dir);
 	free(dir);
 }
+
+/* docs/SCALING.md's simulation, short form: 2 enclave+host pairs behind haproxy (TCP
+ * pass-through, one attestation per connection); every request succeeds, both instances
+ * serve, the enclave's answer equals a local run. */
+Test(deploy, scaling_sim_two_instances, .timeout = 120)
+{
+	char *dir = eml_test_tmpdir();
+	cr_assert_eq(run("command -v haproxy >/dev/null"), 0,
+	             "haproxy is needed (Debian: haproxy)");
+	cr_assert_eq(run("EML_VECTORS=%s %s/scripts/scaling-sim --short --eml %s >%s/out 2>&1",
+	                 eml_test_vectors_dir(), eml_test_source_dir(), eml_test_bin(), dir),
+	             0, "%s", slurp("%s/out", dir));
+	char *s = slurp("%s/out", dir);
+	int n = 0, req = -1, failed = -1, a = 0, b = 0;
+	char *l = strstr(s, "scaling-sim: N=");
+	cr_assert(l != NULL, "%s", s);
+	cr_assert_eq(sscanf(l, "scaling-sim: N=%d requests=%d failed=%d", &n, &req, &failed), 3);
+	cr_assert(n == 2 && req == 8 && failed == 0, "%s", s);
+	l = strstr(l, "per_backend=");
+	cr_assert(l != NULL && sscanf(l, "per_backend=%d,%d", &a, &b) == 2, "%s", s);
+	cr_assert(a >= 1 && b >= 1 && a + b == 8, "%s", s);
+	free(s);
+	eml_test_rmtree(dir);
+	free(dir);
+}
