@@ -1,6 +1,7 @@
 # EphemeralML — top-level entry points. The build itself is CMake; this file only sequences it.
 #   make run    set up and run the whole pipeline end to end on the simulated enclave
-#   make test   install deps, build, check formatting, run every test (and once under ASan+UBSan)
+#   make test   install deps, build, check formatting, run every test (and once under ASan+UBSan),
+#               and check that the build is reproducible
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
@@ -9,7 +10,8 @@ CMAKE_FLAGS ?=
 # Where downloaded test data and reference tools live (outside the clone, shared by clones).
 export EML_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/eml
 
-.PHONY: all deps build run test test-unit test-asan format format-check bench fuzz testdata clean
+.PHONY: all deps build run test test-unit test-asan format format-check bench fuzz testdata clean \
+	repro-check
 
 all: build
 
@@ -46,7 +48,11 @@ test-asan: deps
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		EML_PROP_ITERS=$${EML_ASAN_PROP_ITERS:-10} ctest --output-on-failure -j 1
 
-test: deps build testdata format-check test-unit test-asan
+# The same source gives the same eml bytes (two builds at different paths; docs/DEPLOY.md).
+repro-check:
+	@./scripts/repro-check
+
+test: deps build testdata format-check test-unit test-asan repro-check
 	@echo "make test: all suites passed"
 
 bench: deps build testdata
