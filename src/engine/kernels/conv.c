@@ -307,8 +307,9 @@ static void dw_task(void *ctx, size_t task, int thread)
 			j->row(g, x, w, b, oh, y + oh * g->ow);
 		else
 			dw_row_portable(g, x, w, b, oh, y + oh * g->ow);
+		/* while the row is still in L1 */
+		eml_act_apply(y + oh * g->ow, g->ow, p->act, p->act_a, p->act_b);
 	}
-	eml_act_apply(y, g->oh * g->ow, p->act, p->act_a, p->act_b);
 }
 
 static void conv_depthwise(eml_threadpool *pool, const eml_conv_params *p, const float *X,

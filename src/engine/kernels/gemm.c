@@ -216,57 +216,12 @@ static size_t min_sz(size_t a, size_t b)
 
 /* ---- activations ---- */
 
-static float act_scalar(float x, int act, float a, float b)
-{
-	switch (act) {
-	case EML_ACT_RELU:
-		return x < 0.0f ? 0.0f : x; /* NaN stays NaN, as max(x, 0) in ONNX's reference */
-	case EML_ACT_CLIP:
-		return x < a ? a : (x > b ? b : x);
-	case EML_ACT_HARDSIGMOID: {
-		float v = a * x + b;
-		return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-	}
-	case EML_ACT_HARDSWISH: {
-		float v = x / 6.0f + 0.5f;
-		v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-		return x * v;
-	}
-	case EML_ACT_LEAKYRELU:
-		return x >= 0.0f ? x : a * x;
-	default:
-		return x;
-	}
-}
-
+/* Vectorized per ISA in vmath (one pass, no per-element switch). -0.0f is an exact identity bias. */
 void eml_act_apply(float *x, size_t n, int act, float a, float b)
 {
-	switch (act) {
-	case EML_ACT_NONE:
+	if (act == EML_ACT_NONE)
 		return;
-	case EML_ACT_SIGMOID:
-		eml_vsigmoid(x, x, n);
-		return;
-	case EML_ACT_TANH:
-		eml_vtanh(x, x, n);
-		return;
-	case EML_ACT_RELU:
-		for (size_t i = 0; i < n; i++)
-			x[i] = x[i] < 0.0f ? 0.0f : x[i];
-		return;
-	case EML_ACT_CLIP:
-		/* Written as compare-selects so that NaN stays NaN like ONNX Clip's reference. */
-		for (size_t i = 0; i < n; i++) {
-			float v = x[i];
-			v = v < a ? a : v;
-			x[i] = v > b ? b : v;
-		}
-		return;
-	default:
-		for (size_t i = 0; i < n; i++)
-			x[i] = act_scalar(x[i], act, a, b);
-		return;
-	}
+	eml_vbias_act(x, n, -0.0f, act, a, b);
 }
 
 /* Bias and activation on an m x n tile of C at (m0, n0). */
@@ -276,12 +231,10 @@ static void epilogue_tile(const eml_epilogue *ep, float *c, size_t ldc, size_t m
 	for (size_t i = 0; i < m; i++) {
 		float *ci = c + i * ldc;
 		switch (ep->bias_kind) {
-		case EML_BIAS_ROW: {
-			float bv = ep->bias[m0 + i];
-			for (size_t j = 0; j < n; j++)
-				ci[j] += bv;
-			break;
-		}
+		case EML_BIAS_ROW:
+			/* bias and activation in one pass */
+			eml_vbias_act(ci, n, ep->bias[m0 + i], ep->act, ep->act_a, ep->act_b);
+			continue;
 		case EML_BIAS_COL: {
 			const float *bv = ep->bias + n0;
 			for (size_t j = 0; j < n; j++)
