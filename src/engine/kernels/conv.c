@@ -11,6 +11,7 @@
  */
 #include "engine/kernels/conv.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -133,7 +134,11 @@ static size_t conv_slot(const eml_conv_params *p, int threads, size_t *col_float
 {
 	size_t mg = p->out_c / p->group, kg = conv_kg(p), os = prod(p->out, p->nd);
 	size_t chunk = conv_path(p) == PATH_IM2COL ? col_chunk(kg, os) : os;
-	*col_floats = conv_path(p) == PATH_IM2COL ? kg * chunk : 0;
+	size_t nr = eml_sgemm_nr();
+	/* im2col writes SGEMM's packed-B layout: header + whole panels of nr columns */
+	*col_floats = conv_path(p) == PATH_IM2COL
+	                  ? EML_SGEMM_PACKED_HDR_FLOATS + kg * ((chunk + nr - 1) / nr * nr)
+	                  : 0;
 	return align64(*col_floats * sizeof(float)) +
 	       align64(eml_sgemm_work_size(mg, chunk, kg, threads));
 }
@@ -157,8 +162,43 @@ size_t eml_conv_work_size(const eml_conv_params *p, int threads)
 
 /* ---- im2col (N-D; the last spatial dim is the inner loop) ---- */
 
-/* Fill col (kg x cn, row stride cn) with the input patches for output positions [c0, c0+cn). */
-static void im2col(const eml_conv_params *p, const float *x, size_t c0, size_t cn, float *col)
+/* Column j of row r goes to dst[(j / nr) * ps + r * nr + j % nr]: SGEMM's packed-B panels (nr
+ * columns each, ps = K * nr floats apart), so that the GEMM needs no packing pass of its own. */
+static void put_zero(float *dst, size_t nr, size_t ps, size_t j, size_t len)
+{
+	/* nr is a power of two (SGEMM panel widths): masks, not divisions */
+	while (len) {
+		size_t off = j & (nr - 1), seg = min_sz(len, nr - off);
+		float *d = dst + (j >> __builtin_ctzl(nr)) * ps + off;
+		for (size_t i = 0; i < seg; i++)
+			d[i] = 0.0f;
+		j += seg;
+		len -= seg;
+	}
+}
+
+static void put_copy(float *dst, size_t nr, size_t ps, size_t j, const float *src, size_t s,
+                     size_t len)
+{
+	while (len) {
+		size_t off = j & (nr - 1), seg = min_sz(len, nr - off);
+		float *d = dst + (j >> __builtin_ctzl(nr)) * ps + off;
+		if (s == 1)
+			for (size_t i = 0; i < seg; i++)
+				d[i] = src[i];
+		else
+			for (size_t i = 0; i < seg; i++)
+				d[i] = src[i * s];
+		src += seg * s;
+		j += seg;
+		len -= seg;
+	}
+}
+
+/* Fill the packed panels (see put_zero) with the input patches (kg rows) for output positions
+ * [c0, c0+cn). */
+static void im2col(const eml_conv_params *p, const float *x, size_t c0, size_t cn, float *col,
+                   size_t nr, size_t ps)
 {
 	const int nd = p->nd, last = nd - 1;
 	const size_t cg = p->in_c / p->group;
@@ -173,7 +213,7 @@ static void im2col(const eml_conv_params *p, const float *x, size_t c0, size_t c
 			kr /= p->kernel[d];
 		}
 		const float *xc = x + ci * is;
-		float *dst = col + r * cn;
+		float *dst = col + r * nr;
 		/* output coordinates of c0 */
 		size_t o[EML_CONV_MAX_ND], t = c0;
 		for (int d = nd - 1; d >= 0; d--) {
@@ -196,35 +236,33 @@ static void im2col(const eml_conv_params *p, const float *x, size_t c0, size_t c
 				}
 				off = off * p->in[d] + (size_t)id;
 			}
-			float *dr = dst + done;
 			if (!valid) {
-				memset(dr, 0, run * sizeof(float));
+				put_zero(dst, nr, ps, done, run);
 			} else {
 				const float *xr = xc + off * iw_n;
 				long long base = (long long)(k[last] * dw) - (long long)pw;
 				/* iw = (o + j)*sw + base is inside [0, iw_n) for j in [lo, hi): zero
-				 * the rest, copy the middle (memcpy when sw == 1). */
+				 * the rest, copy the middle. */
 				long long s = (long long)sw, o0 = (long long)o[last];
 				long long first = o0 * s + base;
-				long long lo = first >= 0 ? 0 : (-first + s - 1) / s;
 				long long lim = (long long)iw_n - first; /* j*s < lim */
-				long long hi = lim <= 0 ? 0 : (lim + s - 1) / s;
+				long long lo, hi;
+				if (s == 1) { /* no divisions on the common path */
+					lo = first >= 0 ? 0 : -first;
+					hi = lim <= 0 ? 0 : lim;
+				} else {
+					lo = first >= 0 ? 0 : (-first + s - 1) / s;
+					hi = lim <= 0 ? 0 : (lim + s - 1) / s;
+				}
 				if (hi > (long long)run)
 					hi = (long long)run;
 				if (lo > hi)
 					lo = hi;
-				for (long long j = 0; j < lo; j++)
-					dr[j] = 0.0f;
-				if (sw == 1) {
-					if (hi > lo)
-						memcpy(dr + lo, xr + first + lo,
-						       (size_t)(hi - lo) * sizeof(float));
-				} else {
-					for (long long j = lo; j < hi; j++)
-						dr[j] = xr[first + j * s];
-				}
-				for (long long j = hi; j < (long long)run; j++)
-					dr[j] = 0.0f;
+				put_zero(dst, nr, ps, done, (size_t)lo);
+				if (hi > lo)
+					put_copy(dst, nr, ps, done + (size_t)lo,
+					         xr + first + lo * s, sw, (size_t)(hi - lo));
+				put_zero(dst, nr, ps, done + (size_t)hi, run - (size_t)hi);
 			}
 			done += run;
 			o[last] += run;
@@ -342,7 +380,7 @@ typedef struct conv_job {
 	float *y;
 	unsigned char *slots;
 	size_t slot_bytes, col_floats;
-	size_t mg, cg, kg, is, os, chunk, nchunks, pa_stride;
+	size_t mg, cg, kg, is, os, chunk, nchunks, pa_stride, nr;
 	int path;
 	eml_threadpool
 	    *gemm_pool; /* pool for the GEMM inside a task (NULL when tasks run in parallel) */
@@ -371,9 +409,15 @@ static void conv_task(void *ctx, size_t task, int thread)
 		return;
 	}
 	size_t c0 = chunk_i * j->chunk, cn = min_sz(j->chunk, j->os - c0);
-	im2col(p, x, c0, cn, col);
-	eml_sgemm_packed_a(j->gemm_pool, j->mg, cn, j->kg, pa, col, cn, 0, y + c0, j->os, &ep,
-	                   gwork);
+	size_t nr = j->nr, ps = j->kg * nr, tail = cn % nr;
+	float *panels = col + EML_SGEMM_PACKED_HDR_FLOATS;
+	eml_sgemm_packed_b_header(j->kg, cn, col);
+	im2col(p, x, c0, cn, panels, nr, ps);
+	if (tail) /* columns past cn in the last panel */
+		for (size_t r = 0; r < j->kg; r++)
+			memset(panels + (cn / nr) * ps + r * nr + tail, 0,
+			       (nr - tail) * sizeof(float));
+	eml_sgemm_packed_ab(j->gemm_pool, j->mg, cn, j->kg, pa, col, y + c0, j->os, &ep, gwork);
 }
 
 void eml_conv(eml_threadpool *pool, const eml_conv_params *p, const float *X, const float *W,
@@ -404,6 +448,8 @@ void eml_conv(eml_threadpool *pool, const eml_conv_params *p, const float *X, co
 	j.chunk = path == PATH_IM2COL ? col_chunk(j.kg, j.os) : j.os;
 	j.nchunks = (j.os + j.chunk - 1) / j.chunk;
 	j.pa_stride = align64(eml_sgemm_packed_a_size(j.mg, j.kg)) / sizeof(float);
+	j.nr = eml_sgemm_nr();
+	assert(j.nr && (j.nr & (j.nr - 1)) == 0); /* put_zero/put_copy index with masks */
 	size_t tasks = p->batch * p->group * j.nchunks;
 	if (threads > 1 && tasks >= (size_t)threads * 2) {
 		j.gemm_pool = NULL;

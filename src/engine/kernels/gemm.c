@@ -29,6 +29,7 @@
 
 #define PACKED_MAGIC 0x424c4d45u /* "EMLB" */
 #define PACKED_HDR_FLOATS 16     /* 64 bytes: keeps the panels 64-byte aligned */
+_Static_assert(PACKED_HDR_FLOATS == EML_SGEMM_PACKED_HDR_FLOATS, "packed header size");
 
 typedef struct gemm_isa {
 	const char *name;
@@ -372,6 +373,18 @@ size_t eml_sgemm_packed_b_size(size_t K, size_t N)
 	return (PACKED_HDR_FLOATS + round_up(N, (size_t)isa->nr) * K) * sizeof(float);
 }
 
+size_t eml_sgemm_nr(void)
+{
+	return (size_t)isa_get()->nr;
+}
+
+void eml_sgemm_packed_b_header(size_t K, size_t N, float *packed)
+{
+	uint64_t hdr[4] = {PACKED_MAGIC, (uint64_t)isa_get()->nr, K, N};
+	memset(packed, 0, PACKED_HDR_FLOATS * sizeof(float));
+	memcpy(packed, hdr, sizeof(hdr));
+}
+
 void eml_sgemm_pack_b(const float *B, size_t ldb, int trans_b, size_t K, size_t N, float *packed)
 {
 	const gemm_isa *isa = isa_get();
@@ -698,5 +711,13 @@ void eml_sgemm_packed_a(eml_threadpool *pool, size_t M, size_t N, size_t K, cons
                         const eml_epilogue *ep, void *work)
 {
 	sgemm_impl(pool, M, N, K, 1.0f, NULL, 0, 0, packed_a, B, ldb, trans_b, NULL, C, ldc, ep,
+	           work);
+}
+
+void eml_sgemm_packed_ab(eml_threadpool *pool, size_t M, size_t N, size_t K, const float *packed_a,
+                         const float *packed_b, float *C, size_t ldc, const eml_epilogue *ep,
+                         void *work)
+{
+	sgemm_impl(pool, M, N, K, 1.0f, NULL, 0, 0, packed_a, NULL, 0, 0, packed_b, C, ldc, ep,
 	           work);
 }
