@@ -129,6 +129,8 @@ void eml_conv_prepare(const eml_conv_params *p, const float *W, float *packed)
 		eml_sgemm_pack_a(W + g * mg * kg, kg, 0, mg, kg, packed + g * stride);
 }
 
+static size_t dw_work_size(const eml_conv_params *p, int threads);
+
 /* Per-thread slot: im2col chunk + GEMM scratch (enough for a GEMM using all threads). */
 static size_t conv_slot(const eml_conv_params *p, int threads, size_t *col_floats)
 {
@@ -148,7 +150,7 @@ size_t eml_conv_work_size_prepacked(const eml_conv_params *p, int threads)
 	if (threads < 1)
 		threads = 1;
 	if (conv_path(p) == PATH_DEPTHWISE)
-		return 64;
+		return dw_work_size(p, threads);
 	size_t colf;
 	return 64 + (size_t)threads * conv_slot(p, threads, &colf);
 }
@@ -156,7 +158,7 @@ size_t eml_conv_work_size_prepacked(const eml_conv_params *p, int threads)
 size_t eml_conv_work_size(const eml_conv_params *p, int threads)
 {
 	if (conv_path(p) == PATH_DEPTHWISE)
-		return 64;
+		return dw_work_size(p, threads);
 	return eml_conv_work_size_prepacked(p, threads) + eml_conv_packed_size(p);
 }
 
@@ -170,8 +172,7 @@ static void put_zero(float *dst, size_t nr, size_t ps, size_t j, size_t len)
 	while (len) {
 		size_t off = j & (nr - 1), seg = min_sz(len, nr - off);
 		float *d = dst + (j >> __builtin_ctzl(nr)) * ps + off;
-		for (size_t i = 0; i < seg; i++)
-			d[i] = 0.0f;
+		memset(d, 0, seg * sizeof(float));
 		j += seg;
 		len -= seg;
 	}
@@ -184,8 +185,7 @@ static void put_copy(float *dst, size_t nr, size_t ps, size_t j, const float *sr
 		size_t off = j & (nr - 1), seg = min_sz(len, nr - off);
 		float *d = dst + (j >> __builtin_ctzl(nr)) * ps + off;
 		if (s == 1)
-			for (size_t i = 0; i < seg; i++)
-				d[i] = src[i];
+			memcpy(d, src, seg * sizeof(float)); /* -O2 leaves a copy loop scalar */
 		else
 			for (size_t i = 0; i < seg; i++)
 				d[i] = src[i * s];
@@ -295,7 +295,55 @@ typedef struct dw_job {
 	float *y;
 	eml_dw_geom g;
 	eml_dw_row_fn row; /* SIMD row kernel, or NULL for the portable loop */
+	float *pad;        /* per-thread zero-padded plane (dw_pad_geom), or NULL */
+	size_t pad_rows, pad_cols, pad_stride;
 } dw_job;
+
+/* Zero-padded copy of one input plane, big enough that every tap of every 16-lane block reads
+ * inside it: the SIMD rows then take their interior path everywhere (no per-tap edge masks).
+ * Returns the floats per thread, 0 when not worth it (planes over DW_PAD_MAX_FLOATS). */
+#define DW_PAD_MAX_FLOATS ((size_t)1 << 22)
+static size_t dw_pad_geom(const eml_dw_geom *g, size_t *rows, size_t *cols)
+{
+	size_t r = (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+	size_t c = (g->ow + 15) / 16 * 16 * g->sw + (g->kw - 1) * g->dw + 32;
+	if (r < g->ph + g->ih)
+		r = g->ph + g->ih;
+	if (c < g->pw + g->iw)
+		c = g->pw + g->iw;
+	c = (c + 15) / 16 * 16;
+	*rows = r;
+	*cols = c;
+	if (g->sw > 2 || r > DW_PAD_MAX_FLOATS / c)
+		return 0;
+	return r * c;
+}
+
+static void dw_geom(const eml_conv_params *p, eml_dw_geom *g)
+{
+	if (p->nd == 2) {
+		g->ih = p->in[0], g->iw = p->in[1], g->oh = p->out[0], g->ow = p->out[1];
+		g->kh = p->kernel[0], g->kw = p->kernel[1], g->sh = p->stride[0],
+		g->sw = p->stride[1];
+		g->dh = p->dilation[0], g->dw = p->dilation[1], g->ph = p->pad_begin[0];
+		g->pw = p->pad_begin[1];
+	} else {
+		g->ih = 1, g->iw = p->in[0], g->oh = 1, g->ow = p->out[0];
+		g->kh = 1, g->kw = p->kernel[0], g->sh = 1, g->sw = p->stride[0];
+		g->dh = 1, g->dw = p->dilation[0], g->ph = 0, g->pw = p->pad_begin[0];
+	}
+}
+
+static size_t dw_work_size(const eml_conv_params *p, int threads)
+{
+	eml_dw_geom g;
+	size_t r, c;
+	dw_geom(p, &g);
+	size_t f = dw_pad_geom(&g, &r, &c);
+	if (threads < 1)
+		threads = 1;
+	return 64 + (f ? (size_t)threads * align64(f * sizeof(float)) : 0);
+}
 
 /* Portable row: accumulate tap by tap over the valid output range of each tap. */
 static void dw_row_portable(const eml_dw_geom *g, const float *x, const float *w, float b,
@@ -330,7 +378,6 @@ static void dw_row_portable(const eml_dw_geom *g, const float *x, const float *w
 
 static void dw_task(void *ctx, size_t task, int thread)
 {
-	(void)thread;
 	const dw_job *j = ctx;
 	const eml_conv_params *p = j->p;
 	const eml_dw_geom *g = &j->g;
@@ -340,6 +387,24 @@ static void dw_task(void *ctx, size_t task, int thread)
 	const float *w = j->w + m * g->kh * g->kw;
 	float *y = j->y + (n * p->out_c + m) * g->oh * g->ow;
 	float b = j->bias ? j->bias[m] : 0.0f;
+	eml_dw_geom gp;
+	if (j->pad) {
+		float *buf = j->pad + (size_t)thread * j->pad_stride;
+		size_t rows = j->pad_rows, cols = j->pad_cols;
+		memset(buf, 0, g->ph * cols * sizeof(float));
+		for (size_t r = 0; r < g->ih; r++) {
+			float *d = buf + (g->ph + r) * cols;
+			memset(d, 0, g->pw * sizeof(float));
+			memcpy(d + g->pw, x + r * g->iw, g->iw * sizeof(float));
+			memset(d + g->pw + g->iw, 0, (cols - g->pw - g->iw) * sizeof(float));
+		}
+		memset(buf + (g->ph + g->ih) * cols, 0,
+		       (rows - g->ph - g->ih) * cols * sizeof(float));
+		gp = *g;
+		gp.ih = rows, gp.iw = cols, gp.ph = 0, gp.pw = 0;
+		g = &gp;
+		x = buf;
+	}
 	for (size_t oh = 0; oh < g->oh; oh++) {
 		if (j->row)
 			j->row(g, x, w, b, oh, y + oh * g->ow);
@@ -351,24 +416,20 @@ static void dw_task(void *ctx, size_t task, int thread)
 }
 
 static void conv_depthwise(eml_threadpool *pool, const eml_conv_params *p, const float *X,
-                           const float *W, const float *bias, float *Y)
+                           const float *W, const float *bias, float *Y, void *work)
 {
 	dw_job j = {.p = p, .x = X, .w = W, .bias = bias, .y = Y};
 	eml_dw_geom *g = &j.g;
-	if (p->nd == 2) {
-		g->ih = p->in[0], g->iw = p->in[1], g->oh = p->out[0], g->ow = p->out[1];
-		g->kh = p->kernel[0], g->kw = p->kernel[1], g->sh = p->stride[0],
-		g->sw = p->stride[1];
-		g->dh = p->dilation[0], g->dw = p->dilation[1], g->ph = p->pad_begin[0];
-		g->pw = p->pad_begin[1];
-	} else {
-		g->ih = 1, g->iw = p->in[0], g->oh = 1, g->ow = p->out[0];
-		g->kh = 1, g->kw = p->kernel[0], g->sh = 1, g->sw = p->stride[0];
-		g->dh = 1, g->dw = p->dilation[0], g->ph = 0, g->pw = p->pad_begin[0];
-	}
+	dw_geom(p, g);
 	/* The SIMD rows use 32-bit gather indices and lane arithmetic. */
-	if (g->iw * g->sw + g->kw * g->dw + g->pw < ((size_t)1 << 30))
+	if (g->iw * g->sw + g->kw * g->dw + g->pw < ((size_t)1 << 30)) {
 		j.row = dw_row_simd();
+		size_t f = dw_pad_geom(g, &j.pad_rows, &j.pad_cols);
+		if (j.row && f && work && j.pad_cols < ((size_t)1 << 30)) {
+			j.pad = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+			j.pad_stride = align64(f * sizeof(float)) / sizeof(float);
+		}
+	}
 	eml_threadpool_run(pool, p->batch * p->out_c, dw_task, &j);
 }
 
@@ -427,7 +488,7 @@ void eml_conv(eml_threadpool *pool, const eml_conv_params *p, const float *X, co
 	if (p->batch == 0 || p->out_c == 0 || prod(p->out, p->nd) == 0)
 		return;
 	if (path == PATH_DEPTHWISE) {
-		conv_depthwise(pool, p, X, packed_w ? packed_w : W, bias, Y);
+		conv_depthwise(pool, p, X, packed_w ? packed_w : W, bias, Y, work);
 		return;
 	}
 	int threads = eml_threadpool_threads(pool);
