@@ -578,6 +578,44 @@ static void col2im_task(void *ctx, size_t m, int thread)
 	const eml_conv_params *p = j->p;
 	const int nd = p->nd;
 	float *y = j->y + m * j->os;
+	if (nd == 2) {
+		/* 2-D: whole input-row runs, the valid column range computed once per tap */
+		const size_t ih_n = p->in[0], iw_n = p->in[1], oh_n = p->out[0], ow_n = p->out[1];
+		const size_t kw_n = p->kernel[1];
+		const long long sw = (long long)p->stride[1];
+		for (size_t kr0 = 0; kr0 < j->kp; kr0++) {
+			size_t kh = kr0 / kw_n, kw = kr0 % kw_n;
+			const float *src = j->col + (m * j->kp + kr0) * j->cn;
+			long long base =
+			    (long long)(kw * p->dilation[1]) - (long long)p->pad_begin[1];
+			/* 0 <= iw*sw + base < ow_n for iw in [lo, hi) */
+			long long lo = base >= 0 ? 0 : (-base + sw - 1) / sw;
+			long long lim = (long long)ow_n - base;
+			long long hi = lim <= 0 ? 0 : (lim + sw - 1) / sw;
+			if (hi > (long long)iw_n)
+				hi = (long long)iw_n;
+			size_t c = 0, ih = j->c0 / iw_n, iw = j->c0 % iw_n;
+			while (c < j->cn && ih < ih_n) {
+				size_t run = min_sz(iw_n - iw, j->cn - c);
+				long long oh =
+				    (long long)(ih * p->stride[0] + kh * p->dilation[0]) -
+				    (long long)p->pad_begin[0];
+				if (oh >= 0 && oh < (long long)oh_n) {
+					float *yr = y + (size_t)oh * ow_n;
+					long long a = (long long)iw > lo ? (long long)iw : lo;
+					long long b =
+					    (long long)(iw + run) < hi ? (long long)(iw + run) : hi;
+					const float *sr = src + c - iw;
+					for (long long x = a; x < b; x++)
+						yr[x * sw + base] += sr[x];
+				}
+				c += run;
+				ih++;
+				iw = 0;
+			}
+		}
+		return;
+	}
 	for (size_t kr0 = 0; kr0 < j->kp; kr0++) {
 		size_t k[EML_CONV_MAX_ND], kr = kr0;
 		for (int d = nd - 1; d >= 0; d--) {
