@@ -184,7 +184,11 @@ static void put_copy(float *dst, size_t nr, size_t ps, size_t j, const float *sr
 	while (len) {
 		size_t off = j & (nr - 1), seg = min_sz(len, nr - off);
 		float *d = dst + (j >> __builtin_ctzl(nr)) * ps + off;
-		if (s == 1)
+		if (s == 1 && seg == 32)
+			memcpy(d, src, 32 * sizeof(float)); /* constant size: inlined moves */
+		else if (s == 1 && seg == 16)
+			memcpy(d, src, 16 * sizeof(float));
+		else if (s == 1)
 			memcpy(d, src, seg * sizeof(float)); /* -O2 leaves a copy loop scalar */
 		else
 			for (size_t i = 0; i < seg; i++)
