@@ -156,6 +156,8 @@ static const op_entry k_ops[] = {
     {"ReverseSequence", 10, 18, &eml_op_revseq},
     {"MeanVarianceNormalization", 9, 18, &eml_op_mvn},
     {"LRN", 7, 18, &eml_op_lrn},
+    {"Det", 11, 18, &eml_op_det},
+    {"NonMaxSuppression", 10, 18, &eml_op_nms},
     /* EML_OPTABLE_MORE */
 };
 

@@ -1,0 +1,210 @@
+/*
+ * Det (11+): determinants of the trailing square matrices, by Gaussian elimination with partial
+ * pivoting in double.
+ * NonMaxSuppression (10+): per batch and class, boxes whose score exceeds score_threshold, taken
+ * greedily by descending score (ties: lower index first) while no already-selected box overlaps
+ * with IoU > iou_threshold, at most max_output_boxes_per_class; center_point_box 0 (corner pairs
+ * in either order) or 1 (center, width, height). The output's row count depends on the values:
+ * boxes, scores and the thresholds must be known at assembly (constants or graph inputs; the plan
+ * is per request).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "common/guard.h"
+#include "common/mem.h"
+#include "engine/internal.h"
+#include "engine/ops/ops.h"
+
+/* ----- Det ----- */
+
+static int det_prep(eml_op_ctx *c)
+{
+	int rc = EML_OK;
+	EML_ENSURE(c->n_in == 1 && c->in[0] && c->out[0], EML_E_ENGINE_SHAPE);
+	const eml_rt *X = c->in[0];
+	EML_ENSURE(X->rank >= 2 && eml_dt_is_real(X->dtype), EML_E_ENGINE_SHAPE);
+	int64_t n = X->dims[X->rank - 1];
+	EML_ENSURE(X->dims[X->rank - 2] == n && n <= 4096, EML_E_ENGINE_SHAPE);
+	EML_GUARD(eml_rt_set(c->out[0], X->dtype, X->rank - 2, X->dims));
+	c->scratch_bytes = (size_t)(n * n) * sizeof(double);
+out:
+	return rc;
+}
+
+static int det_run(eml_op_ctx *c)
+{
+	const eml_rt *X = c->in[0];
+	eml_rt *Y = c->out[0];
+	int64_t n = X->dims[X->rank - 1];
+	double *a = c->scratch;
+	for (uint64_t m = 0; m < Y->elems; m++) {
+		for (int64_t i = 0; i < n * n; i++)
+			a[i] = eml_ld_f(X->data, X->dtype,
+			                (size_t)(m * (uint64_t)(n * n) + (uint64_t)i));
+		double det = 1;
+		for (int64_t k = 0; k < n; k++) {
+			int64_t p = k;
+			for (int64_t i = k + 1; i < n; i++)
+				if (fabs(a[i * n + k]) > fabs(a[p * n + k]))
+					p = i;
+			if (a[p * n + k] == 0) {
+				det = 0;
+				break;
+			}
+			if (p != k) {
+				for (int64_t j = 0; j < n; j++) {
+					double t = a[k * n + j];
+					a[k * n + j] = a[p * n + j];
+					a[p * n + j] = t;
+				}
+				det = -det;
+			}
+			det *= a[k * n + k];
+			for (int64_t i = k + 1; i < n; i++) {
+				double f = a[i * n + k] / a[k * n + k];
+				for (int64_t j = k; j < n; j++)
+					a[i * n + j] -= f * a[k * n + j];
+			}
+		}
+		eml_st_f(Y->data, Y->dtype, m, det);
+	}
+	return EML_OK;
+}
+
+const eml_op_def eml_op_det = {"Det", 11, 18, det_prep, det_run, NULL, NULL};
+
+/* ----- NonMaxSuppression ----- */
+
+typedef struct nms_state {
+	int center;
+	int64_t max_out;
+	float iou, score;
+	int has_score;
+} nms_state;
+
+static void box_corners(const float *b, int center, float *y1, float *x1, float *y2, float *x2)
+{
+	if (center) {
+		/* [x_center, y_center, width, height] */
+		*x1 = b[0] - b[2] / 2;
+		*x2 = b[0] + b[2] / 2;
+		*y1 = b[1] - b[3] / 2;
+		*y2 = b[1] + b[3] / 2;
+	} else {
+		*y1 = fminf(b[0], b[2]);
+		*y2 = fmaxf(b[0], b[2]);
+		*x1 = fminf(b[1], b[3]);
+		*x2 = fmaxf(b[1], b[3]);
+	}
+}
+
+static float iou_of(const float *a, const float *b, int center)
+{
+	float ay1, ax1, ay2, ax2, by1, bx1, by2, bx2;
+	box_corners(a, center, &ay1, &ax1, &ay2, &ax2);
+	box_corners(b, center, &by1, &bx1, &by2, &bx2);
+	float iy = fminf(ay2, by2) - fmaxf(ay1, by1), ix = fminf(ax2, bx2) - fmaxf(ax1, bx1);
+	if (iy <= 0 || ix <= 0)
+		return 0;
+	float inter = iy * ix;
+	float ua = (ay2 - ay1) * (ax2 - ax1) + (by2 - by1) * (bx2 - bx1) - inter;
+	return ua > 0 ? inter / ua : 0;
+}
+
+/* Runs the selection; writes rows into out (when non-NULL, at most cap); returns the count.
+ * order/sel: scratch of N indices each. */
+static int64_t nms_select(const nms_state *s, const eml_rt *Bx, const eml_rt *Sc, int64_t *order,
+                          int64_t *sel, int64_t *out, int64_t cap)
+{
+	int64_t NB = Sc->dims[0], NC = Sc->dims[1], N = Sc->dims[2], rows = 0;
+	const float *boxes = Bx->data, *scores = Sc->data;
+	for (int64_t b = 0; b < NB; b++)
+		for (int64_t cl = 0; cl < NC; cl++) {
+			const float *sc = scores + (b * NC + cl) * N;
+			int64_t n = 0;
+			for (int64_t i = 0; i < N; i++)
+				if (!s->has_score || sc[i] > s->score)
+					order[n++] = i;
+			/* insertion sort by descending score, stable (lower index first on ties) */
+			for (int64_t i = 1; i < n; i++) {
+				int64_t v = order[i], j = i - 1;
+				while (j >= 0 && sc[order[j]] < sc[v]) {
+					order[j + 1] = order[j];
+					j--;
+				}
+				order[j + 1] = v;
+			}
+			int64_t ns = 0;
+			for (int64_t i = 0; i < n && ns < s->max_out; i++) {
+				const float *bi = boxes + (b * N + order[i]) * 4;
+				int keep = 1;
+				for (int64_t k = 0; k < ns && keep; k++)
+					keep = !(iou_of(bi, boxes + (b * N + sel[k]) * 4,
+					                s->center) > s->iou);
+				if (!keep)
+					continue;
+				sel[ns++] = order[i];
+				if (out != NULL && rows < cap) {
+					out[rows * 3] = b;
+					out[rows * 3 + 1] = cl;
+					out[rows * 3 + 2] = order[i];
+				}
+				rows++;
+			}
+		}
+	return rows;
+}
+
+static int nms_prep(eml_op_ctx *c)
+{
+	int rc = EML_OK;
+	nms_state *s;
+	int64_t *scr = NULL;
+	EML_ENSURE(c->n_in >= 2 && c->in[0] && c->in[1] && c->out[0], EML_E_ENGINE_SHAPE);
+	const eml_rt *Bx = c->in[0], *Sc = c->in[1];
+	EML_ENSURE(Bx->dtype == EML_DT_FLOAT && Sc->dtype == EML_DT_FLOAT && Bx->rank == 3 &&
+	               Sc->rank == 3 && Bx->dims[2] == 4 && Bx->dims[0] == Sc->dims[0] &&
+	               Bx->dims[1] == Sc->dims[2],
+	           EML_E_ENGINE_SHAPE);
+	EML_GUARD(eml_op_state(c, sizeof(*s), (void **)&s));
+	s->center = (int)eml_attr_i(c->node, "center_point_box", 0);
+	EML_ENSURE(s->center == 0 || s->center == 1, EML_E_ENGINE_SHAPE);
+	/* the selected count is the output's shape: every input must be known now */
+	for (uint32_t k = 0; k < c->n_in; k++)
+		if (c->in[k] != NULL)
+			EML_ENSURE(eml_rt_known(c->in[k]), EML_E_UNSUPPORTED);
+	if (c->n_in > 2 && c->in[2] != NULL && c->in[2]->elems > 0)
+		s->max_out = eml_rt_get_i(c->in[2], 0);
+	if (c->n_in > 3 && c->in[3] != NULL && c->in[3]->elems > 0)
+		s->iou = (float)eml_rt_get_f(c->in[3], 0);
+	if (c->n_in > 4 && c->in[4] != NULL && c->in[4]->elems > 0) {
+		s->score = (float)eml_rt_get_f(c->in[4], 0);
+		s->has_score = 1;
+	}
+	EML_ENSURE(s->max_out >= 0 && s->iou >= 0 && s->iou <= 1, EML_E_ENGINE_SHAPE);
+	int64_t N = Sc->dims[2];
+	EML_ENSURE(N <= EML_ENGINE_MAX_DIM / 4, EML_E_ENGINE_SHAPE);
+	scr = eml_calloc((size_t)(2 * N + 1), sizeof(int64_t));
+	EML_ENSURE(scr != NULL, EML_E_NOMEM);
+	int64_t rows = nms_select(s, Bx, Sc, scr, scr + N, NULL, 0);
+	int64_t d[2] = {rows, 3};
+	EML_GUARD(eml_rt_set(c->out[0], EML_DT_INT64, 2, d));
+	c->scratch_bytes = (size_t)(2 * N + 1) * sizeof(int64_t);
+out:
+	eml_free(scr);
+	return rc;
+}
+
+static int nms_run(eml_op_ctx *c)
+{
+	const nms_state *s = c->state;
+	const eml_rt *Sc = c->in[1];
+	int64_t N = Sc->dims[2];
+	int64_t *scr = c->scratch;
+	eml_rt *Y = c->out[0];
+	int64_t rows = nms_select(s, c->in[0], Sc, scr, scr + N, Y->data, Y->dims[0]);
+	return rows == Y->dims[0] ? EML_OK : EML_E_ENGINE_OP;
+}
+
+const eml_op_def eml_op_nms = {"NonMaxSuppression", 10, 18, nms_prep, nms_run, NULL, NULL};
