@@ -158,6 +158,7 @@ static const op_entry k_ops[] = {
     {"LRN", 7, 18, &eml_op_lrn},
     {"Det", 11, 18, &eml_op_det},
     {"NonMaxSuppression", 10, 18, &eml_op_nms},
+    {"Unique", 11, 18, &eml_op_unique},
     /* EML_OPTABLE_MORE */
 };
 

@@ -152,6 +152,7 @@ static const eml_op_support support_table[] = {
     {"", "LRN", 7, 18},
     {"", "Det", 11, 18},
     {"", "NonMaxSuppression", 10, 18},
+    {"", "Unique", 11, 18},
 };
 
 const eml_op_support *eml_onnx_support_table(size_t *n)

@@ -208,3 +208,149 @@ static int nms_run(eml_op_ctx *c)
 }
 
 const eml_op_def eml_op_nms = {"NonMaxSuppression", 10, 18, nms_prep, nms_run, NULL, NULL};
+
+/* ----- Unique (11+): unique elements (no axis: flattened) or slices along axis; sorted (default)
+ * lexicographically ascending, else in order of first occurrence. Outputs Y, indices (first
+ * occurrence), inverse_indices, counts. The unique count is the output shape: X must be known at
+ * assembly (constant or graph input). ----- */
+
+typedef struct uniq_state {
+	int sorted;
+	uint32_t axis; /* in the (outer, n, inner) view */
+	uint64_t outer, n, inner;
+	int64_t u;
+} uniq_state;
+
+static int uniq_cmp(const eml_rt *X, const uniq_state *s, uint64_t a, uint64_t b)
+{
+	int real = eml_dt_is_real(X->dtype);
+	for (uint64_t o = 0; o < s->outer; o++)
+		for (uint64_t i = 0; i < s->inner; i++) {
+			size_t ia = (size_t)((o * s->n + a) * s->inner + i);
+			size_t ib = (size_t)((o * s->n + b) * s->inner + i);
+			if (real) {
+				double x = eml_ld_f(X->data, X->dtype, ia),
+				       y = eml_ld_f(X->data, X->dtype, ib);
+				if (x != y)
+					return x < y ? -1 : 1;
+			} else {
+				int64_t x = eml_ld_i(X->data, X->dtype, ia),
+				        y = eml_ld_i(X->data, X->dtype, ib);
+				if (x != y)
+					return x < y ? -1 : 1;
+			}
+		}
+	return 0;
+}
+
+/* first occurrences into list (sorted if asked); returns the count */
+static int64_t uniq_list(const eml_rt *X, const uniq_state *s, int64_t *list)
+{
+	int64_t u = 0;
+	for (uint64_t k = 0; k < s->n; k++) {
+		int64_t j = 0;
+		while (j < u && uniq_cmp(X, s, (uint64_t)list[j], k) != 0)
+			j++;
+		if (j == u)
+			list[u++] = (int64_t)k;
+	}
+	if (s->sorted)
+		for (int64_t i = 1; i < u; i++) {
+			int64_t v = list[i], j = i - 1;
+			while (j >= 0 && uniq_cmp(X, s, (uint64_t)list[j], (uint64_t)v) > 0) {
+				list[j + 1] = list[j];
+				j--;
+			}
+			list[j + 1] = v;
+		}
+	return u;
+}
+
+static int uniq_prep(eml_op_ctx *c)
+{
+	int rc = EML_OK;
+	uniq_state *s;
+	int64_t *list = NULL;
+	EML_ENSURE(c->n_in == 1 && c->in[0] && c->n_out >= 1, EML_E_ENGINE_SHAPE);
+	const eml_rt *X = c->in[0];
+	EML_ENSURE(eml_dt_is_real(X->dtype) ||
+	               (eml_dtype_size(X->dtype) != 0 && X->dtype != EML_DT_STRING),
+	           EML_E_ENGINE_SHAPE);
+	EML_ENSURE(eml_rt_known(X), EML_E_UNSUPPORTED);
+	EML_GUARD(eml_op_state(c, sizeof(*s), (void **)&s));
+	s->sorted = (int)eml_attr_i(c->node, "sorted", 1);
+	const eml_attr *a = eml_node_attr(c->node, "axis");
+	int64_t d[EML_MAX_RANK];
+	uint32_t r, ax = 0;
+	s->outer = s->inner = 1;
+	if (a == NULL) {
+		s->n = X->elems;
+		r = 1;
+	} else {
+		EML_GUARD(eml_axis(a->i, X->rank, &ax));
+		for (uint32_t i = 0; i < X->rank; i++) {
+			if (i < ax)
+				s->outer *= (uint64_t)X->dims[i];
+			else if (i > ax)
+				s->inner *= (uint64_t)X->dims[i];
+		}
+		s->n = (uint64_t)X->dims[ax];
+		memcpy(d, X->dims, sizeof(d));
+		r = X->rank;
+	}
+	EML_ENSURE(s->n <= (uint64_t)EML_ENGINE_MAX_DIM, EML_E_ENGINE_SHAPE);
+	list = eml_calloc((size_t)s->n + 1, sizeof(int64_t));
+	EML_ENSURE(list != NULL, EML_E_NOMEM);
+	s->u = uniq_list(X, s, list);
+	d[a == NULL ? 0 : ax] = s->u;
+	if (c->out[0] != NULL)
+		EML_GUARD(eml_rt_set(c->out[0], X->dtype, r, d));
+	int64_t du = s->u, dn = (int64_t)s->n;
+	for (uint32_t k = 1; k < c->n_out && k < 4; k++)
+		if (c->out[k] != NULL)
+			EML_GUARD(eml_rt_set(c->out[k], EML_DT_INT64, 1, k == 2 ? &dn : &du));
+	EML_ENSURE(c->n_out <= 4, EML_E_ENGINE_SHAPE);
+	c->scratch_bytes = ((size_t)s->n + 1) * sizeof(int64_t);
+out:
+	eml_free(list);
+	return rc;
+}
+
+static int uniq_run(eml_op_ctx *c)
+{
+	const uniq_state *s = c->state;
+	const eml_rt *X = c->in[0];
+	int64_t *list = c->scratch;
+	if (uniq_list(X, s, list) != s->u)
+		return EML_E_ENGINE_OP;
+	size_t es = eml_dtype_size(X->dtype);
+	eml_rt *Y = c->out[0], *I = c->n_out > 1 ? c->out[1] : NULL;
+	eml_rt *V = c->n_out > 2 ? c->out[2] : NULL, *C = c->n_out > 3 ? c->out[3] : NULL;
+	if (C != NULL)
+		memset(C->data, 0, C->bytes);
+	for (int64_t j = 0; j < s->u; j++) {
+		if (Y != NULL)
+			for (uint64_t o = 0; o < s->outer; o++)
+				memcpy((uint8_t *)Y->data +
+				           ((o * (uint64_t)s->u + (uint64_t)j) * s->inner) * es,
+				       (const uint8_t *)X->data +
+				           ((o * s->n + (uint64_t)list[j]) * s->inner) * es,
+				       s->inner * es);
+		if (I != NULL)
+			((int64_t *)I->data)[j] = list[j];
+	}
+	for (uint64_t k = 0; k < s->n; k++) {
+		int64_t j = 0;
+		while (j < s->u && uniq_cmp(X, s, (uint64_t)list[j], k) != 0)
+			j++;
+		if (j == s->u)
+			return EML_E_ENGINE_OP;
+		if (V != NULL)
+			((int64_t *)V->data)[k] = j;
+		if (C != NULL)
+			((int64_t *)C->data)[j]++;
+	}
+	return EML_OK;
+}
+
+const eml_op_def eml_op_unique = {"Unique", 11, 18, uniq_prep, uniq_run, NULL, NULL};
