@@ -159,6 +159,7 @@ static const op_entry k_ops[] = {
     {"Det", 11, 18, &eml_op_det},
     {"NonMaxSuppression", 10, 18, &eml_op_nms},
     {"Unique", 11, 18, &eml_op_unique},
+    {"GridSample", 16, 18, &eml_op_gridsample},
     /* EML_OPTABLE_MORE */
 };
 

@@ -153,6 +153,7 @@ static const eml_op_support support_table[] = {
     {"", "Det", 11, 18},
     {"", "NonMaxSuppression", 10, 18},
     {"", "Unique", 11, 18},
+    {"", "GridSample", 16, 18},
 };
 
 const eml_op_support *eml_onnx_support_table(size_t *n)

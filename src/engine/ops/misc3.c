@@ -354,3 +354,183 @@ static int uniq_run(eml_op_ctx *c)
 }
 
 const eml_op_def eml_op_unique = {"Unique", 11, 18, uniq_prep, uniq_run, NULL, NULL};
+
+/* ----- GridSample (16+): 4-D input, grid of normalized (x, y); modes bilinear / nearest (round
+ * half to even) / bicubic (A = -0.75); padding zeros / border / reflection; align_corners. Follows
+ * the ONNX reference and ONNX Runtime step for step (denormalize, fold out-of-range coordinates,
+ * then fetch pixels with the padding rule). ----- */
+
+enum { GS_LINEAR = 0, GS_NEAREST, GS_CUBIC };
+enum { GS_ZEROS = 0, GS_BORDER, GS_REFLECT };
+
+typedef struct gs_state {
+	int mode, pad, align;
+} gs_state;
+
+static int gs_prep(eml_op_ctx *c)
+{
+	int rc = EML_OK;
+	gs_state *s;
+	EML_ENSURE(c->n_in == 2 && c->in[0] && c->in[1] && c->out[0], EML_E_ENGINE_SHAPE);
+	const eml_rt *X = c->in[0], *G = c->in[1];
+	EML_ENSURE(X->rank == 4 && G->rank == 4 && G->dims[0] == X->dims[0] && G->dims[3] == 2,
+	           EML_E_ENGINE_SHAPE);
+	EML_ENSURE(eml_dt_is_real(X->dtype) && eml_dt_is_real(G->dtype), EML_E_ENGINE_SHAPE);
+	EML_GUARD(eml_op_state(c, sizeof(*s), (void **)&s));
+	if (eml_attr_s_eq(c->node, "mode", "bilinear", 1))
+		s->mode = GS_LINEAR;
+	else if (eml_attr_s_eq(c->node, "mode", "nearest", 0))
+		s->mode = GS_NEAREST;
+	else if (eml_attr_s_eq(c->node, "mode", "bicubic", 0))
+		s->mode = GS_CUBIC;
+	else
+		EML_FAIL(EML_E_ENGINE_SHAPE);
+	if (eml_attr_s_eq(c->node, "padding_mode", "zeros", 1))
+		s->pad = GS_ZEROS;
+	else if (eml_attr_s_eq(c->node, "padding_mode", "border", 0))
+		s->pad = GS_BORDER;
+	else if (eml_attr_s_eq(c->node, "padding_mode", "reflection", 0))
+		s->pad = GS_REFLECT;
+	else
+		EML_FAIL(EML_E_ENGINE_SHAPE);
+	s->align = (int)eml_attr_i(c->node, "align_corners", 0);
+	int64_t d[4] = {X->dims[0], X->dims[1], G->dims[1], G->dims[2]};
+	EML_GUARD(eml_rt_set(c->out[0], X->dtype, 4, d));
+out:
+	return rc;
+}
+
+static double gs_reflect(double x, double lo, double hi)
+{
+	double range = hi - lo;
+	if (x < lo) {
+		double dx = lo - x;
+		int n = (int)(dx / range);
+		double r = dx - n * range;
+		return n % 2 == 0 ? lo + r : hi - r;
+	}
+	if (x > hi) {
+		double dx = x - hi;
+		int n = (int)(dx / range);
+		double r = dx - n * range;
+		return n % 2 == 0 ? hi - r : lo + r;
+	}
+	return x;
+}
+
+static double gs_pixel(const gs_state *s, const eml_rt *X, size_t base, int64_t H, int64_t W,
+                       int64_t r, int64_t cc, const double *border)
+{
+	if (s->pad == GS_ZEROS) {
+		if (cc < 0 || cc >= W || r < 0 || r >= H)
+			return 0;
+	} else if (s->pad == GS_BORDER) {
+		cc = cc < 0 ? 0 : (cc >= W ? W - 1 : cc);
+		r = r < 0 ? 0 : (r >= H ? H - 1 : r);
+	} else {
+		cc = (int64_t)gs_reflect((double)cc, border[0], border[2]);
+		r = (int64_t)gs_reflect((double)r, border[1], border[3]);
+	}
+	return eml_ld_f(X->data, X->dtype, base + (size_t)(r * W + cc));
+}
+
+static void gs_cubic_coeffs(double x, double *k)
+{
+	const double A = -0.75;
+	x = fabs(x);
+	k[0] = ((A * (x + 1) - 5 * A) * (x + 1) + 8 * A) * (x + 1) - 4 * A;
+	k[1] = ((A + 2) * x - (A + 3)) * x * x + 1;
+	k[2] = ((A + 2) * (1 - x) - (A + 3)) * (1 - x) * (1 - x) + 1;
+	k[3] = ((A * (2 - x) - 5 * A) * (2 - x) + 8 * A) * (2 - x) - 4 * A;
+}
+
+static int gs_run(eml_op_ctx *c)
+{
+	const gs_state *s = c->state;
+	const eml_rt *X = c->in[0], *G = c->in[1];
+	eml_rt *Y = c->out[0];
+	int64_t N = X->dims[0], C = X->dims[1], H = X->dims[2], W = X->dims[3];
+	int64_t HO = Y->dims[2], WO = Y->dims[3];
+	double border[4];
+	border[0] = s->align ? 0 : -0.5;
+	border[1] = s->align ? 0 : -0.5;
+	border[2] = s->align ? (double)(W - 1) : (double)W - 0.5;
+	border[3] = s->align ? (double)(H - 1) : (double)H - 0.5;
+	for (int64_t n = 0; n < N; n++)
+		for (int64_t ch = 0; ch < C; ch++) {
+			size_t base = (size_t)((n * C + ch) * H * W);
+			for (int64_t oy = 0; oy < HO; oy++)
+				for (int64_t ox = 0; ox < WO; ox++) {
+					size_t gi = (size_t)(((n * HO + oy) * WO + ox) * 2);
+					double gx = eml_ld_f(G->data, G->dtype, gi);
+					double gy = eml_ld_f(G->data, G->dtype, gi + 1);
+					double x = s->align ? (gx + 1) / 2 * (double)(W - 1)
+					                    : ((gx + 1) * (double)W - 1) / 2;
+					double y = s->align ? (gy + 1) / 2 * (double)(H - 1)
+					                    : ((gy + 1) * (double)H - 1) / 2;
+					if (s->mode == GS_NEAREST) {
+						x = nearbyint(x);
+						y = nearbyint(y);
+					}
+					if (x < border[0] || x > border[2] || y < border[1] ||
+					    y > border[3]) {
+						if (s->pad == GS_BORDER) {
+							x = x < 0 ? 0
+							          : (x > (double)(W - 1)
+							                 ? (double)(W - 1)
+							                 : x);
+							y = y < 0 ? 0
+							          : (y > (double)(H - 1)
+							                 ? (double)(H - 1)
+							                 : y);
+						} else if (s->pad == GS_REFLECT) {
+							x = gs_reflect(x, border[0], border[2]);
+							y = gs_reflect(y, border[1], border[3]);
+						}
+					}
+					double v;
+					if (s->mode == GS_NEAREST) {
+						v = gs_pixel(s, X, base, H, W, (int64_t)y,
+						             (int64_t)x, border);
+					} else if (s->mode == GS_LINEAR) {
+						int64_t x1 = (int64_t)floor(x),
+						        y1 = (int64_t)floor(y);
+						int64_t x2 = x1 + 1, y2 = y1 + 1;
+						double p11 =
+						    gs_pixel(s, X, base, H, W, y1, x1, border);
+						double p12 =
+						    gs_pixel(s, X, base, H, W, y1, x2, border);
+						double p21 =
+						    gs_pixel(s, X, base, H, W, y2, x1, border);
+						double p22 =
+						    gs_pixel(s, X, base, H, W, y2, x2, border);
+						double dx2 = (double)x2 - x, dx1 = x - (double)x1;
+						double dy2 = (double)y2 - y, dy1 = y - (double)y1;
+						v = dy2 * (dx2 * p11 + dx1 * p12) +
+						    dy1 * (dx2 * p21 + dx1 * p22);
+					} else {
+						int64_t x0 = (int64_t)floor(x) - 1,
+						        y0 = (int64_t)floor(y) - 1;
+						double k[4], rows[4];
+						gs_cubic_coeffs(x - (double)x0 - 1, k);
+						for (int h = 0; h < 4; h++) {
+							rows[h] = 0;
+							for (int w = 0; w < 4; w++)
+								rows[h] +=
+								    k[w] * gs_pixel(s, X, base, H,
+								                    W, y0 + h,
+								                    x0 + w, border);
+						}
+						gs_cubic_coeffs(y - (double)y0 - 1, k);
+						v = 0;
+						for (int h = 0; h < 4; h++)
+							v += k[h] * rows[h];
+					}
+					eml_st_f(Y->data, Y->dtype,
+					         (size_t)(((n * C + ch) * HO + oy) * WO + ox), v);
+				}
+		}
+	return EML_OK;
+}
+
+const eml_op_def eml_op_gridsample = {"GridSample", 16, 18, gs_prep, gs_run, NULL, NULL};

@@ -50,5 +50,6 @@ extern const eml_op_def eml_op_bitshift, eml_op_castlike, eml_op_hardmax, eml_op
     eml_op_onehot, eml_op_compress, eml_op_revseq, eml_op_mvn, eml_op_lrn;
 extern const eml_op_def eml_op_det, eml_op_nms;
 extern const eml_op_def eml_op_unique;
+extern const eml_op_def eml_op_gridsample;
 
 #endif
