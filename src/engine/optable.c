@@ -160,6 +160,7 @@ static const op_entry k_ops[] = {
     {"NonMaxSuppression", 10, 18, &eml_op_nms},
     {"Unique", 11, 18, &eml_op_unique},
     {"GridSample", 16, 18, &eml_op_gridsample},
+    {"RoiAlign", 10, 18, &eml_op_roialign},
     /* EML_OPTABLE_MORE */
 };
 

@@ -154,6 +154,7 @@ static const eml_op_support support_table[] = {
     {"", "NonMaxSuppression", 10, 18},
     {"", "Unique", 11, 18},
     {"", "GridSample", 16, 18},
+    {"", "RoiAlign", 10, 18},
 };
 
 const eml_op_support *eml_onnx_support_table(size_t *n)

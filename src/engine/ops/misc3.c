@@ -534,3 +534,155 @@ static int gs_run(eml_op_ctx *c)
 }
 
 const eml_op_def eml_op_gridsample = {"GridSample", 16, 18, gs_prep, gs_run, NULL, NULL};
+
+/* ----- RoiAlign (10+; coordinate_transformation_mode 16+, default half_pixel from 16,
+ * output_half_pixel before): bilinear samples on a sampling_ratio grid per bin (adaptive when 0),
+ * averaged (avg) or the maximum of the weighted corner values (max), as ONNX Runtime computes it.
+ * ----- */
+
+typedef struct roi_state {
+	int max_mode, half_pixel;
+	int64_t oh, ow, ratio;
+	float scale;
+} roi_state;
+
+static int roi_prep(eml_op_ctx *c)
+{
+	int rc = EML_OK;
+	roi_state *s;
+	EML_ENSURE(c->n_in == 3 && c->in[0] && c->in[1] && c->in[2] && c->out[0],
+	           EML_E_ENGINE_SHAPE);
+	const eml_rt *X = c->in[0], *R = c->in[1], *Bi = c->in[2];
+	EML_ENSURE(X->rank == 4 && eml_dt_is_real(X->dtype) && R->rank == 2 && R->dims[1] == 4 &&
+	               R->dtype == X->dtype && Bi->rank == 1 && Bi->dims[0] == R->dims[0] &&
+	               (Bi->dtype == EML_DT_INT64 || Bi->dtype == EML_DT_INT32),
+	           EML_E_ENGINE_SHAPE);
+	EML_GUARD(eml_op_state(c, sizeof(*s), (void **)&s));
+	s->max_mode = eml_attr_s_eq(c->node, "mode", "max", 0);
+	EML_ENSURE(s->max_mode || eml_attr_s_eq(c->node, "mode", "avg", 1), EML_E_ENGINE_SHAPE);
+	if (c->opset >= 16) {
+		s->half_pixel =
+		    eml_attr_s_eq(c->node, "coordinate_transformation_mode", "half_pixel", 1);
+		EML_ENSURE(s->half_pixel || eml_attr_s_eq(c->node, "coordinate_transformation_mode",
+		                                          "output_half_pixel", 0),
+		           EML_E_ENGINE_SHAPE);
+	}
+	s->oh = eml_attr_i(c->node, "output_height", 1);
+	s->ow = eml_attr_i(c->node, "output_width", 1);
+	s->ratio = eml_attr_i(c->node, "sampling_ratio", 0);
+	s->scale = eml_attr_f(c->node, "spatial_scale", 1.0f);
+	EML_ENSURE(s->oh >= 1 && s->ow >= 1 && s->ratio >= 0 && s->oh <= 65536 && s->ow <= 65536,
+	           EML_E_ENGINE_SHAPE);
+	int64_t d[4] = {R->dims[0], X->dims[1], s->oh, s->ow};
+	EML_GUARD(eml_rt_set(c->out[0], X->dtype, 4, d));
+out:
+	return rc;
+}
+
+static int roi_run(eml_op_ctx *c)
+{
+	const roi_state *s = c->state;
+	const eml_rt *X = c->in[0], *R = c->in[1], *Bi = c->in[2];
+	eml_rt *Y = c->out[0];
+	int64_t N = X->dims[0], C = X->dims[1], H = X->dims[2], W = X->dims[3];
+	int32_t dt = X->dtype;
+	for (int64_t n = 0; n < R->dims[0]; n++) {
+		int64_t b = eml_rt_get_i(Bi, (uint64_t)n);
+		if (b < 0 || b >= N)
+			return EML_E_ENGINE_OP;
+		double off = s->half_pixel ? 0.5 : 0.0;
+		double sw = eml_ld_f(R->data, dt, (size_t)(n * 4)) * s->scale - off;
+		double sh = eml_ld_f(R->data, dt, (size_t)(n * 4 + 1)) * s->scale - off;
+		double ew = eml_ld_f(R->data, dt, (size_t)(n * 4 + 2)) * s->scale - off;
+		double eh = eml_ld_f(R->data, dt, (size_t)(n * 4 + 3)) * s->scale - off;
+		double rw = ew - sw, rh = eh - sh;
+		if (!s->half_pixel) {
+			rw = rw > 1 ? rw : 1;
+			rh = rh > 1 ? rh : 1;
+		}
+		double bh = rh / (double)s->oh, bw = rw / (double)s->ow;
+		int64_t gh = s->ratio > 0 ? s->ratio : (int64_t)ceil(rh / (double)s->oh);
+		int64_t gw = s->ratio > 0 ? s->ratio : (int64_t)ceil(rw / (double)s->ow);
+		if (gh > 4096 || gw > 4096)
+			return EML_E_ENGINE_OP;
+		double count = (double)(gh * gw > 1 ? gh * gw : 1);
+		for (int64_t ch = 0; ch < C; ch++) {
+			size_t base = (size_t)((b * C + ch) * H * W);
+			for (int64_t ph = 0; ph < s->oh; ph++)
+				for (int64_t pw = 0; pw < s->ow; pw++) {
+					double acc = 0;
+					int seen = 0;
+					for (int64_t iy = 0; iy < gh; iy++)
+						for (int64_t ix = 0; ix < gw; ix++) {
+							double y =
+							    sh + (double)ph * bh +
+							    ((double)iy + 0.5) * bh / (double)gh;
+							double x =
+							    sw + (double)pw * bw +
+							    ((double)ix + 0.5) * bw / (double)gw;
+							double v1 = 0, v2 = 0, v3 = 0, v4 = 0;
+							double w1 = 0, w2 = 0, w3 = 0, w4 = 0;
+							if (!(y < -1.0 || y > (double)H ||
+							      x < -1.0 || x > (double)W)) {
+								if (y <= 0)
+									y = 0;
+								if (x <= 0)
+									x = 0;
+								int64_t yl = (int64_t)y,
+								        xl = (int64_t)x, yh, xh;
+								if (yl >= H - 1) {
+									yh = yl = H - 1;
+									y = (double)yl;
+								} else {
+									yh = yl + 1;
+								}
+								if (xl >= W - 1) {
+									xh = xl = W - 1;
+									x = (double)xl;
+								} else {
+									xh = xl + 1;
+								}
+								double ly = y - (double)yl,
+								       lx = x - (double)xl;
+								double hy = 1 - ly, hx = 1 - lx;
+								w1 = hy * hx;
+								w2 = hy * lx;
+								w3 = ly * hx;
+								w4 = ly * lx;
+								v1 = eml_ld_f(
+								    X->data, dt,
+								    base + (size_t)(yl * W + xl));
+								v2 = eml_ld_f(
+								    X->data, dt,
+								    base + (size_t)(yl * W + xh));
+								v3 = eml_ld_f(
+								    X->data, dt,
+								    base + (size_t)(yh * W + xl));
+								v4 = eml_ld_f(
+								    X->data, dt,
+								    base + (size_t)(yh * W + xh));
+							}
+							if (s->max_mode) {
+								double v = fmax(
+								    fmax(fmax(w1 * v1, w2 * v2),
+								         w3 * v3),
+								    w4 * v4);
+								acc = seen ? fmax(acc, v) : v;
+								seen = 1;
+							} else {
+								acc += w1 * v1 + w2 * v2 + w3 * v3 +
+								       w4 * v4;
+							}
+						}
+					if (!s->max_mode)
+						acc /= count;
+					eml_st_f(Y->data, dt,
+					         (size_t)(((n * C + ch) * s->oh + ph) * s->ow + pw),
+					         acc);
+				}
+		}
+	}
+	return EML_OK;
+}
+
+const eml_op_def eml_op_roialign = {"RoiAlign", 10, 18, roi_prep, roi_run, NULL, NULL};

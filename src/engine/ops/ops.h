@@ -51,5 +51,6 @@ extern const eml_op_def eml_op_bitshift, eml_op_castlike, eml_op_hardmax, eml_op
 extern const eml_op_def eml_op_det, eml_op_nms;
 extern const eml_op_def eml_op_unique;
 extern const eml_op_def eml_op_gridsample;
+extern const eml_op_def eml_op_roialign;
 
 #endif
