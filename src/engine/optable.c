@@ -161,6 +161,7 @@ static const op_entry k_ops[] = {
     {"Unique", 11, 18, &eml_op_unique},
     {"GridSample", 16, 18, &eml_op_gridsample},
     {"RoiAlign", 10, 18, &eml_op_roialign},
+    {"MaxUnpool", 9, 18, &eml_op_maxunpool},
     /* EML_OPTABLE_MORE */
 };
 

@@ -155,6 +155,7 @@ static const eml_op_support support_table[] = {
     {"", "Unique", 11, 18},
     {"", "GridSample", 16, 18},
     {"", "RoiAlign", 10, 18},
+    {"", "MaxUnpool", 9, 18},
 };
 
 const eml_op_support *eml_onnx_support_table(size_t *n)

@@ -1120,7 +1120,6 @@ static int32_t gen_cnn(gb *b, int32_t g, int32_t x)
  * the pick below falls back to "Loop", so widening the engine never breaks this generator. */
 static const char *const real_unclaimed[] = {"Loop",
                                              "Scan",
-                                             "MaxUnpool",
                                              "MaxRoiPool",
                                              "LpPool",
                                              "GlobalLpPool",

@@ -686,3 +686,81 @@ static int roi_run(eml_op_ctx *c)
 }
 
 const eml_op_def eml_op_roialign = {"RoiAlign", 10, 18, roi_prep, roi_run, NULL, NULL};
+
+/* ----- MaxUnpool (9+): Y = 0, Y.flat[I[j]] = X.flat[j] (I indexes the whole output, as
+ * MaxPool's Indices output does) in the default shape (in - 1) * stride + kernel - pads; with an
+ * output_shape input (it must be known: it is the shape) each index keeps its coordinates in the
+ * default shape, placed into the larger output (as the ONNX reference does). ----- */
+
+typedef struct unpool_state {
+	int64_t def[EML_MAX_RANK];
+} unpool_state;
+
+static int unpool_prep(eml_op_ctx *c)
+{
+	int rc = EML_OK;
+	EML_ENSURE(c->n_in >= 2 && c->in[0] && c->in[1] && c->out[0], EML_E_ENGINE_SHAPE);
+	const eml_rt *X = c->in[0], *I = c->in[1];
+	EML_ENSURE(X->rank >= 3 && I->dtype == EML_DT_INT64 && I->elems == X->elems,
+	           EML_E_ENGINE_SHAPE);
+	uint32_t nsp = X->rank - 2, cnt;
+	const int64_t *ks = eml_attr_ints(c->node, "kernel_shape", &cnt);
+	EML_ENSURE(ks != NULL && cnt == nsp, EML_E_ENGINE_SHAPE);
+	const int64_t *st = eml_attr_ints(c->node, "strides", &cnt);
+	EML_ENSURE(st == NULL || cnt == nsp, EML_E_ENGINE_SHAPE);
+	const int64_t *pd = eml_attr_ints(c->node, "pads", &cnt);
+	EML_ENSURE(pd == NULL || cnt == 2 * nsp, EML_E_ENGINE_SHAPE);
+	unpool_state *us;
+	EML_GUARD(eml_op_state(c, sizeof(*us), (void **)&us));
+	int64_t d[EML_MAX_RANK];
+	us->def[0] = X->dims[0];
+	us->def[1] = X->dims[1];
+	for (uint32_t i = 0; i < nsp; i++) {
+		int64_t s = st ? st[i] : 1;
+		EML_ENSURE(s >= 1 && ks[i] >= 1, EML_E_ENGINE_SHAPE);
+		us->def[2 + i] = (X->dims[2 + i] - 1) * s + ks[i] - (pd ? pd[i] + pd[nsp + i] : 0);
+		EML_ENSURE(us->def[2 + i] >= 1, EML_E_ENGINE_SHAPE);
+	}
+	if (c->n_in > 2 && c->in[2] != NULL) {
+		size_t n = 0;
+		EML_ENSURE(eml_rt_known(c->in[2]), EML_E_UNSUPPORTED);
+		EML_GUARD(eml_rt_ints(c->in[2], d, EML_MAX_RANK, &n));
+		EML_ENSURE(n == X->rank && d[0] == X->dims[0] && d[1] == X->dims[1],
+		           EML_E_ENGINE_SHAPE);
+		for (uint32_t i = 2; i < X->rank; i++)
+			EML_ENSURE(d[i] >= us->def[i], EML_E_ENGINE_SHAPE);
+	} else {
+		memcpy(d, us->def, sizeof(d));
+	}
+	EML_GUARD(eml_rt_set(c->out[0], X->dtype, X->rank, d));
+out:
+	return rc;
+}
+
+static int unpool_run(eml_op_ctx *c)
+{
+	const unpool_state *us = c->state;
+	const eml_rt *X = c->in[0], *I = c->in[1];
+	eml_rt *Y = c->out[0];
+	size_t es = eml_dtype_size(X->dtype);
+	memset(Y->data, 0, Y->bytes);
+	const int64_t *ix = I->data;
+	uint64_t total = 1;
+	for (uint32_t i = 0; i < X->rank; i++)
+		total *= (uint64_t)us->def[i];
+	for (uint64_t j = 0; j < X->elems; j++) {
+		if (ix[j] < 0 || (uint64_t)ix[j] >= total)
+			return EML_E_ENGINE_OP;
+		/* coordinates in the default shape, re-flattened in the output shape */
+		uint64_t rem = (uint64_t)ix[j], at = 0, mul = 1;
+		for (int d = (int)X->rank - 1; d >= 0; d--) {
+			at += (rem % (uint64_t)us->def[d]) * mul;
+			rem /= (uint64_t)us->def[d];
+			mul *= (uint64_t)Y->dims[d];
+		}
+		memcpy((uint8_t *)Y->data + (size_t)at * es, (const uint8_t *)X->data + j * es, es);
+	}
+	return EML_OK;
+}
+
+const eml_op_def eml_op_maxunpool = {"MaxUnpool", 9, 18, unpool_prep, unpool_run, NULL, NULL};

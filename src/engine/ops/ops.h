@@ -52,5 +52,6 @@ extern const eml_op_def eml_op_det, eml_op_nms;
 extern const eml_op_def eml_op_unique;
 extern const eml_op_def eml_op_gridsample;
 extern const eml_op_def eml_op_roialign;
+extern const eml_op_def eml_op_maxunpool;
 
 #endif
