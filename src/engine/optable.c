@@ -156,6 +156,12 @@ static const op_entry k_ops[] = {
     {"ReverseSequence", 10, 18, &eml_op_revseq},
     {"MeanVarianceNormalization", 9, 18, &eml_op_mvn},
     {"LRN", 7, 18, &eml_op_lrn},
+    {"Det", 11, 18, &eml_op_det},
+    {"NonMaxSuppression", 10, 18, &eml_op_nms},
+    {"Unique", 11, 18, &eml_op_unique},
+    {"GridSample", 16, 18, &eml_op_gridsample},
+    {"RoiAlign", 10, 18, &eml_op_roialign},
+    {"MaxUnpool", 9, 18, &eml_op_maxunpool},
     /* EML_OPTABLE_MORE */
 };
 

@@ -150,6 +150,12 @@ static const eml_op_support support_table[] = {
     {"", "ReverseSequence", 10, 18},
     {"", "MeanVarianceNormalization", 9, 18},
     {"", "LRN", 7, 18},
+    {"", "Det", 11, 18},
+    {"", "NonMaxSuppression", 10, 18},
+    {"", "Unique", 11, 18},
+    {"", "GridSample", 16, 18},
+    {"", "RoiAlign", 10, 18},
+    {"", "MaxUnpool", 9, 18},
 };
 
 const eml_op_support *eml_onnx_support_table(size_t *n)

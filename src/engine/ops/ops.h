@@ -48,5 +48,10 @@ extern const eml_op_def eml_op_rnn;
 extern const eml_op_def eml_op_qlinear, eml_op_dynquant, eml_op_qmatmul, eml_op_qconv;
 extern const eml_op_def eml_op_bitshift, eml_op_castlike, eml_op_hardmax, eml_op_eyelike,
     eml_op_onehot, eml_op_compress, eml_op_revseq, eml_op_mvn, eml_op_lrn;
+extern const eml_op_def eml_op_det, eml_op_nms;
+extern const eml_op_def eml_op_unique;
+extern const eml_op_def eml_op_gridsample;
+extern const eml_op_def eml_op_roialign;
+extern const eml_op_def eml_op_maxunpool;
 
 #endif
