@@ -159,6 +159,19 @@
 	X(RECEIPT_OUTPUT, 724, "the outputs do not match the inference receipt")                   \
 	/* audit: add new codes above this line */                                                 \
 	/* kms: 800-899 */                                                                         \
+	X(KMS_SIGV4, 800, "the request cannot be signed (malformed or over limits)")               \
+	X(KMS_CMS, 801, "malformed or unsupported CMS EnvelopedData")                              \
+	X(KMS_CMS_DECRYPT, 802, "CMS EnvelopedData could not be decrypted")                        \
+	X(KMS_SEALED_FORMAT, 803, "malformed sealed topology key")                                 \
+	X(KMS_UNSEAL, 804, "the sealed topology key could not be opened")                          \
+	X(KMS_CONTEXT, 805, "the encryption context does not match")                               \
+	X(KMS_HTTP, 806, "KMS transport or HTTP failure")                                          \
+	X(KMS_REMOTE, 807, "KMS returned an error")                                                \
+	X(KMS_ACCESS_DENIED, 808, "KMS denied the request (key policy or signature)")              \
+	X(KMS_NOT_FOUND, 809, "the KMS key does not exist")                                        \
+	X(KMS_THROTTLED, 810, "KMS throttled the request")                                         \
+	X(KMS_BAD_REQUEST, 811, "malformed KMS request")                                           \
+	X(KMS_STATE, 812, "the local KMS state is missing, corrupt or unsafe")                     \
 	/* kms: add new codes above this line */                                                   \
 	/* enclave and client: 900-999 */                                                          \
 	X(ENCLAVE_BUSY, 900, "the enclave is busy; retry later")                                   \
