@@ -36,14 +36,14 @@ typedef struct kms_fx {
 	eml_kms_cfg cfg;
 } kms_fx;
 
-static void *kf_thread(void *a)
+static __attribute__((unused)) void *kf_thread(void *a)
 {
 	kms_fx *f = a;
 	eml_kms_server_serve(f->srv, f->lfd, &f->stop);
 	return NULL;
 }
 
-static void kf_start(kms_fx *f)
+static __attribute__((unused)) void kf_start(kms_fx *f)
 {
 	eml_kms_server_cfg sc = {.state_dir = f->state,
 	                         .trust_root_pem = f->root,
@@ -66,7 +66,7 @@ static void kf_start(kms_fx *f)
 	f->cfg.max_retries = 1;
 }
 
-static void kf_stop(kms_fx *f)
+static __attribute__((unused)) void kf_stop(kms_fx *f)
 {
 	f->stop = 1;
 	pthread_join(f->th, NULL);
@@ -75,7 +75,7 @@ static void kf_stop(kms_fx *f)
 	f->srv = NULL;
 }
 
-static void kf_init(kms_fx *f)
+static __attribute__((unused)) void kf_init(kms_fx *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->dir = eml_test_tmpdir();
@@ -86,7 +86,7 @@ static void kf_init(kms_fx *f)
 	kf_start(f);
 }
 
-static void kf_fini(kms_fx *f)
+static __attribute__((unused)) void kf_fini(kms_fx *f)
 {
 	if (f->srv)
 		kf_stop(f);
@@ -101,8 +101,8 @@ typedef struct kf_enclave {
 	int calls;
 } kf_enclave;
 
-static int kf_attest(void *ctx, const uint8_t *spki, size_t spki_len, uint8_t **doc,
-                     size_t *doc_len)
+static __attribute__((unused)) int kf_attest(void *ctx, const uint8_t *spki, size_t spki_len,
+                                             uint8_t **doc, size_t *doc_len)
 {
 	kf_enclave *e = ctx;
 	eml_nsm_opts o = {.sim_ca_dir = e->ca, .exe_path = e->exe};
@@ -115,7 +115,7 @@ static int kf_attest(void *ctx, const uint8_t *spki, size_t spki_len, uint8_t **
 	return rc;
 }
 
-static void kf_pcr0_hex(const char *exe, char out[97])
+static __attribute__((unused)) void kf_pcr0_hex(const char *exe, char out[97])
 {
 	uint8_t p[3][48];
 	cr_assert_eq(eml_nsm_sim_pcrs(exe, p), EML_OK);
@@ -123,7 +123,7 @@ static void kf_pcr0_hex(const char *exe, char out[97])
 		sprintf(out + 2 * i, "%02x", p[0][i]);
 }
 
-static void kf_tkey(uint64_t seed, uint8_t **tk, size_t *tl)
+static __attribute__((unused)) void kf_tkey(uint64_t seed, uint8_t **tk, size_t *tl)
 {
 	eml_rng r;
 	eml_rng_seed(&r, seed);
@@ -138,7 +138,7 @@ static void kf_tkey(uint64_t seed, uint8_t **tk, size_t *tl)
 
 /* Key policy: anyone may create/encrypt; Decrypt only with a Recipient whose PCR0 is one of
  * pcr0s (NULL-terminated), compared with StringEqualsIgnoreCase. */
-static char *kf_policy(const char **pcr0s, const char *cond_key)
+static __attribute__((unused)) char *kf_policy(const char **pcr0s, const char *cond_key)
 {
 	static char buf[8192];
 	int n = snprintf(buf, sizeof(buf),
