@@ -51,5 +51,7 @@ int eml_cmd_enclave(int argc, char **argv);
 int eml_cmd_infer(int argc, char **argv);
 int eml_cmd_upload(int argc, char **argv);
 int eml_cmd_store(int argc, char **argv);
+int eml_cmd_seal(int argc, char **argv);
+int eml_cmd_kms(int argc, char **argv);
 
 #endif
