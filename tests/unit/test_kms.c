@@ -109,3 +109,89 @@ Test(kms, b64_roundtrip)
 	size_t l;
 	cr_assert_neq(eml_b64_decode("abc", &o, &l), EML_OK);
 }
+
+/* A scripted HTTP peer: answers each connection with the next canned response. */
+typedef struct script {
+	int lfd;
+	const char **answers;
+	int n, served;
+} script;
+
+static void *script_thread(void *a)
+{
+	script *s = a;
+	for (int i = 0; i < s->n; i++) {
+		int fd = accept(s->lfd, NULL, NULL);
+		if (fd < 0)
+			return NULL;
+		char buf[8192];
+		(void)recv(fd, buf, sizeof(buf), 0);
+		char out[1024];
+		int st = strstr(s->answers[i], "__type") ? 400 : 200;
+		int n =
+		    snprintf(out, sizeof(out),
+		             "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		             st, strlen(s->answers[i]), s->answers[i]);
+		(void)send(fd, out, (size_t)n, MSG_NOSIGNAL);
+		close(fd);
+		s->served++;
+	}
+	return NULL;
+}
+
+static int run_script(const char **answers, int n, int retries, char **resp)
+{
+	script s = {.answers = answers, .n = n};
+	s.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert_eq(bind(s.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(s.lfd, 8), 0);
+	socklen_t al = sizeof(a);
+	getsockname(s.lfd, (struct sockaddr *)&a, &al);
+	char ep[64];
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", ntohs(a.sin_port));
+	pthread_t th;
+	pthread_create(&th, NULL, script_thread, &s);
+	eml_kms_cfg c = {.endpoint = ep,
+	                 .creds = {.access_key = "A", .secret_key = "S"},
+	                 .max_retries = retries,
+	                 .timeout_ms = 2000};
+	int rc = eml_kms_call(&c, "Decrypt", "{}", resp);
+	shutdown(s.lfd, SHUT_RDWR);
+	close(s.lfd);
+	pthread_join(th, NULL);
+	return rc;
+}
+
+Test(kms, retries_on_throttling_and_maps_errors)
+{
+	char *resp = NULL;
+	const char *thr = "{\"__type\":\"ThrottlingException\"}";
+	const char *a1[] = {thr, thr, "{\"ok\":1}"};
+	cr_assert_eq(run_script(a1, 3, 3, &resp), EML_OK);
+	cr_assert_str_eq(resp, "{\"ok\":1}");
+	eml_free(resp);
+	const char *a2[] = {thr, thr};
+	cr_assert_eq(run_script(a2, 2, 1, &resp), EML_E_KMS_THROTTLED);
+	struct {
+		const char *type;
+		int rc;
+	} map[] = {{"com.amazonaws.kms#AccessDeniedException", EML_E_KMS_ACCESS_DENIED},
+	           {"InvalidCiphertextException", EML_E_KMS_ACCESS_DENIED},
+	           {"NotFoundException", EML_E_KMS_NOT_FOUND},
+	           {"ValidationException", EML_E_KMS_BAD_REQUEST},
+	           {"KMSInternalException", EML_E_KMS_REMOTE}};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		char body[128];
+		snprintf(body, sizeof(body), "{\"__type\":\"%s\"}", map[i].type);
+		const char *a[] = {body};
+		cr_assert_eq(run_script(a, 1, 1, &resp), map[i].rc, "%s", map[i].type);
+	}
+	/* nothing listening: a transport error after the retries */
+	eml_kms_cfg c = {.endpoint = "http://127.0.0.1:1",
+	                 .creds = {.access_key = "A", .secret_key = "S"},
+	                 .max_retries = 1};
+	cr_assert_eq(eml_kms_call(&c, "Decrypt", "{}", &resp), EML_E_KMS_HTTP);
+	c.endpoint = "ftp://x";
+	cr_assert_eq(eml_kms_call(&c, "Decrypt", "{}", &resp), EML_E_USAGE);
+}
