@@ -371,6 +371,18 @@ out:
 	return rc;
 }
 
+/* KMS answers with the key ARN; we may have asked by id or ARN (compare the final segment) or by
+ * alias (cannot be compared here: the GCM tag over the sealed key still binds the data key). */
+static int same_key(const char *answer, const char *asked)
+{
+	if (strncmp(asked, "alias/", 6) == 0 || strstr(asked, ":alias/"))
+		return 1;
+	const char *a = strrchr(answer, '/'), *b = strrchr(asked, '/');
+	a = a ? a + 1 : answer;
+	b = b ? b + 1 : asked;
+	return strcmp(a, b) == 0;
+}
+
 int eml_kms_decrypt(const eml_kms_cfg *c, const char *key_id, const uint8_t *blob, size_t blob_len,
                     const char *ctx_json, const uint8_t *att_doc, size_t att_len, EVP_PKEY *rsa,
                     uint8_t dk[EML_KMS_DATA_KEY_LEN])
@@ -401,7 +413,7 @@ int eml_kms_decrypt(const eml_kms_cfg *c, const char *key_id, const uint8_t *blo
 	EML_ENSURE(j, EML_E_KMS_REMOTE);
 	/* the answer must be for the key we asked about (when KMS names it) */
 	const char *kid = json_string_value(json_object_get(j, "KeyId"));
-	EML_ENSURE(!kid || strcmp(kid, key_id) == 0, EML_E_KMS_REMOTE);
+	EML_ENSURE(!kid || same_key(kid, key_id), EML_E_KMS_REMOTE);
 	if (att_doc) {
 		/* with a Recipient, a plaintext in the answer means something is wrong: refuse it */
 		EML_ENSURE(!json_object_get(j, "Plaintext"), EML_E_KMS_REMOTE);

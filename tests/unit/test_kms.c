@@ -5,6 +5,8 @@
  */
 #include <sys/stat.h>
 
+#include "crypto/rsa.h"
+
 #include "kms/sealed.h"
 #include "test_kms_fixture.h"
 
@@ -194,4 +196,44 @@ Test(kms, retries_on_throttling_and_maps_errors)
 	cr_assert_eq(eml_kms_call(&c, "Decrypt", "{}", &resp), EML_E_KMS_HTTP);
 	c.endpoint = "ftp://x";
 	cr_assert_eq(eml_kms_call(&c, "Decrypt", "{}", &resp), EML_E_USAGE);
+}
+
+static int run_decrypt(const char *answer, const char *asked, int recipient, EVP_PKEY *rsa)
+{
+	script s = {.answers = &answer, .n = 1};
+	s.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert_eq(bind(s.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(s.lfd, 8), 0);
+	socklen_t al = sizeof(a);
+	getsockname(s.lfd, (struct sockaddr *)&a, &al);
+	char ep[64];
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", ntohs(a.sin_port));
+	pthread_t th;
+	pthread_create(&th, NULL, script_thread, &s);
+	eml_kms_cfg c = {
+	    .endpoint = ep, .creds = {.access_key = "A", .secret_key = "S"}, .max_retries = 1};
+	uint8_t dk[32], blob[4] = {1, 2, 3, 4}, doc[4] = {0};
+	int rc = eml_kms_decrypt(&c, asked, blob, 4, "{}", recipient ? doc : NULL, 4, rsa, dk);
+	close(s.lfd);
+	pthread_join(th, NULL);
+	return rc;
+}
+
+Test(kms, client_refuses_answers_for_other_keys_or_plaintext_with_recipient)
+{
+	const char *k32 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+	char ans[256];
+	snprintf(ans, sizeof(ans),
+	         "{\"KeyId\":\"arn:aws:kms:us-east-1:1:key/mine\",\"Plaintext\":\"%s\"}", k32);
+	cr_assert_eq(run_decrypt(ans, "mine", 0, NULL), EML_OK);
+	cr_assert_eq(run_decrypt(ans, "arn:aws:kms:us-east-1:1:key/mine", 0, NULL), EML_OK);
+	cr_assert_eq(run_decrypt(ans, "other", 0, NULL), EML_E_KMS_REMOTE);
+	EVP_PKEY *rsa;
+	cr_assert_eq(eml_rsa_generate(&rsa), EML_OK);
+	/* with a Recipient, a plaintext answer is refused (a relaying host must not downgrade) */
+	cr_assert_eq(run_decrypt(ans, "mine", 1, rsa), EML_E_KMS_REMOTE);
+	snprintf(ans, sizeof(ans), "{\"KeyId\":\"mine\",\"CiphertextForRecipient\":\"%s\"}", k32);
+	cr_assert_eq(run_decrypt(ans, "mine", 1, rsa), EML_E_KMS_CMS);
+	eml_rsa_free(rsa);
 }
