@@ -115,12 +115,12 @@ Test(prop, kms_encryption_bound_to_enclave_identity,
 		}
 		json_t *c2 = json_object();
 		json_object_set_new(c2, "StringEqualsIgnoreCase", cond);
-		char *pol = json_dumps(json_pack("{s:s,s:[{s:s,s:s,s:[s,s]},{s:s,s:s,s:o}]}",
-		                                 "Version", "2012-10-17", "Statement", "Effect",
-		                                 "Allow", "Resource", "*", "Action",
-		                                 "kms:GenerateDataKey", "kms:CreateKey", "Effect",
-		                                 "Allow", "Action", "kms:Decrypt", "Condition", c2),
-		                       JSON_COMPACT);
+		json_t *pj = json_pack("{s:s,s:[{s:s,s:s,s:[s,s]},{s:s,s:s,s:o}]}", "Version",
+		                       "2012-10-17", "Statement", "Effect", "Allow", "Resource",
+		                       "*", "Action", "kms:GenerateDataKey", "kms:CreateKey",
+		                       "Effect", "Allow", "Action", "kms:Decrypt", "Condition", c2);
+		char *pol = json_dumps(pj, JSON_COMPACT);
+		json_decref(pj);
 		int st;
 		json_t *h1, *h2, *h3;
 		char *resp = call(s, "CreateKey", json_pack("{s:s}", "Policy", pol), &st);
