@@ -37,23 +37,35 @@ int eml_kms_cfg_from_env(eml_kms_cfg *out)
 	                                                                       : EML_E_USAGE;
 }
 
+typedef struct nsm_ref {
+	eml_nsm *nsm;
+	pthread_mutex_t *lock;
+} nsm_ref;
+
 static int nsm_attest(void *ctx, const uint8_t *spki, size_t spki_len, uint8_t **doc,
                       size_t *doc_len)
 {
-	return eml_nsm_attest((eml_nsm *)ctx, NULL, 0, NULL, 0, spki, spki_len, doc, doc_len);
+	nsm_ref *r = ctx;
+	if (r->lock)
+		pthread_mutex_lock(r->lock);
+	int rc = eml_nsm_attest(r->nsm, NULL, 0, NULL, 0, spki, spki_len, doc, doc_len);
+	if (r->lock)
+		pthread_mutex_unlock(r->lock);
+	return rc;
 }
 
-int eml_kms_enclave_unseal(eml_nsm *nsm, const uint8_t *tkey, size_t tkey_len, uint8_t **opened,
-                           size_t *opened_len)
+int eml_kms_enclave_unseal(eml_nsm *nsm, pthread_mutex_t *nsm_lock, const uint8_t *tkey,
+                           size_t tkey_len, uint8_t **opened, size_t *opened_len)
 {
 	int rc = EML_OK;
 	eml_kms_cfg c;
+	nsm_ref ref = {nsm, nsm_lock};
 	*opened = NULL;
 	*opened_len = 0;
 	if (!eml_kms_is_sealed(tkey, tkey_len))
 		return EML_OK;
 	EML_GUARD(eml_kms_cfg_from_env(&c));
-	EML_GUARD(eml_kms_unseal(&c, tkey, tkey_len, nsm_attest, nsm, opened, opened_len));
+	EML_GUARD(eml_kms_unseal(&c, tkey, tkey_len, nsm_attest, &ref, opened, opened_len));
 out:
 	return rc;
 }

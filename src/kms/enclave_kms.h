@@ -6,6 +6,7 @@
 #ifndef EML_KMS_ENCLAVE_KMS_H
 #define EML_KMS_ENCLAVE_KMS_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,10 +25,11 @@ int eml_kms_sealed_model_id(const uint8_t *p, size_t n, uint8_t id[16]);
  * the host). EML_E_USAGE when unset. Pointers refer to the environment. */
 int eml_kms_cfg_from_env(eml_kms_cfg *out);
 
-/* If tkey is sealed, unseal it through KMS with a fresh RSA-2048 recipient key attested by nsm;
+/* If tkey is sealed, unseal it through KMS with a fresh RSA-2048 recipient key attested by nsm
+ * (nsm_lock, when not NULL, is held only around the NSM call, not the KMS round trip);
  * *opened receives the plaintext topology key (eml_alloc'd; caller eml_free()s, which wipes).
  * If it is not sealed, *opened = NULL and EML_OK. */
-int eml_kms_enclave_unseal(eml_nsm *nsm, const uint8_t *tkey, size_t tkey_len, uint8_t **opened,
-                           size_t *opened_len);
+int eml_kms_enclave_unseal(eml_nsm *nsm, pthread_mutex_t *nsm_lock, const uint8_t *tkey,
+                           size_t tkey_len, uint8_t **opened, size_t *opened_len);
 
 #endif
