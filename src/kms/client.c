@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -123,6 +124,35 @@ static int tcp_connect(const url *u, int timeout_ms)
 	return fd;
 }
 
+/* 1 when buf holds the headers and a Content-Length body in full. */
+static int response_complete(const uint8_t *buf, size_t n)
+{
+	const uint8_t *end = NULL;
+	for (size_t i = 0; i + 3 < n; i++)
+		if (!memcmp(buf + i, "\r\n\r\n", 4)) {
+			end = buf + i + 4;
+			break;
+		}
+	if (!end)
+		return 0;
+	size_t hl = (size_t)(end - buf);
+	const char *k = "\r\ncontent-length:";
+	size_t kl = strlen(k);
+	for (size_t i = 0; i + kl < hl; i++) {
+		if (strncasecmp((const char *)buf + i, k, kl) != 0)
+			continue;
+		size_t v = 0, j = i + kl;
+		while (j < hl && buf[j] == ' ')
+			j++;
+		if (j >= hl || buf[j] < '0' || buf[j] > '9')
+			return 0;
+		while (j < hl && buf[j] >= '0' && buf[j] <= '9' && v < EML_KMS_MAX_RESPONSE)
+			v = v * 10 + (size_t)(buf[j++] - '0');
+		return n - hl >= v;
+	}
+	return 0;
+}
+
 /* One HTTP exchange; *status and *body (NUL-terminated) on EML_OK. */
 static int http_post(const eml_kms_cfg *c, const url *u, const char *req, size_t req_len,
                      int *status, char **body)
@@ -167,6 +197,9 @@ static int http_post(const eml_kms_cfg *c, const url *u, const char *req, size_t
 		EML_ENSURE(r > 0, EML_E_KMS_HTTP);
 		eml_buf_put(&in, tmp, (size_t)r);
 		EML_ENSURE(!eml_buf_error(&in), EML_E_KMS_HTTP);
+		/* stop at Content-Length rather than waiting for the peer to close */
+		if (response_complete(in.p, in.len))
+			break;
 	}
 	eml_buf_u8(&in, 0);
 	EML_ENSURE(!eml_buf_error(&in), EML_E_KMS_HTTP);
