@@ -1,6 +1,7 @@
 /*
- * eml kms --listen ADDR --state DIR --trust-root ROOT.pem [--region R]
- *   the local KMS service (plain HTTP, loopback only). Access key: AWS_ACCESS_KEY_ID /
+ * eml kms --listen ADDR --state DIR --trust-root ROOT.pem [--tls] [--region R]
+ *   the local KMS service (plain HTTP on loopback only, or TLS with a certificate generated into
+ *   DIR/tls-cert.pem). Access key: AWS_ACCESS_KEY_ID /
  *   AWS_SECRET_ACCESS_KEY of its environment.
  * eml kms create-key --kms-endpoint URL [--policy POLICY.json] [--region R]
  *   CreateKey with a key policy (works against AWS KMS too); prints the KeyId.
@@ -21,8 +22,9 @@
 #include "kms/kms.h"
 
 static const char *usage_text =
-    "eml kms --listen 127.0.0.1:PORT --state DIR --trust-root ROOT.pem [--region R]\n"
-    "       eml kms create-key --kms-endpoint URL [--policy POLICY.json] [--region R]";
+    "eml kms --listen 127.0.0.1:PORT --state DIR --trust-root ROOT.pem [--tls] [--region R]\n"
+    "       eml kms create-key --kms-endpoint URL [--policy POLICY.json] [--region R] "
+    "[--ca-file PEM]";
 
 static volatile int stop_flag;
 static void on_signal(int sig)
@@ -33,9 +35,11 @@ static void on_signal(int sig)
 
 static int create_key(int argc, char **argv)
 {
-	const char *ep = NULL, *pol = NULL, *region = NULL;
+	const char *ep = NULL, *pol = NULL, *region = NULL, *ca = NULL;
 	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--kms-endpoint") == 0 && i + 1 < argc)
+		if (strcmp(argv[i], "--ca-file") == 0 && i + 1 < argc)
+			ca = argv[++i];
+		else if (strcmp(argv[i], "--kms-endpoint") == 0 && i + 1 < argc)
 			ep = argv[++i];
 		else if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc)
 			pol = argv[++i];
@@ -48,6 +52,7 @@ static int create_key(int argc, char **argv)
 		return eml_cli_usage(usage_text);
 	eml_kms_cfg c = {.endpoint = ep,
 	                 .region = region,
+	                 .ca_file = ca,
 	                 .creds = {.access_key = getenv("AWS_ACCESS_KEY_ID"),
 	                           .secret_key = getenv("AWS_SECRET_ACCESS_KEY"),
 	                           .session_token = getenv("AWS_SESSION_TOKEN")}};
@@ -85,8 +90,11 @@ int eml_cmd_kms(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "create-key") == 0)
 		return create_key(argc, argv);
 	const char *listen_addr = NULL, *state = NULL, *root = NULL, *region = NULL;
+	int tls = 0;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+		if (strcmp(argv[i], "--tls") == 0)
+			tls = 1;
+		else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
 			listen_addr = argv[++i];
 		else if (strcmp(argv[i], "--state") == 0 && i + 1 < argc)
 			state = argv[++i];
@@ -113,15 +121,16 @@ int eml_cmd_kms(int argc, char **argv)
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	/* plain HTTP is only acceptable on loopback */
 	if (port <= 0 || port > 65535 || inet_pton(AF_INET, host, &a.sin_addr) != 1 ||
-	    (ntohl(a.sin_addr.s_addr) >> 24) != 127) {
-		fprintf(stderr, "eml kms: --listen must be a loopback address 127.x.x.x:PORT\n");
+	    (!tls && (ntohl(a.sin_addr.s_addr) >> 24) != 127)) {
+		fprintf(stderr, "eml kms: --listen must be 127.x.x.x:PORT (or use --tls)\n");
 		return EML_EXIT_USAGE;
 	}
 	eml_kms_server_cfg sc = {.state_dir = state,
 	                         .trust_root_pem = root,
 	                         .access_key = getenv("AWS_ACCESS_KEY_ID"),
 	                         .secret_key = getenv("AWS_SECRET_ACCESS_KEY"),
-	                         .region = region};
+	                         .region = region,
+	                         .tls = tls};
 	if (!sc.access_key || !sc.secret_key) {
 		fprintf(stderr, "eml kms: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n");
 		return EML_EXIT_USAGE;
@@ -142,7 +151,11 @@ int eml_cmd_kms(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	fprintf(stderr, "eml kms: listening on http://%s\n", listen_addr);
+	if (tls)
+		fprintf(stderr, "eml kms: listening on https://%s (trust anchor %s/tls-cert.pem)\n",
+		        listen_addr, state);
+	else
+		fprintf(stderr, "eml kms: listening on http://%s\n", listen_addr);
 	rc = eml_kms_server_serve(s, fd, &stop_flag);
 	close(fd);
 	eml_kms_server_free(s);

@@ -337,3 +337,46 @@ Test(kms, https_client_verifies_the_server)
 	eml_test_rmtree(dir);
 	free(dir);
 }
+
+Test(kms, local_service_over_tls)
+{
+	kms_fx f;
+	kf_init_tls(&f, 1);
+	char pa[97];
+	kf_pcr0_hex(eml_test_bin(), pa);
+	const char *allowed[] = {pa, NULL};
+	char *kid = NULL;
+	cr_assert_eq(
+	    eml_kms_create_key(&f.cfg, kf_policy(allowed, "kms:RecipientAttestation:PCR0"), &kid),
+	    EML_OK);
+	uint8_t *tk, *blob, *sealed, *out, dk[32], mid[16];
+	size_t tl, bl, sl, ol;
+	kf_tkey(eml_prop_base_seed() + 5, &tk, &tl);
+	eml_tkey *k;
+	cr_assert_eq(eml_tkey_parse(tk, tl, &k), EML_OK);
+	eml_tkey_model_id(k, mid);
+	eml_tkey_free(k);
+	char ctx[128];
+	cr_assert_eq(eml_sealed_context_json(mid, ctx, sizeof(ctx)), EML_OK);
+	cr_assert_eq(eml_kms_generate_data_key(&f.cfg, kid, ctx, dk, &blob, &bl), EML_OK);
+	cr_assert_eq(eml_sealed_seal(tk, tl, dk, kid, blob, bl, &sealed, &sl), EML_OK);
+	kf_enclave ea = {f.ca, eml_test_bin(), 0};
+	cr_assert_eq(eml_kms_unseal(&f.cfg, sealed, sl, kf_attest, &ea, &out, &ol), EML_OK);
+	cr_assert_eq(ol, tl);
+	cr_assert_eq(memcmp(out, tk, tl), 0);
+	eml_free(out);
+	/* the generated certificate is the trust anchor: without it the client refuses */
+	eml_kms_cfg c = f.cfg;
+	c.ca_file = NULL;
+	cr_assert_eq(eml_kms_unseal(&c, sealed, sl, kf_attest, &ea, &out, &ol), EML_E_KMS_HTTP);
+	struct stat st;
+	char kp[1100];
+	snprintf(kp, sizeof(kp), "%s/tls-key.pem", f.state);
+	cr_assert_eq(stat(kp, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	eml_free(kid);
+	eml_free(tk);
+	eml_free(blob);
+	eml_free(sealed);
+	kf_fini(&f);
+}

@@ -28,7 +28,8 @@
 
 typedef struct kms_fx {
 	char *dir;
-	char ca[1024], state[1024], root[1024], endpoint[64];
+	char ca[1024], state[1024], root[1024], endpoint[64], tls_ca[1100];
+	int tls;
 	eml_kms_server *srv;
 	int lfd;
 	volatile int stop;
@@ -48,7 +49,8 @@ static __attribute__((unused)) void kf_start(kms_fx *f)
 	eml_kms_server_cfg sc = {.state_dir = f->state,
 	                         .trust_root_pem = f->root,
 	                         .access_key = KF_AK,
-	                         .secret_key = KF_SK};
+	                         .secret_key = KF_SK,
+	                         .tls = f->tls};
 	cr_assert_eq(eml_kms_server_open(&sc, &f->srv), EML_OK);
 	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -56,7 +58,9 @@ static __attribute__((unused)) void kf_start(kms_fx *f)
 	cr_assert_eq(listen(f->lfd, 16), 0);
 	socklen_t al = sizeof(a);
 	getsockname(f->lfd, (struct sockaddr *)&a, &al);
-	snprintf(f->endpoint, sizeof(f->endpoint), "http://127.0.0.1:%d", ntohs(a.sin_port));
+	snprintf(f->endpoint, sizeof(f->endpoint), "%s://127.0.0.1:%d", f->tls ? "https" : "http",
+	         ntohs(a.sin_port));
+	snprintf(f->tls_ca, sizeof(f->tls_ca), "%s/tls-cert.pem", f->state);
 	f->stop = 0;
 	cr_assert_eq(pthread_create(&f->th, NULL, kf_thread, f), 0);
 	memset(&f->cfg, 0, sizeof(f->cfg));
@@ -64,6 +68,7 @@ static __attribute__((unused)) void kf_start(kms_fx *f)
 	f->cfg.creds.access_key = KF_AK;
 	f->cfg.creds.secret_key = KF_SK;
 	f->cfg.max_retries = 1;
+	f->cfg.ca_file = f->tls ? f->tls_ca : NULL;
 }
 
 static __attribute__((unused)) void kf_stop(kms_fx *f)
@@ -75,15 +80,21 @@ static __attribute__((unused)) void kf_stop(kms_fx *f)
 	f->srv = NULL;
 }
 
-static __attribute__((unused)) void kf_init(kms_fx *f)
+static __attribute__((unused)) void kf_init_tls(kms_fx *f, int tls)
 {
 	memset(f, 0, sizeof(*f));
+	f->tls = tls;
 	f->dir = eml_test_tmpdir();
 	snprintf(f->ca, sizeof(f->ca), "%s/ca", f->dir);
 	snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
 	snprintf(f->root, sizeof(f->root), "%s/ca/root.pem", f->dir);
 	cr_assert_eq(eml_nsm_sim_ca_ensure(f->ca, NULL, NULL), EML_OK);
 	kf_start(f);
+}
+
+static __attribute__((unused)) void kf_init(kms_fx *f)
+{
+	kf_init_tls(f, 0);
 }
 
 static __attribute__((unused)) void kf_fini(kms_fx *f)
