@@ -141,6 +141,22 @@
 	X(MSG_TRUNCATED, 625, "protocol message is truncated")                                     \
 	/* wire: add new codes above this line */                                                  \
 	/* audit and receipts: 700-799 */                                                          \
+	X(AUDIT_MALFORMED, 700, "an audit record is malformed (modified)")                         \
+	X(AUDIT_SIGNATURE, 701,                                                                    \
+	  "an audit record's signature does not verify (modified or forged)")                      \
+	X(AUDIT_CHAIN, 702, "an audit record does not follow its predecessor")                     \
+	X(AUDIT_TORN, 703, "the audit log ends inside a record (torn tail)")                       \
+	X(AUDIT_START, 704, "the audit log does not begin with an enclave start record")           \
+	X(AUDIT_ATTEST, 705, "the enclave start record's attestation does not satisfy the policy") \
+	X(AUDIT_FOREIGN, 706, "an audit record was signed by another enclave boot (spliced)")      \
+	X(AUDIT_REMOVED, 707, "audit records are missing from the chain (removed)")                \
+	X(AUDIT_REORDERED, 708, "audit records are out of order (reordered or duplicated)")        \
+	X(AUDIT_OPEN, 709, "the audit log ends before the enclave's stop record (tail cut)")       \
+	X(RECEIPT_MALFORMED, 720, "the inference receipt is malformed")                            \
+	X(RECEIPT_SIGNATURE, 721, "the inference receipt's signature does not verify")             \
+	X(RECEIPT_ATTEST, 722, "the receipt's attestation does not satisfy the policy")            \
+	X(RECEIPT_INPUT, 723, "the inputs do not match the inference receipt")                     \
+	X(RECEIPT_OUTPUT, 724, "the outputs do not match the inference receipt")                   \
 	/* audit: add new codes above this line */                                                 \
 	/* kms: 800-899 */                                                                         \
 	X(KMS_SIGV4, 800, "the request cannot be signed (malformed or over limits)")               \
