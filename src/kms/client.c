@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -123,6 +124,35 @@ static int tcp_connect(const url *u, int timeout_ms)
 	return fd;
 }
 
+/* 1 when buf holds the headers and a Content-Length body in full. */
+static int response_complete(const uint8_t *buf, size_t n)
+{
+	const uint8_t *end = NULL;
+	for (size_t i = 0; i + 3 < n; i++)
+		if (!memcmp(buf + i, "\r\n\r\n", 4)) {
+			end = buf + i + 4;
+			break;
+		}
+	if (!end)
+		return 0;
+	size_t hl = (size_t)(end - buf);
+	const char *k = "\r\ncontent-length:";
+	size_t kl = strlen(k);
+	for (size_t i = 0; i + kl < hl; i++) {
+		if (strncasecmp((const char *)buf + i, k, kl) != 0)
+			continue;
+		size_t v = 0, j = i + kl;
+		while (j < hl && buf[j] == ' ')
+			j++;
+		if (j >= hl || buf[j] < '0' || buf[j] > '9')
+			return 0;
+		while (j < hl && buf[j] >= '0' && buf[j] <= '9' && v < EML_KMS_MAX_RESPONSE)
+			v = v * 10 + (size_t)(buf[j++] - '0');
+		return n - hl >= v;
+	}
+	return 0;
+}
+
 /* One HTTP exchange; *status and *body (NUL-terminated) on EML_OK. */
 static int http_post(const eml_kms_cfg *c, const url *u, const char *req, size_t req_len,
                      int *status, char **body)
@@ -167,6 +197,9 @@ static int http_post(const eml_kms_cfg *c, const url *u, const char *req, size_t
 		EML_ENSURE(r > 0, EML_E_KMS_HTTP);
 		eml_buf_put(&in, tmp, (size_t)r);
 		EML_ENSURE(!eml_buf_error(&in), EML_E_KMS_HTTP);
+		/* stop at Content-Length rather than waiting for the peer to close */
+		if (response_complete(in.p, in.len))
+			break;
 	}
 	eml_buf_u8(&in, 0);
 	EML_ENSURE(!eml_buf_error(&in), EML_E_KMS_HTTP);
@@ -371,6 +404,18 @@ out:
 	return rc;
 }
 
+/* KMS answers with the key ARN; we may have asked by id or ARN (compare the final segment) or by
+ * alias (cannot be compared here: the GCM tag over the sealed key still binds the data key). */
+static int same_key(const char *answer, const char *asked)
+{
+	if (strncmp(asked, "alias/", 6) == 0 || strstr(asked, ":alias/"))
+		return 1;
+	const char *a = strrchr(answer, '/'), *b = strrchr(asked, '/');
+	a = a ? a + 1 : answer;
+	b = b ? b + 1 : asked;
+	return strcmp(a, b) == 0;
+}
+
 int eml_kms_decrypt(const eml_kms_cfg *c, const char *key_id, const uint8_t *blob, size_t blob_len,
                     const char *ctx_json, const uint8_t *att_doc, size_t att_len, EVP_PKEY *rsa,
                     uint8_t dk[EML_KMS_DATA_KEY_LEN])
@@ -401,7 +446,7 @@ int eml_kms_decrypt(const eml_kms_cfg *c, const char *key_id, const uint8_t *blo
 	EML_ENSURE(j, EML_E_KMS_REMOTE);
 	/* the answer must be for the key we asked about (when KMS names it) */
 	const char *kid = json_string_value(json_object_get(j, "KeyId"));
-	EML_ENSURE(!kid || strcmp(kid, key_id) == 0, EML_E_KMS_REMOTE);
+	EML_ENSURE(!kid || same_key(kid, key_id), EML_E_KMS_REMOTE);
 	if (att_doc) {
 		/* with a Recipient, a plaintext in the answer means something is wrong: refuse it */
 		EML_ENSURE(!json_object_get(j, "Plaintext"), EML_E_KMS_REMOTE);

@@ -61,6 +61,7 @@ typedef struct eml_kms_server_cfg {
 	const char *access_key, *secret_key;
 	const char *region; /* default us-east-1 */
 	int64_t max_age_ms; /* attestation freshness; default 5 min */
+	int tls;            /* serve TLS with DIR/tls-cert.pem (generated on first start) */
 } eml_kms_server_cfg;
 
 int eml_kms_server_open(const eml_kms_server_cfg *cfg, eml_kms_server **out);

@@ -12,7 +12,11 @@
  *   AAD = key_id || 0 || canonical encryption context (sorted compact JSON)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +55,7 @@ struct eml_kms_server {
 	uint8_t master[32];
 	kkey *keys;
 	size_t n_keys;
+	SSL_CTX *tls; /* NULL: plain HTTP */
 };
 
 static int state_path(const eml_kms_server *s, const char *name, char *out, size_t cap)
@@ -148,6 +153,70 @@ out:
 	return rc;
 }
 
+/* TLS with a certificate generated on first start: P-256, self-signed, SAN IP:127.0.0.1 and
+ * DNS:localhost, kept as DIR/tls-cert.pem (clients trust it with --ca-file / EML_KMS_CA_FILE) and
+ * DIR/tls-key.pem (0600). */
+static int tls_setup(eml_kms_server *s)
+{
+	int rc = EML_OK;
+	char cp[4096], kp[4096];
+	EVP_PKEY *k = NULL;
+	X509 *x = NULL;
+	FILE *f = NULL;
+	EML_GUARD(state_path(s, "tls-cert.pem", cp, sizeof(cp)));
+	EML_GUARD(state_path(s, "tls-key.pem", kp, sizeof(kp)));
+	if (access(cp, F_OK) != 0) {
+		k = EVP_EC_gen("P-256");
+		x = X509_new();
+		EML_ENSURE(k && x, EML_E_CRYPTO);
+		uint8_t serial[8];
+		EML_GUARD(eml_random_bytes(serial, sizeof(serial)));
+		serial[0] &= 0x7f;
+		BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
+		EML_ENSURE(bn && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)), EML_E_CRYPTO);
+		BN_free(bn);
+		X509_set_version(x, 2);
+		X509_gmtime_adj(X509_getm_notBefore(x), -60);
+		X509_gmtime_adj(X509_getm_notAfter(x), 365L * 24 * 3600);
+		X509_set_pubkey(x, k);
+		X509_NAME *nm = X509_get_subject_name(x);
+		X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
+		                           (const unsigned char *)"eml local kms", -1, -1, 0);
+		X509_set_issuer_name(x, nm);
+		X509V3_CTX v3;
+		X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+		const char *exts[][2] = {{"subjectAltName", "IP:127.0.0.1,DNS:localhost"},
+		                         {"basicConstraints", "critical,CA:TRUE"}};
+		for (size_t i = 0; i < 2; i++) {
+			X509_EXTENSION *e = X509V3_EXT_conf(NULL, &v3, exts[i][0], exts[i][1]);
+			EML_ENSURE(e, EML_E_CRYPTO);
+			X509_add_ext(x, e, -1);
+			X509_EXTENSION_free(e);
+		}
+		EML_ENSURE(X509_sign(x, k, EVP_sha256()) > 0, EML_E_CRYPTO);
+		int kfd = open(kp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		EML_ENSURE(kfd >= 0, EML_E_KMS_STATE);
+		f = fdopen(kfd, "w");
+		EML_ENSURE(f && PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) == 1,
+		           EML_E_KMS_STATE);
+		EML_ENSURE(fclose(f) == 0, EML_E_KMS_STATE);
+		f = fopen(cp, "w");
+		EML_ENSURE(f && PEM_write_X509(f, x) == 1, EML_E_KMS_STATE);
+		EML_ENSURE(fclose(f) == 0, EML_E_KMS_STATE);
+		f = NULL;
+	}
+	s->tls = SSL_CTX_new(TLS_server_method());
+	EML_ENSURE(s->tls, EML_E_CRYPTO);
+	SSL_CTX_set_min_proto_version(s->tls, TLS1_2_VERSION);
+	EML_ENSURE(SSL_CTX_use_certificate_file(s->tls, cp, SSL_FILETYPE_PEM) == 1 &&
+	               SSL_CTX_use_PrivateKey_file(s->tls, kp, SSL_FILETYPE_PEM) == 1,
+	           EML_E_KMS_STATE);
+out:
+	EVP_PKEY_free(k);
+	X509_free(x);
+	return rc;
+}
+
 int eml_kms_server_open(const eml_kms_server_cfg *cfg, eml_kms_server **out)
 {
 	int rc = EML_OK;
@@ -164,6 +233,8 @@ int eml_kms_server_open(const eml_kms_server_cfg *cfg, eml_kms_server **out)
 	s->region = eml_strdup(cfg->region ? cfg->region : "us-east-1");
 	EML_ENSURE(s->state_dir && s->root && s->ak && s->sk && s->region, EML_E_NOMEM);
 	EML_GUARD(load_state(s));
+	if (cfg->tls)
+		EML_GUARD(tls_setup(s));
 	*out = s;
 	s = NULL;
 out:
@@ -183,6 +254,7 @@ void eml_kms_server_free(eml_kms_server *s)
 	eml_free(s->ak);
 	eml_free(s->sk);
 	eml_free(s->region);
+	SSL_CTX_free(s->tls);
 	eml_wipe(s->master, sizeof(s->master));
 	eml_free(s);
 }
@@ -677,6 +749,8 @@ int eml_kms_server_dispatch(eml_kms_server *s, const char *target, const char *b
 
 /* ---- HTTP ---- */
 
+static int handle_io(eml_kms_server *s, int fd, SSL *ssl);
+
 static const char *hdr_get(char **names, char **vals, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
@@ -745,10 +819,10 @@ static int check_sig(eml_kms_server *s, const char *method, char **names, char *
 	return rc;
 }
 
-static void send_all(int fd, const char *p, size_t n)
+static void send_all(int fd, SSL *ssl, const char *p, size_t n)
 {
 	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		ssize_t w = ssl ? SSL_write(ssl, p, (int)n) : send(fd, p, n, MSG_NOSIGNAL);
 		if (w <= 0)
 			return;
 		p += w;
@@ -757,6 +831,29 @@ static void send_all(int fd, const char *p, size_t n)
 }
 
 int eml_kms_server_handle(eml_kms_server *s, int fd)
+{
+	SSL *ssl = NULL;
+	if (s->tls) {
+		struct timeval tv0 = {5, 0};
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv0, sizeof(tv0));
+		ssl = SSL_new(s->tls);
+		if (!ssl)
+			return EML_E_KMS_HTTP;
+		SSL_set_fd(ssl, fd);
+		if (SSL_accept(ssl) != 1) {
+			SSL_free(ssl);
+			return EML_E_KMS_HTTP;
+		}
+	}
+	int rc = handle_io(s, fd, ssl);
+	if (ssl) {
+		SSL_shutdown(ssl);
+		SSL_free(ssl);
+	}
+	return rc;
+}
+
+static int handle_io(eml_kms_server *s, int fd, SSL *ssl)
 {
 	int rc = EML_OK;
 	eml_buf in;
@@ -770,7 +867,7 @@ int eml_kms_server_handle(eml_kms_server *s, int fd)
 	size_t need = 0;
 	for (;;) {
 		char tmp[4096];
-		ssize_t r = recv(fd, tmp, sizeof(tmp), 0);
+		ssize_t r = ssl ? SSL_read(ssl, tmp, sizeof(tmp)) : recv(fd, tmp, sizeof(tmp), 0);
 		EML_ENSURE(r > 0, EML_E_KMS_HTTP);
 		eml_buf_put(&in, tmp, (size_t)r);
 		EML_ENSURE(!eml_buf_error(&in), EML_E_KMS_HTTP);
@@ -826,8 +923,8 @@ int eml_kms_server_handle(eml_kms_server *s, int fd)
 	                 "HTTP/1.1 %d %s\r\nContent-Type: application/x-amz-json-1.1\r\n"
 	                 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
 	                 status, status == 200 ? "OK" : "Bad Request", strlen(resp));
-	send_all(fd, head, (size_t)n);
-	send_all(fd, resp, strlen(resp));
+	send_all(fd, ssl, head, (size_t)n);
+	send_all(fd, ssl, resp, strlen(resp));
 out:
 	eml_free(resp);
 	eml_buf_cleanup(&in);
