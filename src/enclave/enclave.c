@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "crypto/hpke.h"
 #include "enclave/infer.h"
 #include "enclave/sandbox.h"
+#include "kms/enclave_kms.h"
 #include "net/addr.h"
 #include "net/sock.h"
 #include "wire/msg.h"
@@ -290,6 +292,8 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	eml_infer_out outs;
 	eml_infer_stats st;
 	eml_wire_tensor *wout = NULL;
+	uint8_t *unsealed = NULL; /* the topology key opened through KMS, when it came sealed */
+	size_t unsealed_len = 0;
 	eml_buf rp, receipt;
 	eml_audit_record ar;
 	uint64_t t0 = mono_us();
@@ -316,8 +320,12 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 
 	/* The key must be for the model the client named: the blob is fetched by the key's id. */
 	eml_engine_opts eo = {.threads = e->cfg->threads, .max_memory = e->cfg->max_memory};
-	EML_GUARD(eml_enclave_infer(rq.tkey, rq.tkey_len, inputs, rq.n_inputs, fetch_blob, e, &eo,
-	                            &outs, &st, &bad_input));
+	/* A sealed topology key (docs/KMS.md) is opened by KMS for this attested enclave only. */
+	EML_GUARD(eml_kms_enclave_unseal(e->nsm, &e->nsm_lock, rq.tkey, rq.tkey_len, &unsealed,
+	                                 &unsealed_len));
+	EML_GUARD(eml_enclave_infer(unsealed != NULL ? unsealed : rq.tkey,
+	                            unsealed != NULL ? unsealed_len : rq.tkey_len, inputs,
+	                            rq.n_inputs, fetch_blob, e, &eo, &outs, &st, &bad_input));
 	EML_ENSURE(memcmp(st.model_id, rq.model_id, EML_MODEL_ID_BYTES) == 0, EML_E_MODEL_MISMATCH);
 	memcpy(ar.blob_hash, st.blob_digest, 32);
 	ar.event = EML_AEV_ASSEMBLY;
@@ -380,6 +388,7 @@ out:
 	free_names(names, rq.n_inputs);
 	eml_free(inputs);
 	eml_request_pt_cleanup(&rq);
+	eml_free(unsealed);
 	eml_free(pt); /* wipes the request plaintext: topology key and inputs */
 	return rc;
 }
@@ -555,6 +564,9 @@ int eml_enclave_run(const eml_enclave_config *cfg, const volatile sig_atomic_t *
 		else if (addrs[i]->kind == EML_ADDR_VSOCK)
 			so.families |= EML_SANDBOX_AF_VSOCK;
 	}
+	/* The KMS client (sealed topology keys, docs/KMS.md) reaches its endpoint over TCP. */
+	if (getenv("EML_KMS_ENDPOINT") != NULL)
+		so.families |= EML_SANDBOX_AF_INET;
 	if (cfg->no_sandbox)
 		eml_log_warn("--no-sandbox: the seccomp filter is OFF; never run like this in "
 		             "production");
