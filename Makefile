@@ -40,7 +40,7 @@ test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j 1
 
 test-asan: deps
-	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DEML_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEML_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	# The plain pass runs every property with >= 100 cases; this pass hunts memory errors, so a
 	# smaller number of cases (EML_ASAN_PROP_ITERS) keeps it within CI's time.
