@@ -223,8 +223,17 @@ Test(load, concurrent_clients_through_one_host_and_enclave, .timeout = 900)
 	cr_expect_eq(atomic_load(&l.errors), 0, "requests failed under load");
 	cr_expect_eq(atomic_load(&l.wrong), 0, "results differ from the local run under load");
 	cr_expect(host0 > 0 && encl0 > 0, "could not read the processes' RSS");
-	cr_expect(rss_stable(host0, host1), "host RSS grew from %ld to %ld kB", host0, host1);
-	cr_expect(rss_stable(encl0, encl1), "enclave RSS grew from %ld to %ld kB", encl0, encl1);
+	int host_ok = rss_stable(host0, host1), encl_ok = rss_stable(encl0, encl1);
+#if defined(__SANITIZE_ADDRESS__)
+	(void)host_ok;
+	(void)encl_ok;
+	/* Under ASan freed memory sits in the quarantine (256 MiB by default), so RSS says nothing
+	 * about leaks there; LeakSanitizer and the normal build's run check them instead. */
+	fprintf(stderr, "load: RSS stability not checked under ASan (quarantine)\n");
+#else
+	cr_expect(host_ok, "host RSS grew from %ld to %ld kB", host0, host1);
+	cr_expect(encl_ok, "enclave RSS grew from %ld to %ld kB", encl0, encl1);
+#endif
 
 	free(th);
 	free(ws);
