@@ -1,6 +1,7 @@
 # EphemeralML — top-level entry points. The build itself is CMake; this file only sequences it.
 #   make run    set up and run the whole pipeline end to end on the simulated enclave
-#   make test   install deps, build, check formatting, run every test (and once under ASan+UBSan)
+#   make test   install deps, build, check formatting, run every test (and once under ASan+UBSan),
+#               and check that the build is reproducible
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
@@ -9,7 +10,8 @@ CMAKE_FLAGS ?=
 # Where downloaded test data and reference tools live (outside the clone, shared by clones).
 export EML_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/eml
 
-.PHONY: all deps build run test test-unit test-asan format format-check bench fuzz soak testdata clean
+.PHONY: all deps build run test test-unit test-asan format format-check bench fuzz soak testdata clean \
+	repro-check
 
 all: build
 
@@ -40,10 +42,17 @@ test-unit: build
 test-asan: deps
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DEML_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	# The plain pass runs every property with >= 100 cases; this pass hunts memory errors, so a
+	# smaller number of cases (EML_ASAN_PROP_ITERS) keeps it within CI's time.
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		EML_PROP_ITERS=$${EML_PROP_ITERS:-100} ctest --output-on-failure -j 1
+		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+		EML_PROP_ITERS=$${EML_ASAN_PROP_ITERS:-10} ctest --output-on-failure -j 1
 
-test: deps build testdata format-check test-unit test-asan
+# The same source gives the same eml bytes (two builds at different paths; docs/DEPLOY.md).
+repro-check:
+	@./scripts/repro-check
+
+test: deps build testdata format-check test-unit test-asan repro-check
 	@echo "make test: all suites passed"
 
 bench: deps build testdata

@@ -1,6 +1,8 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <string.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -30,7 +32,7 @@ int eml_cli_exit_code(int rc)
 	case EML_E_HOST_UNAVAILABLE:
 		return EML_EXIT_UNAVAILABLE;
 	default:
-		if (rc >= 500 && rc < 600) /* attestation refusals */
+		if ((rc >= 500 && rc < 600) || (rc >= 700 && rc < 800)) /* attestation, audit */
 			return EML_EXIT_REFUSED;
 		return EML_EXIT_ERROR;
 	}
@@ -73,4 +75,22 @@ int eml_cli_parse_u64(const char *s, uint64_t *v)
 		return -1;
 	*v = x;
 	return 0;
+}
+
+volatile sig_atomic_t eml_cli_stop;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	eml_cli_stop = 1;
+}
+
+void eml_cli_trap_stop_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }

@@ -9,6 +9,7 @@
 #ifndef EML_CMD_CLI_H
 #define EML_CMD_CLI_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -29,6 +30,9 @@ int eml_cli_fail(const char *what, int rc);
 int eml_cli_usage(const char *usage);
 /* Map a result code to an exit code. */
 int eml_cli_exit_code(int rc);
+/* Daemons: SIGINT/SIGTERM set eml_cli_stop (the service loop polls it); SIGPIPE is ignored. */
+extern volatile sig_atomic_t eml_cli_stop;
+void eml_cli_trap_stop_signals(void);
 /* Parse a decimal unsigned integer (the whole string); 0 on success, -1 otherwise. */
 int eml_cli_parse_u64(const char *s, uint64_t *v);
 /* Print a JSON string literal (with quotes and escapes) to f. */
@@ -49,7 +53,11 @@ int eml_cmd_policy(int argc, char **argv);
 int eml_cmd_host(int argc, char **argv);
 int eml_cmd_enclave(int argc, char **argv);
 int eml_cmd_infer(int argc, char **argv);
+/* eml attest --host ...: attest an enclave through the host (cmd_infer.c). */
+int eml_cmd_attest_remote(int argc, char **argv);
 int eml_cmd_upload(int argc, char **argv);
 int eml_cmd_store(int argc, char **argv);
+int eml_cmd_audit(int argc, char **argv);
+int eml_cmd_receipt(int argc, char **argv);
 
 #endif

@@ -286,12 +286,17 @@ static const struct {
 
 int eml_cmd_attest(int argc, char **argv)
 {
+	/* The remote form: eml attest --host ADDR --policy P.json [--json] */
+	if (argc >= 2 && strncmp(argv[1], "--", 2) == 0 && strcmp(argv[1], "--help") != 0)
+		return eml_cmd_attest_remote(argc, argv);
 	if (argc >= 2) {
 		for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
 			if (strcmp(argv[1], forms[i].name) == 0)
 				return forms[i].fn(argc - 1, argv + 1);
 	}
-	fprintf(stderr, "usage: eml attest <form> ...\n");
+	fprintf(stderr,
+	        "usage: eml attest --host ADDR --policy P.json [--json]   (attest an enclave)\n"
+	        "       eml attest <form> ...\n");
 	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
 		fprintf(stderr, "  %-8s %s\n", forms[i].name, forms[i].summary);
 	return EML_EXIT_USAGE;

@@ -4,15 +4,9 @@
 
 #include "cli.h"
 #include "common/log.h"
+#include "crypto/mem.h"
+#include "eml/error.h"
 #include "enclave/enclave.h"
-
-static volatile sig_atomic_t enclave_stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	enclave_stop = 1;
-}
 
 static const char *usage_text =
     "eml enclave --listen ADDR --host-channel ADDR --nsm auto|device|sim [--sim-ca DIR]\n"
@@ -22,6 +16,9 @@ static const char *usage_text =
 
 int eml_cmd_enclave(int argc, char **argv)
 {
+	/* Before anything touches OpenSSL: its heap is wiped on free too (docs/MEMORY.md). */
+	if (eml_crypto_use_wiping_allocator() != EML_OK)
+		return eml_cli_fail("enclave", EML_E_CRYPTO);
 	eml_enclave_config c;
 	eml_enclave_config_defaults(&c);
 	for (int i = 1; i < argc; i++) {
@@ -61,14 +58,9 @@ int eml_cmd_enclave(int argc, char **argv)
 	}
 	if (c.listen == NULL || c.host_channel == NULL)
 		return eml_cli_usage(usage_text);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	eml_cli_trap_stop_signals();
 	eml_log_set_tag("eml enclave");
-	int rc = eml_enclave_run(&c, &enclave_stop);
+	int rc = eml_enclave_run(&c, &eml_cli_stop);
 	if (rc != 0)
 		return eml_cli_fail("enclave", rc);
 	return EML_EXIT_OK;

@@ -233,3 +233,44 @@ done:
 	}
 	return code;
 }
+
+#define ATTEST_USAGE "eml attest --host ADDR --policy P.json [--timeout-ms N] [--json]"
+
+int eml_cmd_attest_remote(int argc, char **argv)
+{
+	const char *host = NULL, *policy = NULL;
+	int json = 0;
+	uint64_t timeout = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--json") == 0) {
+			json = 1;
+			continue;
+		}
+		if (v == NULL)
+			return eml_cli_usage(ATTEST_USAGE);
+		i++;
+		if (strcmp(a, "--host") == 0)
+			host = v;
+		else if (strcmp(a, "--policy") == 0)
+			policy = v;
+		else if (!(strcmp(a, "--timeout-ms") == 0 && eml_cli_parse_u64(v, &timeout) == 0 &&
+		           timeout <= 3600000))
+			return eml_cli_usage(ATTEST_USAGE);
+	}
+	if (host == NULL || policy == NULL)
+		return eml_cli_usage(ATTEST_USAGE);
+	eml_client *c = NULL;
+	eml_client_opts o = {.host = host, .policy_path = policy, .timeout_ms = (int)timeout};
+	int rc = eml_client_connect(&o, &c);
+	if (rc != EML_OK)
+		return eml_cli_fail("attest", rc);
+	eml_client_attestation att;
+	eml_client_attestation_get(c, &att);
+	eml_cli_print_attestation(stdout, &att, json);
+	if (json)
+		printf("\n");
+	eml_client_free(c);
+	return EML_EXIT_OK;
+}

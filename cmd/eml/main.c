@@ -29,6 +29,8 @@ static const struct eml_cmd commands[] = {
     {"enclave", eml_cmd_enclave,
      "run the enclave: attestation, sessions, inference (--nsm sim to simulate)"},
     {"host", eml_cmd_host, "run the untrusted host: proxy, weight store, audit sink"},
+    {"audit", eml_cmd_audit, "verify audit logs offline (signatures, chain, attestation)"},
+    {"receipt", eml_cmd_receipt, "verify an inference receipt offline (and its input/output)"},
 };
 
 static void usage(FILE *f)

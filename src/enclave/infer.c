@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/guard.h"
+#include "common/log.h"
 #include "common/mem.h"
 #include "crypto/hash.h"
 #include "topo/topo.h"
@@ -115,6 +116,10 @@ int eml_enclave_infer(const uint8_t *tkey, size_t tkey_len, const eml_io_tensor 
 	 * computed, so a test can scan this process while plaintext legitimately lives in it. */
 	if (getenv("EML_TEST_PAUSE_AFTER_RUN") != NULL)
 		raise(SIGSTOP);
+	/* ... or hold only this request's thread, so a test can see the concurrency limit. */
+	const char *hold = getenv("EML_TEST_HOLD_AFTER_RUN_MS");
+	if (hold != NULL)
+		usleep((useconds_t)strtoul(hold, NULL, 10) * 1000u);
 #endif
 	EML_GUARD(copy_outputs(plan, out));
 out:
@@ -126,5 +131,13 @@ out:
 	if (rc != EML_OK)
 		eml_infer_out_cleanup(out);
 	st->wipe_us = now_us() - t0;
+	/* Durations only (info level, off by default): no sizes, shapes or values. */
+	if (rc == EML_OK)
+		eml_log_info(
+		    "request timings: fetch %llu us, join %llu us, plan %llu us, run %llu us, "
+		    "wipe %llu us",
+		    (unsigned long long)st->fetch_us, (unsigned long long)st->join_us,
+		    (unsigned long long)st->plan_us, (unsigned long long)st->run_us,
+		    (unsigned long long)st->wipe_us);
 	return rc;
 }

@@ -1,6 +1,10 @@
 /*
- * Fixed thread pool (see threadpool.h). Workers park on a condition variable between runs; a run
- * publishes (fn, ctx, n_tasks) under the mutex, bumps a generation counter and broadcasts. Tasks
+ * Fixed thread pool (see threadpool.h). A run publishes (fn, ctx, n_tasks) under the mutex and
+ * bumps an atomic generation counter. Between runs workers first spin briefly on the generation
+ * (EML_POOL_SPIN_NS: models issue hundreds of short parallel steps back to back, and a condition
+ * variable wake-up costs tens of microseconds, more than many steps take), then park on a
+ * condition variable; the caller broadcasts only when someone is parked. Completion works the
+ * same way: an atomic count of active workers, spun on by the caller, then a condition variable. Tasks
  * are handed out through an atomic counter so uneven tasks balance; the caller takes tasks too.
  * Nothing is allocated in eml_threadpool_run.
  *
@@ -11,13 +15,23 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define POOL_PAUSE() _mm_pause()
+#else
+#define POOL_PAUSE() ((void)0)
+#endif
 
 #include "common/guard.h"
 #include "common/mem.h"
 #include "eml/error.h"
 
 #define EML_POOL_MAX_THREADS 256
+/* How long an idle worker (and the caller waiting for the workers) spins before blocking. */
+#define EML_POOL_SPIN_NS 200000ull
 
 struct eml_threadpool {
 	int threads; /* including the caller */
@@ -26,10 +40,12 @@ struct eml_threadpool {
 	pthread_mutex_t mu;
 	pthread_cond_t wake;
 	pthread_cond_t done;
-	pthread_mutex_t run_mu; /* serializes concurrent callers of eml_threadpool_run */
-	uint64_t generation;
-	int stop;
-	int active; /* workers still inside the current run */
+	pthread_mutex_t run_mu;          /* serializes concurrent callers of eml_threadpool_run */
+	atomic_uint_fast64_t generation; /* written under mu; read by spinning workers */
+	int stop;                        /* under mu */
+	int parked;                      /* workers waiting on `wake`, under mu */
+	atomic_int active;               /* workers still inside the current run */
+	int caller_parked;               /* the caller waits on `done`, under mu */
 	/* current run */
 	eml_task_fn fn;
 	void *ctx;
@@ -58,29 +74,76 @@ static void pool_drain(eml_threadpool *p, eml_task_fn fn, void *ctx, size_t n, i
 	tl_thread = saved;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Spin until pred(p, arg) holds or EML_POOL_SPIN_NS pass; returns whether it holds. */
+static int spin_until(int (*pred)(eml_threadpool *, uint64_t), eml_threadpool *p, uint64_t arg)
+{
+	uint64_t t0 = 0;
+	for (unsigned i = 0;; i++) {
+		if (pred(p, arg))
+			return 1;
+		POOL_PAUSE();
+		if ((i & 63) == 63) {
+			uint64_t t = now_ns();
+			if (!t0)
+				t0 = t;
+			else if (t - t0 > EML_POOL_SPIN_NS)
+				return 0;
+		}
+	}
+}
+
+static int gen_moved(eml_threadpool *p, uint64_t seen)
+{
+	return atomic_load_explicit(&p->generation, memory_order_acquire) != seen;
+}
+
+static int all_done(eml_threadpool *p, uint64_t unused)
+{
+	(void)unused;
+	return atomic_load_explicit(&p->active, memory_order_acquire) == 0;
+}
+
 static void *worker_main(void *arg)
 {
 	worker_arg wa = *(worker_arg *)arg;
 	eml_threadpool *p = wa.p;
 	uint64_t seen = 0;
 	eml_free(arg);
-	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->stop && p->generation == seen)
-			pthread_cond_wait(&p->wake, &p->mu);
-		if (p->stop)
-			break;
-		seen = p->generation;
+		if (!spin_until(gen_moved, p, seen)) {
+			pthread_mutex_lock(&p->mu);
+			p->parked++;
+			while (!p->stop &&
+			       atomic_load_explicit(&p->generation, memory_order_relaxed) == seen)
+				pthread_cond_wait(&p->wake, &p->mu);
+			p->parked--;
+			pthread_mutex_unlock(&p->mu);
+		}
+		/* fn, ctx, n_tasks and stop were written under mu before the generation moved */
+		pthread_mutex_lock(&p->mu);
+		int stop = p->stop;
+		seen = atomic_load_explicit(&p->generation, memory_order_relaxed);
 		eml_task_fn fn = p->fn;
 		void *ctx = p->ctx;
 		size_t n = p->n_tasks;
 		pthread_mutex_unlock(&p->mu);
+		if (stop)
+			break;
 		pool_drain(p, fn, ctx, n, wa.index);
-		pthread_mutex_lock(&p->mu);
-		if (--p->active == 0)
-			pthread_cond_signal(&p->done);
+		if (atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel) == 1) {
+			pthread_mutex_lock(&p->mu);
+			if (p->caller_parked)
+				pthread_cond_signal(&p->done);
+			pthread_mutex_unlock(&p->mu);
+		}
 	}
-	pthread_mutex_unlock(&p->mu);
 	/* Kernels spill weights and activations to this stack; glibc keeps the stacks of exited
 	 * threads for reuse, so wipe what the tasks used before leaving. */
 	eml_stack_scrub(EML_STACK_SCRUB_BYTES);
@@ -107,6 +170,8 @@ int eml_threadpool_new(int threads, eml_threadpool **out)
 	pthread_cond_init(&p->wake, NULL);
 	pthread_cond_init(&p->done, NULL);
 	atomic_init(&p->next, 0);
+	atomic_init(&p->generation, 0);
+	atomic_init(&p->active, 0);
 	if (threads > 1) {
 		p->tids = eml_calloc((size_t)threads - 1, sizeof(pthread_t));
 		EML_ENSURE(p->tids != NULL, EML_E_NOMEM);
@@ -154,17 +219,22 @@ void eml_threadpool_run(eml_threadpool *p, size_t n_tasks, eml_task_fn fn, void 
 	p->ctx = ctx;
 	p->n_tasks = n_tasks;
 	atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-	p->active = p->nworkers;
-	p->generation++;
-	pthread_cond_broadcast(&p->wake);
+	atomic_store_explicit(&p->active, p->nworkers, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+	if (p->parked)
+		pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->mu);
 
 	pool_drain(p, fn, ctx, n_tasks, 0);
 
-	pthread_mutex_lock(&p->mu);
-	while (p->active > 0)
-		pthread_cond_wait(&p->done, &p->mu);
-	pthread_mutex_unlock(&p->mu);
+	if (!spin_until(all_done, p, 0)) {
+		pthread_mutex_lock(&p->mu);
+		p->caller_parked = 1;
+		while (atomic_load_explicit(&p->active, memory_order_acquire) > 0)
+			pthread_cond_wait(&p->done, &p->mu);
+		p->caller_parked = 0;
+		pthread_mutex_unlock(&p->mu);
+	}
 	pthread_mutex_unlock(&p->run_mu);
 }
 
@@ -174,6 +244,7 @@ void eml_threadpool_free(eml_threadpool *p)
 		return;
 	pthread_mutex_lock(&p->mu);
 	p->stop = 1;
+	atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
 	pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->mu);
 	for (int i = 0; i < p->nworkers; i++)

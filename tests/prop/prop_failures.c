@@ -18,6 +18,7 @@
 #include "common/mem.h"
 #include "e2e.h"
 #include "eml/client.h"
+#include "e2e_case.h"
 #include "gen_onnx.h"
 #include "net/addr.h"
 #include "net/sock.h"
@@ -38,57 +39,7 @@ enum failure {
 	F_COUNT,
 };
 
-typedef struct model_case {
-	uint8_t *tkey, *blob;
-	size_t tkey_len, blob_len;
-	eml_gen_info info;
-	eml_window_set *secrets;
-	float *data[4];
-	eml_client_tensor in[4];
-} model_case;
-
-static void model_new(eml_rng *rng, model_case *mc)
-{
-	memset(mc, 0, sizeof(*mc));
-	eml_gen_opts go = {.max_layers = 2};
-	eml_model *m;
-	PROP_ASSERT(eml_gen_model_ir(rng, &go, &m, &mc->info) == EML_OK, "generate");
-	eml_decompose_opts d = {0};
-	PROP_ASSERT(eml_topo_decompose(m, &d, &mc->tkey, &mc->tkey_len, &mc->blob, &mc->blob_len) ==
-	                EML_OK,
-	            "decompose");
-	mc->secrets = eml_window_set_new();
-	for (uint32_t i = 0; i < m->n_tensors; i++)
-		eml_window_set_add(mc->secrets, m->data + m->tensors[i].offset,
-		                   (size_t)m->tensors[i].length, 1);
-	/* The blob key (offset 32, 32 bytes; docs/FORMATS.md) is the key's most secret part. */
-	eml_window_set_add(mc->secrets, mc->tkey + 32, 32, 2);
-	for (uint32_t i = 0; i < mc->info.n_inputs; i++) {
-		const eml_gen_input *gi = &mc->info.inputs[i];
-		uint64_t n = 1;
-		for (uint32_t k = 0; k < gi->rank; k++)
-			n *= (uint64_t)gi->dims[k];
-		mc->data[i] = eml_alloc(n * 4 + 4);
-		for (uint64_t k = 0; k < n; k++)
-			mc->data[i][k] = eml_rng_normal(rng);
-		eml_window_set_add(mc->secrets, (uint8_t *)mc->data[i], n * 4, 3);
-		mc->in[i] = (eml_client_tensor){
-		    .dtype = gi->dtype, .rank = gi->rank, .data = mc->data[i], .bytes = n * 4};
-		memcpy(mc->in[i].dims, gi->dims, sizeof(gi->dims));
-	}
-	eml_model_free(m);
-}
-
-static void model_free(model_case *mc)
-{
-	eml_free(mc->tkey);
-	eml_free(mc->blob);
-	eml_window_set_free(mc->secrets);
-	for (int i = 0; i < 4; i++)
-		eml_free(mc->data[i]);
-}
-
-static int infer(eml_e2e *e, const char *policy, model_case *mc, eml_client_tensor *in)
+static int infer(eml_e2e *e, const char *policy, eml_case *mc, eml_client_tensor *in)
 {
 	eml_client *c = NULL;
 	eml_client_result *r = NULL;
@@ -131,7 +82,7 @@ static int alive(pid_t pid)
 
 /* Inject one failure; returns the code the client saw (0 when the failure is frame-level and
  * the client side only sees the connection close). */
-static int inject(eml_rng *rng, eml_e2e *e, model_case *mc, int f, char *bad_policy)
+static int inject(eml_rng *rng, eml_e2e *e, eml_case *mc, int f, char *bad_policy)
 {
 	switch (f) {
 	case F_BAD_POLICY: {
@@ -161,13 +112,13 @@ static int inject(eml_rng *rng, eml_e2e *e, model_case *mc, int f, char *bad_pol
 			b[64 + eml_rng_below(rng, n - 64)] ^=
 			    (uint8_t)(1u << eml_rng_below(rng, 8));
 		} else {
-			model_case other;
-			model_new(rng, &other);
+			eml_case other;
+			PROP_ASSERT(eml_case_new(rng, 2, &other) == 0, "generate");
 			eml_free(b);
 			b = eml_memdup(other.blob, other.blob_len);
 			n = other.blob_len;
 			memcpy(b + 16, mc->blob + 16, 16); /* this model's id in the header */
-			model_free(&other);
+			eml_case_free(&other);
 		}
 		PROP_ASSERT(eml_host_upload(e->client_addr, b, n, 20000, NULL) == EML_OK, "upload");
 		eml_free(b);
@@ -263,8 +214,8 @@ static void battery(int check_secrecy)
 	int seen[F_COUNT] = {0};
 	PROP_FOR_EACH_CASE(rng)
 	{
-		model_case mc;
-		model_new(&rng, &mc);
+		eml_case mc;
+		PROP_ASSERT(eml_case_new(&rng, 2, &mc) == 0, "generate");
 		int f = (int)eml_rng_below(&rng, F_COUNT);
 		seen[f]++;
 		int rc = inject(&rng, &e, &mc, f, bad_policy);
@@ -288,9 +239,8 @@ static void battery(int check_secrecy)
 			PROP_ASSERT(rc != EML_OK, "failure %d was accepted", f);
 		/* Error texts the client could show: fixed, generic. */
 		if (check_secrecy)
-			PROP_ASSERT(eml_window_set_find(mc.secrets,
-			                                (const uint8_t *)eml_err_str(rc),
-			                                strlen(eml_err_str(rc)), NULL) < 0,
+			PROP_ASSERT(eml_case_find(&mc, (const uint8_t *)eml_err_str(rc),
+			                          strlen(eml_err_str(rc))) < 0,
 			            "an error text carries plaintext");
 		/* Both daemons keep serving: a clean request right after succeeds. */
 		PROP_ASSERT(alive(e.host_pid) && alive(e.enclave_pid), "a daemon died (failure %d)",
@@ -304,11 +254,11 @@ static void battery(int check_secrecy)
 		if (check_secrecy) {
 			size_t n;
 			char *logs = read_logs(&e, &n);
-			PROP_ASSERT(eml_window_set_find(mc.secrets, (uint8_t *)logs, n, NULL) < 0,
+			PROP_ASSERT(eml_case_find(&mc, (uint8_t *)logs, n) < 0,
 			            "a log line carries plaintext (failure %d)", f);
 			eml_free(logs);
 		}
-		model_free(&mc);
+		eml_case_free(&mc);
 	}
 	for (int f = 0; f < F_COUNT && eml_prop_iters() >= 100; f++)
 		cr_assert_gt(seen[f], 0, "failure kind %d never drawn", f);

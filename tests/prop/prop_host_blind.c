@@ -20,167 +20,73 @@
 #include "e2e.h"
 #include "eml/client.h"
 #include "engine/engine.h"
+#include "e2e_case.h"
 #include "gen_onnx.h"
 #include "onnx/onnx.h"
 #include "prop.h"
 #include "topo/topo.h"
 
-enum { NEEDLE_INPUT = 1, NEEDLE_OUTPUT, NEEDLE_TKEY, NEEDLE_WEIGHTS };
-
-static const char *needle_name(int t)
-{
-	switch (t) {
-	case NEEDLE_INPUT:
-		return "input";
-	case NEEDLE_OUTPUT:
-		return "output";
-	case NEEDLE_TKEY:
-		return "topology key";
-	case NEEDLE_WEIGHTS:
-		return "weights";
-	default:
-		return "nothing";
-	}
-}
-
-/* One case: what the client sent and got, and what must never be seen by the host. */
+/* One case: the shared random case (model, key, blob, inputs, window sets) plus what this test
+ * learns from the run. */
 typedef struct blind_case {
-	eml_window_set *inputs, *outputs, *secrets; /* secrets: tkey + plaintext weights */
-	uint8_t *blob;
-	size_t blob_len;
+	eml_case c;
+	eml_window_set *secrets; /* topology key (secret parts) + plaintext weights */
 	int outputs_match;
-	size_t out_bytes;
 } blind_case;
 
-static void blob_digest(const uint8_t *blob, size_t n, uint8_t d[32])
+static void case_cleanup(blind_case *bc)
 {
-	cr_assert_eq(eml_sha256(blob, n, d), EML_OK);
+	eml_window_set_free(bc->secrets);
+	eml_case_free(&bc->c);
 }
 
-/* Windows of the eml binary itself: public to anyone, host included. */
-static eml_window_set *binary_windows(void)
-{
-	static eml_window_set *bin;
-	if (bin == NULL) {
-		uint8_t *b;
-		size_t n;
-		bin = eml_window_set_new();
-		cr_assert_eq(eml_file_read(eml_test_bin(), (size_t)1 << 30, &b, &n), EML_OK);
-		eml_window_set_add(bin, b, n, 0);
-		eml_free(b);
-	}
-	return bin;
-}
-
-static void case_cleanup(blind_case *c)
-{
-	eml_window_set_free(c->inputs);
-	eml_window_set_free(c->outputs);
-	eml_window_set_free(c->secrets);
-	eml_free(c->blob);
-	memset(c, 0, sizeof(*c));
-}
-
-/* Generate a model and inputs, decompose, upload, attest, infer; compare with an in-process
- * run of the same engine on the plain model. */
+/* Generate, upload, attest, infer; compare with an in-process run of the same engine on the
+ * plain model. */
 static void run_case(eml_rng *rng, eml_e2e *e, blind_case *bc)
 {
 	memset(bc, 0, sizeof(*bc));
-	bc->inputs = eml_window_set_new();
-	bc->outputs = eml_window_set_new();
+	eml_case *c = &bc->c;
+	PROP_ASSERT(eml_case_new(rng, 3, c) == 0, "generate");
 	bc->secrets = eml_window_set_new();
-	eml_gen_opts go = {.max_layers = 3};
-	eml_gen_info info;
-	eml_model *m = NULL;
-	PROP_ASSERT(eml_gen_model_ir(rng, &go, &m, &info) == EML_OK, "generate");
-	eml_decompose_opts dopt = {.keep_io_names = (int)eml_rng_below(rng, 2)};
-	uint8_t *tkey, *blob;
-	size_t tkey_len, blob_len;
-	PROP_ASSERT(eml_topo_decompose(m, &dopt, &tkey, &tkey_len, &blob, &blob_len) == EML_OK,
-	            "decompose");
-	/* The key also carries public facts the host legitimately has: the model id (in the blob
-	 * header), the blob's SHA-256 (of bytes the host stores), and the vocabulary of operator and
-	 * attribute names (in every eml binary). A window of the key counts as secret only when at
-	 * least half of its bytes are not covered by such public windows. */
-	eml_window_set *pub = eml_window_set_new();
-	uint8_t digest[32];
-	eml_window_set_add(pub, blob, blob_len, 0);
-	blob_digest(blob, blob_len, digest);
-	eml_window_set_add(pub, digest, sizeof(digest), 0);
-	uint8_t *covered = eml_calloc(tkey_len + 1, 1);
-	for (size_t i = 0; i + EML_WINDOW <= tkey_len; i++)
-		if (eml_window_set_find(pub, tkey + i, EML_WINDOW, NULL) >= 0 ||
-		    eml_window_set_find(binary_windows(), tkey + i, EML_WINDOW, NULL) >= 0)
-			memset(covered + i, 1, EML_WINDOW);
-	for (size_t i = 0; i + EML_WINDOW <= tkey_len; i++) {
-		int open = 0;
-		for (int k = 0; k < EML_WINDOW; k++)
-			open += !covered[i + (size_t)k];
-		if (open >= EML_WINDOW / 2)
-			eml_window_set_add(bc->secrets, tkey + i, EML_WINDOW, NEEDLE_TKEY);
-	}
-	eml_free(covered);
-	eml_window_set_free(pub);
-	for (uint32_t i = 0; i < m->n_tensors; i++)
-		eml_window_set_add(bc->secrets, m->data + m->tensors[i].offset,
-		                   (size_t)m->tensors[i].length, NEEDLE_WEIGHTS);
-	PROP_ASSERT(eml_host_upload(e->client_addr, blob, blob_len, 30000, NULL) == EML_OK,
+	eml_tkey_secret_windows(bc->secrets, c->tkey, c->tkey_len, c->blob, c->blob_len,
+	                        EML_NEEDLE_TKEY);
+	for (uint32_t i = 0; i < c->model->n_tensors; i++)
+		eml_window_set_add(bc->secrets, c->model->data + c->model->tensors[i].offset,
+		                   (size_t)c->model->tensors[i].length, EML_NEEDLE_WEIGHTS);
+	PROP_ASSERT(eml_host_upload(e->client_addr, c->blob, c->blob_len, 30000, NULL) == EML_OK,
 	            "upload");
-	bc->blob = blob;
-	bc->blob_len = blob_len;
-
-	/* Random inputs, in graph-input order. */
-	eml_client_tensor in[4];
-	eml_io_tensor io[4];
-	float *data[4] = {0};
-	memset(in, 0, sizeof(in));
-	memset(io, 0, sizeof(io));
-	for (uint32_t i = 0; i < info.n_inputs; i++) {
-		const eml_gen_input *gi = &info.inputs[i];
-		uint64_t n = 1;
-		for (uint32_t d = 0; d < gi->rank; d++)
-			n *= (uint64_t)gi->dims[d];
-		PROP_ASSERT(gi->dtype == EML_DT_FLOAT, "generator input is not float");
-		data[i] = eml_alloc(n * 4 + 4);
-		for (uint64_t k = 0; k < n; k++)
-			data[i][k] = eml_rng_normal(rng);
-		eml_window_set_add(bc->inputs, (uint8_t *)data[i], n * 4, NEEDLE_INPUT);
-		in[i].name = dopt.keep_io_names ? gi->name : NULL;
-		in[i].dtype = gi->dtype;
-		in[i].rank = gi->rank;
-		memcpy(in[i].dims, gi->dims, sizeof(gi->dims));
-		in[i].data = data[i];
-		in[i].bytes = n * 4;
-		io[i].dtype = gi->dtype;
-		io[i].rank = gi->rank;
-		memcpy(io[i].dims, gi->dims, sizeof(gi->dims));
-		io[i].data = data[i];
-		io[i].bytes = n * 4;
-	}
 
 	/* Local reference: the same engine, in this process, on the plain model. */
+	eml_io_tensor io[4];
+	memset(io, 0, sizeof(io));
+	for (uint32_t i = 0; i < c->info.n_inputs; i++) {
+		io[i].dtype = c->in[i].dtype;
+		io[i].rank = c->in[i].rank;
+		memcpy(io[i].dims, c->in[i].dims, sizeof(io[i].dims));
+		io[i].data = c->in[i].data;
+		io[i].bytes = c->in[i].bytes;
+	}
 	eml_plan *plan = NULL;
 	eml_engine_opts eo = {.threads = 1};
 	int bad = -1;
-	int arc = eml_engine_assemble(m, io, info.n_inputs, &eo, &plan, &bad);
+	int arc = eml_engine_assemble(c->model, io, c->info.n_inputs, &eo, &plan, &bad);
 	PROP_ASSERT(arc == EML_OK, "local assemble: %s", eml_err_name(arc));
 	PROP_ASSERT(eml_plan_run(plan) == EML_OK, "local run");
 
-	eml_client *c = NULL;
+	eml_client *cl = NULL;
 	eml_client_opts co = {.host = e->client_addr, .policy_path = e->policy};
-	int crc = eml_client_connect(&co, &c);
+	int crc = eml_client_connect(&co, &cl);
 	PROP_ASSERT(crc == EML_OK, "connect/attest: %s", eml_err_name(crc));
 	eml_client_result *r = NULL;
-	int irc = eml_client_infer(c, tkey, tkey_len, in, info.n_inputs, &r);
+	int irc = eml_client_infer(cl, c->tkey, c->tkey_len, c->in, c->info.n_inputs, &r);
 	PROP_ASSERT(irc == EML_OK, "infer: %s", eml_err_name(irc));
 	PROP_ASSERT(eml_client_result_count(r) == eml_plan_n_outputs(plan), "output count");
+	eml_case_add_outputs(c, r);
 	bc->outputs_match = 1;
 	for (size_t i = 0; i < eml_client_result_count(r); i++) {
 		const eml_client_tensor *t = eml_client_result_tensor(r, i);
 		eml_io_tensor lo;
 		PROP_ASSERT(eml_plan_output(plan, i, &lo) == EML_OK, "local output");
-		eml_window_set_add(bc->outputs, t->data, (size_t)t->bytes, NEEDLE_OUTPUT);
-		bc->out_bytes += (size_t)t->bytes;
 		if (t->bytes != lo.bytes || t->rank != lo.rank || t->dtype != lo.dtype) {
 			bc->outputs_match = 0;
 			continue;
@@ -196,17 +102,13 @@ static void run_case(eml_rng *rng, eml_e2e *e, blind_case *bc)
 		}
 	}
 	/* Control: the search does see plaintext where it is (the client's own buffers). */
-	if (info.n_inputs > 0 && in[0].bytes >= EML_WINDOW * 2)
-		PROP_ASSERT(eml_window_set_find(bc->inputs, in[0].data, (size_t)in[0].bytes,
-		                                NULL) == NEEDLE_INPUT,
+	if (c->info.n_inputs > 0 && c->in[0].bytes >= EML_WINDOW * 2)
+		PROP_ASSERT(eml_window_set_find(c->inputs, c->in[0].data, (size_t)c->in[0].bytes,
+		                                NULL) == EML_NEEDLE_INPUT,
 		            "the window search is blind");
 	eml_client_result_free(r);
-	eml_client_free(c);
+	eml_client_free(cl);
 	eml_plan_free(plan);
-	for (int i = 0; i < 4; i++)
-		eml_free(data[i]);
-	eml_free(tkey);
-	eml_model_free(m);
 }
 
 /* The first needle of `set` found in any recording of the host, or -1. */
@@ -268,10 +170,10 @@ Test(prop, inference_isolation, .description = P6, .timeout = 600)
 		run_case(&rng, &e, &bc);
 		PROP_ASSERT(bc.outputs_match, "the enclave's outputs differ from a local run");
 		const char *where = "";
-		int t = seen_by_host(&e, bc.inputs, &where);
-		PROP_ASSERT(t < 0, "plaintext %s seen by the host (%s)", needle_name(t), where);
+		int t = seen_by_host(&e, bc.c.inputs, &where);
+		PROP_ASSERT(t < 0, "plaintext %s seen by the host (%s)", eml_needle_name(t), where);
 		t = seen_by_host(&e, bc.secrets, &where);
-		PROP_ASSERT(t < 0, "%s seen by the host (%s)", needle_name(t), where);
+		PROP_ASSERT(t < 0, "%s seen by the host (%s)", eml_needle_name(t), where);
 		case_cleanup(&bc);
 		clear_recordings(&e);
 	}
@@ -294,9 +196,9 @@ Test(prop, encrypted_output_only, .description = P7, .timeout = 600)
 		run_case(&rng, &e, &bc);
 		PROP_ASSERT(bc.outputs_match, "the client did not get the right outputs");
 		const char *where = "";
-		int t = seen_by_host(&e, bc.outputs, &where);
+		int t = seen_by_host(&e, bc.c.outputs, &where);
 		PROP_ASSERT(t < 0, "a plaintext output left the enclave (%s)", where);
-		checked += eml_window_set_count(bc.outputs) > 0;
+		checked += eml_window_set_count(bc.c.outputs) > 0;
 		case_cleanup(&bc);
 		clear_recordings(&e);
 	}
@@ -340,9 +242,9 @@ Test(prop, host_proxy_transparency_real_sessions, .description = P8, .timeout = 
 		char blobs[700];
 		snprintf(blobs, sizeof(blobs), "%s/blobs", e.store);
 		PROP_ASSERT(eml_e2e_read_tree(blobs, &tree, &n) == 0, "read store");
-		PROP_ASSERT(memmem(tree, n, bc.blob, bc.blob_len) != NULL,
+		PROP_ASSERT(memmem(tree, n, bc.c.blob, bc.c.blob_len) != NULL,
 		            "blob not stored as sent");
-		stored += bc.blob_len + EML_WINDOW;
+		stored += bc.c.blob_len + EML_WINDOW;
 		PROP_ASSERT(n == stored + 1, "the store holds more than the uploaded blobs");
 		eml_free(tree);
 		case_cleanup(&bc);
@@ -367,10 +269,10 @@ Test(prop, host_compromise_resilience, .description = P9, .timeout = 900)
 		run_case(&rng, &e, &bc);
 		const char *where = "";
 		int t = seen_by_host(&e, bc.secrets, &where);
-		PROP_ASSERT(t < 0, "%s reached the host (%s)", needle_name(t), where);
-		t = seen_by_host(&e, bc.inputs, &where);
+		PROP_ASSERT(t < 0, "%s reached the host (%s)", eml_needle_name(t), where);
+		t = seen_by_host(&e, bc.c.inputs, &where);
 		PROP_ASSERT(t < 0, "input reached the host (%s)", where);
-		t = seen_by_host(&e, bc.outputs, &where);
+		t = seen_by_host(&e, bc.c.outputs, &where);
 		PROP_ASSERT(t < 0, "output reached the host (%s)", where);
 		/* Every 10th case, and the last: the host process's whole memory. */
 		if (eml_prop_case_cur % 10 == 0 || eml_prop_case_cur == eml_prop_iters() - 1) {
@@ -380,13 +282,13 @@ Test(prop, host_compromise_resilience, .description = P9, .timeout = 900)
 			            "read host memory");
 			size_t off = 0;
 			t = eml_window_set_find(bc.secrets, mem, n, &off);
-			int t2 = eml_window_set_find(bc.inputs, mem, n, NULL);
-			int t3 = eml_window_set_find(bc.outputs, mem, n, NULL);
+			int t2 = eml_window_set_find(bc.c.inputs, mem, n, NULL);
+			int t3 = eml_window_set_find(bc.c.outputs, mem, n, NULL);
 			eml_free(mem);
 			PROP_ASSERT(t < 0 && t2 < 0 && t3 < 0, "host memory holds plaintext (%s)",
-			            needle_name(t >= 0    ? t
-			                        : t2 >= 0 ? t2
-			                                  : t3));
+			            eml_needle_name(t >= 0    ? t
+			                            : t2 >= 0 ? t2
+			                                      : t3));
 		}
 		case_cleanup(&bc);
 		clear_recordings(&e);

@@ -319,6 +319,38 @@ Test(memory, write_attempt_kills_the_sandboxed_enclave, .timeout = 120)
 	eml_e2e_stop(&e);
 }
 
+/* Resource exhaustion during assembly: a request whose arena would pass --max-memory fails with
+ * ENGINE_MEMORY_LIMIT, what was partially assembled is gone from memory, and the enclave keeps
+ * serving smaller requests. */
+Test(memory, memory_limit_fails_closed_wipes_and_keeps_serving, .timeout = 300)
+{
+	eml_e2e e;
+	eml_e2e_opts o = {.extra_enclave_arg = "--max-memory", .extra_enclave_val = "60000"};
+	cr_assert_eq(eml_e2e_start(&e, &o), 0, "could not start host and enclave");
+	eml_rng rng;
+	eml_rng_seed(&rng, 14);
+	int refused = 0, served = 0;
+	for (int i = 0; i < 40 && (refused < 3 || served < 3); i++) {
+		eml_case c;
+		cr_assert_eq(eml_case_new(&rng, 3, &c), 0);
+		int rc = infer_case(&e, &c);
+		size_t n;
+		int t = scan_enclave(&e, &c, &n);
+		cr_assert(t < 0, "plaintext %s left after a %s request", eml_needle_name(t),
+		          rc == EML_OK ? "served" : "refused");
+		if (rc == EML_E_ENGINE_MEMORY_LIMIT)
+			refused++;
+		else if (rc == EML_OK)
+			served++;
+		else
+			cr_assert_fail("unexpected result %s", eml_err_name(rc));
+		eml_case_free(&c);
+	}
+	cr_assert_geq(refused, 1, "no request hit the memory limit");
+	cr_assert_geq(served, 1, "no request fitted under the memory limit");
+	eml_e2e_stop(&e);
+}
+
 /* No core file from a crashing sandboxed enclave. */
 Test(memory, sigabrt_leaves_no_core_file, .timeout = 120)
 {

@@ -32,7 +32,15 @@ static eml_window_set *binary_windows(void)
 		size_t n;
 		bin = eml_window_set_new();
 		if (eml_file_read(eml_test_bin(), (size_t)1 << 30, &b, &n) == EML_OK) {
-			eml_window_set_add(bin, b, n, 0);
+			/* The vocabulary is text: only windows of printable characters (and NUL
+			 * terminators) are taken, which keeps the set small for large binaries. */
+			size_t run = 0;
+			for (size_t i = 0; i < n; i++) {
+				run = (b[i] == 0 || (b[i] >= 0x20 && b[i] < 0x7f)) ? run + 1 : 0;
+				if (run >= EML_WINDOW)
+					eml_window_set_add(bin, b + i + 1 - EML_WINDOW, EML_WINDOW,
+					                   0);
+			}
 			eml_free(b);
 		}
 	}

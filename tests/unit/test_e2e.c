@@ -14,6 +14,9 @@
 #include "common/file.h"
 #include "common/mem.h"
 #include "e2e.h"
+#include "e2e_case.h"
+#include "client/host_client.h"
+#include <pthread.h>
 #include "eml/client.h"
 #include "net/addr.h"
 #include "net/sock.h"
@@ -100,6 +103,67 @@ Test(e2e, ocr_classifier_through_host_and_enclave_equals_local_run, .timeout = 1
 	cr_assert_eq(eml_tensor_write_file(input, &t), EML_OK);
 	eml_tensor_file_cleanup(&t);
 	remote_equals_local(&e, model, input);
+	eml_e2e_stop(&e);
+}
+
+struct bg {
+	eml_e2e *e;
+	eml_case *c;
+	int rc;
+};
+
+static int infer_case(eml_e2e *e, eml_case *c)
+{
+	eml_client *cl = NULL;
+	eml_client_result *r = NULL;
+	eml_client_opts o = {.host = e->client_addr, .policy_path = e->policy, .timeout_ms = 30000};
+	int rc = eml_client_connect(&o, &cl);
+	if (rc == EML_OK)
+		rc = eml_client_infer(cl, c->tkey, c->tkey_len, c->in, c->info.n_inputs, &r);
+	eml_client_result_free(r);
+	eml_client_free(cl);
+	return rc;
+}
+
+static void *bg_main(void *arg)
+{
+	struct bg *b = arg;
+	b->rc = infer_case(b->e, b->c);
+	return NULL;
+}
+
+/* Past --max-concurrent the client gets a clear "busy", not a hang; then service resumes. The
+ * test-only eml-test-hooks binary holds the first request's thread after its run. */
+Test(e2e, busy_enclave_refuses_clearly_then_serves, .timeout = 120)
+{
+	char bin[4096];
+	snprintf(bin, sizeof(bin), "%s", eml_test_bin());
+	char *slash = strrchr(bin, '/');
+	snprintf(slash + 1, sizeof(bin) - (size_t)(slash + 1 - bin), "eml-test-hooks");
+	eml_e2e e;
+	eml_e2e_opts o = {.max_concurrent = 1,
+	                  .enclave_bin = bin,
+	                  .enclave_env = "EML_TEST_HOLD_AFTER_RUN_MS=2500"};
+	cr_assert_eq(eml_e2e_start(&e, &o), 0, "could not start host and enclave");
+	eml_rng rng;
+	eml_rng_seed(&rng, 21);
+	eml_case c;
+	cr_assert_eq(eml_case_new(&rng, 2, &c), 0);
+	cr_assert_eq(eml_host_upload(e.client_addr, c.blob, c.blob_len, 10000, NULL), EML_OK);
+	struct bg b = {.e = &e, .c = &c};
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, bg_main, &b), 0);
+	usleep(600 * 1000); /* the first request is now held inside the enclave */
+	int64_t t0 = eml_net_now_ms();
+	int rc = infer_case(&e, &c);
+	int64_t waited = eml_net_now_ms() - t0;
+	pthread_join(t, NULL);
+	cr_assert_eq(b.rc, EML_OK, "first request: %s", eml_err_name(b.rc));
+	cr_assert_eq(rc, EML_E_ENCLAVE_BUSY, "second request: %s", eml_err_name(rc));
+	cr_assert_lt(waited, 1500, "the busy answer took %lld ms", (long long)waited);
+	rc = infer_case(&e, &c);
+	cr_assert_eq(rc, EML_OK, "after the first request finished: %s", eml_err_name(rc));
+	eml_case_free(&c);
 	eml_e2e_stop(&e);
 }
 
