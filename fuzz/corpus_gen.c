@@ -6,6 +6,9 @@
  *   fuzz_corpus_gen OUT_DIR      writes OUT_DIR/<target>/<name> for every target it knows
  */
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,7 @@
 #include "attest/doc.h"
 #include "attest/verify.h"
 #include "audit/audit.h"
+#include "crypto/cms.h"
 #include "crypto/ed25519.h"
 #include "kms/sealed.h"
 #include "common/cursor.h"
@@ -387,6 +391,27 @@ static void gen_sealed(const uint8_t *tkey, size_t tkey_len)
 	eml_free(out);
 }
 
+/* A CMS EnvelopedData for a fresh RSA-2048 key, as the local KMS builds it. */
+static void gen_cms(void)
+{
+	EVP_PKEY *k = EVP_RSA_gen(2048);
+	unsigned char *spki = NULL;
+	int spki_len = k != NULL ? i2d_PUBKEY(k, &spki) : -1;
+	if (spki_len <= 0) {
+		fprintf(stderr, "fuzz_corpus_gen: RSA key generation failed\n");
+		exit(1);
+	}
+	uint8_t msg[32], *out;
+	size_t out_len;
+	memset(msg, 0x5c, sizeof(msg));
+	need(eml_cms_encrypt(spki, (size_t)spki_len, msg, sizeof(msg), &out, &out_len),
+	     "cms_encrypt");
+	put("cms", "enveloped_rsa2048.der", 0, 0, 0, out, out_len);
+	eml_free(out);
+	OPENSSL_free(spki);
+	EVP_PKEY_free(k);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -400,5 +425,6 @@ int main(int argc, char **argv)
 	gen_wire();
 	gen_topo();
 	gen_audit();
+	gen_cms();
 	return 0;
 }

@@ -29,6 +29,7 @@ typedef int (*fuzz_fn)(const uint8_t *data, size_t size);
 #define TARGETS(X)                                                                                 \
 	X(attest)                                                                                  \
 	X(audit)                                                                                   \
+	X(cms)                                                                                     \
 	X(blob) X(npy) X(onnx) X(pb) X(plaintext) X(policy) X(sealed) X(session) X(topo) X(wire)
 
 #define DECL(name) int eml_fuzz_##name(const uint8_t *data, size_t size);
