@@ -10,7 +10,7 @@ CMAKE_FLAGS ?=
 # Where downloaded test data and reference tools live (outside the clone, shared by clones).
 export EML_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/eml
 
-.PHONY: all deps build run test test-unit test-asan format format-check bench fuzz testdata clean \
+.PHONY: all deps build run test test-unit test-asan format format-check bench fuzz soak testdata clean \
 	repro-check
 
 all: build
@@ -58,8 +58,15 @@ test: deps build testdata format-check test-unit test-asan repro-check
 bench: deps build testdata
 	@./scripts/bench $(BUILD)
 
+# libFuzzer targets, one after the other: FUZZ_SECONDS per target (default 60), FUZZ_TARGETS subset.
 fuzz: deps
 	@./scripts/fuzz
+
+# The full load test (64 clients x 200 requests through one host and enclave; make test runs a
+# reduced one). Figures are printed and recorded in docs/RELIABILITY.md.
+soak: deps build testdata
+	cd $(BUILD) && EML_LOAD_CLIENTS=$${EML_LOAD_CLIENTS:-64} EML_LOAD_REQUESTS=$${EML_LOAD_REQUESTS:-200} \
+		ctest -R '^test_load$$' --output-on-failure -V
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz

@@ -6,6 +6,9 @@
  *   fuzz_corpus_gen OUT_DIR      writes OUT_DIR/<target>/<name> for every target it knows
  */
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,10 @@
 
 #include "attest/doc.h"
 #include "attest/verify.h"
+#include "audit/audit.h"
+#include "crypto/cms.h"
+#include "crypto/ed25519.h"
+#include "kms/sealed.h"
 #include "common/cursor.h"
 #include "common/mem.h"
 #include "eml/error.h"
@@ -278,6 +285,8 @@ static void gen_wire(void)
 	eml_buf_cleanup(&rs);
 }
 
+static void gen_sealed(const uint8_t *tkey, size_t tkey_len);
+
 static void gen_topo(void)
 {
 	eml_model *m = eml_model_new();
@@ -299,6 +308,7 @@ static void gen_topo(void)
 	need(eml_topo_decompose(m, &o, &tk, &tkl, &bl, &bll), "decompose");
 	put("topo", "tkey_body", 0, 1, 0, tk + 112, tkl - 112 - 32);
 	put("topo", "blob", 1, 1, 0, bl, bll);
+	gen_sealed(tk, tkl);
 	eml_free(tk);
 	eml_free(bl);
 	eml_model_free(m);
@@ -322,6 +332,86 @@ static void gen_topo(void)
 	}
 }
 
+/* Audit records (a START with a document, a signed RESPONSE), a two-record log, a receipt. */
+static void gen_audit(void)
+{
+	uint8_t seed[32], pk[32], doc[64];
+	memset(seed, 0x21, sizeof(seed));
+	memset(doc, 0x44, sizeof(doc));
+	need(eml_ed25519_public_key(seed, pk), "ed25519_public_key");
+	eml_audit_chain c;
+	need(eml_audit_chain_init(&c, seed, pk), "chain_init");
+	eml_buf log, one;
+	eml_buf_init(&log, 0);
+	uint8_t events[2] = {EML_AEV_START, EML_AEV_RESPONSE};
+	for (int i = 0; i < 2; i++) {
+		eml_audit_record r;
+		memset(&r, 0, sizeof(r));
+		r.event = events[i];
+		r.time_ms = 1700000000000ull;
+		if (i == 0) {
+			r.doc = doc;
+			r.doc_len = sizeof(doc);
+		}
+		eml_buf_init(&one, 0);
+		need(eml_audit_chain_append(&c, &r, &one), "chain_append");
+		put("audit", i == 0 ? "record_start" : "record_response", 0, 1, 0, one.p, one.len);
+		eml_buf_u32_be(&log, (uint32_t)one.len);
+		eml_buf_put(&log, one.p, one.len);
+		eml_buf_cleanup(&one);
+	}
+	put("audit", "log", 1, 1, 0, log.p, log.len);
+	eml_buf_cleanup(&log);
+	eml_audit_chain_cleanup(&c);
+
+	eml_receipt rc;
+	memset(&rc, 0, sizeof(rc));
+	rc.audit_seq = 1;
+	rc.time_ms = 1700000000000ull;
+	rc.doc = doc;
+	rc.doc_len = sizeof(doc);
+	eml_buf_init(&one, 0);
+	need(eml_receipt_sign(&rc, seed, &one), "receipt_sign");
+	put("audit", "receipt", 2, 1, 0, one.p, one.len);
+	put("audit", "receipt_verify", 3, 1, 0, one.p, one.len);
+	eml_buf_cleanup(&one);
+}
+
+/* A sealed topology key (under an all-zero data key; fuzz_sealed opens with another). */
+static void gen_sealed(const uint8_t *tkey, size_t tkey_len)
+{
+	static const uint8_t zero[32];
+	uint8_t blob[64], *out;
+	size_t out_len;
+	memset(blob, 0x32, sizeof(blob));
+	need(eml_sealed_seal(tkey, tkey_len, zero, "arn:aws:kms:eu-west-1:111122223333:key/fuzz",
+	                     blob, sizeof(blob), &out, &out_len),
+	     "sealed_seal");
+	put("sealed", "sealed_tkey", 0, 0, 0, out, out_len);
+	eml_free(out);
+}
+
+/* A CMS EnvelopedData for a fresh RSA-2048 key, as the local KMS builds it. */
+static void gen_cms(void)
+{
+	EVP_PKEY *k = EVP_RSA_gen(2048);
+	unsigned char *spki = NULL;
+	int spki_len = k != NULL ? i2d_PUBKEY(k, &spki) : -1;
+	if (spki_len <= 0) {
+		fprintf(stderr, "fuzz_corpus_gen: RSA key generation failed\n");
+		exit(1);
+	}
+	uint8_t msg[32], *out;
+	size_t out_len;
+	memset(msg, 0x5c, sizeof(msg));
+	need(eml_cms_encrypt(spki, (size_t)spki_len, msg, sizeof(msg), &out, &out_len),
+	     "cms_encrypt");
+	put("cms", "enveloped_rsa2048.der", 0, 0, 0, out, out_len);
+	eml_free(out);
+	OPENSSL_free(spki);
+	EVP_PKEY_free(k);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -334,5 +424,7 @@ int main(int argc, char **argv)
 	gen_attest();
 	gen_wire();
 	gen_topo();
+	gen_audit();
+	gen_cms();
 	return 0;
 }

@@ -27,7 +27,10 @@ const char *__asan_default_options(void)
 typedef int (*fuzz_fn)(const uint8_t *data, size_t size);
 
 #define TARGETS(X)                                                                                 \
-	X(attest) X(blob) X(npy) X(onnx) X(pb) X(plaintext) X(policy) X(session) X(topo) X(wire)
+	X(attest)                                                                                  \
+	X(audit)                                                                                   \
+	X(cms)                                                                                     \
+	X(blob) X(npy) X(onnx) X(pb) X(plaintext) X(policy) X(sealed) X(session) X(topo) X(wire)
 
 #define DECL(name) int eml_fuzz_##name(const uint8_t *data, size_t size);
 TARGETS(DECL)
