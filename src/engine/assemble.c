@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/guard.h"
 #include "common/mem.h"
@@ -47,6 +48,7 @@ struct eml_plan {
 	size_t scratch_bytes;
 	eml_threadpool *pool;
 	int threads;
+	uint64_t *prof_ns; /* per step, when profiling (eml_plan_set_profile) */
 };
 
 struct eml_build {
@@ -1300,6 +1302,7 @@ void eml_plan_free(eml_plan *p)
 	eml_free(p->out_names);
 	eml_free(p->outs);
 	eml_threadpool_free(p->pool);
+	eml_free(p->prof_ns);
 	eml_free(p);
 }
 
@@ -1398,6 +1401,13 @@ out:
 	return rc;
 }
 
+static uint64_t prof_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static int run_range(eml_plan *p, uint32_t a, uint32_t b)
 {
 	for (uint32_t s = a; s < b; s++) {
@@ -1413,7 +1423,10 @@ static int run_range(eml_plan *p, uint32_t a, uint32_t b)
 			s = e1 - 1; /* next: IfEnd */
 			continue;
 		}
+		uint64_t t0 = p->prof_ns != NULL ? prof_now_ns() : 0;
 		int rc = st->def->run(&st->c);
+		if (p->prof_ns != NULL)
+			p->prof_ns[s] += prof_now_ns() - t0;
 		if (rc != EML_OK)
 			return rc;
 	}
@@ -1444,6 +1457,29 @@ int eml_plan_output(const eml_plan *p, size_t i, eml_io_tensor *out)
 	memcpy(out->dims, t->dims, sizeof(out->dims));
 	out->data = t->data;
 	out->bytes = t->bytes;
+	return EML_OK;
+}
+
+int eml_plan_set_profile(eml_plan *p, int on)
+{
+	if (p == NULL)
+		return EML_E_ARG;
+	eml_free(p->prof_ns);
+	p->prof_ns = NULL;
+	if (on) {
+		p->prof_ns = eml_calloc(p->n_steps + 1, sizeof(uint64_t));
+		if (p->prof_ns == NULL)
+			return EML_E_NOMEM;
+	}
+	return EML_OK;
+}
+
+int eml_plan_step_profile(const eml_plan *p, size_t i, const char **op, uint64_t *ns)
+{
+	if (p == NULL || i >= p->n_steps || p->prof_ns == NULL)
+		return EML_E_ARG;
+	*op = p->steps[i].def->op;
+	*ns = p->prof_ns[i];
 	return EML_OK;
 }
 

@@ -110,9 +110,6 @@ typedef struct eml_op_def {
 	int (*as_fuse)(eml_op_ctx *c, eml_fuse_req *r);
 } eml_op_def;
 
-/* Introspection for tests: number of planned steps (folded and fused nodes are not steps). */
-size_t eml_plan_n_steps(const eml_plan *p);
-
 /* The registry (optable.c). */
 const eml_op_def *eml_engine_op_find(const char *op, int64_t opset);
 
