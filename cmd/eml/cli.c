@@ -24,15 +24,20 @@ int eml_cli_exit_code(int rc)
 	case EML_E_AUTH:
 	case EML_E_REPLAY:
 	case EML_E_SESSION_UNKNOWN:
+	case EML_E_KMS_ACCESS_DENIED:
+	case EML_E_KMS_UNSEAL:
+	case EML_E_KMS_CMS_DECRYPT:
 		return EML_EXIT_REFUSED;
 	case EML_E_NET_CONNECT:
 	case EML_E_NET_TIMEOUT:
 	case EML_E_NET_CLOSED:
 	case EML_E_NET_BUSY:
 	case EML_E_HOST_UNAVAILABLE:
+	case EML_E_KMS_HTTP:
+	case EML_E_KMS_THROTTLED:
 		return EML_EXIT_UNAVAILABLE;
 	default:
-		if (rc >= 500 && rc < 600) /* attestation refusals */
+		if ((rc >= 500 && rc < 600) || (rc >= 700 && rc < 800)) /* attestation, audit */
 			return EML_EXIT_REFUSED;
 		return EML_EXIT_ERROR;
 	}

@@ -57,5 +57,9 @@ int eml_cmd_infer(int argc, char **argv);
 int eml_cmd_attest_remote(int argc, char **argv);
 int eml_cmd_upload(int argc, char **argv);
 int eml_cmd_store(int argc, char **argv);
+int eml_cmd_seal(int argc, char **argv);
+int eml_cmd_kms(int argc, char **argv);
+int eml_cmd_audit(int argc, char **argv);
+int eml_cmd_receipt(int argc, char **argv);
 
 #endif

@@ -9,7 +9,8 @@
 
 static const char *usage_text =
     "eml host --listen ADDR --enclave ADDR --enclave-channel ADDR --store DIR\n"
-    "                [--audit-log FILE] [--max-blob BYTES] [--idle-timeout-ms N]\n"
+    "                [--audit-log FILE] [--audit-rotate-bytes N] [--audit-fsync every|none]\n"
+    "                [--max-blob BYTES] [--idle-timeout-ms N]\n"
     "                [--frame-timeout-ms N] [--max-conns N]\n"
     "  ADDR is vsock:CID:PORT, tcp:HOST:PORT or unix:PATH";
 
@@ -37,7 +38,17 @@ int eml_cmd_host(int argc, char **argv)
 			c.store_dir = v;
 		else if (strcmp(a, "--audit-log") == 0)
 			c.audit_log = v;
-		else if (strcmp(a, "--max-blob") == 0 && eml_cli_parse_u64(v, &x) == 0 && x > 0)
+		else if (strcmp(a, "--audit-rotate-bytes") == 0) {
+			if (eml_cli_parse_u64(v, &c.audit_rotate_bytes) != 0)
+				return eml_cli_usage(usage_text);
+		} else if (strcmp(a, "--audit-fsync") == 0) {
+			if (strcmp(v, "every") == 0)
+				c.audit_no_fsync = 0;
+			else if (strcmp(v, "none") == 0)
+				c.audit_no_fsync = 1;
+			else
+				return eml_cli_usage(usage_text);
+		} else if (strcmp(a, "--max-blob") == 0 && eml_cli_parse_u64(v, &x) == 0 && x > 0)
 			c.max_blob = x;
 		else if (strcmp(a, "--idle-timeout-ms") == 0 && eml_cli_parse_u64(v, &x) == 0 &&
 		         x <= 86400000)

@@ -23,7 +23,9 @@
 #include "topo/topo.h"
 
 #define INFER_USAGE                                                                                \
-	"eml infer --host ADDR --policy P.json --key NAME.tkey --input NAME=FILE ...\n"            \
+	"eml infer --host ADDR --policy P.json (--key NAME.tkey | --sealed-key "                   \
+	"NAME.tkey.sealed)\n"                                                                      \
+	"                 --input NAME=FILE ...\n"                                                 \
 	"                 [--output-dir DIR] [--receipt FILE] [--timeout-ms N] [--json]"
 #define INFER_MAX_INPUTS 256u
 #define INFER_MAX_TKEY_BYTES ((size_t)256 << 20)
@@ -97,8 +99,8 @@ int eml_cmd_infer(int argc, char **argv)
 			host = v;
 		else if (strcmp(a, "--policy") == 0)
 			policy = v;
-		else if (strcmp(a, "--key") == 0)
-			key = v;
+		else if (strcmp(a, "--key") == 0 || strcmp(a, "--sealed-key") == 0)
+			key = v; /* a sealed key (eml seal) is opened by the enclave through KMS */
 		else if (strcmp(a, "--output-dir") == 0 || strcmp(a, "-o") == 0)
 			dir = v;
 		else if (strcmp(a, "--receipt") == 0)

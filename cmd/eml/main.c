@@ -24,11 +24,15 @@ static const struct eml_cmd commands[] = {
     {"policy", eml_cmd_policy, "create an attestation policy (PCRs, root, freshness)"},
     {"attest", eml_cmd_attest, "verify an attestation document against a policy"},
     {"upload", eml_cmd_upload, "upload a weight blob to the host's store"},
+    {"seal", eml_cmd_seal, "seal a topology key for an enclave identity with KMS"},
+    {"kms", eml_cmd_kms, "run the local KMS service (development) or create a KMS key"},
     {"store", eml_cmd_store, "list or remove weight blobs in the host's store"},
     {"infer", eml_cmd_infer, "run one inference on an attested enclave through the host"},
     {"enclave", eml_cmd_enclave,
      "run the enclave: attestation, sessions, inference (--nsm sim to simulate)"},
     {"host", eml_cmd_host, "run the untrusted host: proxy, weight store, audit sink"},
+    {"audit", eml_cmd_audit, "verify audit logs offline (signatures, chain, attestation)"},
+    {"receipt", eml_cmd_receipt, "verify an inference receipt offline (and its input/output)"},
 };
 
 static void usage(FILE *f)

@@ -141,8 +141,37 @@
 	X(MSG_TRUNCATED, 625, "protocol message is truncated")                                     \
 	/* wire: add new codes above this line */                                                  \
 	/* audit and receipts: 700-799 */                                                          \
+	X(AUDIT_MALFORMED, 700, "an audit record is malformed (modified)")                         \
+	X(AUDIT_SIGNATURE, 701,                                                                    \
+	  "an audit record's signature does not verify (modified or forged)")                      \
+	X(AUDIT_CHAIN, 702, "an audit record does not follow its predecessor")                     \
+	X(AUDIT_TORN, 703, "the audit log ends inside a record (torn tail)")                       \
+	X(AUDIT_START, 704, "the audit log does not begin with an enclave start record")           \
+	X(AUDIT_ATTEST, 705, "the enclave start record's attestation does not satisfy the policy") \
+	X(AUDIT_FOREIGN, 706, "an audit record was signed by another enclave boot (spliced)")      \
+	X(AUDIT_REMOVED, 707, "audit records are missing from the chain (removed)")                \
+	X(AUDIT_REORDERED, 708, "audit records are out of order (reordered or duplicated)")        \
+	X(AUDIT_OPEN, 709, "the audit log ends before the enclave's stop record (tail cut)")       \
+	X(RECEIPT_MALFORMED, 720, "the inference receipt is malformed")                            \
+	X(RECEIPT_SIGNATURE, 721, "the inference receipt's signature does not verify")             \
+	X(RECEIPT_ATTEST, 722, "the receipt's attestation does not satisfy the policy")            \
+	X(RECEIPT_INPUT, 723, "the inputs do not match the inference receipt")                     \
+	X(RECEIPT_OUTPUT, 724, "the outputs do not match the inference receipt")                   \
 	/* audit: add new codes above this line */                                                 \
 	/* kms: 800-899 */                                                                         \
+	X(KMS_SIGV4, 800, "the request cannot be signed (malformed or over limits)")               \
+	X(KMS_CMS, 801, "malformed or unsupported CMS EnvelopedData")                              \
+	X(KMS_CMS_DECRYPT, 802, "CMS EnvelopedData could not be decrypted")                        \
+	X(KMS_SEALED_FORMAT, 803, "malformed sealed topology key")                                 \
+	X(KMS_UNSEAL, 804, "the sealed topology key could not be opened")                          \
+	X(KMS_CONTEXT, 805, "the encryption context does not match")                               \
+	X(KMS_HTTP, 806, "KMS transport or HTTP failure")                                          \
+	X(KMS_REMOTE, 807, "KMS returned an error")                                                \
+	X(KMS_ACCESS_DENIED, 808, "KMS denied the request (key policy or signature)")              \
+	X(KMS_NOT_FOUND, 809, "the KMS key does not exist")                                        \
+	X(KMS_THROTTLED, 810, "KMS throttled the request")                                         \
+	X(KMS_BAD_REQUEST, 811, "malformed KMS request")                                           \
+	X(KMS_STATE, 812, "the local KMS state is missing, corrupt or unsafe")                     \
 	/* kms: add new codes above this line */                                                   \
 	/* enclave and client: 900-999 */                                                          \
 	X(ENCLAVE_BUSY, 900, "the enclave is busy; retry later")                                   \

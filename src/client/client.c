@@ -7,6 +7,7 @@
 
 #include "attest/verify.h"
 #include "common/guard.h"
+#include "kms/enclave_kms.h"
 #include "common/mem.h"
 #include "crypto/hash.h"
 #include "net/addr.h"
@@ -208,11 +209,16 @@ int eml_client_infer(eml_client *c, const uint8_t *tkey, size_t tkey_len,
 	EML_ENSURE(!c->dead, EML_E_SESSION_STATE);
 	EML_ENSURE(n_inputs <= EML_WIRE_MAX_TENSORS, EML_E_LIMIT);
 	EML_ENSURE(tkey_len <= UINT32_MAX, EML_E_LIMIT);
-	/* The key is parsed (integrity checked) here only to learn its model id. */
-	EML_GUARD(eml_tkey_parse(tkey, tkey_len, &k));
+	/* The key is parsed (integrity checked) here only to learn its model id. A KMS-sealed key
+	 * (docs/KMS.md) names its model in its header; the enclave unseals it. */
 	eml_request_pt rq;
 	memset(&rq, 0, sizeof(rq));
-	eml_tkey_model_id(k, rq.model_id);
+	if (eml_kms_is_sealed(tkey, tkey_len)) {
+		EML_GUARD(eml_kms_sealed_model_id(tkey, tkey_len, rq.model_id));
+	} else {
+		EML_GUARD(eml_tkey_parse(tkey, tkey_len, &k));
+		eml_tkey_model_id(k, rq.model_id);
+	}
 	rq.tkey = tkey;
 	rq.tkey_len = (uint32_t)tkey_len;
 	rq.n_inputs = (uint16_t)n_inputs;

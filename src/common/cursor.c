@@ -95,13 +95,40 @@ int eml_cur_i64(eml_cursor *c, int64_t *v)
 	return rc;
 }
 
-int eml_cur_u32_be(eml_cursor *c, uint32_t *v)
+static int read_be(eml_cursor *c, size_t n, uint64_t *v)
 {
 	const uint8_t *b;
-	int rc = eml_cur_view(c, 4, &b);
+	int rc = eml_cur_view(c, n, &b);
+	if (rc != EML_OK)
+		return rc;
+	uint64_t x = 0;
+	for (size_t i = 0; i < n; i++)
+		x = x << 8 | b[i];
+	*v = x;
+	return EML_OK;
+}
+
+int eml_cur_u16_be(eml_cursor *c, uint16_t *v)
+{
+	uint64_t x;
+	int rc = read_be(c, 2, &x);
 	if (rc == EML_OK)
-		*v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+		*v = (uint16_t)x;
 	return rc;
+}
+
+int eml_cur_u32_be(eml_cursor *c, uint32_t *v)
+{
+	uint64_t x;
+	int rc = read_be(c, 4, &x);
+	if (rc == EML_OK)
+		*v = (uint32_t)x;
+	return rc;
+}
+
+int eml_cur_u64_be(eml_cursor *c, uint64_t *v)
+{
+	return read_be(c, 8, v);
 }
 
 int eml_cur_end(const eml_cursor *c)
@@ -198,10 +225,27 @@ void eml_buf_u64(eml_buf *b, uint64_t v)
 	put_le(b, v, 8);
 }
 
+static void put_be(eml_buf *b, uint64_t v, size_t n)
+{
+	uint8_t t[8];
+	for (size_t i = 0; i < n; i++)
+		t[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+	eml_buf_put(b, t, n);
+}
+
+void eml_buf_u16_be(eml_buf *b, uint16_t v)
+{
+	put_be(b, v, 2);
+}
+
 void eml_buf_u32_be(eml_buf *b, uint32_t v)
 {
-	uint8_t t[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-	eml_buf_put(b, t, 4);
+	put_be(b, v, 4);
+}
+
+void eml_buf_u64_be(eml_buf *b, uint64_t v)
+{
+	put_be(b, v, 8);
 }
 
 uint8_t *eml_buf_take(eml_buf *b, size_t *len)

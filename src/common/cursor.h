@@ -22,7 +22,9 @@ int eml_cur_u16(eml_cursor *c, uint16_t *v);
 int eml_cur_u32(eml_cursor *c, uint32_t *v);
 int eml_cur_u64(eml_cursor *c, uint64_t *v);
 int eml_cur_i64(eml_cursor *c, int64_t *v);
+int eml_cur_u16_be(eml_cursor *c, uint16_t *v);
 int eml_cur_u32_be(eml_cursor *c, uint32_t *v);
+int eml_cur_u64_be(eml_cursor *c, uint64_t *v);
 /* Copy n bytes out. */
 int eml_cur_copy(eml_cursor *c, void *out, size_t n);
 /* Point at the next n bytes without copying, and advance. */
@@ -54,7 +56,9 @@ void eml_buf_u8(eml_buf *b, uint8_t v);
 void eml_buf_u16(eml_buf *b, uint16_t v);
 void eml_buf_u32(eml_buf *b, uint32_t v);
 void eml_buf_u64(eml_buf *b, uint64_t v);
+void eml_buf_u16_be(eml_buf *b, uint16_t v);
 void eml_buf_u32_be(eml_buf *b, uint32_t v);
+void eml_buf_u64_be(eml_buf *b, uint64_t v);
 /* Take ownership of the bytes (free with eml_free); the buffer is reset. */
 uint8_t *eml_buf_take(eml_buf *b, size_t *len);
 

@@ -3,18 +3,24 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attest/nsm.h"
+#include "audit/audit.h"
 #include "attest/verify.h"
 #include "common/guard.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "crypto/ed25519.h"
+#include "crypto/hash.h"
+#include "host/channel.h"
 #include "crypto/hpke.h"
 #include "enclave/infer.h"
 #include "enclave/sandbox.h"
+#include "kms/enclave_kms.h"
 #include "net/addr.h"
 #include "net/sock.h"
 #include "wire/msg.h"
@@ -26,6 +32,11 @@
 #define EML_ENCLAVE_DEFAULT_IDLE_MS 60000
 #define EML_ENCLAVE_DEFAULT_IO_MS 30000
 #define EML_ENCLAVE_ACCEPT_POLL_MS 200
+/* Audit records waiting for the host (it may not be up yet, or be restarting). Beyond this the
+ * newest are dropped, which a verifier sees as removed records: the host can always drop. */
+#define EML_ENCLAVE_AUDIT_QUEUE 4096
+#define EML_ENCLAVE_AUDIT_CONNECT_MS 1000
+#define EML_ENCLAVE_AUDIT_RETRY_MS 100
 
 typedef struct enclave {
 	const eml_enclave_config *cfg;
@@ -36,12 +47,126 @@ typedef struct enclave {
 	uint8_t sign_seed[EML_ED25519_SEED_LEN], sign_pk[EML_ED25519_PK_LEN];
 	atomic_int active_requests;
 	atomic_int conns;
+	/* Audit (DESIGN §8, docs/AUDIT.md): one chain per boot, records sent in chain order. */
+	pthread_mutex_t audit_lock;
+	eml_audit_chain chain;
+	uint8_t *start_doc; /* the start attestation document binding sign_pk */
+	size_t start_doc_len;
+	uint8_t start_doc_hash[32];
+	int audit_fd;
+	int64_t audit_retry_ms; /* no reconnection attempt before this (eml_net_now_ms clock) */
+	uint8_t *queue[EML_ENCLAVE_AUDIT_QUEUE];
+	size_t queue_len[EML_ENCLAVE_AUDIT_QUEUE];
+	size_t queued;
 } enclave;
 
 typedef struct conn {
 	enclave *e;
 	int fd;
+	uint8_t session_id[EML_AUDIT_ID_LEN]; /* zero until the hello succeeded */
+	uint64_t requests;                    /* the next request's number in the session */
 } conn;
+
+/* ------------------------------------------------------------------ audit */
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Send what is queued, in order; keeps the rest when the host is away. Caller holds the lock. */
+static void audit_flush_locked(enclave *e)
+{
+	size_t sent = 0;
+	if (e->queued == 0)
+		return;
+	if (e->audit_fd < 0) {
+		/* At most one connection attempt per retry interval while the host is away, so
+		 * requests are not slowed down by one connect timeout per record. */
+		int64_t now = eml_net_now_ms();
+		if (now < e->audit_retry_ms)
+			return;
+		if (eml_net_connect(&e->host_channel, EML_ENCLAVE_AUDIT_CONNECT_MS, &e->audit_fd) !=
+		    EML_OK) {
+			e->audit_fd = -1;
+			e->audit_retry_ms = eml_net_now_ms() + EML_ENCLAVE_AUDIT_RETRY_MS;
+			return;
+		}
+	}
+	while (sent < e->queued) {
+		if (eml_channel_send_audit(e->audit_fd, e->queue[sent], e->queue_len[sent],
+		                           e->cfg->io_timeout_ms) != EML_OK) {
+			close(e->audit_fd);
+			e->audit_fd = -1;
+			break;
+		}
+		eml_free(e->queue[sent]);
+		sent++;
+	}
+	memmove(e->queue, e->queue + sent, (e->queued - sent) * sizeof(e->queue[0]));
+	memmove(e->queue_len, e->queue_len + sent, (e->queued - sent) * sizeof(e->queue_len[0]));
+	e->queued -= sent;
+}
+
+/* Chain, sign and send one record; *seq_out (optional) gets its sequence number. Audit failures
+ * never fail the request: a lost record shows as a gap in the chain. */
+static void audit_emit(enclave *e, eml_audit_record *r, uint64_t *seq_out)
+{
+	eml_buf b;
+	eml_buf_init(&b, EML_AUDIT_MAX_RECORD);
+	pthread_mutex_lock(&e->audit_lock);
+	r->time_ms = wall_ms();
+	if (eml_audit_chain_append(&e->chain, r, &b) == EML_OK) {
+		if (seq_out != NULL)
+			*seq_out = r->seq;
+		if (e->queued < EML_ENCLAVE_AUDIT_QUEUE) {
+			size_t n = 0;
+			uint8_t *p = eml_buf_take(&b, &n);
+			if (p != NULL) {
+				e->queue[e->queued] = p;
+				e->queue_len[e->queued] = n;
+				e->queued++;
+			}
+		}
+	}
+	audit_flush_locked(e);
+	pthread_mutex_unlock(&e->audit_lock);
+	eml_buf_cleanup(&b);
+}
+
+static void audit_event(enclave *e, const conn *c, int event, int result)
+{
+	eml_audit_record r;
+	memset(&r, 0, sizeof(r));
+	r.event = (uint8_t)event;
+	r.result = (uint16_t)result;
+	if (c != NULL)
+		memcpy(r.session_id, c->session_id, EML_AUDIT_ID_LEN);
+	audit_emit(e, &r, NULL);
+}
+
+static int io_hash(const eml_io_tensor *t, size_t n, uint8_t out[32])
+{
+	eml_audit_tensor at[EML_WIRE_MAX_TENSORS];
+	if (n > EML_WIRE_MAX_TENSORS)
+		return EML_E_LIMIT;
+	for (size_t i = 0; i < n; i++)
+		at[i] = (eml_audit_tensor){.dtype = t[i].dtype,
+		                           .rank = t[i].rank,
+		                           .dims = t[i].dims,
+		                           .data = t[i].data,
+		                           .bytes = t[i].bytes};
+	return eml_audit_tensors_hash(at, n, out);
+}
 
 void eml_enclave_config_defaults(eml_enclave_config *c)
 {
@@ -167,7 +292,14 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	eml_infer_out outs;
 	eml_infer_stats st;
 	eml_wire_tensor *wout = NULL;
-	eml_buf rp;
+	uint8_t *unsealed = NULL; /* the topology key opened through KMS, when it came sealed */
+	size_t unsealed_len = 0;
+	eml_buf rp, receipt;
+	eml_audit_record ar;
+	uint64_t t0 = mono_us();
+	memset(&ar, 0, sizeof(ar));
+	memcpy(ar.session_id, c->session_id, EML_AUDIT_ID_LEN);
+	eml_buf_init(&receipt, EML_WIRE_MAX_RECEIPT);
 	memset(&rq, 0, sizeof(rq));
 	memset(&outs, 0, sizeof(outs));
 	eml_buf_init(&rp, 0);
@@ -180,12 +312,32 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	}
 	counted = 1;
 	EML_GUARD(inputs_from_wire(&rq, &inputs, &names));
+	memcpy(ar.model_id, rq.model_id, EML_AUDIT_ID_LEN);
+	EML_GUARD(io_hash(inputs, rq.n_inputs, ar.input_hash));
+	ar.event = EML_AEV_REQUEST;
+	ar.duration_us = mono_us() - t0;
+	audit_emit(e, &ar, NULL);
 
 	/* The key must be for the model the client named: the blob is fetched by the key's id. */
 	eml_engine_opts eo = {.threads = e->cfg->threads, .max_memory = e->cfg->max_memory};
-	EML_GUARD(eml_enclave_infer(rq.tkey, rq.tkey_len, inputs, rq.n_inputs, fetch_blob, e, &eo,
-	                            &outs, &st, &bad_input));
+	/* A sealed topology key (docs/KMS.md) is opened by KMS for this attested enclave only. */
+	EML_GUARD(eml_kms_enclave_unseal(e->nsm, &e->nsm_lock, rq.tkey, rq.tkey_len, &unsealed,
+	                                 &unsealed_len));
+	EML_GUARD(eml_enclave_infer(unsealed != NULL ? unsealed : rq.tkey,
+	                            unsealed != NULL ? unsealed_len : rq.tkey_len, inputs,
+	                            rq.n_inputs, fetch_blob, e, &eo, &outs, &st, &bad_input));
 	EML_ENSURE(memcmp(st.model_id, rq.model_id, EML_MODEL_ID_BYTES) == 0, EML_E_MODEL_MISMATCH);
+	memcpy(ar.blob_hash, st.blob_digest, 32);
+	ar.event = EML_AEV_ASSEMBLY;
+	ar.duration_us = st.fetch_us + st.join_us + st.plan_us;
+	audit_emit(e, &ar, NULL);
+	ar.event = EML_AEV_INFERENCE;
+	ar.duration_us = st.run_us;
+	audit_emit(e, &ar, NULL);
+	ar.event = EML_AEV_WIPE;
+	ar.duration_us = st.wipe_us;
+	audit_emit(e, &ar, NULL);
+	EML_GUARD(io_hash(outs.t, outs.n, ar.output_hash));
 
 	EML_ENSURE(outs.n <= EML_WIRE_MAX_TENSORS, EML_E_LIMIT);
 	wout = eml_calloc(outs.n != 0 ? outs.n : 1, sizeof(*wout));
@@ -203,18 +355,40 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 		wout[i].data = t->data;
 		wout[i].data_len = t->bytes;
 	}
-	eml_response_pt resp = {.n_outputs = (uint16_t)outs.n, .outputs = wout};
+	/* The RESPONSE record is emitted before sealing so the receipt can name its sequence number. */
+	eml_enclave_session_doc_hash(s, ar.doc_hash);
+	ar.event = EML_AEV_RESPONSE;
+	ar.duration_us = mono_us() - t0;
+	eml_receipt rcpt = {
+	    .request_seq = c->requests, .doc = e->start_doc, .doc_len = (uint32_t)e->start_doc_len};
+	audit_emit(e, &ar, &rcpt.audit_seq);
+	rcpt.time_ms = ar.time_ms;
+	memcpy(rcpt.session_id, c->session_id, 16);
+	memcpy(rcpt.model_id, ar.model_id, 16);
+	memcpy(rcpt.blob_hash, ar.blob_hash, 32);
+	memcpy(rcpt.input_hash, ar.input_hash, 32);
+	memcpy(rcpt.output_hash, ar.output_hash, 32);
+	memcpy(rcpt.session_doc_hash, ar.doc_hash, 32);
+	memcpy(rcpt.pk, e->sign_pk, 32);
+	EML_GUARD(eml_receipt_sign_key(&rcpt, e->chain.key, &receipt));
+	eml_response_pt resp = {.n_outputs = (uint16_t)outs.n,
+	                        .outputs = wout,
+	                        .receipt = receipt.p,
+	                        .receipt_len = (uint32_t)receipt.len};
 	EML_GUARD(eml_response_pt_encode(&rp, &resp));
 	EML_GUARD(eml_enclave_session_seal_response(s, rp.p, rp.len, frame));
 out:
 	if (counted)
 		atomic_fetch_sub(&e->active_requests, 1);
+	c->requests++;
+	eml_buf_cleanup(&receipt);
 	eml_buf_cleanup(&rp);
 	eml_free(wout);
 	eml_infer_out_cleanup(&outs);
 	free_names(names, rq.n_inputs);
 	eml_free(inputs);
 	eml_request_pt_cleanup(&rq);
+	eml_free(unsealed);
 	eml_free(pt); /* wipes the request plaintext: topology key and inputs */
 	return rc;
 }
@@ -228,7 +402,7 @@ static void *conn_main(void *arg)
 	uint8_t type = 0, *payload = NULL;
 	uint32_t len = 0;
 	eml_buf frame;
-	int rc;
+	int rc, opened = 0;
 	eml_buf_init(&frame, 0);
 
 	rc = eml_enclave_session_new(e->hpke_sk, e->hpke_pk, &s);
@@ -246,6 +420,16 @@ static void *conn_main(void *arg)
 	payload = NULL;
 	if (rc != EML_OK)
 		goto out;
+	{
+		eml_audit_record r;
+		memset(&r, 0, sizeof(r));
+		r.event = EML_AEV_ATTEST;
+		eml_enclave_session_id(s, c->session_id);
+		memcpy(r.session_id, c->session_id, EML_AUDIT_ID_LEN);
+		eml_enclave_session_doc_hash(s, r.doc_hash);
+		audit_emit(e, &r, NULL);
+		opened = 1;
+	}
 	rc = eml_net_write_all(c->fd, frame.p, frame.len, eml_net_now_ms() + cfg->io_timeout_ms);
 	if (rc != EML_OK)
 		goto out;
@@ -277,8 +461,11 @@ out:
 	if (rc != EML_OK && rc != EML_E_NET_CLOSED && rc != EML_E_NET_TIMEOUT &&
 	    rc != EML_E_NET_IO && rc != EML_E_FRAME_TRUNCATED) {
 		eml_log_info("request refused: %s (%s)", eml_err_str(rc), eml_err_name(rc));
+		audit_event(e, c, EML_AEV_REFUSAL, rc);
 		send_error(c, rc);
 	}
+	if (opened)
+		audit_event(e, c, EML_AEV_SESSION_CLOSE, EML_OK);
 	eml_free(payload);
 	eml_buf_cleanup(&frame);
 	eml_enclave_session_free(s);
@@ -294,6 +481,7 @@ static int start_conn(enclave *e, int fd)
 	if (atomic_fetch_add(&e->conns, 1) >= e->cfg->max_conns) {
 		atomic_fetch_sub(&e->conns, 1);
 		conn tmp = {.e = e, .fd = fd};
+		audit_event(e, NULL, EML_AEV_REFUSAL, EML_E_NET_BUSY);
 		send_error(&tmp, EML_E_NET_BUSY);
 		close(fd);
 		return EML_OK;
@@ -329,6 +517,8 @@ int eml_enclave_run(const eml_enclave_config *cfg, const volatile sig_atomic_t *
 	EML_ENSURE(e != NULL, EML_E_NOMEM);
 	e->cfg = cfg;
 	pthread_mutex_init(&e->nsm_lock, NULL);
+	pthread_mutex_init(&e->audit_lock, NULL);
+	e->audit_fd = -1;
 	EML_ENSURE(cfg->listen != NULL && cfg->host_channel != NULL, EML_E_USAGE);
 	EML_GUARD(eml_addr_parse(cfg->listen, &listen_addr));
 	EML_GUARD(eml_addr_parse(cfg->host_channel, &e->host_channel));
@@ -345,6 +535,25 @@ int eml_enclave_run(const eml_enclave_config *cfg, const volatile sig_atomic_t *
 		    "SIMULATED enclave: attestation documents are signed by a local test CA, "
 		    "not by AWS; clients accept them only with a policy naming that root");
 
+	/* The start record: an attestation document binding the signing key (no nonce), so the
+	 * log and every receipt verify offline against a policy (docs/AUDIT.md). */
+	{
+		uint8_t ud[EML_USER_DATA_LEN];
+		eml_audit_record r;
+		EML_GUARD(eml_attest_user_data_build(e->sign_pk, ud));
+		EML_GUARD(eml_nsm_attest(e->nsm, ud, sizeof(ud), NULL, 0, NULL, 0, &e->start_doc,
+		                         &e->start_doc_len));
+		EML_ENSURE(e->start_doc_len <= EML_AUDIT_MAX_DOC, EML_E_LIMIT);
+		EML_GUARD(eml_sha256(e->start_doc, e->start_doc_len, e->start_doc_hash));
+		EML_GUARD(eml_audit_chain_init(&e->chain, e->sign_seed, e->sign_pk));
+		memset(&r, 0, sizeof(r));
+		r.event = EML_AEV_START;
+		r.doc = e->start_doc;
+		r.doc_len = (uint32_t)e->start_doc_len;
+		memcpy(r.doc_hash, e->start_doc_hash, 32);
+		audit_emit(e, &r, NULL);
+	}
+
 	EML_GUARD(eml_net_listen(&listen_addr, &lfd));
 	const eml_addr *addrs[2] = {&listen_addr, &e->host_channel};
 	for (int i = 0; i < 2; i++) {
@@ -355,6 +564,9 @@ int eml_enclave_run(const eml_enclave_config *cfg, const volatile sig_atomic_t *
 		else if (addrs[i]->kind == EML_ADDR_VSOCK)
 			so.families |= EML_SANDBOX_AF_VSOCK;
 	}
+	/* The KMS client (sealed topology keys, docs/KMS.md) reaches its endpoint over TCP. */
+	if (getenv("EML_KMS_ENDPOINT") != NULL)
+		so.families |= EML_SANDBOX_AF_INET;
 	if (cfg->no_sandbox)
 		eml_log_warn("--no-sandbox: the seccomp filter is OFF; never run like this in "
 		             "production");
@@ -366,8 +578,13 @@ int eml_enclave_run(const eml_enclave_config *cfg, const volatile sig_atomic_t *
 	while (stop == NULL || !*stop) {
 		int fd = -1;
 		int arc = eml_net_accept(lfd, EML_ENCLAVE_ACCEPT_POLL_MS, &fd);
-		if (arc == EML_E_NET_TIMEOUT)
+		if (arc == EML_E_NET_TIMEOUT) {
+			/* Idle: hand over records the host could not take earlier. */
+			pthread_mutex_lock(&e->audit_lock);
+			audit_flush_locked(e);
+			pthread_mutex_unlock(&e->audit_lock);
 			continue;
+		}
 		if (arc != EML_OK)
 			continue; /* a failed accept does not stop the service */
 		(void)start_conn(e, fd);
@@ -375,12 +592,20 @@ int eml_enclave_run(const eml_enclave_config *cfg, const volatile sig_atomic_t *
 	/* Let connection threads finish (bounded). */
 	for (int i = 0; i < 100 && atomic_load(&e->conns) > 0; i++)
 		usleep(50 * 1000);
+	audit_event(e, NULL, EML_AEV_STOP, EML_OK);
 out:
 	if (lfd >= 0)
 		close(lfd);
 	if (e != NULL && atomic_load(&e->conns) == 0) {
 		eml_nsm_free(e->nsm);
 		pthread_mutex_destroy(&e->nsm_lock);
+		for (size_t i = 0; i < e->queued; i++)
+			eml_free(e->queue[i]);
+		if (e->audit_fd >= 0)
+			close(e->audit_fd);
+		eml_free(e->start_doc);
+		eml_audit_chain_cleanup(&e->chain);
+		pthread_mutex_destroy(&e->audit_lock);
 		eml_free(e); /* wipes the per-boot keys */
 	}
 	return rc;

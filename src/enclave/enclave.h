@@ -10,6 +10,11 @@
  * the host channel, join, plan, run, seal the outputs to the client, wipe. At most max_concurrent
  * requests run at once; one more is refused with ENCLAVE_BUSY. Any refusal sends an ERROR frame
  * with the code (fixed generic text) and closes that connection; the daemon keeps serving.
+ *
+ * Audit (docs/AUDIT.md): at start the enclave asks its NSM for a document binding the Ed25519 key
+ * and emits the start record carrying it; then one signed, hash-chained record per security event
+ * (attestation served, request stages, refusals, session close, stop), sent in chain order over
+ * the host channel (queued while the host is away). Each response carries a signed receipt.
  */
 #ifndef EML_ENCLAVE_ENCLAVE_H
 #define EML_ENCLAVE_ENCLAVE_H

@@ -1,7 +1,13 @@
 /*
- * Fixed thread pool (see threadpool.h). Workers park on a condition variable between runs; a run
- * publishes (fn, ctx, n_tasks) under the mutex, bumps a generation counter and broadcasts. Tasks
- * are handed out through an atomic counter so uneven tasks balance; the caller takes tasks too.
+ * Fixed thread pool (see threadpool.h). A run publishes (fn, ctx, n_tasks) under the mutex and
+ * bumps an atomic generation counter. Between runs workers first spin briefly on the generation
+ * (EML_POOL_SPIN_NS: models issue hundreds of short parallel steps back to back, and a condition
+ * variable wake-up costs tens of microseconds, more than many steps take), then park on a
+ * condition variable; the caller broadcasts only when someone is parked.
+ * Tasks are claimed from one atomic word holding (run generation << 32 | next task), so a worker
+ * that wakes late can never take a task of a later run; the caller takes tasks too and waits
+ * only for tasks actually claimed (a count of finished tasks), never for workers that did not
+ * get a CPU in time (on an oversubscribed machine the caller then simply does all the work).
  * Nothing is allocated in eml_threadpool_run.
  *
  * A run issued from inside a task (nested) executes inline on the calling thread with its thread
@@ -11,13 +17,23 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define POOL_PAUSE() _mm_pause()
+#else
+#define POOL_PAUSE() ((void)0)
+#endif
 
 #include "common/guard.h"
 #include "common/mem.h"
 #include "eml/error.h"
 
 #define EML_POOL_MAX_THREADS 256
+/* How long an idle worker (and the caller waiting for the workers) spins before blocking. */
+#define EML_POOL_SPIN_NS 200000ull
 
 struct eml_threadpool {
 	int threads; /* including the caller */
@@ -26,15 +42,17 @@ struct eml_threadpool {
 	pthread_mutex_t mu;
 	pthread_cond_t wake;
 	pthread_cond_t done;
-	pthread_mutex_t run_mu; /* serializes concurrent callers of eml_threadpool_run */
-	uint64_t generation;
-	int stop;
-	int active; /* workers still inside the current run */
+	pthread_mutex_t run_mu;          /* serializes concurrent callers of eml_threadpool_run */
+	atomic_uint_fast64_t generation; /* written under mu; read by spinning workers */
+	int stop;                        /* under mu */
+	int parked;                      /* workers waiting on `wake`, under mu */
+	int caller_parked;               /* the caller waits on `done`, under mu */
+	atomic_uint_fast64_t claim;      /* run generation (low 32 bits) << 32 | next task */
+	atomic_size_t finished;          /* tasks of the current run finished */
 	/* current run */
 	eml_task_fn fn;
 	void *ctx;
 	size_t n_tasks;
-	atomic_size_t next;
 };
 
 typedef struct worker_arg {
@@ -45,17 +63,67 @@ typedef struct worker_arg {
 /* Thread index of the current thread while it executes tasks (-1 outside of any run). */
 static _Thread_local int tl_thread = -1;
 
-static void pool_drain(eml_threadpool *p, eml_task_fn fn, void *ctx, size_t n, int thread)
+/* Claim and run tasks of run `gen` until none is left; returns when the claim word moved on. */
+static void pool_drain(eml_threadpool *p, eml_task_fn fn, void *ctx, size_t n, int thread,
+                       uint32_t gen)
 {
 	int saved = tl_thread;
 	tl_thread = thread;
 	for (;;) {
-		size_t t = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-		if (t >= n)
-			break;
-		fn(ctx, t, thread);
+		uint64_t v = atomic_load_explicit(&p->claim, memory_order_acquire);
+		for (;;) {
+			if ((uint32_t)(v >> 32) != gen || (v & 0xffffffffu) >= n)
+				goto out;
+			if (atomic_compare_exchange_weak_explicit(
+			        &p->claim, &v, v + 1, memory_order_acq_rel, memory_order_acquire))
+				break;
+		}
+		fn(ctx, (size_t)(v & 0xffffffffu), thread);
+		if (atomic_fetch_add_explicit(&p->finished, 1, memory_order_acq_rel) + 1 == n &&
+		    thread != 0) {
+			pthread_mutex_lock(&p->mu);
+			if (p->caller_parked)
+				pthread_cond_signal(&p->done);
+			pthread_mutex_unlock(&p->mu);
+		}
 	}
+out:
 	tl_thread = saved;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Spin until pred(p, arg) holds or EML_POOL_SPIN_NS pass; returns whether it holds. */
+static int spin_until(int (*pred)(eml_threadpool *, uint64_t), eml_threadpool *p, uint64_t arg)
+{
+	uint64_t t0 = 0;
+	for (unsigned i = 0;; i++) {
+		if (pred(p, arg))
+			return 1;
+		POOL_PAUSE();
+		if ((i & 63) == 63) {
+			uint64_t t = now_ns();
+			if (!t0)
+				t0 = t;
+			else if (t - t0 > EML_POOL_SPIN_NS)
+				return 0;
+		}
+	}
+}
+
+static int gen_moved(eml_threadpool *p, uint64_t seen)
+{
+	return atomic_load_explicit(&p->generation, memory_order_acquire) != seen;
+}
+
+static int all_done(eml_threadpool *p, uint64_t n)
+{
+	return atomic_load_explicit(&p->finished, memory_order_acquire) == n;
 }
 
 static void *worker_main(void *arg)
@@ -64,23 +132,28 @@ static void *worker_main(void *arg)
 	eml_threadpool *p = wa.p;
 	uint64_t seen = 0;
 	eml_free(arg);
-	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->stop && p->generation == seen)
-			pthread_cond_wait(&p->wake, &p->mu);
-		if (p->stop)
-			break;
-		seen = p->generation;
+		if (!spin_until(gen_moved, p, seen)) {
+			pthread_mutex_lock(&p->mu);
+			p->parked++;
+			while (!p->stop &&
+			       atomic_load_explicit(&p->generation, memory_order_relaxed) == seen)
+				pthread_cond_wait(&p->wake, &p->mu);
+			p->parked--;
+			pthread_mutex_unlock(&p->mu);
+		}
+		/* fn, ctx, n_tasks and stop were written under mu before the generation moved */
+		pthread_mutex_lock(&p->mu);
+		int stop = p->stop;
+		seen = atomic_load_explicit(&p->generation, memory_order_relaxed);
 		eml_task_fn fn = p->fn;
 		void *ctx = p->ctx;
 		size_t n = p->n_tasks;
 		pthread_mutex_unlock(&p->mu);
-		pool_drain(p, fn, ctx, n, wa.index);
-		pthread_mutex_lock(&p->mu);
-		if (--p->active == 0)
-			pthread_cond_signal(&p->done);
+		if (stop)
+			break;
+		pool_drain(p, fn, ctx, n, wa.index, (uint32_t)seen);
 	}
-	pthread_mutex_unlock(&p->mu);
 	/* Kernels spill weights and activations to this stack; glibc keeps the stacks of exited
 	 * threads for reuse, so wipe what the tasks used before leaving. */
 	eml_stack_scrub(EML_STACK_SCRUB_BYTES);
@@ -106,7 +179,9 @@ int eml_threadpool_new(int threads, eml_threadpool **out)
 	pthread_mutex_init(&p->run_mu, NULL);
 	pthread_cond_init(&p->wake, NULL);
 	pthread_cond_init(&p->done, NULL);
-	atomic_init(&p->next, 0);
+	atomic_init(&p->generation, 0);
+	atomic_init(&p->claim, 0);
+	atomic_init(&p->finished, 0);
 	if (threads > 1) {
 		p->tids = eml_calloc((size_t)threads - 1, sizeof(pthread_t));
 		EML_ENSURE(p->tids != NULL, EML_E_NOMEM);
@@ -141,8 +216,10 @@ void eml_threadpool_run(eml_threadpool *p, size_t n_tasks, eml_task_fn fn, void 
 {
 	if (n_tasks == 0)
 		return;
-	if (!p || p->nworkers == 0 || n_tasks == 1 || tl_thread >= 0) {
-		/* Single-threaded, trivial, or nested inside a task: run inline. */
+	if (!p || p->nworkers == 0 || n_tasks == 1 || tl_thread >= 0 ||
+	    n_tasks >= ((size_t)1 << 32)) {
+		/* Single-threaded, trivial, nested inside a task (or beyond the 32-bit claim
+		 * index): run inline. */
 		int thread = tl_thread >= 0 ? tl_thread : 0;
 		for (size_t t = 0; t < n_tasks; t++)
 			fn(ctx, t, thread);
@@ -153,18 +230,24 @@ void eml_threadpool_run(eml_threadpool *p, size_t n_tasks, eml_task_fn fn, void 
 	p->fn = fn;
 	p->ctx = ctx;
 	p->n_tasks = n_tasks;
-	atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-	p->active = p->nworkers;
-	p->generation++;
-	pthread_cond_broadcast(&p->wake);
+	uint32_t gen = (uint32_t)(atomic_load_explicit(&p->generation, memory_order_relaxed) + 1);
+	atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->claim, (uint64_t)gen << 32, memory_order_release);
+	atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+	if (p->parked)
+		pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->mu);
 
-	pool_drain(p, fn, ctx, n_tasks, 0);
+	pool_drain(p, fn, ctx, n_tasks, 0, gen);
 
-	pthread_mutex_lock(&p->mu);
-	while (p->active > 0)
-		pthread_cond_wait(&p->done, &p->mu);
-	pthread_mutex_unlock(&p->mu);
+	if (!spin_until(all_done, p, n_tasks)) {
+		pthread_mutex_lock(&p->mu);
+		p->caller_parked = 1;
+		while (atomic_load_explicit(&p->finished, memory_order_acquire) < n_tasks)
+			pthread_cond_wait(&p->done, &p->mu);
+		p->caller_parked = 0;
+		pthread_mutex_unlock(&p->mu);
+	}
 	pthread_mutex_unlock(&p->run_mu);
 }
 
@@ -174,6 +257,7 @@ void eml_threadpool_free(eml_threadpool *p)
 		return;
 	pthread_mutex_lock(&p->mu);
 	p->stop = 1;
+	atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
 	pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->mu);
 	for (int i = 0; i < p->nworkers; i++)

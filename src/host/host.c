@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +24,8 @@ struct host {
 	eml_loop *loop;
 	eml_store *store;
 	int audit_fd;
+	uint64_t audit_size;     /* bytes in the live file */
+	unsigned audit_next_rot; /* the next rotated file's number */
 };
 
 struct hconn {
@@ -158,11 +161,45 @@ out:
 
 /* ------------------------------------------------------------------ host channel */
 
+/* Rotation (docs/AUDIT.md §4): the live file is renamed to FILE.N (N = 1, 2, ... oldest first),
+ * never rewritten, and a new FILE is started; the chain simply continues in it. */
+static int audit_rotate(struct host *h)
+{
+	char to[4096];
+	if (fdatasync(h->audit_fd) != 0)
+		return EML_E_IO;
+	close(h->audit_fd);
+	h->audit_fd = -1;
+	for (;; h->audit_next_rot++) {
+		snprintf(to, sizeof(to), "%s.%u", h->cfg->audit_log, h->audit_next_rot);
+		if (access(to, F_OK) != 0)
+			break;
+	}
+	/* link + unlink rather than rename: an existing FILE.N is never replaced. */
+	if (link(h->cfg->audit_log, to) != 0 || unlink(h->cfg->audit_log) != 0)
+		return EML_E_IO;
+	h->audit_next_rot++;
+	h->audit_fd =
+	    open(h->cfg->audit_log, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (h->audit_fd < 0)
+		return EML_E_IO;
+	h->audit_size = 0;
+	return EML_OK;
+}
+
 static int audit_append(struct host *h, const uint8_t *p, uint32_t n)
 {
 	uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
-	if (h->audit_fd < 0)
+	if (h->cfg->audit_log == NULL)
 		return EML_OK; /* no audit log configured: records are dropped */
+	if (h->audit_fd < 0)
+		return EML_E_IO; /* a failed rotation: refuse rather than drop silently */
+	if (h->cfg->audit_rotate_bytes > 0 && h->audit_size > 0 &&
+	    h->audit_size + n + 4 > h->cfg->audit_rotate_bytes) {
+		int rc = audit_rotate(h);
+		if (rc != EML_OK)
+			return rc;
+	}
 	/* One write per record (O_APPEND keeps it contiguous), then make it durable. */
 	uint8_t *rec = eml_alloc((size_t)n + 4);
 	if (rec == NULL)
@@ -171,7 +208,9 @@ static int audit_append(struct host *h, const uint8_t *p, uint32_t n)
 	memcpy(rec + 4, p, n);
 	ssize_t w = write(h->audit_fd, rec, (size_t)n + 4);
 	eml_free(rec);
-	if (w != (ssize_t)n + 4 || fdatasync(h->audit_fd) != 0)
+	if (w > 0)
+		h->audit_size += (uint64_t)w;
+	if (w != (ssize_t)n + 4 || (!h->cfg->audit_no_fsync && fdatasync(h->audit_fd) != 0))
 		return EML_E_IO;
 	return EML_OK;
 }
@@ -316,6 +355,10 @@ int eml_host_run(const eml_host_config *cfg, const volatile sig_atomic_t *stop)
 	if (cfg->audit_log != NULL) {
 		h.audit_fd = open(cfg->audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 		EML_ENSURE(h.audit_fd >= 0, errno == EACCES ? EML_E_PERMISSION : EML_E_IO);
+		struct stat ast;
+		EML_ENSURE(fstat(h.audit_fd, &ast) == 0, EML_E_IO);
+		h.audit_size = (uint64_t)ast.st_size;
+		h.audit_next_rot = 1;
 	}
 	EML_GUARD(eml_loop_new(cfg->max_conns, &h.loop));
 	EML_GUARD(eml_net_listen(&la, &lfd));

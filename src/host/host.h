@@ -26,7 +26,9 @@ typedef struct eml_host_config {
 	const char *enclave;         /* address of the enclave's client port */
 	const char *enclave_channel; /* address the enclave connects to for blobs and audit */
 	const char *store_dir;
-	const char *audit_log; /* optional */
+	const char *audit_log;       /* optional (docs/AUDIT.md §4) */
+	uint64_t audit_rotate_bytes; /* rotate to audit_log.N before exceeding this; 0 = never */
+	int audit_no_fsync;          /* skip the fdatasync after each record (tests, benchmarks) */
 	eml_frame_limits limits;
 	uint64_t max_blob;      /* largest accepted upload (<= limits.weight_max) */
 	int idle_timeout_ms;    /* per connection */

@@ -1029,19 +1029,27 @@ out:
 	return rc;
 }
 
-int eml_onnx_load_bytes(const uint8_t *p, size_t n, const char *base_dir, eml_model **out)
+/* Decode the protobuf (after the nesting pre-check). *mp is freed with free_unpacked. */
+static int unpack(const uint8_t *p, size_t n, Onnx__ModelProto **mp)
 {
 	int rc = EML_OK;
-	Onnx__ModelProto *mp = NULL;
-	loader ld;
-	memset(&ld, 0, sizeof(ld));
-	EML_ENSURE(out != NULL && (p != NULL || n == 0), EML_E_ARG);
+	EML_ENSURE(p != NULL || n == 0, EML_E_ARG);
 	EML_ENSURE(n <= EML_ONNX_MAX_FILE_BYTES, EML_E_ONNX_FILE_SIZE);
 	/* An empty message decodes to an empty ModelProto; call it what it is. */
 	EML_ENSURE(n > 0, EML_E_ONNX_PARSE);
 	EML_GUARD(scan_depth(p, n, &onnx__model_proto__descriptor, 1));
-	mp = onnx__model_proto__unpack(eml_pbc_allocator(), n, p);
-	EML_ENSURE(mp != NULL, EML_E_ONNX_PARSE);
+	*mp = onnx__model_proto__unpack(eml_pbc_allocator(), n, p);
+	EML_ENSURE(*mp != NULL, EML_E_ONNX_PARSE);
+out:
+	return rc;
+}
+
+/* Build the IR from a decoded ModelProto; frees mp in every case. */
+static int load_proto(Onnx__ModelProto *mp, const char *base_dir, eml_model **out)
+{
+	int rc = EML_OK;
+	loader ld;
+	memset(&ld, 0, sizeof(ld));
 	ld.m = eml_model_new();
 	EML_ENSURE(ld.m != NULL, EML_E_NOMEM);
 	ld.base_dir = base_dir;
@@ -1049,11 +1057,21 @@ int eml_onnx_load_bytes(const uint8_t *p, size_t n, const char *base_dir, eml_mo
 	*out = ld.m;
 	ld.m = NULL;
 out:
-	if (mp != NULL)
-		onnx__model_proto__free_unpacked(mp, eml_pbc_allocator());
+	onnx__model_proto__free_unpacked(mp, eml_pbc_allocator());
 	map_cleanup(&ld.symbols);
 	eml_model_free(ld.m);
 	eml_wipe(&ld, sizeof(ld));
+	return rc;
+}
+
+int eml_onnx_load_bytes(const uint8_t *p, size_t n, const char *base_dir, eml_model **out)
+{
+	int rc = EML_OK;
+	Onnx__ModelProto *mp = NULL;
+	EML_ENSURE(out != NULL, EML_E_ARG);
+	EML_GUARD(unpack(p, n, &mp));
+	rc = load_proto(mp, base_dir, out);
+out:
 	return rc;
 }
 
@@ -1078,7 +1096,13 @@ int eml_onnx_load_file(const char *path, eml_model **out)
 	if (rc == EML_E_LIMIT)
 		rc = EML_E_ONNX_FILE_SIZE;
 	EML_GUARD(rc);
-	EML_GUARD(eml_onnx_load_bytes(buf, len, dir, out));
+	/* The file's bytes go as soon as they are decoded: peak memory stays near twice the
+	 * model (decoded protobuf + IR tensor bytes), not three times. */
+	Onnx__ModelProto *mp = NULL;
+	EML_GUARD(unpack(buf, len, &mp));
+	eml_free(buf);
+	buf = NULL;
+	rc = load_proto(mp, dir, out);
 out:
 	eml_free(buf);
 	return rc;

@@ -509,6 +509,24 @@ out:
 	return rc;
 }
 
+/* Elements present in the typed field that holds dtype (pb_fill_typed's mapping). */
+static size_t pb_typed_count(const Onnx__TensorProto *tp, int32_t dtype)
+{
+	switch (dtype) {
+	case EML_DT_FLOAT:
+		return tp->n_float_data;
+	case EML_DT_DOUBLE:
+		return tp->n_double_data;
+	case EML_DT_INT64:
+		return tp->n_int64_data;
+	case EML_DT_UINT64:
+	case EML_DT_UINT32:
+		return tp->n_uint64_data;
+	default:
+		return tp->n_int32_data;
+	}
+}
+
 int eml_tensor_parse_pb(const uint8_t *p, size_t n, eml_tensor_file *out)
 {
 	int rc = EML_OK;
@@ -547,6 +565,11 @@ int eml_tensor_parse_pb(const uint8_t *p, size_t n, eml_tensor_file *out)
 		size_t typed = tp->n_float_data + tp->n_int32_data + tp->n_int64_data +
 		               tp->n_double_data + tp->n_uint64_data;
 		EML_ENSURE(typed == 0, EML_E_TENSOR_FORMAT);
+	} else {
+		/* The dims are only a claim: check that the elements are really there before
+		 * allocating for them (a few bytes of dims could otherwise ask for gigabytes; found
+		 * by fuzz_pb, fuzz/regressions/pb/). */
+		EML_ENSURE(pb_typed_count(tp, t.dtype) == elems, EML_E_TENSOR_FORMAT);
 	}
 	t.data = eml_alloc(bytes != 0 ? (size_t)bytes : 1);
 	EML_ENSURE(t.data != NULL, EML_E_NOMEM);

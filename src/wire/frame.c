@@ -74,61 +74,33 @@ int eml_frame_encode(eml_buf *b, const eml_frame_limits *limits, uint8_t type, c
 	return eml_buf_error(b);
 }
 
-static int read_be(eml_cursor *c, size_t n, uint64_t *v)
-{
-	const uint8_t *p;
-	int rc = eml_cur_view(c, n, &p);
-	if (rc != EML_OK)
-		return rc;
-	uint64_t x = 0;
-	for (size_t i = 0; i < n; i++)
-		x = x << 8 | p[i];
-	*v = x;
-	return EML_OK;
-}
-
+/* Network byte order, through the common cursor and buffer (src/common/cursor.h). */
 int eml_wire_u16(eml_cursor *c, uint16_t *v)
 {
-	uint64_t x;
-	int rc = read_be(c, 2, &x);
-	if (rc == EML_OK)
-		*v = (uint16_t)x;
-	return rc;
+	return eml_cur_u16_be(c, v);
 }
 
 int eml_wire_u32(eml_cursor *c, uint32_t *v)
 {
-	uint64_t x;
-	int rc = read_be(c, 4, &x);
-	if (rc == EML_OK)
-		*v = (uint32_t)x;
-	return rc;
+	return eml_cur_u32_be(c, v);
 }
 
 int eml_wire_u64(eml_cursor *c, uint64_t *v)
 {
-	return read_be(c, 8, v);
-}
-
-static void put_be(eml_buf *b, uint64_t v, size_t n)
-{
-	uint8_t t[8];
-	for (size_t i = 0; i < n; i++)
-		t[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-	eml_buf_put(b, t, n);
+	return eml_cur_u64_be(c, v);
 }
 
 void eml_wire_put_u16(eml_buf *b, uint16_t v)
 {
-	put_be(b, v, 2);
+	eml_buf_u16_be(b, v);
 }
 
 void eml_wire_put_u32(eml_buf *b, uint32_t v)
 {
-	put_be(b, v, 4);
+	eml_buf_u32_be(b, v);
 }
 
 void eml_wire_put_u64(eml_buf *b, uint64_t v)
 {
-	put_be(b, v, 8);
+	eml_buf_u64_be(b, v);
 }

@@ -389,3 +389,8 @@ void eml_enclave_session_doc_hash(const eml_enclave_session *s, uint8_t out[32])
 {
 	memcpy(out, s->doc_hash, 32);
 }
+
+void eml_enclave_session_id(const eml_enclave_session *s, uint8_t id[EML_WIRE_SESSION_ID_LEN])
+{
+	memcpy(id, s->session_id, EML_WIRE_SESSION_ID_LEN);
+}

@@ -84,6 +84,8 @@ int eml_enclave_session_seal_response(eml_enclave_session *s, const uint8_t *pt,
                                       eml_buf *frame);
 /* SHA-256 of the attestation document served in this session (for receipts and audit). */
 void eml_enclave_session_doc_hash(const eml_enclave_session *s, uint8_t out[32]);
+/* The session id chosen in the hello (for receipts and audit). */
+void eml_enclave_session_id(const eml_enclave_session *s, uint8_t id[EML_WIRE_SESSION_ID_LEN]);
 
 /* Appends an ERROR frame carrying `code` (what the enclave sends when it refuses a frame). */
 int eml_session_error_frame(eml_buf *frame, int code);

@@ -1,7 +1,7 @@
 /*
  * Property 2 on eml_onnx_check: random valid models from supported operators, with unsupported
  * operators (made-up op types, operators of other domains, real ONNX operators we do not claim
- * such as LSTM, and any of those inside If branches) randomly injected; the reported set must be
+ * such as Loop, and any of those inside If branches) randomly injected; the reported set must be
  * exactly the injected set, with counts, and empty exactly when nothing was injected.
  */
 #include <criterion/criterion.h>

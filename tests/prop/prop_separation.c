@@ -152,12 +152,19 @@ Test(prop, decomposition_separation,
 		eml_model_free(m);
 		cases++;
 	}
-	cr_assert_geq(cases, 100);
-	cr_assert_gt(gen_cases, 50);
+	cr_assert_geq(cases, eml_prop_iters());
+	cr_assert_gt(gen_cases, cases / 2);
 	if (eml_gen_model == NULL)
 		fprintf(stderr,
 		        "note: gen_onnx generator not linked: used random IR models through "
 		        "the ONNX saver and loader instead\n");
+	/* The pooled test needs > 1 MiB of blob bytes, which the default 100 cases always give; a
+	 * reduced run (the sanitizer pass uses 10 cases) says so instead of testing too little. */
+	if (eml_prop_iters() < 100) {
+		fprintf(stderr, "note: %d cases: pooled chi-square test left to the full run\n",
+		        eml_prop_iters());
+		return;
+	}
 	double x = chi_square(pooled, pooled_n);
 	cr_assert_lt(x, chi_crit(255, 3.719), "pooled chi-square %.1f over %llu bytes", x,
 	             (unsigned long long)pooled_n);

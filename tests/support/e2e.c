@@ -402,9 +402,24 @@ int eml_e2e_start(eml_e2e *e, const eml_e2e_opts *o)
 	snprintf(a_listen, sizeof(a_listen), "unix:%s", e->host_listen);
 	snprintf(a_enclave, sizeof(a_enclave), "unix:%s", rec ? p_enclave : e->enclave_listen);
 	snprintf(a_channel, sizeof(a_channel), "unix:%s", e->channel_listen);
-	char *hargv[] = {
+	char *hargv[20] = {
 	    "eml",     "host",    "--listen", a_listen, "--enclave", a_enclave, "--enclave-channel",
 	    a_channel, "--store", e->store,   NULL};
+	int hn = 10;
+	if (o != NULL && o->audit) {
+		snprintf(e->audit_log, sizeof(e->audit_log), "%s/audit.log", e->dir);
+		hargv[hn++] = "--audit-log";
+		hargv[hn++] = e->audit_log;
+		if (o->audit_rotate_bytes != NULL) {
+			hargv[hn++] = "--audit-rotate-bytes";
+			hargv[hn++] = (char *)o->audit_rotate_bytes;
+		}
+		if (o->audit_no_fsync) {
+			hargv[hn++] = "--audit-fsync";
+			hargv[hn++] = "none";
+		}
+		hargv[hn] = NULL;
+	}
 	e->host_pid = spawn(eml_test_bin(), log, hargv, NULL, NULL, NULL);
 	if (e->host_pid < 0 || wait_socket(e->host_listen, e->host_pid) != 0 ||
 	    wait_socket(e->channel_listen, e->host_pid) != 0)

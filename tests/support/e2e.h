@@ -35,6 +35,9 @@ typedef struct eml_e2e_opts {
 	const char *extra_enclave_val;
 	const char *enclave_bin; /* another eml build for the enclave (test variants), or NULL */
 	const char *enclave_env; /* one extra "NAME=VALUE" for the enclave's environment, or NULL */
+	int audit;               /* host --audit-log DIR/audit.log (path in eml_e2e.audit_log) */
+	const char *audit_rotate_bytes; /* host --audit-rotate-bytes, or NULL */
+	int audit_no_fsync;             /* host --audit-fsync none */
 } eml_e2e_opts;
 
 typedef struct eml_e2e {
@@ -45,6 +48,7 @@ typedef struct eml_e2e {
 	char enclave_cwd[600], enclave_home[600]; /* the enclave runs here, with HOME there */
 	pid_t host_pid, enclave_pid;
 	eml_rec *rec_client, *rec_enclave, *rec_channel;
+	char audit_log[600]; /* set when opts.audit */
 } eml_e2e;
 
 /* Start everything and write a policy pinned to the simulated enclave. 0 on success. */

@@ -38,7 +38,8 @@ static eml_window_set *binary_windows(void)
 			for (size_t i = 0; i < n; i++) {
 				run = (b[i] == 0 || (b[i] >= 0x20 && b[i] < 0x7f)) ? run + 1 : 0;
 				if (run >= EML_WINDOW)
-					eml_window_set_add(bin, b + i + 1 - EML_WINDOW, EML_WINDOW, 0);
+					eml_window_set_add(bin, b + i + 1 - EML_WINDOW, EML_WINDOW,
+					                   0);
 			}
 			eml_free(b);
 		}

@@ -23,7 +23,7 @@
  * The IR is built first (the model IR of src/model/model.h), then written with eml_onnx_save,
  * which packs it with protobuf-c. Samples are accepted by ONNX Runtime (checked with
  * onnxruntime-node; see docs/ONNX.md). Injected unsupported nodes (made-up op types, other
- * domains, real ONNX ops we do not claim such as LSTM, and nodes inside If branches) have unused
+ * domains, real ONNX ops we do not claim such as Loop, and nodes inside If branches) have unused
  * outputs, so the rest of the model stays valid ONNX for the loader.
  */
 #ifndef EML_TEST_GEN_ONNX_H

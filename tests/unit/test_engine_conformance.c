@@ -157,6 +157,10 @@ static const struct {
 } k_excluded[] = {
     {"test_cast_BFLOAT16_to_FLOAT", "bfloat16 is not a supported dtype"},
     {"test_cast_FLOAT_to_BFLOAT16", "bfloat16 is not a supported dtype"},
+    {"test_castlike_BFLOAT16_to_FLOAT", "bfloat16 is not a supported dtype"},
+    {"test_castlike_FLOAT_to_BFLOAT16", "bfloat16 is not a supported dtype"},
+    {"test_castlike_FLOAT_to_STRING", "string tensors are not supported"},
+    {"test_castlike_STRING_to_FLOAT", "string tensors are not supported"},
     {"test_castlike_BFLOAT16_to_FLOAT_expanded", "bfloat16 is not a supported dtype"},
     {"test_castlike_FLOAT_to_BFLOAT16_expanded", "bfloat16 is not a supported dtype"},
     {"test_cast_FLOAT_to_STRING", "string tensors are not supported"},
@@ -165,6 +169,18 @@ static const struct {
     {"test_castlike_STRING_to_FLOAT_expanded", "string tensors are not supported"},
     {"test_identity_opt", "optional values are not supported"},
     {"test_identity_sequence", "sequence values are not supported"},
+    {"test_blackmanwindow_expanded",
+     "Range bound computed at run time from a graph input (data-dependent shape)"},
+    {"test_blackmanwindow_symmetric_expanded",
+     "Range bound computed at run time from a graph input (data-dependent shape)"},
+    {"test_hammingwindow_expanded",
+     "Range bound computed at run time from a graph input (data-dependent shape)"},
+    {"test_hammingwindow_symmetric_expanded",
+     "Range bound computed at run time from a graph input (data-dependent shape)"},
+    {"test_hannwindow_expanded",
+     "Range bound computed at run time from a graph input (data-dependent shape)"},
+    {"test_hannwindow_symmetric_expanded",
+     "Range bound computed at run time from a graph input (data-dependent shape)"},
 };
 
 static int excluded(const char *name)
@@ -227,7 +243,7 @@ Test(engine_conformance, every_node_test_of_every_claimed_op_passes, .timeout = 
 	fflush(stdout);
 	/* a drop in the count means a claimed test silently stopped being recognised */
 	if (filter == NULL)
-		cr_expect_geq(pass, 336, "only %zu node tests passed", pass);
+		cr_expect_geq(pass, 737, "only %zu node tests passed", pass);
 	cr_expect_gt(pass, 0);
 	cr_expect_eq(fail, 0, "%zu claimed node tests failed", fail);
 }

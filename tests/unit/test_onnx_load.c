@@ -968,7 +968,7 @@ Test(onnx_load, check_lists_unsupported_ops_with_counts)
 	Onnx__NodeProto a, b, c, *all[4];
 	char *ain[1] = {"Y"}, *aout[1] = {"A"}, *bout[1] = {"B"}, *cout_[1] = {"C"};
 	Onnx__NodeProto *ns[3] = {&a, &b, &c};
-	const char *ops[3] = {"LSTM", "LSTM", "FusedConv"};
+	const char *ops[3] = {"StringNormalizer", "StringNormalizer", "FusedConv"};
 	char **outs[3] = {aout, bout, cout_};
 	for (int i = 0; i < 3; i++) {
 		onnx__node_proto__init(ns[i]);
@@ -999,7 +999,7 @@ Test(onnx_load, check_lists_unsupported_ops_with_counts)
 	ASSERT_RC(eml_onnx_check(m, &l, &n), EML_OK);
 	cr_assert_eq(n, 2);
 	cr_assert_str_eq(l[0].domain, "");
-	cr_assert_str_eq(l[0].op_type, "LSTM");
+	cr_assert_str_eq(l[0].op_type, "StringNormalizer");
 	cr_assert_eq(l[0].opset, 13);
 	cr_assert_eq(l[0].count, 2);
 	cr_assert_str_eq(l[1].domain, "com.microsoft");
@@ -1068,7 +1068,8 @@ Test(onnx_support, table_covers_the_claimed_operators)
 	                         "Where"};
 	size_t n;
 	const eml_op_support *tab = eml_onnx_support_table(&n);
-	cr_assert_eq(n, (sizeof(claimed) / sizeof(claimed[0])));
+	/* The table covers at least the engine issue's operators (later issues add more). */
+	cr_assert_geq(n, (sizeof(claimed) / sizeof(claimed[0])));
 	for (size_t i = 0; i < (sizeof(claimed) / sizeof(claimed[0])); i++) {
 		for (int v = 7; v <= 18; v++) {
 			cr_assert(eml_onnx_op_supported("", claimed[i], v), "%s %d", claimed[i], v);
@@ -1079,7 +1080,7 @@ Test(onnx_support, table_covers_the_claimed_operators)
 		cr_assert_not(eml_onnx_op_supported("", claimed[i], 19));
 		cr_assert_not(eml_onnx_op_supported("com.microsoft", claimed[i], 13));
 	}
-	cr_assert_not(eml_onnx_op_supported("", "LSTM", 13));
+	cr_assert_not(eml_onnx_op_supported("", "StringNormalizer", 13));
 	cr_assert_not(eml_onnx_op_supported("", "relu", 13), "op types are case-sensitive");
 	cr_assert_not(eml_onnx_op_supported("", NULL, 13));
 	cr_assert_str_eq(tab[0].domain, "");

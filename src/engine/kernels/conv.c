@@ -11,6 +11,7 @@
  */
 #include "engine/kernels/conv.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -128,12 +129,18 @@ void eml_conv_prepare(const eml_conv_params *p, const float *W, float *packed)
 		eml_sgemm_pack_a(W + g * mg * kg, kg, 0, mg, kg, packed + g * stride);
 }
 
+static size_t dw_work_size(const eml_conv_params *p, int threads);
+
 /* Per-thread slot: im2col chunk + GEMM scratch (enough for a GEMM using all threads). */
 static size_t conv_slot(const eml_conv_params *p, int threads, size_t *col_floats)
 {
 	size_t mg = p->out_c / p->group, kg = conv_kg(p), os = prod(p->out, p->nd);
 	size_t chunk = conv_path(p) == PATH_IM2COL ? col_chunk(kg, os) : os;
-	*col_floats = conv_path(p) == PATH_IM2COL ? kg * chunk : 0;
+	size_t nr = eml_sgemm_nr();
+	/* im2col writes SGEMM's packed-B layout: header + whole panels of nr columns */
+	*col_floats = conv_path(p) == PATH_IM2COL
+	                  ? EML_SGEMM_PACKED_HDR_FLOATS + kg * ((chunk + nr - 1) / nr * nr)
+	                  : 0;
 	return align64(*col_floats * sizeof(float)) +
 	       align64(eml_sgemm_work_size(mg, chunk, kg, threads));
 }
@@ -143,7 +150,7 @@ size_t eml_conv_work_size_prepacked(const eml_conv_params *p, int threads)
 	if (threads < 1)
 		threads = 1;
 	if (conv_path(p) == PATH_DEPTHWISE)
-		return 64;
+		return dw_work_size(p, threads);
 	size_t colf;
 	return 64 + (size_t)threads * conv_slot(p, threads, &colf);
 }
@@ -151,14 +158,51 @@ size_t eml_conv_work_size_prepacked(const eml_conv_params *p, int threads)
 size_t eml_conv_work_size(const eml_conv_params *p, int threads)
 {
 	if (conv_path(p) == PATH_DEPTHWISE)
-		return 64;
+		return dw_work_size(p, threads);
 	return eml_conv_work_size_prepacked(p, threads) + eml_conv_packed_size(p);
 }
 
 /* ---- im2col (N-D; the last spatial dim is the inner loop) ---- */
 
-/* Fill col (kg x cn, row stride cn) with the input patches for output positions [c0, c0+cn). */
-static void im2col(const eml_conv_params *p, const float *x, size_t c0, size_t cn, float *col)
+/* Column j of row r goes to dst[(j / nr) * ps + r * nr + j % nr]: SGEMM's packed-B panels (nr
+ * columns each, ps = K * nr floats apart), so that the GEMM needs no packing pass of its own. */
+static void put_zero(float *dst, size_t nr, size_t ps, size_t j, size_t len)
+{
+	/* nr is a power of two (SGEMM panel widths): masks, not divisions */
+	while (len) {
+		size_t off = j & (nr - 1), seg = min_sz(len, nr - off);
+		float *d = dst + (j >> __builtin_ctzl(nr)) * ps + off;
+		memset(d, 0, seg * sizeof(float));
+		j += seg;
+		len -= seg;
+	}
+}
+
+static void put_copy(float *dst, size_t nr, size_t ps, size_t j, const float *src, size_t s,
+                     size_t len)
+{
+	while (len) {
+		size_t off = j & (nr - 1), seg = min_sz(len, nr - off);
+		float *d = dst + (j >> __builtin_ctzl(nr)) * ps + off;
+		if (s == 1 && seg == 32)
+			memcpy(d, src, 32 * sizeof(float)); /* constant size: inlined moves */
+		else if (s == 1 && seg == 16)
+			memcpy(d, src, 16 * sizeof(float));
+		else if (s == 1)
+			memcpy(d, src, seg * sizeof(float)); /* -O2 leaves a copy loop scalar */
+		else
+			for (size_t i = 0; i < seg; i++)
+				d[i] = src[i * s];
+		src += seg * s;
+		j += seg;
+		len -= seg;
+	}
+}
+
+/* Fill the packed panels (see put_zero) with the input patches (kg rows) for output positions
+ * [c0, c0+cn). */
+static void im2col(const eml_conv_params *p, const float *x, size_t c0, size_t cn, float *col,
+                   size_t nr, size_t ps)
 {
 	const int nd = p->nd, last = nd - 1;
 	const size_t cg = p->in_c / p->group;
@@ -173,7 +217,7 @@ static void im2col(const eml_conv_params *p, const float *x, size_t c0, size_t c
 			kr /= p->kernel[d];
 		}
 		const float *xc = x + ci * is;
-		float *dst = col + r * cn;
+		float *dst = col + r * nr;
 		/* output coordinates of c0 */
 		size_t o[EML_CONV_MAX_ND], t = c0;
 		for (int d = nd - 1; d >= 0; d--) {
@@ -196,35 +240,33 @@ static void im2col(const eml_conv_params *p, const float *x, size_t c0, size_t c
 				}
 				off = off * p->in[d] + (size_t)id;
 			}
-			float *dr = dst + done;
 			if (!valid) {
-				memset(dr, 0, run * sizeof(float));
+				put_zero(dst, nr, ps, done, run);
 			} else {
 				const float *xr = xc + off * iw_n;
 				long long base = (long long)(k[last] * dw) - (long long)pw;
 				/* iw = (o + j)*sw + base is inside [0, iw_n) for j in [lo, hi): zero
-				 * the rest, copy the middle (memcpy when sw == 1). */
+				 * the rest, copy the middle. */
 				long long s = (long long)sw, o0 = (long long)o[last];
 				long long first = o0 * s + base;
-				long long lo = first >= 0 ? 0 : (-first + s - 1) / s;
 				long long lim = (long long)iw_n - first; /* j*s < lim */
-				long long hi = lim <= 0 ? 0 : (lim + s - 1) / s;
+				long long lo, hi;
+				if (s == 1) { /* no divisions on the common path */
+					lo = first >= 0 ? 0 : -first;
+					hi = lim <= 0 ? 0 : lim;
+				} else {
+					lo = first >= 0 ? 0 : (-first + s - 1) / s;
+					hi = lim <= 0 ? 0 : (lim + s - 1) / s;
+				}
 				if (hi > (long long)run)
 					hi = (long long)run;
 				if (lo > hi)
 					lo = hi;
-				for (long long j = 0; j < lo; j++)
-					dr[j] = 0.0f;
-				if (sw == 1) {
-					if (hi > lo)
-						memcpy(dr + lo, xr + first + lo,
-						       (size_t)(hi - lo) * sizeof(float));
-				} else {
-					for (long long j = lo; j < hi; j++)
-						dr[j] = xr[first + j * s];
-				}
-				for (long long j = hi; j < (long long)run; j++)
-					dr[j] = 0.0f;
+				put_zero(dst, nr, ps, done, (size_t)lo);
+				if (hi > lo)
+					put_copy(dst, nr, ps, done + (size_t)lo,
+					         xr + first + lo * s, sw, (size_t)(hi - lo));
+				put_zero(dst, nr, ps, done + (size_t)hi, run - (size_t)hi);
 			}
 			done += run;
 			o[last] += run;
@@ -257,7 +299,55 @@ typedef struct dw_job {
 	float *y;
 	eml_dw_geom g;
 	eml_dw_row_fn row; /* SIMD row kernel, or NULL for the portable loop */
+	float *pad;        /* per-thread zero-padded plane (dw_pad_geom), or NULL */
+	size_t pad_rows, pad_cols, pad_stride;
 } dw_job;
+
+/* Zero-padded copy of one input plane, big enough that every tap of every 16-lane block reads
+ * inside it: the SIMD rows then take their interior path everywhere (no per-tap edge masks).
+ * Returns the floats per thread, 0 when not worth it (planes over DW_PAD_MAX_FLOATS). */
+#define DW_PAD_MAX_FLOATS ((size_t)1 << 22)
+static size_t dw_pad_geom(const eml_dw_geom *g, size_t *rows, size_t *cols)
+{
+	size_t r = (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+	size_t c = (g->ow + 15) / 16 * 16 * g->sw + (g->kw - 1) * g->dw + 32;
+	if (r < g->ph + g->ih)
+		r = g->ph + g->ih;
+	if (c < g->pw + g->iw)
+		c = g->pw + g->iw;
+	c = (c + 15) / 16 * 16;
+	*rows = r;
+	*cols = c;
+	if (g->sw > 2 || r > DW_PAD_MAX_FLOATS / c)
+		return 0;
+	return r * c;
+}
+
+static void dw_geom(const eml_conv_params *p, eml_dw_geom *g)
+{
+	if (p->nd == 2) {
+		g->ih = p->in[0], g->iw = p->in[1], g->oh = p->out[0], g->ow = p->out[1];
+		g->kh = p->kernel[0], g->kw = p->kernel[1], g->sh = p->stride[0],
+		g->sw = p->stride[1];
+		g->dh = p->dilation[0], g->dw = p->dilation[1], g->ph = p->pad_begin[0];
+		g->pw = p->pad_begin[1];
+	} else {
+		g->ih = 1, g->iw = p->in[0], g->oh = 1, g->ow = p->out[0];
+		g->kh = 1, g->kw = p->kernel[0], g->sh = 1, g->sw = p->stride[0];
+		g->dh = 1, g->dw = p->dilation[0], g->ph = 0, g->pw = p->pad_begin[0];
+	}
+}
+
+static size_t dw_work_size(const eml_conv_params *p, int threads)
+{
+	eml_dw_geom g;
+	size_t r, c;
+	dw_geom(p, &g);
+	size_t f = dw_pad_geom(&g, &r, &c);
+	if (threads < 1)
+		threads = 1;
+	return 64 + (f ? (size_t)threads * align64(f * sizeof(float)) : 0);
+}
 
 /* Portable row: accumulate tap by tap over the valid output range of each tap. */
 static void dw_row_portable(const eml_dw_geom *g, const float *x, const float *w, float b,
@@ -292,7 +382,6 @@ static void dw_row_portable(const eml_dw_geom *g, const float *x, const float *w
 
 static void dw_task(void *ctx, size_t task, int thread)
 {
-	(void)thread;
 	const dw_job *j = ctx;
 	const eml_conv_params *p = j->p;
 	const eml_dw_geom *g = &j->g;
@@ -302,34 +391,49 @@ static void dw_task(void *ctx, size_t task, int thread)
 	const float *w = j->w + m * g->kh * g->kw;
 	float *y = j->y + (n * p->out_c + m) * g->oh * g->ow;
 	float b = j->bias ? j->bias[m] : 0.0f;
+	eml_dw_geom gp;
+	if (j->pad) {
+		float *buf = j->pad + (size_t)thread * j->pad_stride;
+		size_t rows = j->pad_rows, cols = j->pad_cols;
+		memset(buf, 0, g->ph * cols * sizeof(float));
+		for (size_t r = 0; r < g->ih; r++) {
+			float *d = buf + (g->ph + r) * cols;
+			memset(d, 0, g->pw * sizeof(float));
+			memcpy(d + g->pw, x + r * g->iw, g->iw * sizeof(float));
+			memset(d + g->pw + g->iw, 0, (cols - g->pw - g->iw) * sizeof(float));
+		}
+		memset(buf + (g->ph + g->ih) * cols, 0,
+		       (rows - g->ph - g->ih) * cols * sizeof(float));
+		gp = *g;
+		gp.ih = rows, gp.iw = cols, gp.ph = 0, gp.pw = 0;
+		g = &gp;
+		x = buf;
+	}
 	for (size_t oh = 0; oh < g->oh; oh++) {
 		if (j->row)
 			j->row(g, x, w, b, oh, y + oh * g->ow);
 		else
 			dw_row_portable(g, x, w, b, oh, y + oh * g->ow);
+		/* while the row is still in L1 */
+		eml_act_apply(y + oh * g->ow, g->ow, p->act, p->act_a, p->act_b);
 	}
-	eml_act_apply(y, g->oh * g->ow, p->act, p->act_a, p->act_b);
 }
 
 static void conv_depthwise(eml_threadpool *pool, const eml_conv_params *p, const float *X,
-                           const float *W, const float *bias, float *Y)
+                           const float *W, const float *bias, float *Y, void *work)
 {
 	dw_job j = {.p = p, .x = X, .w = W, .bias = bias, .y = Y};
 	eml_dw_geom *g = &j.g;
-	if (p->nd == 2) {
-		g->ih = p->in[0], g->iw = p->in[1], g->oh = p->out[0], g->ow = p->out[1];
-		g->kh = p->kernel[0], g->kw = p->kernel[1], g->sh = p->stride[0],
-		g->sw = p->stride[1];
-		g->dh = p->dilation[0], g->dw = p->dilation[1], g->ph = p->pad_begin[0];
-		g->pw = p->pad_begin[1];
-	} else {
-		g->ih = 1, g->iw = p->in[0], g->oh = 1, g->ow = p->out[0];
-		g->kh = 1, g->kw = p->kernel[0], g->sh = 1, g->sw = p->stride[0];
-		g->dh = 1, g->dw = p->dilation[0], g->ph = 0, g->pw = p->pad_begin[0];
-	}
+	dw_geom(p, g);
 	/* The SIMD rows use 32-bit gather indices and lane arithmetic. */
-	if (g->iw * g->sw + g->kw * g->dw + g->pw < ((size_t)1 << 30))
+	if (g->iw * g->sw + g->kw * g->dw + g->pw < ((size_t)1 << 30)) {
 		j.row = dw_row_simd();
+		size_t f = dw_pad_geom(g, &j.pad_rows, &j.pad_cols);
+		if (j.row && f && work && j.pad_cols < ((size_t)1 << 30)) {
+			j.pad = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+			j.pad_stride = align64(f * sizeof(float)) / sizeof(float);
+		}
+	}
 	eml_threadpool_run(pool, p->batch * p->out_c, dw_task, &j);
 }
 
@@ -341,7 +445,7 @@ typedef struct conv_job {
 	float *y;
 	unsigned char *slots;
 	size_t slot_bytes, col_floats;
-	size_t mg, cg, kg, is, os, chunk, nchunks, pa_stride;
+	size_t mg, cg, kg, is, os, chunk, nchunks, pa_stride, nr;
 	int path;
 	eml_threadpool
 	    *gemm_pool; /* pool for the GEMM inside a task (NULL when tasks run in parallel) */
@@ -370,9 +474,15 @@ static void conv_task(void *ctx, size_t task, int thread)
 		return;
 	}
 	size_t c0 = chunk_i * j->chunk, cn = min_sz(j->chunk, j->os - c0);
-	im2col(p, x, c0, cn, col);
-	eml_sgemm_packed_a(j->gemm_pool, j->mg, cn, j->kg, pa, col, cn, 0, y + c0, j->os, &ep,
-	                   gwork);
+	size_t nr = j->nr, ps = j->kg * nr, tail = cn % nr;
+	float *panels = col + EML_SGEMM_PACKED_HDR_FLOATS;
+	eml_sgemm_packed_b_header(j->kg, cn, col);
+	im2col(p, x, c0, cn, panels, nr, ps);
+	if (tail) /* columns past cn in the last panel */
+		for (size_t r = 0; r < j->kg; r++)
+			memset(panels + (cn / nr) * ps + r * nr + tail, 0,
+			       (nr - tail) * sizeof(float));
+	eml_sgemm_packed_ab(j->gemm_pool, j->mg, cn, j->kg, pa, col, y + c0, j->os, &ep, gwork);
 }
 
 void eml_conv(eml_threadpool *pool, const eml_conv_params *p, const float *X, const float *W,
@@ -382,7 +492,7 @@ void eml_conv(eml_threadpool *pool, const eml_conv_params *p, const float *X, co
 	if (p->batch == 0 || p->out_c == 0 || prod(p->out, p->nd) == 0)
 		return;
 	if (path == PATH_DEPTHWISE) {
-		conv_depthwise(pool, p, X, packed_w ? packed_w : W, bias, Y);
+		conv_depthwise(pool, p, X, packed_w ? packed_w : W, bias, Y, work);
 		return;
 	}
 	int threads = eml_threadpool_threads(pool);
@@ -403,6 +513,8 @@ void eml_conv(eml_threadpool *pool, const eml_conv_params *p, const float *X, co
 	j.chunk = path == PATH_IM2COL ? col_chunk(j.kg, j.os) : j.os;
 	j.nchunks = (j.os + j.chunk - 1) / j.chunk;
 	j.pa_stride = align64(eml_sgemm_packed_a_size(j.mg, j.kg)) / sizeof(float);
+	j.nr = eml_sgemm_nr();
+	assert(j.nr && (j.nr & (j.nr - 1)) == 0); /* put_zero/put_copy index with masks */
 	size_t tasks = p->batch * p->group * j.nchunks;
 	if (threads > 1 && tasks >= (size_t)threads * 2) {
 		j.gemm_pool = NULL;
@@ -470,6 +582,44 @@ static void col2im_task(void *ctx, size_t m, int thread)
 	const eml_conv_params *p = j->p;
 	const int nd = p->nd;
 	float *y = j->y + m * j->os;
+	if (nd == 2) {
+		/* 2-D: whole input-row runs, the valid column range computed once per tap */
+		const size_t ih_n = p->in[0], iw_n = p->in[1], oh_n = p->out[0], ow_n = p->out[1];
+		const size_t kw_n = p->kernel[1];
+		const long long sw = (long long)p->stride[1];
+		for (size_t kr0 = 0; kr0 < j->kp; kr0++) {
+			size_t kh = kr0 / kw_n, kw = kr0 % kw_n;
+			const float *src = j->col + (m * j->kp + kr0) * j->cn;
+			long long base =
+			    (long long)(kw * p->dilation[1]) - (long long)p->pad_begin[1];
+			/* 0 <= iw*sw + base < ow_n for iw in [lo, hi) */
+			long long lo = base >= 0 ? 0 : (-base + sw - 1) / sw;
+			long long lim = (long long)ow_n - base;
+			long long hi = lim <= 0 ? 0 : (lim + sw - 1) / sw;
+			if (hi > (long long)iw_n)
+				hi = (long long)iw_n;
+			size_t c = 0, ih = j->c0 / iw_n, iw = j->c0 % iw_n;
+			while (c < j->cn && ih < ih_n) {
+				size_t run = min_sz(iw_n - iw, j->cn - c);
+				long long oh =
+				    (long long)(ih * p->stride[0] + kh * p->dilation[0]) -
+				    (long long)p->pad_begin[0];
+				if (oh >= 0 && oh < (long long)oh_n) {
+					float *yr = y + (size_t)oh * ow_n;
+					long long a = (long long)iw > lo ? (long long)iw : lo;
+					long long b =
+					    (long long)(iw + run) < hi ? (long long)(iw + run) : hi;
+					const float *sr = src + c - iw;
+					for (long long x = a; x < b; x++)
+						yr[x * sw + base] += sr[x];
+				}
+				c += run;
+				ih++;
+				iw = 0;
+			}
+		}
+		return;
+	}
 	for (size_t kr0 = 0; kr0 < j->kp; kr0++) {
 		size_t k[EML_CONV_MAX_ND], kr = kr0;
 		for (int d = nd - 1; d >= 0; d--) {

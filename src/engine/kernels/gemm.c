@@ -29,6 +29,7 @@
 
 #define PACKED_MAGIC 0x424c4d45u /* "EMLB" */
 #define PACKED_HDR_FLOATS 16     /* 64 bytes: keeps the panels 64-byte aligned */
+_Static_assert(PACKED_HDR_FLOATS == EML_SGEMM_PACKED_HDR_FLOATS, "packed header size");
 
 typedef struct gemm_isa {
 	const char *name;
@@ -216,57 +217,12 @@ static size_t min_sz(size_t a, size_t b)
 
 /* ---- activations ---- */
 
-static float act_scalar(float x, int act, float a, float b)
-{
-	switch (act) {
-	case EML_ACT_RELU:
-		return x < 0.0f ? 0.0f : x; /* NaN stays NaN, as max(x, 0) in ONNX's reference */
-	case EML_ACT_CLIP:
-		return x < a ? a : (x > b ? b : x);
-	case EML_ACT_HARDSIGMOID: {
-		float v = a * x + b;
-		return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-	}
-	case EML_ACT_HARDSWISH: {
-		float v = x / 6.0f + 0.5f;
-		v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-		return x * v;
-	}
-	case EML_ACT_LEAKYRELU:
-		return x >= 0.0f ? x : a * x;
-	default:
-		return x;
-	}
-}
-
+/* Vectorized per ISA in vmath (one pass, no per-element switch). -0.0f is an exact identity bias. */
 void eml_act_apply(float *x, size_t n, int act, float a, float b)
 {
-	switch (act) {
-	case EML_ACT_NONE:
+	if (act == EML_ACT_NONE)
 		return;
-	case EML_ACT_SIGMOID:
-		eml_vsigmoid(x, x, n);
-		return;
-	case EML_ACT_TANH:
-		eml_vtanh(x, x, n);
-		return;
-	case EML_ACT_RELU:
-		for (size_t i = 0; i < n; i++)
-			x[i] = x[i] < 0.0f ? 0.0f : x[i];
-		return;
-	case EML_ACT_CLIP:
-		/* Written as compare-selects so that NaN stays NaN like ONNX Clip's reference. */
-		for (size_t i = 0; i < n; i++) {
-			float v = x[i];
-			v = v < a ? a : v;
-			x[i] = v > b ? b : v;
-		}
-		return;
-	default:
-		for (size_t i = 0; i < n; i++)
-			x[i] = act_scalar(x[i], act, a, b);
-		return;
-	}
+	eml_vbias_act(x, n, -0.0f, act, a, b);
 }
 
 /* Bias and activation on an m x n tile of C at (m0, n0). */
@@ -276,12 +232,10 @@ static void epilogue_tile(const eml_epilogue *ep, float *c, size_t ldc, size_t m
 	for (size_t i = 0; i < m; i++) {
 		float *ci = c + i * ldc;
 		switch (ep->bias_kind) {
-		case EML_BIAS_ROW: {
-			float bv = ep->bias[m0 + i];
-			for (size_t j = 0; j < n; j++)
-				ci[j] += bv;
-			break;
-		}
+		case EML_BIAS_ROW:
+			/* bias and activation in one pass */
+			eml_vbias_act(ci, n, ep->bias[m0 + i], ep->act, ep->act_a, ep->act_b);
+			continue;
 		case EML_BIAS_COL: {
 			const float *bv = ep->bias + n0;
 			for (size_t j = 0; j < n; j++)
@@ -417,6 +371,18 @@ size_t eml_sgemm_packed_b_size(size_t K, size_t N)
 {
 	const gemm_isa *isa = isa_get();
 	return (PACKED_HDR_FLOATS + round_up(N, (size_t)isa->nr) * K) * sizeof(float);
+}
+
+size_t eml_sgemm_nr(void)
+{
+	return (size_t)isa_get()->nr;
+}
+
+void eml_sgemm_packed_b_header(size_t K, size_t N, float *packed)
+{
+	uint64_t hdr[4] = {PACKED_MAGIC, (uint64_t)isa_get()->nr, K, N};
+	memset(packed, 0, PACKED_HDR_FLOATS * sizeof(float));
+	memcpy(packed, hdr, sizeof(hdr));
 }
 
 void eml_sgemm_pack_b(const float *B, size_t ldb, int trans_b, size_t K, size_t N, float *packed)
@@ -745,5 +711,13 @@ void eml_sgemm_packed_a(eml_threadpool *pool, size_t M, size_t N, size_t K, cons
                         const eml_epilogue *ep, void *work)
 {
 	sgemm_impl(pool, M, N, K, 1.0f, NULL, 0, 0, packed_a, B, ldb, trans_b, NULL, C, ldc, ep,
+	           work);
+}
+
+void eml_sgemm_packed_ab(eml_threadpool *pool, size_t M, size_t N, size_t K, const float *packed_a,
+                         const float *packed_b, float *C, size_t ldc, const eml_epilogue *ep,
+                         void *work)
+{
+	sgemm_impl(pool, M, N, K, 1.0f, NULL, 0, 0, packed_a, NULL, 0, 0, packed_b, C, ldc, ep,
 	           work);
 }

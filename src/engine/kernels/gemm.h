@@ -76,6 +76,19 @@ void eml_sgemm_packed_a(eml_threadpool *pool, size_t M, size_t N, size_t K, cons
                         const float *B, size_t ldb, int trans_b, float *C, size_t ldc,
                         const eml_epilogue *ep, void *work);
 
+/*
+ * Both operands pre-packed (alpha 1). packed_b may also be written directly in the packed-B
+ * layout by the caller (Conv's im2col does, saving a pass): eml_sgemm_packed_b_header, then
+ * panels of eml_sgemm_nr() columns, each K x NR k-major (b[k*NR + j]), panel p at
+ * PACKED_HDR + p*K*NR floats (16-float header), columns past N zero.
+ */
+#define EML_SGEMM_PACKED_HDR_FLOATS 16
+size_t eml_sgemm_nr(void);
+void eml_sgemm_packed_b_header(size_t K, size_t N, float *packed);
+void eml_sgemm_packed_ab(eml_threadpool *pool, size_t M, size_t N, size_t K, const float *packed_a,
+                         const float *packed_b, float *C, size_t ldc, const eml_epilogue *ep,
+                         void *work);
+
 /* Apply an activation in place to n floats (used by fused epilogues elsewhere). */
 void eml_act_apply(float *x, size_t n, int act, float a, float b);
 

@@ -17,19 +17,20 @@ typedef void (*vm_fn)(float *, const float *, size_t);
 
 typedef struct vm_isa {
 	vm_fn exp, sigmoid, tanh, erf;
+	void (*bias_act)(float *, size_t, float, int, float, float);
 } vm_isa;
 
 static const vm_isa vm_generic = {eml_vexp_generic, eml_vsigmoid_generic, eml_vtanh_generic,
-                                  eml_verf_generic};
+                                  eml_verf_generic, eml_vbias_act_generic};
 
 static const vm_isa *vm_detect(void)
 {
 	const vm_isa *c = &vm_generic;
 #if defined(__x86_64__)
 	static const vm_isa vm_avx2 = {eml_vexp_avx2, eml_vsigmoid_avx2, eml_vtanh_avx2,
-	                               eml_verf_avx2};
+	                               eml_verf_avx2, eml_vbias_act_avx2};
 	static const vm_isa vm_avx512 = {eml_vexp_avx512, eml_vsigmoid_avx512, eml_vtanh_avx512,
-	                                 eml_verf_avx512};
+	                                 eml_verf_avx512, eml_vbias_act_avx512};
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
 		c = &vm_avx512;
@@ -69,4 +70,9 @@ void eml_vtanh(float *y, const float *x, size_t n)
 void eml_verf(float *y, const float *x, size_t n)
 {
 	vm_get()->erf(y, x, n);
+}
+
+void eml_vbias_act(float *x, size_t n, float bias, int act, float a, float b)
+{
+	vm_get()->bias_act(x, n, bias, act, a, b);
 }

@@ -13,5 +13,7 @@ void eml_vexp(float *y, const float *x, size_t n);
 void eml_vsigmoid(float *y, const float *x, size_t n);
 void eml_vtanh(float *y, const float *x, size_t n);
 void eml_verf(float *y, const float *x, size_t n);
+/* In place: x[i] = act(x[i] + bias), act an enum eml_act (kernels/gemm.h) with its a, b. */
+void eml_vbias_act(float *x, size_t n, float bias, int act, float a, float b);
 
 #endif

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "engine/kernels/gemm.h" /* enum eml_act */
+
 #define VM_CAT2(a, b) a##b
 #define VM_CAT(a, b) VM_CAT2(a, b)
 #define VM_FN(name) VM_CAT(name, VMATH_SUFFIX)
@@ -146,3 +148,106 @@ VM_ARRAY(eml_vexp_, vm_exp)
 VM_ARRAY(eml_vsigmoid_, vm_sigmoid)
 VM_ARRAY(eml_vtanh_, vm_tanh)
 VM_ARRAY(eml_verf_, vm_erf)
+
+/* ---- activations (enum eml_act) with an optional scalar bias added first, in one pass ---- */
+
+static inline vf vm_relu(vf v, vf a, vf b)
+{
+	(void)a, (void)b;
+	return vm_sel(v < vm_splat(0.0f), vm_splat(0.0f), v); /* NaN stays NaN */
+}
+
+static inline vf vm_clip(vf v, vf a, vf b)
+{
+	v = vm_sel(v < a, a, v);
+	return vm_sel(v > b, b, v);
+}
+
+static inline vf vm_hsig(vf v, vf a, vf b)
+{
+	vf t = a * v + b;
+	t = vm_sel(t < vm_splat(0.0f), vm_splat(0.0f), t);
+	return vm_sel(t > vm_splat(1.0f), vm_splat(1.0f), t);
+}
+
+static inline vf vm_hswish(vf v, vf a, vf b)
+{
+	(void)a, (void)b;
+	vf t = v * vm_splat(1.0f / 6.0f) + vm_splat(0.5f);
+	t = vm_sel(t < vm_splat(0.0f), vm_splat(0.0f), t);
+	t = vm_sel(t > vm_splat(1.0f), vm_splat(1.0f), t);
+	return v * t;
+}
+
+static inline vf vm_leaky(vf v, vf a, vf b)
+{
+	(void)b;
+	return vm_sel(v >= vm_splat(0.0f), v, a * v);
+}
+
+static inline vf vm_sig3(vf v, vf a, vf b)
+{
+	(void)a, (void)b;
+	return vm_sigmoid(v);
+}
+
+static inline vf vm_tanh3(vf v, vf a, vf b)
+{
+	(void)a, (void)b;
+	return vm_tanh(v);
+}
+
+static inline vf vm_none(vf v, vf a, vf b)
+{
+	(void)a, (void)b;
+	return v;
+}
+
+/* x[i] = op(x[i] + bias); bias -0.0f is an exact identity (x + -0 == x, also for x == -0). */
+#define VM_ACT_LOOP(op)                                                                            \
+	do {                                                                                       \
+		size_t i = 0;                                                                      \
+		for (; i + VMATH_W <= n; i += VMATH_W) {                                           \
+			vf v;                                                                      \
+			memcpy(&v, x + i, sizeof(v));                                              \
+			v = op(v + vb0, va, vbb);                                                  \
+			memcpy(x + i, &v, sizeof(v));                                              \
+		}                                                                                  \
+		if (i < n) {                                                                       \
+			vf v = vm_splat(0.0f);                                                     \
+			memcpy(&v, x + i, (n - i) * sizeof(float));                                \
+			v = op(v + vb0, va, vbb);                                                  \
+			memcpy(x + i, &v, (n - i) * sizeof(float));                                \
+		}                                                                                  \
+	} while (0)
+
+void VM_FN(eml_vbias_act_)(float *x, size_t n, float bias, int act, float a, float b)
+{
+	const vf vb0 = vm_splat(bias), va = vm_splat(a), vbb = vm_splat(b);
+	switch (act) {
+	case EML_ACT_RELU:
+		VM_ACT_LOOP(vm_relu);
+		break;
+	case EML_ACT_CLIP:
+		VM_ACT_LOOP(vm_clip);
+		break;
+	case EML_ACT_SIGMOID:
+		VM_ACT_LOOP(vm_sig3);
+		break;
+	case EML_ACT_HARDSIGMOID:
+		VM_ACT_LOOP(vm_hsig);
+		break;
+	case EML_ACT_HARDSWISH:
+		VM_ACT_LOOP(vm_hswish);
+		break;
+	case EML_ACT_LEAKYRELU:
+		VM_ACT_LOOP(vm_leaky);
+		break;
+	case EML_ACT_TANH:
+		VM_ACT_LOOP(vm_tanh3);
+		break;
+	default:
+		VM_ACT_LOOP(vm_none);
+		break;
+	}
+}

@@ -8,7 +8,8 @@
 	void eml_vexp_##sfx(float *y, const float *x, size_t n);                                   \
 	void eml_vsigmoid_##sfx(float *y, const float *x, size_t n);                               \
 	void eml_vtanh_##sfx(float *y, const float *x, size_t n);                                  \
-	void eml_verf_##sfx(float *y, const float *x, size_t n);
+	void eml_verf_##sfx(float *y, const float *x, size_t n);                                   \
+	void eml_vbias_act_##sfx(float *x, size_t n, float bias, int act, float a, float b);
 
 VMATH_DECL(generic)
 VMATH_DECL(avx2)

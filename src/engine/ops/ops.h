@@ -37,5 +37,21 @@ extern const eml_op_def eml_op_conv, eml_op_conv_transpose, eml_op_batchnorm;
 extern const eml_op_def eml_op_maxpool, eml_op_avgpool, eml_op_gap;
 extern const eml_op_def eml_op_reduce, eml_op_softmax;
 extern const eml_op_def eml_op_resize;
+/* issue 9 */
+extern const eml_op_def eml_op_unary2, eml_op_binary2, eml_op_sum, eml_op_mean;
+extern const eml_op_def eml_op_reduce2, eml_op_logsoftmax;
+extern const eml_op_def eml_op_cumsum, eml_op_tile, eml_op_range, eml_op_trilu, eml_op_d2s,
+    eml_op_gather_elements, eml_op_gather_nd, eml_op_scatter_elements, eml_op_scatter_nd,
+    eml_op_topk, eml_op_nonzero, eml_op_gmp, eml_op_instancenorm, eml_op_layernorm;
+extern const eml_op_def eml_op_einsum;
+extern const eml_op_def eml_op_rnn;
+extern const eml_op_def eml_op_qlinear, eml_op_dynquant, eml_op_qmatmul, eml_op_qconv;
+extern const eml_op_def eml_op_bitshift, eml_op_castlike, eml_op_hardmax, eml_op_eyelike,
+    eml_op_onehot, eml_op_compress, eml_op_revseq, eml_op_mvn, eml_op_lrn;
+extern const eml_op_def eml_op_det, eml_op_nms;
+extern const eml_op_def eml_op_unique;
+extern const eml_op_def eml_op_gridsample;
+extern const eml_op_def eml_op_roialign;
+extern const eml_op_def eml_op_maxunpool;
 
 #endif
