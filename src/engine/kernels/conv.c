@@ -416,6 +416,8 @@ static void dw_task(void *ctx, size_t task, int thread)
 			dw_row_portable(g, x, w, b, oh, y + oh * g->ow);
 		/* while the row is still in L1 */
 		eml_act_apply(y + oh * g->ow, g->ow, p->act, p->act_a, p->act_b);
+		if (p->post)
+			eml_affine_apply(y + oh * g->ow, g->ow, p->post_s, p->post_t);
 	}
 }
 
@@ -466,7 +468,10 @@ static void conv_task(void *ctx, size_t task, int thread)
 	                   .bias = j->bias ? j->bias + g * j->mg : NULL,
 	                   .act = p->act,
 	                   .act_a = p->act_a,
-	                   .act_b = p->act_b};
+	                   .act_b = p->act_b,
+	                   .post = p->post,
+	                   .post_s = p->post_s,
+	                   .post_t = p->post_t};
 	const float *pa = j->packed + g * j->pa_stride;
 	if (j->path == PATH_POINTWISE) {
 		eml_sgemm_packed_a(j->gemm_pool, j->mg, j->os, j->kg, pa, x, j->is, 0, y, j->os,
@@ -667,6 +672,8 @@ static void act_task(void *ctx, size_t plane, int thread)
 	(void)thread;
 	const act_job *j = ctx;
 	eml_act_apply(j->y + plane * j->os, j->os, j->p->act, j->p->act_a, j->p->act_b);
+	if (j->p->post)
+		eml_affine_apply(j->y + plane * j->os, j->os, j->p->post_s, j->p->post_t);
 }
 
 void eml_convt(eml_threadpool *pool, const eml_conv_params *p, const float *X, const float *W,
@@ -711,7 +718,7 @@ void eml_convt(eml_threadpool *pool, const eml_conv_params *p, const float *X, c
 				eml_threadpool_run(pool, mg, col2im_task, &cj);
 			}
 		}
-	if (p->act != EML_ACT_NONE) {
+	if (p->act != EML_ACT_NONE || p->post) {
 		act_job aj = {.p = p, .y = Y, .os = os};
 		eml_threadpool_run(pool, p->batch * p->out_c, act_task, &aj);
 	}
