@@ -320,9 +320,12 @@ static int conv_fuse(eml_op_ctx *c, const eml_fuse_req *r)
 			kern *= p->kernel[i];
 		if (!s->transpose) {
 			size_t per = (p->in_c / p->group) * kern;
-			for (size_t m = 0; m < M; m++)
+			for (size_t m = 0; m < M; m++) {
+				float f = sv[t->elems == 1 ? 0 : m];
+				float *wm = w + m * per;
 				for (size_t i = 0; i < per; i++)
-					w[m * per + i] *= sv[t->elems == 1 ? 0 : m];
+					wm[i] *= f;
+			}
 		} else {
 			size_t Mg = M / p->group, Cg = p->in_c / p->group;
 			for (size_t ci = 0; ci < p->in_c; ci++)
