@@ -229,6 +229,33 @@ out:
 	return rc;
 }
 
+/* AWS credentials for the KMS client, asked of the host over the host channel (docs/KMS.md): in
+ * Nitro the enclave has no IMDS and no credentials of its own. Not secret from the host; wiped by
+ * the caller after the KMS call. */
+static int fetch_kms_creds(void *ctx, eml_kms_creds *out)
+{
+	enclave *e = ctx;
+	int rc = EML_OK, fd = -1, code = 0;
+	uint8_t type = 0, *payload = NULL;
+	uint32_t plen = 0;
+	EML_GUARD(eml_net_connect(&e->host_channel, e->cfg->io_timeout_ms, &fd));
+	EML_GUARD(eml_net_send_frame(fd, EML_FT_KMS_CREDS_FETCH, NULL, 0, e->cfg->io_timeout_ms));
+	EML_GUARD(
+	    eml_net_recv_frame(fd, &e->cfg->limits, e->cfg->io_timeout_ms, &type, &payload, &plen));
+	if (type == EML_FT_ERROR) {
+		/* The host's reason (e.g. KMS_CREDENTIALS: it was started without any). */
+		EML_GUARD(eml_msg_error_decode(payload, plen, &code));
+		EML_FAIL(code >= 800 && code <= 899 ? code : EML_E_KMS_CREDENTIALS);
+	}
+	EML_ENSURE(type == EML_FT_KMS_CREDS, EML_E_MSG_UNEXPECTED);
+	EML_GUARD(eml_kms_creds_decode(payload, plen, out));
+out:
+	eml_free(payload); /* wipes */
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static void send_error(conn *c, int code)
 {
 	eml_buf b;
@@ -329,8 +356,8 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	/* The key must be for the model the client named: the blob is fetched by the key's id. */
 	eml_engine_opts eo = {.threads = e->cfg->threads, .max_memory = e->cfg->max_memory};
 	/* A sealed topology key (docs/KMS.md) is opened by KMS for this attested enclave only. */
-	EML_GUARD(eml_kms_enclave_unseal(e->nsm, &e->nsm_lock, rq.tkey, rq.tkey_len, &unsealed,
-	                                 &unsealed_len));
+	EML_GUARD(eml_kms_enclave_unseal(e->nsm, &e->nsm_lock, rq.tkey, rq.tkey_len,
+	                                 fetch_kms_creds, e, &unsealed, &unsealed_len));
 	EML_GUARD(eml_enclave_infer(unsealed != NULL ? unsealed : rq.tkey,
 	                            unsealed != NULL ? unsealed_len : rq.tkey_len, inputs,
 	                            rq.n_inputs, fetch_blob, e, &eo, &outs, &st, &bad_input));
