@@ -592,8 +592,17 @@ int eml_enclave_run(const eml_enclave_config *cfg, const volatile sig_atomic_t *
 			so.families |= EML_SANDBOX_AF_VSOCK;
 	}
 	/* The KMS client (sealed topology keys, docs/KMS.md) reaches its endpoint over TCP. */
-	if (getenv("EML_KMS_ENDPOINT") != NULL)
-		so.families |= EML_SANDBOX_AF_INET;
+	if (getenv("EML_KMS_ENDPOINT") != NULL) {
+		/* ...or over the transport EML_KMS_VIA names (vsock to the parent's vsock-proxy). */
+		eml_addr via;
+		const char *v = getenv("EML_KMS_VIA");
+		if (v == NULL || eml_addr_parse(v, &via) != EML_OK || via.kind == EML_ADDR_TCP)
+			so.families |= EML_SANDBOX_AF_INET;
+		else if (via.kind == EML_ADDR_UNIX)
+			so.families |= EML_SANDBOX_AF_UNIX;
+		else if (via.kind == EML_ADDR_VSOCK)
+			so.families |= EML_SANDBOX_AF_VSOCK;
+	}
 	if (cfg->no_sandbox)
 		eml_log_warn("--no-sandbox: the seccomp filter is OFF; never run like this in "
 		             "production");

@@ -6,6 +6,7 @@
  * transport failures.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <netdb.h>
 #include <openssl/evp.h>
@@ -29,6 +30,8 @@
 #include "crypto/rsa.h"
 #include "kms/kms.h"
 #include "kms/sealed.h"
+#include "net/addr.h"
+#include "net/sock.h"
 
 char *eml_b64_encode(const uint8_t *in, size_t n)
 {
@@ -124,6 +127,26 @@ static int tcp_connect(const url *u, int timeout_ms)
 	return fd;
 }
 
+/* Nitro: the enclave has no IP network; its TCP stream to KMS goes over vsock to the parent's
+ * vsock-proxy (docs/KMS.md), while the URL still names the KMS host (TLS SNI, certificate name
+ * check, SigV4 Host header). `via` is any eml address (vsock:3:8000, unix:PATH, tcp:HOST:PORT). */
+static int via_connect(const char *via, int timeout_ms)
+{
+	eml_addr a;
+	int fd = -1;
+	if (eml_addr_parse(via, &a) != EML_OK || eml_net_connect(&a, timeout_ms, &fd) != EML_OK)
+		return -1;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+		close(fd);
+		return -1;
+	}
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
 /* 1 when buf holds the headers and a Content-Length body in full. */
 static int response_complete(const uint8_t *buf, size_t n)
 {
@@ -163,7 +186,8 @@ static int http_post(const eml_kms_cfg *c, const url *u, const char *req, size_t
 	eml_buf in;
 	eml_buf_init(&in, EML_KMS_MAX_RESPONSE + 8192);
 	*body = NULL;
-	int fd = tcp_connect(u, c->timeout_ms > 0 ? c->timeout_ms : 5000);
+	int to = c->timeout_ms > 0 ? c->timeout_ms : 5000;
+	int fd = c->via != NULL ? via_connect(c->via, to) : tcp_connect(u, to);
 	EML_ENSURE(fd >= 0, EML_E_KMS_HTTP);
 	if (u->tls) {
 		ctx = SSL_CTX_new(TLS_client_method());

@@ -30,6 +30,7 @@ int eml_kms_cfg_from_env(eml_kms_cfg *out)
 	out->endpoint = getenv("EML_KMS_ENDPOINT");
 	out->region = getenv("EML_KMS_REGION");
 	out->ca_file = getenv("EML_KMS_CA_FILE");
+	out->via = getenv("EML_KMS_VIA");
 	const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
 	if (ak != NULL && ak[0] != '\0' && sk != NULL && sk[0] != '\0') {
 		out->creds.access_key = ak;

@@ -21,7 +21,8 @@ int eml_kms_is_sealed(const uint8_t *p, size_t n);
 int eml_kms_sealed_model_id(const uint8_t *p, size_t n, uint8_t id[16]);
 
 /* KMS settings of the enclave from its environment: EML_KMS_ENDPOINT (required, else
- * EML_E_USAGE), EML_KMS_REGION, EML_KMS_CA_FILE, and, only if both are set, AWS_ACCESS_KEY_ID /
+ * EML_E_USAGE), EML_KMS_REGION, EML_KMS_CA_FILE, EML_KMS_VIA (where to connect instead of the
+ * endpoint's host: vsock:3:8000 in Nitro), and, only if both are set, AWS_ACCESS_KEY_ID /
  * AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (development; in Nitro the enclave's environment has
  * none and the host passes them over the host channel, kms/creds.h). Pointers refer to the
  * environment. */

@@ -23,6 +23,7 @@ typedef struct eml_kms_cfg {
 	int timeout_ms;      /* per attempt; default 5000 */
 	int max_retries;     /* on ThrottlingException / 5xx / transport errors; default 3 */
 	const char *ca_file; /* https: CA bundle; NULL = OpenSSL's default paths */
+	const char *via;     /* connect here instead of the URL's host (vsock:3:8000 in Nitro) */
 	int64_t now_s;       /* 0 = clock (tests may pin the signing time) */
 } eml_kms_cfg;
 
