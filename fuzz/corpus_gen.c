@@ -22,6 +22,7 @@
 #include "crypto/cms.h"
 #include "crypto/ed25519.h"
 #include "fuzz_kms_key.h"
+#include "kms/creds.h"
 #include "kms/kms.h"
 #include "kms/sealed.h"
 #include "common/cursor.h"
@@ -481,6 +482,18 @@ static void gen_kms(void)
 	EVP_PKEY_free(k);
 	eml_free(dk64);
 	eml_free(blob64);
+
+	eml_kms_creds *cr = eml_calloc(1, sizeof(*cr));
+	eml_buf cb;
+	eml_buf_init(&cb, 0);
+	need(cr ? EML_OK : EML_E_NOMEM, "alloc");
+	snprintf(cr->access_key, sizeof(cr->access_key), "ASIAFUZZEXAMPLE");
+	snprintf(cr->secret_key, sizeof(cr->secret_key), "fuzz/secret+key");
+	snprintf(cr->session_token, sizeof(cr->session_token), "FwoGZXIvYXdzEFUZZ==");
+	need(eml_kms_creds_encode(cr, &cb), "creds_encode");
+	put("kms", "creds", 5, 1, 0, cb.p, cb.len);
+	eml_buf_cleanup(&cb);
+	eml_free(cr);
 }
 
 int main(int argc, char **argv)

@@ -6,7 +6,9 @@
  *   0: HTTP response (status line, headers, body), then the error mapping of its body;
  *   1: CreateKey answer; 2: GenerateDataKey answer;
  *   3: Decrypt answer without Recipient; 4: Decrypt answer with Recipient (CiphertextForRecipient
- *      opened with the fixed fuzzing key of fuzz_kms_key.h).
+ *      opened with the fixed fuzzing key of fuzz_kms_key.h);
+ *   5: the KMS_CREDS payload the host hands the enclave (kms/creds.h): what decodes re-encodes to
+ *      the same bytes and holds only printable ASCII.
  *   seed corpus: fuzz/corpus/kms/ (fuzz/make-corpus), plus the shared vectors' KMS CMS blobs
  *   wrapped as Decrypt answers (run-time seeds)
  */
@@ -20,6 +22,7 @@
 #include "common/mem.h"
 #include "eml/error.h"
 #include "fuzz_kms_key.h"
+#include "kms/creds.h"
 #include "kms/kms.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -45,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	const uint8_t *p = data + 1;
 	size_t n = size - 1;
-	int mode = data[0] % 5;
+	int mode = data[0] % 6;
 	if (mode == 0) {
 		int status = -1;
 		char *body = NULL;
@@ -57,6 +60,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort(); /* an error answer never maps to success */
 		}
 		eml_free(body);
+		return 0;
+	}
+	if (mode == 5) {
+		eml_kms_creds *c = eml_alloc(sizeof(*c));
+		if (c != NULL && eml_kms_creds_decode(p, n, c) == EML_OK) {
+			eml_buf b;
+			eml_buf_init(&b, 0);
+			if (eml_kms_creds_encode(c, &b) != EML_OK || b.len != n ||
+			    memcmp(b.p, p, n) != 0)
+				abort();
+			for (const char *f = c->session_token; *f; f++)
+				if (*f < 0x21 || *f > 0x7e)
+					abort();
+			eml_buf_cleanup(&b);
+		}
+		eml_free(c);
 		return 0;
 	}
 	/* The JSON parsers take text (the HTTP layer refuses bodies with a NUL). */
