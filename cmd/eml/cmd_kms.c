@@ -22,7 +22,8 @@
 #include "kms/kms.h"
 
 static const char *usage_text =
-    "eml kms --listen 127.0.0.1:PORT (0: any) --state DIR --trust-root ROOT.pem [--tls] [--region R]\n"
+    "eml kms --listen 127.0.0.1:PORT (0: any) --state DIR --trust-root ROOT.pem [--tls] [--region "
+    "R]\n"
     "       eml kms create-key --kms-endpoint URL [--policy POLICY.json] [--region R] "
     "[--ca-file PEM]";
 
