@@ -1345,7 +1345,7 @@ void eml_plan_free(eml_plan *p)
 			eml_free(p->out_names[i]);
 	eml_free(p->out_names);
 	eml_free(p->outs);
-	eml_threadpool_free(p->pool);
+	eml_threadpool_release(p->pool);
 	eml_free(p->prof_ns);
 	eml_free(p);
 }
@@ -1404,7 +1404,7 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 		goto out;
 	/* One pool per plan (its workers are created here and joined in eml_plan_free); created
 	 * before the graph walk so operators size their scratch for it and folding can use it. */
-	EML_GUARD(eml_threadpool_new(opts != NULL ? opts->threads : 0, &p->pool));
+	EML_GUARD(eml_threadpool_acquire(opts != NULL ? opts->threads : 0, &p->pool));
 	p->threads = eml_threadpool_threads(p->pool);
 	EML_GUARD(build_graph(&b, 0, 0));
 	EML_GUARD(place(&b, opts != NULL ? opts->max_memory : 0));

@@ -18,6 +18,7 @@
 #include "engine/engine.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
@@ -30,6 +31,7 @@
 #endif
 
 #include "common/guard.h"
+#include "engine/kernels/regs.h"
 #include "common/mem.h"
 #include "eml/error.h"
 
@@ -51,6 +53,7 @@ struct eml_threadpool {
 	int caller_parked;               /* the caller waits on `done`, under mu */
 	atomic_uint_fast64_t claim;      /* run generation (low 32 bits) << 32 | next task */
 	atomic_size_t finished;          /* tasks of the current run finished */
+	atomic_int scrubbed;             /* workers that wiped their stacks (release) */
 	/* current run */
 	eml_task_fn fn;
 	void *ctx;
@@ -64,6 +67,8 @@ typedef struct worker_arg {
 
 /* Thread index of the current thread while it executes tasks (-1 outside of any run). */
 static _Thread_local int tl_thread = -1;
+/* Set by the release's scrub task on a worker: wipe the stack once back in worker_main. */
+static _Thread_local int tl_scrub;
 
 /* Claim and run tasks of run `gen` until none is left; returns when the claim word moved on. */
 static void pool_drain(eml_threadpool *p, eml_task_fn fn, void *ctx, size_t n, int thread,
@@ -155,6 +160,13 @@ static void *worker_main(void *arg)
 		if (stop)
 			break;
 		pool_drain(p, fn, ctx, n, wa.index, (uint32_t)seen);
+		if (tl_scrub) {
+			/* From this frame, so every frame the tasks used lies below the wipe. */
+			tl_scrub = 0;
+			eml_stack_scrub(EML_STACK_SCRUB_BYTES);
+			eml_clear_vector_regs();
+			atomic_fetch_add_explicit(&p->scrubbed, 1, memory_order_acq_rel);
+		}
 	}
 	/* Kernels spill weights and activations to this stack; glibc keeps the stacks of exited
 	 * threads for reuse, so wipe what the tasks used before leaving. */
@@ -194,6 +206,7 @@ int eml_threadpool_new(int threads, eml_threadpool **out)
 	atomic_init(&p->generation, 0);
 	atomic_init(&p->claim, 0);
 	atomic_init(&p->finished, 0);
+	atomic_init(&p->scrubbed, 0);
 	if (threads > 1) {
 		p->tids = eml_calloc((size_t)threads - 1, sizeof(pthread_t));
 		EML_ENSURE(p->tids != NULL, EML_E_NOMEM);
@@ -261,6 +274,79 @@ void eml_threadpool_run(eml_threadpool *p, size_t n_tasks, eml_task_fn fn, void 
 		pthread_mutex_unlock(&p->mu);
 	}
 	pthread_mutex_unlock(&p->run_mu);
+}
+
+/* Every thread of the pool (caller included) takes exactly one task: each waits until all have
+ * started, so none can claim a second. A worker then wipes its stack from worker_main, above
+ * every frame a task used (a wipe from inside the task would leave the top of the kernels'
+ * frames). The caller's thread wipes its own stack after the request (enclave.c). */
+typedef struct scrub_ctx {
+	atomic_int started;
+	int n;
+} scrub_ctx;
+
+static void scrub_task(void *ctx, size_t task, int thread)
+{
+	(void)task;
+	(void)thread;
+	scrub_ctx *s = ctx;
+	if (thread != 0)
+		tl_scrub = 1;
+	atomic_fetch_add_explicit(&s->started, 1, memory_order_acq_rel);
+	while (atomic_load_explicit(&s->started, memory_order_acquire) < s->n)
+		sched_yield();
+}
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static eml_threadpool *cache[EML_POOL_CACHE];
+
+int eml_threadpool_acquire(int threads, eml_threadpool **out)
+{
+	*out = NULL;
+	if (threads <= 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = n > 0 ? (int)n : 1;
+	}
+	if (threads > EML_POOL_MAX_THREADS)
+		threads = EML_POOL_MAX_THREADS;
+	pthread_mutex_lock(&cache_mu);
+	for (int i = 0; i < EML_POOL_CACHE; i++) {
+		if (cache[i] != NULL && cache[i]->threads == threads) {
+			*out = cache[i];
+			cache[i] = NULL;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&cache_mu);
+	if (*out != NULL)
+		return EML_OK;
+	return eml_threadpool_new(threads, out);
+}
+
+void eml_threadpool_release(eml_threadpool *p)
+{
+	if (p == NULL)
+		return;
+	if (p->nworkers > 0) {
+		scrub_ctx s = {.n = p->nworkers + 1};
+		atomic_init(&s.started, 0);
+		atomic_store_explicit(&p->scrubbed, 0, memory_order_release);
+		eml_threadpool_run(p, (size_t)s.n, scrub_task, &s);
+		/* the pool goes back to the cache only once every worker's stack is clean */
+		while (atomic_load_explicit(&p->scrubbed, memory_order_acquire) < p->nworkers)
+			sched_yield();
+	}
+	/* This thread ran tasks too; its stack is wiped by its owner after the request. */
+	eml_clear_vector_regs();
+	pthread_mutex_lock(&cache_mu);
+	for (int i = 0; i < EML_POOL_CACHE && p != NULL; i++) {
+		if (cache[i] == NULL) {
+			cache[i] = p;
+			p = NULL;
+		}
+	}
+	pthread_mutex_unlock(&cache_mu);
+	eml_threadpool_free(p); /* the cache is full */
 }
 
 void eml_threadpool_free(eml_threadpool *p)

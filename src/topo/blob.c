@@ -357,6 +357,15 @@ out:
 	return NULL;
 }
 
+/* A decryption thread: the AES key schedule and plaintext pass through its stack, and glibc keeps
+ * the stacks of exited threads for reuse, so it wipes what it used before leaving. */
+static void *dec_thread(void *arg)
+{
+	dec_range(arg);
+	eml_stack_scrub(EML_STACK_SCRUB_BYTES);
+	return NULL;
+}
+
 int eml_blob_decrypt(const eml_tkey *k, const uint8_t *blob, size_t n, uint8_t *out, size_t out_len,
                      uint32_t *bad_chunk)
 {
@@ -427,7 +436,7 @@ int eml_blob_decrypt_opts(const eml_tkey *k, const uint8_t *blob, size_t n, cons
 		dec_range(&jobs[0]);
 	} else {
 		for (int t = 1; t < threads; t++) {
-			if (pthread_create(&tids[t], NULL, dec_range, &jobs[t]) != 0)
+			if (pthread_create(&tids[t], NULL, dec_thread, &jobs[t]) != 0)
 				break;
 			started = t;
 		}
