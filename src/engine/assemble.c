@@ -47,6 +47,7 @@ struct eml_plan {
 	size_t scratch_bytes;
 	eml_threadpool *pool;
 	int threads;
+	const atomic_int *cancel; /* eml_engine_opts.cancel */
 };
 
 struct eml_build {
@@ -1336,6 +1337,7 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 	 * before the graph walk so operators size their scratch for it and folding can use it. */
 	EML_GUARD(eml_threadpool_new(opts != NULL ? opts->threads : 0, &p->pool));
 	p->threads = eml_threadpool_threads(p->pool);
+	p->cancel = opts != NULL ? opts->cancel : NULL;
 	EML_GUARD(build_graph(&b, 0, 0));
 	EML_GUARD(place(&b, opts != NULL ? opts->max_memory : 0));
 
@@ -1380,6 +1382,8 @@ static int run_range(eml_plan *p, uint32_t a, uint32_t b)
 {
 	for (uint32_t s = a; s < b; s++) {
 		eml_step *st = &p->steps[s];
+		if (p->cancel != NULL && atomic_load_explicit(p->cancel, memory_order_relaxed))
+			return EML_E_ENGINE_CANCELLED;
 		if (st->def == &k_if_begin) {
 			if_begin_state *bs = st->c.state;
 			int take = *(const uint8_t *)st->c.in[0]->data != 0;
