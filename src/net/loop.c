@@ -50,7 +50,6 @@ struct listener {
 struct eml_loop {
 	int ep;
 	size_t max_conns, n_conns;
-	uint64_t evictions;
 	eml_conn *conns;
 	struct listener *listeners;
 	int stop;
@@ -178,7 +177,6 @@ static int evict_one(eml_loop *l)
 	if (victim == NULL)
 		return 0;
 	conn_mark_closed(victim, EML_E_NET_BUSY);
-	l->evictions++;
 	return 1;
 }
 
@@ -245,11 +243,6 @@ eml_loop *eml_conn_loop(const eml_conn *c)
 size_t eml_loop_conn_count(const eml_loop *l)
 {
 	return l->n_conns;
-}
-
-uint64_t eml_loop_evictions(const eml_loop *l)
-{
-	return l->evictions;
 }
 
 void eml_conn_close(eml_conn *c, int rc)

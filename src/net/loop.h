@@ -71,8 +71,6 @@ int eml_loop_add_conn(eml_loop *l, int fd, const eml_conn_opts *o, const eml_con
 int eml_loop_run(eml_loop *l, const volatile sig_atomic_t *stop);
 void eml_loop_stop(eml_loop *l);
 size_t eml_loop_conn_count(const eml_loop *l);
-/* Connections evicted to make room (since eml_loop_new). */
-uint64_t eml_loop_evictions(const eml_loop *l);
 
 void *eml_conn_arg(const eml_conn *c);
 void eml_conn_set_arg(eml_conn *c, void *arg);

@@ -1113,3 +1113,62 @@ Test(faults, per_request_limits, .timeout = 180)
 	eml_case_free(&large);
 	eml_e2e_stop(&e);
 }
+
+/* ------------------------------------------------------------------ store, in process */
+
+/* The quota counts a replaced blob once, refuses before writing, and a write that hits a file
+ * size limit (EFBIG, as a full disk gives ENOSPC) is STORE_FULL with nothing left behind. */
+Test(faults, store_quota_and_write_failure_in_process, .timeout = 60)
+{
+	char *dir = eml_test_tmpdir();
+	cr_assert_not_null(dir);
+	char sdir[600], blobs[700];
+	snprintf(sdir, sizeof(sdir), "%s/store", dir);
+	snprintf(blobs, sizeof(blobs), "%s/blobs", sdir);
+	float *xs = chain_input(128), *xl = chain_input(512);
+	eml_case a, a2, b;
+	chain_case(128, 2, xs, &a);
+	chain_case(128, 2, xs, &a2); /* same shape, fresh key: same size, another model id */
+	chain_case(512, 2, xl, &b);
+	eml_store *s = NULL;
+	cr_assert_eq(eml_store_open(sdir, (uint64_t)1 << 30, &s), EML_OK);
+	eml_store_set_quota(s, a.blob_len + a2.blob_len + 100);
+	eml_store_entry e;
+	cr_assert_eq(eml_store_put(s, a.blob, a.blob_len, &e), EML_OK);
+	/* The same model again replaces itself: counted once. */
+	cr_assert_eq(eml_store_put(s, a.blob, a.blob_len, &e), EML_OK);
+	cr_assert_eq(eml_store_put(s, a2.blob, a2.blob_len, &e), EML_OK);
+	cr_assert_eq(eml_store_put(s, b.blob, b.blob_len, &e), EML_E_STORE_FULL);
+	int temps = 0;
+	cr_assert_eq(count_entries(blobs, &temps), 2);
+	cr_assert_eq(temps, 0);
+	/* No quota, a file size limit between the sizes: the write fails part-way. */
+	eml_store_set_quota(s, 0);
+	signal(SIGXFSZ, SIG_IGN);
+	struct rlimit keep, rl;
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &keep), 0);
+	rl = keep;
+	rl.rlim_cur = a.blob_len + 4096;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	int rc = eml_store_put(s, b.blob, b.blob_len, &e);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &keep), 0);
+	cr_assert_eq(rc, EML_E_STORE_FULL, "%s", eml_err_name(rc));
+	cr_assert_eq(count_entries(blobs, &temps), 2);
+	cr_assert_eq(temps, 0, "the temp file of the failed write is left");
+	uint8_t *got = NULL;
+	size_t n = 0;
+	uint8_t id[EML_WIRE_MODEL_ID_LEN];
+	cr_assert_eq(eml_store_blob_model_id(a.blob, a.blob_len, id), EML_OK);
+	cr_assert_eq(eml_store_get(s, id, &got, &n), EML_OK);
+	cr_assert(n == a.blob_len && memcmp(got, a.blob, n) == 0);
+	eml_free(got);
+	cr_assert_eq(eml_store_put(s, b.blob, b.blob_len, &e), EML_OK);
+	eml_store_close(s);
+	chain_case_free(&a);
+	chain_case_free(&a2);
+	chain_case_free(&b);
+	free(xs);
+	free(xl);
+	eml_test_rmtree(dir);
+	free(dir);
+}
