@@ -59,8 +59,9 @@ int eml_e2e_start(eml_e2e *e, const eml_e2e_opts *o);
 void eml_e2e_stop(eml_e2e *e);
 /* Restart only the enclave (e.g. after a test killed it). */
 int eml_e2e_restart_enclave(eml_e2e *e, const eml_e2e_opts *o);
-/* Restart only the host, same addresses, store and audit log (e.g. after a test killed it:
- * set host_pid to 0 after reaping it yourself). */
+/* Restart only the host on the same addresses and store, with the host options of o (audit log,
+ * host_args; o may be NULL), e.g. after a test killed it (then set host_pid to 0 after reaping
+ * it yourself). */
 int eml_e2e_restart_host(eml_e2e *e, const eml_e2e_opts *o);
 
 /* Snapshot of a proxy's recording (copies; free with eml_rec_bytes_free). */
