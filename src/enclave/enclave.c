@@ -39,6 +39,10 @@
 #define EML_ENCLAVE_DEFAULT_REQUEST_MS 120000
 /* 2^26 input elements (256 MiB of float32) over all inputs of one request. */
 #define EML_ENCLAVE_DEFAULT_MAX_ELEMENTS ((uint64_t)1 << 26)
+/* Fetched ciphertext kept for later requests (public bytes; docs/MEMORY.md). */
+#define EML_ENCLAVE_DEFAULT_BLOB_CACHE ((uint64_t)256 << 20)
+/* Wiped, locked memory kept for the next request's arena and decrypted weights. */
+#define EML_ENCLAVE_DEFAULT_ARENA_POOL ((uint64_t)512 << 20)
 #define EML_ENCLAVE_ACCEPT_POLL_MS 200
 /* Audit records waiting for the host (it may not be up yet, or be restarting). Beyond this the
  * newest are dropped, which a verifier sees as removed records: the host can always drop. */
@@ -66,6 +70,7 @@ typedef struct enclave {
 	uint8_t *queue[EML_ENCLAVE_AUDIT_QUEUE];
 	size_t queue_len[EML_ENCLAVE_AUDIT_QUEUE];
 	size_t queued;
+	eml_blobcache *blobs; /* fetched ciphertext (public), enclave/blobcache.h */
 } enclave;
 
 typedef struct conn {
@@ -188,6 +193,8 @@ void eml_enclave_config_defaults(eml_enclave_config *c)
 	c->max_request_ms = EML_ENCLAVE_DEFAULT_REQUEST_MS;
 	c->max_elements = EML_ENCLAVE_DEFAULT_MAX_ELEMENTS;
 	c->limits = (eml_frame_limits)EML_FRAME_LIMITS_DEFAULT;
+	c->blob_cache_bytes = EML_ENCLAVE_DEFAULT_BLOB_CACHE;
+	c->arena_pool_bytes = EML_ENCLAVE_DEFAULT_ARENA_POOL;
 }
 
 /* Attestation document for a session: the client's nonce, our HPKE key as public_key, and the
@@ -439,7 +446,7 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	                                 &unsealed_len));
 	rc = eml_enclave_infer(unsealed != NULL ? unsealed : rq.tkey,
 	                       unsealed != NULL ? unsealed_len : rq.tkey_len, inputs, rq.n_inputs,
-	                       fetch_blob, e, &eo, &outs, &st, &bad_input);
+	                       fetch_blob, e, e->blobs, &eo, &outs, &st, &bad_input);
 	/* Past the deadline nothing is answered but the refusal, however far the request got (the
 	 * plan, arena included, is already wiped and freed by eml_enclave_infer). */
 	EML_ENSURE(!atomic_load(&wd.fired), EML_E_ENCLAVE_TIMEOUT);
@@ -648,6 +655,9 @@ int eml_enclave_run(const eml_enclave_config *cfg, const volatile sig_atomic_t *
 	EML_GUARD(eml_addr_parse(cfg->listen, &listen_addr));
 	EML_GUARD(eml_addr_parse(cfg->host_channel, &e->host_channel));
 	EML_GUARD(eml_sandbox_harden(&so));
+	EML_GUARD(eml_blobcache_new(cfg->blob_cache_bytes, &e->blobs));
+	/* Released arenas are wiped and kept locked for the next request (docs/MEMORY.md). */
+	eml_secmem_set_pool_limit((size_t)cfg->arena_pool_bytes);
 
 	/* Per-boot keys: they never leave this process. */
 	EML_GUARD(eml_hpke_keypair_generate(e->hpke_sk, e->hpke_pk));
@@ -731,6 +741,7 @@ out:
 		eml_free(e->start_doc);
 		eml_audit_chain_cleanup(&e->chain);
 		pthread_mutex_destroy(&e->audit_lock);
+		eml_blobcache_free(e->blobs);
 		eml_free(e); /* wipes the per-boot keys */
 	}
 	return rc;

@@ -327,6 +327,32 @@ static int new_record(struct eml_build *b, eml_rt **out, int32_t *idx)
 	return EML_OK;
 }
 
+/* Below this, temporaries come from the heap: a page-rounded locked region would waste more. */
+#define EML_RT_HEAP_SECMEM_MIN ((size_t)64 << 10)
+
+int eml_rt_heap_alloc(eml_rt *t, size_t bytes)
+{
+	eml_rt_heap_free(t);
+	if (bytes < EML_RT_HEAP_SECMEM_MIN) {
+		t->heap = eml_calloc(1, bytes ? bytes : 1);
+		return t->heap != NULL ? EML_OK : EML_E_NOMEM;
+	}
+	/* eml_secmem_map memory is zero: fresh pages or a pooled region wiped at release. */
+	return eml_secmem_map(bytes, &t->heap, &t->heap_map);
+}
+
+void eml_rt_heap_free(eml_rt *t)
+{
+	if (t->heap == NULL)
+		return;
+	if (t->heap_map != 0)
+		eml_secmem_unmap(t->heap, t->heap_map);
+	else
+		eml_free(t->heap);
+	t->heap = NULL;
+	t->heap_map = 0;
+}
+
 int eml_build_new_const(struct eml_build *b, int32_t dtype, uint32_t rank, const int64_t *dims,
                         eml_rt **out)
 {
@@ -334,8 +360,7 @@ int eml_build_new_const(struct eml_build *b, int32_t dtype, uint32_t rank, const
 	eml_rt *t = NULL;
 	EML_GUARD(new_record(b, &t, NULL));
 	EML_GUARD(eml_rt_set(t, dtype, rank, dims));
-	t->heap = eml_calloc(1, t->bytes ? t->bytes : 1);
-	EML_ENSURE(t->heap != NULL, EML_E_NOMEM);
+	EML_GUARD(eml_rt_heap_alloc(t, (size_t)t->bytes));
 	t->data = t->heap;
 	t->kind = EML_RT_CONST;
 	*out = t;
@@ -395,8 +420,8 @@ static int init_const(struct eml_build *b, eml_rt *t, const eml_tensor *mt)
 	EML_ENSURE(t->elems * eml_dtype_size(dt) == mt->length, EML_E_ENGINE_SHAPE);
 	const uint8_t *src = m->data + mt->offset;
 	if (widen) {
-		float *f = eml_alloc(t->bytes ? t->bytes : 1);
-		EML_ENSURE(f != NULL, EML_E_NOMEM);
+		EML_GUARD(eml_rt_heap_alloc(t, (size_t)t->bytes));
+		float *f = t->heap;
 		for (uint64_t i = 0; i < t->elems; i++) {
 			if (dt == EML_DT_DOUBLE) {
 				double d;
@@ -408,7 +433,6 @@ static int init_const(struct eml_build *b, eml_rt *t, const eml_tensor *mt)
 				f[i] = eml_f16_to_f32(h);
 			}
 		}
-		t->heap = f;
 		t->data = f;
 	} else {
 		/* Borrowed from the model during assembly; copied into the arena if kept. */
@@ -580,8 +604,7 @@ static int fold_node(struct eml_build *b, const eml_op_def *def, eml_op_ctx *c)
 		eml_rt *t = c->out[k];
 		if (t == NULL)
 			continue;
-		t->heap = eml_calloc(1, t->bytes ? t->bytes : 1);
-		EML_ENSURE(t->heap != NULL, EML_E_NOMEM);
+		EML_GUARD(eml_rt_heap_alloc(t, (size_t)t->bytes));
 		t->data = t->heap;
 	}
 	if (c->scratch_bytes) {
@@ -1266,7 +1289,7 @@ void eml_plan_free(eml_plan *p)
 		eml_rt *t = p->all[i];
 		if (t == NULL)
 			continue;
-		eml_free(t->heap);
+		eml_rt_heap_free(t);
 		if (i >= p->n_block)
 			eml_free(t);
 	}
@@ -1358,8 +1381,7 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 	/* Nothing assembled may point back into the model or into temporary heap: free the heap
 	 * copies of constants (wiped by eml_free). */
 	for (uint32_t i = 0; i < p->n_all; i++) {
-		eml_free(p->all[i]->heap);
-		p->all[i]->heap = NULL;
+		eml_rt_heap_free(p->all[i]);
 	}
 	for (uint32_t s = 0; s < p->n_steps; s++) {
 		p->steps[s].c.b = NULL; /* the build is gone after assembly */

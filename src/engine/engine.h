@@ -52,6 +52,9 @@ typedef struct eml_engine_opts {
 
 typedef struct eml_plan eml_plan;
 
+/* The thread count opts asks for (0 = all online cores), clamped as the thread pool does. */
+int eml_engine_threads(const eml_engine_opts *opts);
+
 /*
  * Build a plan for `inputs` (graph inputs in order, or matched by name when names are set).
  * Fails with ENGINE_INPUT_* naming nothing secret; *bad_input (if non-NULL) receives the index of
