@@ -56,13 +56,19 @@ static int64_t now_ms(void)
 	return eml_net_now_ms();
 }
 
-static void hooks_bin(char *bin, size_t cap)
+/* A test-only variant of eml next to it (eml-test-hooks, eml-test-nowipe). */
+static void variant_bin(const char *name, char *bin, size_t cap)
 {
 	snprintf(bin, cap, "%s", eml_test_bin());
 	char *slash = strrchr(bin, '/');
 	cr_assert_not_null(slash);
-	snprintf(slash + 1, cap - (size_t)(slash + 1 - bin), "eml-test-hooks");
+	snprintf(slash + 1, cap - (size_t)(slash + 1 - bin), "eml-test-%s", name);
 	cr_assert_eq(access(bin, X_OK), 0, "%s is missing (built with the tests)", bin);
+}
+
+static void hooks_bin(char *bin, size_t cap)
+{
+	variant_bin("hooks", bin, cap);
 }
 
 static int infer_case_timeout(const char *addr, const char *policy, eml_case *c, int timeout_ms)
@@ -380,12 +386,16 @@ static void chain_case_free(eml_case *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* All about 1/n (within 10 %, random, so its bytes are distinctive for memory scans): X @ X
+ * stays near 1/n, with no overflow and no denormals. */
 static float *chain_input(int n)
 {
 	float *x = malloc((size_t)n * (size_t)n * 4);
 	cr_assert_not_null(x);
+	eml_rng r;
+	eml_rng_seed(&r, (uint64_t)n);
 	for (int i = 0; i < n * n; i++)
-		x[i] = 1.f / (float)n;
+		x[i] = eml_rng_float(&r, 0.9f, 1.1f) / (float)n;
 	return x;
 }
 
@@ -1185,4 +1195,47 @@ Test(faults, store_quota_and_write_failure_in_process, .timeout = 60)
 	free(xl);
 	eml_test_rmtree(dir);
 	free(dir);
+}
+
+/* A request stopped by the time limit leaves none of its input in the enclave's memory (its
+ * plaintext and arena are wiped and unmapped); control: the same with eml-test-nowipe, where
+ * the scan must find it (so the scan can see what it looks for). */
+static int timed_out_input_found(const char *bin)
+{
+	int n = 512;
+	float *x = chain_input(n);
+	eml_case slow;
+	chain_case(n, 1500, x, &slow); /* seconds to run: always past 300 ms */
+	eml_window_set *needles = eml_window_set_new();
+	eml_window_set_add(needles, (const uint8_t *)x, (size_t)n * (size_t)n * 4, 1);
+	cr_assert_gt(eml_window_set_count(needles), 1000);
+	const char *args[] = {"--max-request-ms", "300", "--threads", "1", NULL};
+	eml_e2e e;
+	eml_e2e_opts o = {.enclave_bin = bin, .enclave_args = args};
+	cr_assert_eq(eml_e2e_start(&e, &o), 0, "could not start host and enclave");
+	cr_assert_eq(eml_host_upload(e.client_addr, slow.blob, slow.blob_len, 10000, NULL), EML_OK);
+	int rc = infer_case(&e, &slow);
+	cr_assert_eq(rc, EML_E_ENCLAVE_TIMEOUT, "%s", eml_err_name(rc));
+	usleep(200 * 1000); /* the connection thread finishes its cleanup */
+	uint8_t *mem = NULL;
+	size_t len = 0;
+	cr_assert_eq(eml_e2e_read_process_memory(e.enclave_pid, &mem, &len), 0);
+	cr_assert_gt(len, (size_t)1 << 20, "the scan read too little memory");
+	int found = eml_window_set_find(needles, mem, len, NULL) >= 0;
+	eml_free(mem);
+	eml_window_set_free(needles);
+	eml_e2e_stop(&e);
+	chain_case_free(&slow);
+	free(x);
+	return found;
+}
+
+Test(faults, timed_out_request_is_wiped, .timeout = 120)
+{
+	char bin[4096];
+	variant_bin("nowipe", bin, sizeof(bin));
+	cr_assert(timed_out_input_found(bin),
+	          "control: the scan did not find the input in the non-wiping enclave");
+	cr_assert(!timed_out_input_found(eml_test_bin()),
+	          "input plaintext left in the enclave after a timed-out request");
 }
