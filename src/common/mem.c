@@ -150,7 +150,7 @@ void eml_secmem_set_unmap_hook(eml_secmem_hook_fn fn, void *ctx)
  * locked, non-dumpable and wipe-on-fork, for the next request, up to a byte limit. Invariant: an
  * idle region is all zero. Nothing secret survives a release; only zeroed, locked pages do.
  */
-#define EML_SECMEM_POOL_SLOTS 64
+#define EML_SECMEM_POOL_SLOTS 1024
 #define EML_SECMEM_POOL_DEFAULT ((size_t)512 << 20)
 
 struct secmem_region {

@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/guard.h"
 #include "common/mem.h"
@@ -48,6 +49,7 @@ struct eml_plan {
 	eml_threadpool *pool;
 	int threads;
 	const atomic_int *cancel; /* eml_engine_opts.cancel */
+	uint64_t *prof_ns;        /* per step, when profiling (eml_plan_set_profile) */
 };
 
 struct eml_build {
@@ -351,6 +353,21 @@ void eml_rt_heap_free(eml_rt *t)
 		eml_free(t->heap);
 	t->heap = NULL;
 	t->heap_map = 0;
+}
+
+int eml_build_new_const_deferred(struct eml_build *b, int32_t dtype, uint32_t rank,
+                                 const int64_t *dims, eml_rt **out)
+{
+	int rc = EML_OK;
+	eml_rt *t = NULL;
+	EML_GUARD(new_record(b, &t, NULL));
+	EML_GUARD(eml_rt_set(t, dtype, rank, dims));
+	t->data = NULL;
+	t->deferred = 1;
+	t->kind = EML_RT_CONST;
+	*out = t;
+out:
+	return rc;
 }
 
 int eml_build_new_const(struct eml_build *b, int32_t dtype, uint32_t rank, const int64_t *dims,
@@ -1071,6 +1088,31 @@ static int match_hardswish(struct eml_build *b, const eml_graph *g, uint32_t i, 
 	return 1;
 }
 
+/*
+ * A Constant node whose value is a tensor of the model (the `value` attribute): its output is
+ * that tensor, borrowed from the model like an initializer (init_const: float16/double widened),
+ * with no copy into an op state and a second into a folded output. `value_float`/`value_int`
+ * and the other forms take the operator's own path (*done = 0).
+ */
+static int constant_direct(struct eml_build *b, const eml_node *n, int *done)
+{
+	int rc = EML_OK;
+	*done = 0;
+	if (n->n_outputs != 1 || n->outputs == NULL || n->outputs[0] < 0 ||
+	    (uint32_t)n->outputs[0] >= b->m->n_values || n->n_attrs != 1 ||
+	    n->attrs[0].type != EML_ATTR_TENSOR || n->attrs[0].orig_type == EML_ATTR_FLOAT ||
+	    n->attrs[0].orig_type == EML_ATTR_INT ||
+	    !(n->domain == NULL || n->domain[0] == 0 || strcmp(n->domain, "ai.onnx") == 0))
+		return EML_OK;
+	eml_rt *t = b->p->all[n->outputs[0]];
+	EML_ENSURE(t->kind == EML_RT_NONE, EML_E_ENGINE_SHAPE); /* SSA */
+	EML_GUARD(eml_build_model_tensor(b, n->attrs[0].tensor, t));
+	b->dep[n->outputs[0]] = 0;
+	*done = 1;
+out:
+	return rc;
+}
+
 static int build_graph(struct eml_build *b, uint32_t gidx, int depth)
 {
 	int rc = EML_OK;
@@ -1087,7 +1129,10 @@ static int build_graph(struct eml_build *b, uint32_t gidx, int depth)
 	for (uint32_t i = 0; i < g->n_nodes; i++) {
 		hs_x[i] = -1;
 		if (is_op(&g->nodes[i], "Constant") && g->nodes[i].n_inputs == 0) {
-			EML_GUARD(build_node(b, &g->nodes[i], depth));
+			int done = 0;
+			EML_GUARD(constant_direct(b, &g->nodes[i], &done));
+			if (!done)
+				EML_GUARD(build_node(b, &g->nodes[i], depth));
 			skip[i] = 1;
 		}
 	}
@@ -1253,7 +1298,8 @@ static int place(struct eml_build *b, uint64_t max_memory)
 		if (!t->placed)
 			continue;
 		void *dst = base + t->off;
-		if ((t->kind == EML_RT_INPUT || t->kind == EML_RT_CONST) && t->bytes)
+		if ((t->kind == EML_RT_INPUT || t->kind == EML_RT_CONST) && t->bytes &&
+		    !t->deferred)
 			memcpy(dst, t->data, t->bytes);
 		t->data = dst;
 	}
@@ -1301,6 +1347,7 @@ void eml_plan_free(eml_plan *p)
 	eml_free(p->out_names);
 	eml_free(p->outs);
 	eml_threadpool_free(p->pool);
+	eml_free(p->prof_ns);
 	eml_free(p);
 }
 
@@ -1363,6 +1410,9 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 	p->cancel = opts != NULL ? opts->cancel : NULL;
 	EML_GUARD(build_graph(&b, 0, 0));
 	EML_GUARD(place(&b, opts != NULL ? opts->max_memory : 0));
+	for (uint32_t s = 0; s < p->n_steps; s++)
+		if (p->steps[s].c.finalize != NULL)
+			EML_GUARD(p->steps[s].c.finalize(&p->steps[s].c));
 
 	/* outputs */
 	const eml_graph *g0 = &m->graphs[0];
@@ -1400,6 +1450,13 @@ out:
 	return rc;
 }
 
+static uint64_t prof_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static int run_range(eml_plan *p, uint32_t a, uint32_t b)
 {
 	for (uint32_t s = a; s < b; s++) {
@@ -1417,7 +1474,10 @@ static int run_range(eml_plan *p, uint32_t a, uint32_t b)
 			s = e1 - 1; /* next: IfEnd */
 			continue;
 		}
+		uint64_t t0 = p->prof_ns != NULL ? prof_now_ns() : 0;
 		int rc = st->def->run(&st->c);
+		if (p->prof_ns != NULL)
+			p->prof_ns[s] += prof_now_ns() - t0;
 		if (rc != EML_OK)
 			return rc;
 	}
@@ -1448,6 +1508,29 @@ int eml_plan_output(const eml_plan *p, size_t i, eml_io_tensor *out)
 	memcpy(out->dims, t->dims, sizeof(out->dims));
 	out->data = t->data;
 	out->bytes = t->bytes;
+	return EML_OK;
+}
+
+int eml_plan_set_profile(eml_plan *p, int on)
+{
+	if (p == NULL)
+		return EML_E_ARG;
+	eml_free(p->prof_ns);
+	p->prof_ns = NULL;
+	if (on) {
+		p->prof_ns = eml_calloc(p->n_steps + 1, sizeof(uint64_t));
+		if (p->prof_ns == NULL)
+			return EML_E_NOMEM;
+	}
+	return EML_OK;
+}
+
+int eml_plan_step_profile(const eml_plan *p, size_t i, const char **op, uint64_t *ns)
+{
+	if (p == NULL || i >= p->n_steps || p->prof_ns == NULL)
+		return EML_E_ARG;
+	*op = p->steps[i].def->op;
+	*ns = p->prof_ns[i];
 	return EML_OK;
 }
 

@@ -394,6 +394,11 @@ static int start_host(eml_e2e *e, const eml_e2e_opts *o)
 		}
 		hargv[hn] = NULL;
 	}
+	if (o != NULL && o->extra_host_arg != NULL) {
+		hargv[hn++] = (char *)o->extra_host_arg;
+		if (o->extra_host_val != NULL)
+			hargv[hn++] = (char *)o->extra_host_val;
+	}
 	for (int i = 0; o != NULL && o->host_args != NULL && o->host_args[i] != NULL && hn < 39;
 	     i++)
 		hargv[hn++] = (char *)o->host_args[i];

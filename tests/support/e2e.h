@@ -40,6 +40,8 @@ typedef struct eml_e2e_opts {
 	int audit_no_fsync;              /* host --audit-fsync none */
 	const char *const *host_args;    /* extra host flags and values, NULL-terminated, or NULL */
 	const char *const *enclave_args; /* the same for the enclave */
+	const char *extra_host_arg;      /* one extra flag for the host (with its value), or NULL */
+	const char *extra_host_val;
 } eml_e2e_opts;
 
 typedef struct eml_e2e {
