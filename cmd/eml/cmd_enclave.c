@@ -12,7 +12,8 @@
 static const char *usage_text =
     "eml enclave --listen ADDR --host-channel ADDR --nsm auto|device|sim [--sim-ca DIR]\n"
     "                [--threads N] [--max-concurrent N] [--max-memory BYTES]\n"
-    "                [--idle-timeout-ms N] [--blob-cache-bytes BYTES] [--arena-pool-bytes BYTES]\n"
+    "                [--idle-timeout-ms N] [--handshake-timeout-ms N] [--max-request-ms N]\n"
+    "                [--max-elements N] [--blob-cache-bytes BYTES] [--arena-pool-bytes BYTES]\n"
     "                [--no-sandbox]\n"
     "  ADDR is vsock:CID:PORT, tcp:HOST:PORT or unix:PATH";
 
@@ -60,6 +61,14 @@ int eml_cmd_enclave(int argc, char **argv)
 		else if (strcmp(a, "--idle-timeout-ms") == 0 && eml_cli_parse_u64(v, &x) == 0 &&
 		         x >= 1 && x <= 86400000)
 			c.idle_timeout_ms = (int)x;
+		else if (strcmp(a, "--handshake-timeout-ms") == 0 &&
+		         eml_cli_parse_u64(v, &x) == 0 && x >= 1 && x <= 86400000)
+			c.handshake_timeout_ms = (int)x;
+		else if (strcmp(a, "--max-request-ms") == 0 && eml_cli_parse_u64(v, &x) == 0 &&
+		         x <= 86400000)
+			c.max_request_ms = (int)x;
+		else if (strcmp(a, "--max-elements") == 0 && eml_cli_parse_u64(v, &x) == 0)
+			c.max_elements = x;
 		else
 			return eml_cli_usage(usage_text);
 	}

@@ -12,7 +12,8 @@ static const char *usage_text =
     "                [--audit-log FILE] [--audit-rotate-bytes N] [--audit-fsync every|none]\n"
     "                [--kms-credentials env|FILE]\n"
     "                [--max-blob BYTES] [--idle-timeout-ms N]\n"
-    "                [--frame-timeout-ms N] [--max-conns N]\n"
+    "                [--frame-timeout-ms N] [--handshake-timeout-ms N] [--max-conns N]\n"
+    "                [--store-max-bytes BYTES]\n"
     "  ADDR is vsock:CID:PORT, tcp:HOST:PORT or unix:PATH";
 
 int eml_cmd_host(int argc, char **argv)
@@ -59,6 +60,11 @@ int eml_cmd_host(int argc, char **argv)
 		else if (strcmp(a, "--frame-timeout-ms") == 0 && eml_cli_parse_u64(v, &x) == 0 &&
 		         x <= 86400000)
 			c.frame_timeout_ms = (int)x;
+		else if (strcmp(a, "--handshake-timeout-ms") == 0 &&
+		         eml_cli_parse_u64(v, &x) == 0 && x <= 86400000)
+			c.handshake_timeout_ms = (int)x;
+		else if (strcmp(a, "--store-max-bytes") == 0 && eml_cli_parse_u64(v, &x) == 0)
+			c.store_max_bytes = x;
 		else if (strcmp(a, "--max-conns") == 0 && eml_cli_parse_u64(v, &x) == 0 && x >= 2 &&
 		         x <= 65536)
 			c.max_conns = (size_t)x;
@@ -69,6 +75,9 @@ int eml_cmd_host(int argc, char **argv)
 	    c.store_dir == NULL)
 		return eml_cli_usage(usage_text);
 	eml_cli_trap_stop_signals();
+	/* A file size limit (RLIMIT_FSIZE) must fail the upload (EFBIG, STORE_FULL), not kill the
+	 * host that serves everyone else. */
+	signal(SIGXFSZ, SIG_IGN);
 	eml_log_set_tag("eml host");
 	int rc = eml_host_run(&c, &eml_cli_stop);
 	if (rc != 0)

@@ -84,6 +84,7 @@
 	X(ENGINE_MEMORY_LIMIT, 305, "the model needs more memory than allowed")                    \
 	X(ENGINE_OP, 306, "an operator failed")                                                    \
 	X(ENGINE_INPUT_UNKNOWN, 307, "an input name does not match any graph input")               \
+	X(ENGINE_CANCELLED, 308, "the run was cancelled before it finished")                       \
 	/* engine: add new codes above this line */                                                \
 	/* tensor files (.npy, .pb): 400-449 */                                                    \
 	X(TENSOR_FORMAT, 400, "malformed tensor file")                                             \
@@ -139,6 +140,7 @@
 	X(HOST_UNAVAILABLE, 623, "the enclave is unreachable from the host")                       \
 	X(REMOTE, 624, "the peer reported an unknown error")                                       \
 	X(MSG_TRUNCATED, 625, "protocol message is truncated")                                     \
+	X(STORE_FULL, 626, "the weight store is out of space (disk full or quota)")                \
 	/* wire: add new codes above this line */                                                  \
 	/* audit and receipts: 700-799 */                                                          \
 	X(AUDIT_MALFORMED, 700, "an audit record is malformed (modified)")                         \
@@ -179,6 +181,8 @@
 	X(ENCLAVE_BUSY, 900, "the enclave is busy; retry later")                                   \
 	X(MODEL_MISMATCH, 901, "the topology key does not belong to the requested model")          \
 	X(ENCLAVE_SETUP, 902, "the enclave could not start")                                       \
+	X(ENCLAVE_TIMEOUT, 903, "the request exceeded the enclave's time limit")                   \
+	X(ENCLAVE_LIMIT, 904, "the request exceeds the enclave's per-request limits")              \
 	/* enclave: add new codes above this line */
 
 enum eml_err {

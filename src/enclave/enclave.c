@@ -31,6 +31,14 @@
 #define EML_ENCLAVE_DEFAULT_MAX_CONNS 256
 #define EML_ENCLAVE_DEFAULT_IDLE_MS 60000
 #define EML_ENCLAVE_DEFAULT_IO_MS 30000
+/* A client sends its hello right after connecting; a connection silent for longer holds a
+ * thread and a slot for nothing (slowloris, half-open peers). */
+#define EML_ENCLAVE_DEFAULT_HANDSHAKE_MS 10000
+/* Generous for CPU inference of the models we serve (seconds), small enough that a runaway
+ * request cannot hold a request slot for long. */
+#define EML_ENCLAVE_DEFAULT_REQUEST_MS 120000
+/* 2^26 input elements (256 MiB of float32) over all inputs of one request. */
+#define EML_ENCLAVE_DEFAULT_MAX_ELEMENTS ((uint64_t)1 << 26)
 /* Fetched ciphertext kept for later requests (public bytes; docs/MEMORY.md). */
 #define EML_ENCLAVE_DEFAULT_BLOB_CACHE ((uint64_t)256 << 20)
 /* Wiped, locked memory kept for the next request's arena and decrypted weights. */
@@ -187,6 +195,9 @@ void eml_enclave_config_defaults(eml_enclave_config *c)
 	c->max_conns = EML_ENCLAVE_DEFAULT_MAX_CONNS;
 	c->idle_timeout_ms = EML_ENCLAVE_DEFAULT_IDLE_MS;
 	c->io_timeout_ms = EML_ENCLAVE_DEFAULT_IO_MS;
+	c->handshake_timeout_ms = EML_ENCLAVE_DEFAULT_HANDSHAKE_MS;
+	c->max_request_ms = EML_ENCLAVE_DEFAULT_REQUEST_MS;
+	c->max_elements = EML_ENCLAVE_DEFAULT_MAX_ELEMENTS;
 	c->limits = (eml_frame_limits)EML_FRAME_LIMITS_DEFAULT;
 	c->blob_cache_bytes = EML_ENCLAVE_DEFAULT_BLOB_CACHE;
 	c->arena_pool_bytes = EML_ENCLAVE_DEFAULT_ARENA_POOL;
@@ -225,6 +236,15 @@ static int fetch_blob(void *ctx, const uint8_t model_id[EML_MODEL_ID_BYTES], uin
 	    eml_net_recv_frame(fd, &e->cfg->limits, e->cfg->io_timeout_ms, &type, &payload, &plen));
 	if (type == EML_FT_BLOB_NOT_FOUND)
 		EML_FAIL(EML_E_STORE_NOT_FOUND);
+	if (type == EML_FT_ERROR) {
+		/* The host refused (e.g. a stored blob failed its digest check): pass on its store
+		 * codes, which only ever make us refuse; anything else is a generic host failure. */
+		int code = EML_E_REMOTE;
+		if (eml_msg_error_decode(payload, plen, &code) != EML_OK ||
+		    (code != EML_E_STORE_REFUSED && code != EML_E_STORE_NOT_FOUND))
+			code = EML_E_HOST_UNAVAILABLE;
+		EML_FAIL(code);
+	}
 	EML_ENSURE(type == EML_FT_BLOB_DATA, EML_E_MSG_UNEXPECTED);
 	*blob = payload;
 	*len = plen;
@@ -318,6 +338,93 @@ static void free_names(char **names, size_t n)
 	eml_free(names);
 }
 
+/* Elements over every input tensor of a request (saturating), for max_elements. */
+static uint64_t input_elements(const eml_request_pt *rq)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < rq->n_inputs; i++) {
+		uint64_t n = 1;
+		for (uint32_t d = 0; d < rq->inputs[i].rank && d < EML_MAX_RANK; d++) {
+			uint64_t k = rq->inputs[i].dims[d];
+			n = k != 0 && n > UINT64_MAX / k ? UINT64_MAX : n * k;
+		}
+		total = n > UINT64_MAX - total ? UINT64_MAX : total + n;
+	}
+	return total;
+}
+
+/* The per-request time limit: a thread that sets `fired` (the engine's cancellation flag) when
+ * the deadline passes before watchdog_stop. */
+typedef struct watchdog {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done, running;
+	int64_t deadline_ms; /* eml_net_now_ms clock (CLOCK_MONOTONIC) */
+	atomic_int fired;
+	pthread_t t;
+} watchdog;
+
+static void *watchdog_main(void *arg)
+{
+	watchdog *w = arg;
+	pthread_mutex_lock(&w->mu);
+	while (!w->done) {
+		int64_t left = w->deadline_ms - eml_net_now_ms();
+		if (left <= 0) {
+			atomic_store(&w->fired, 1);
+			break;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += (time_t)(left / 1000);
+		ts.tv_nsec += (long)(left % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static int watchdog_start(watchdog *w, int ms)
+{
+	pthread_condattr_t ca;
+	memset(w, 0, sizeof(*w));
+	atomic_init(&w->fired, 0);
+	if (ms <= 0)
+		return EML_OK;
+	w->deadline_ms = eml_net_now_ms() + ms;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	w->running = 1;
+	if (pthread_create(&w->t, NULL, watchdog_main, w) != 0) {
+		w->running = 0;
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		return EML_E_NOMEM;
+	}
+	return EML_OK;
+}
+
+static void watchdog_stop(watchdog *w)
+{
+	if (!w->running)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->done = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->t, NULL);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	w->running = 0;
+}
+
 /* One request: open, run, seal. On EML_OK the RESPONSE frame is in *frame. */
 static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload, size_t len,
                          eml_buf *frame)
@@ -336,7 +443,10 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	size_t unsealed_len = 0;
 	eml_buf rp, receipt, rrec;
 	eml_audit_record ar;
+	watchdog wd;
 	uint64_t t0 = mono_us();
+	/* The time limit runs from here (the request has arrived whole) to the sealed response. */
+	int wrc = watchdog_start(&wd, e->cfg->max_request_ms);
 	memset(&ar, 0, sizeof(ar));
 	memcpy(ar.session_id, c->session_id, EML_AUDIT_ID_LEN);
 	ar.request_seq = c->requests;
@@ -346,8 +456,11 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	memset(&outs, 0, sizeof(outs));
 	eml_buf_init(&rp, 0);
 
+	EML_GUARD(wrc);
 	EML_GUARD(eml_enclave_session_open_request(s, payload, len, &pt, &pt_len));
 	EML_GUARD(eml_request_pt_decode(pt, pt_len, &rq));
+	EML_ENSURE(e->cfg->max_elements == 0 || input_elements(&rq) <= e->cfg->max_elements,
+	           EML_E_ENCLAVE_LIMIT);
 	if (atomic_fetch_add(&e->active_requests, 1) >= e->cfg->max_concurrent) {
 		atomic_fetch_sub(&e->active_requests, 1);
 		EML_FAIL(EML_E_ENCLAVE_BUSY);
@@ -361,13 +474,18 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	(void)audit_emit(e, &ar, NULL);
 
 	/* The key must be for the model the client named: the blob is fetched by the key's id. */
-	eml_engine_opts eo = {.threads = e->cfg->threads, .max_memory = e->cfg->max_memory};
+	eml_engine_opts eo = {
+	    .threads = e->cfg->threads, .max_memory = e->cfg->max_memory, .cancel = &wd.fired};
 	/* A sealed topology key (docs/KMS.md) is opened by KMS for this attested enclave only. */
 	EML_GUARD(eml_kms_enclave_unseal(e->nsm, &e->nsm_lock, rq.tkey, rq.tkey_len,
 	                                 fetch_kms_creds, e, &unsealed, &unsealed_len));
-	EML_GUARD(eml_enclave_infer(
-	    unsealed != NULL ? unsealed : rq.tkey, unsealed != NULL ? unsealed_len : rq.tkey_len,
-	    inputs, rq.n_inputs, fetch_blob, e, e->blobs, &eo, &outs, &st, &bad_input));
+	rc = eml_enclave_infer(unsealed != NULL ? unsealed : rq.tkey,
+	                       unsealed != NULL ? unsealed_len : rq.tkey_len, inputs, rq.n_inputs,
+	                       fetch_blob, e, e->blobs, &eo, &outs, &st, &bad_input);
+	/* Past the deadline nothing is answered but the refusal, however far the request got (the
+	 * plan, arena included, is already wiped and freed by eml_enclave_infer). */
+	EML_ENSURE(!atomic_load(&wd.fired), EML_E_ENCLAVE_TIMEOUT);
+	EML_GUARD(rc);
 	EML_ENSURE(memcmp(st.model_id, rq.model_id, EML_MODEL_ID_BYTES) == 0, EML_E_MODEL_MISMATCH);
 	memcpy(ar.blob_hash, st.blob_digest, 32);
 	ar.event = EML_AEV_ASSEMBLY;
@@ -409,8 +527,10 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	                        .receipt = receipt.p,
 	                        .receipt_len = (uint32_t)receipt.len};
 	EML_GUARD(eml_response_pt_encode(&rp, &resp));
+	EML_ENSURE(!atomic_load(&wd.fired), EML_E_ENCLAVE_TIMEOUT);
 	EML_GUARD(eml_enclave_session_seal_response(s, rp.p, rp.len, frame));
 out:
+	watchdog_stop(&wd);
 	if (counted)
 		atomic_fetch_sub(&e->active_requests, 1);
 	c->requests++;
@@ -442,7 +562,12 @@ static void *conn_main(void *arg)
 	rc = eml_enclave_session_new(e->hpke_sk, e->hpke_pk, &s);
 	if (rc != EML_OK)
 		goto out;
-	rc = eml_net_recv_frame(c->fd, &cfg->limits, cfg->idle_timeout_ms, &type, &payload, &len);
+	/* The hello has the (short) handshake deadline for the whole frame, so a silent or
+	 * trickling peer frees its thread and slot soon. */
+	rc = eml_net_recv_frame(c->fd, &cfg->limits,
+	                        cfg->handshake_timeout_ms > 0 ? cfg->handshake_timeout_ms
+	                                                      : cfg->idle_timeout_ms,
+	                        &type, &payload, &len);
 	if (rc != EML_OK)
 		goto out;
 	if (type != EML_FT_CLIENT_HELLO) {

@@ -10,6 +10,11 @@
  * the host channel, join, plan, run, seal the outputs to the client, wipe. At most max_concurrent
  * requests run at once; one more is refused with ENCLAVE_BUSY. Any refusal sends an ERROR frame
  * with the code (fixed generic text) and closes that connection; the daemon keeps serving.
+ * Per-request limits (docs/RELIABILITY.md): max_elements on the inputs (ENCLAVE_LIMIT, checked
+ * before the blob is fetched), max_memory on the plan's arena (ENGINE_MEMORY_LIMIT, at assembly),
+ * max_request_ms (ENCLAVE_TIMEOUT: a watchdog sets the engine's cancellation flag, so the run
+ * stops at the next node boundary, the arena is wiped with the plan, and no response is sent
+ * past the deadline).
  *
  * Audit (docs/AUDIT.md): at start the enclave asks its NSM for a document binding the Ed25519 key
  * and emits the start record carrying it; then one signed, hash-chained record per security event
@@ -35,6 +40,9 @@ typedef struct eml_enclave_config {
 	uint64_t max_memory;      /* per-request arena limit; 0 = none */
 	int no_sandbox;           /* debugging only: skip seccomp (loud) */
 	int idle_timeout_ms;      /* a connection silent this long is closed */
+	int handshake_timeout_ms; /* the CLIENT_HELLO must arrive whole this long after accept */
+	int max_request_ms;       /* per request, open to sealed response; 0 = none */
+	uint64_t max_elements;    /* per request: elements over all input tensors; 0 = none */
 	int io_timeout_ms;        /* one frame, and one host-channel exchange */
 	eml_frame_limits limits;
 	uint64_t

@@ -58,6 +58,10 @@ static const int allowed[] = {
     SCMP_SYS(rt_sigreturn),
     SCMP_SYS(sigaltstack),
     SCMP_SYS(futex),
+    /* The kernel resumes a timed wait (futex, poll, nanosleep) interrupted by a stop signal
+     * through restart_syscall; denied, glibc aborts a timed condition wait ("The futex facility
+     * returned an unexpected error code") after SIGSTOP/SIGCONT. */
+    SCMP_SYS(restart_syscall),
     SCMP_SYS(set_robust_list),
     SCMP_SYS(get_robust_list),
     SCMP_SYS(rseq),

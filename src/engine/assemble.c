@@ -48,7 +48,8 @@ struct eml_plan {
 	size_t scratch_bytes;
 	eml_threadpool *pool;
 	int threads;
-	uint64_t *prof_ns; /* per step, when profiling (eml_plan_set_profile) */
+	const atomic_int *cancel; /* eml_engine_opts.cancel */
+	uint64_t *prof_ns;        /* per step, when profiling (eml_plan_set_profile) */
 };
 
 struct eml_build {
@@ -1406,6 +1407,7 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 	 * before the graph walk so operators size their scratch for it and folding can use it. */
 	EML_GUARD(eml_threadpool_acquire(opts != NULL ? opts->threads : 0, &p->pool));
 	p->threads = eml_threadpool_threads(p->pool);
+	p->cancel = opts != NULL ? opts->cancel : NULL;
 	EML_GUARD(build_graph(&b, 0, 0));
 	EML_GUARD(place(&b, opts != NULL ? opts->max_memory : 0));
 	for (uint32_t s = 0; s < p->n_steps; s++)
@@ -1459,6 +1461,8 @@ static int run_range(eml_plan *p, uint32_t a, uint32_t b)
 {
 	for (uint32_t s = a; s < b; s++) {
 		eml_step *st = &p->steps[s];
+		if (p->cancel != NULL && atomic_load_explicit(p->cancel, memory_order_relaxed))
+			return EML_E_ENGINE_CANCELLED;
 		if (st->def == &k_if_begin) {
 			if_begin_state *bs = st->c.state;
 			int take = *(const uint8_t *)st->c.in[0]->data != 0;

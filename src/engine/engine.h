@@ -23,6 +23,7 @@
 #ifndef EML_ENGINE_ENGINE_H
 #define EML_ENGINE_ENGINE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,10 @@ typedef struct eml_io_tensor {
 typedef struct eml_engine_opts {
 	int threads;         /* 0 = all online cores */
 	uint64_t max_memory; /* 0 = no limit; else assembly fails with ENGINE_MEMORY_LIMIT */
+	/* Optional cancellation flag, read (relaxed) before each node: once non-zero, eml_plan_run
+	 * returns ENGINE_CANCELLED at the next node boundary (a node already running finishes).
+	 * Must outlive the plan. The enclave's per-request time limit sets it. */
+	const atomic_int *cancel;
 } eml_engine_opts;
 
 typedef struct eml_plan eml_plan;

@@ -42,6 +42,10 @@ void eml_host_config_defaults(eml_host_config *c)
 	c->max_blob = EML_FRAME_DEFAULT_WEIGHT_MAX;
 	c->idle_timeout_ms = 120000;
 	c->frame_timeout_ms = 300000; /* 256 MiB at under 1 MiB/s is not a client we serve */
+	/* A client's first frame header (hello, upload) follows its connect at once; ten seconds
+	 * is generous for any real client and frees a silent connection's slot 12x sooner than
+	 * the idle timeout. */
+	c->handshake_timeout_ms = 10000;
 	c->connect_timeout_ms = 5000;
 	c->max_conns = 256;
 }
@@ -69,6 +73,13 @@ static eml_conn_opts opts_for(const struct host *h, int role)
 	 * room for two of the largest client frames. (The protocol has one request outstanding per
 	 * session; a peer that does not read is cut off at this bound rather than slowed down.) */
 	o.out_max = 2 * ((size_t)o.limits.client_max + EML_FRAME_HEADER_LEN);
+	/* Connections we accepted can be silent attackers: they get the handshake timeout and may
+	 * be evicted at the cap until they send a whole frame. Our own connections to the enclave
+	 * are neither. */
+	if (role != R_ENCLAVE) {
+		o.handshake_timeout_ms = h->cfg->handshake_timeout_ms;
+		o.evictable = 1;
+	}
 	if (role == R_CHANNEL) {
 		o.limits.client_max = EML_WIRE_MAX_AUDIT_RECORD;
 		o.limits.weight_max = 0;
@@ -96,11 +107,16 @@ static void on_close(eml_conn *c, int rc)
 	if (rc != EML_OK && rc != EML_E_NET_CLOSED)
 		eml_log_debug("connection closed: %s", eml_err_name(rc));
 	if (x->peer != NULL) {
-		/* Close the other half once what it still has to deliver is out. */
+		/* Close the other half once what it still has to deliver is out. A client whose
+		 * enclave went away (killed, restarted, refused) is told so in a frame it can read,
+		 * after whatever the enclave had sent, rather than by a bare EOF. */
 		struct hconn *y = eml_conn_arg(x->peer);
 		if (y != NULL)
 			y->peer = NULL;
-		eml_conn_close_after_flush(x->peer);
+		if (x->role == R_ENCLAVE)
+			eml_conn_fail(x->peer, EML_E_HOST_UNAVAILABLE);
+		else
+			eml_conn_close_after_flush(x->peer);
 	}
 	eml_free(x);
 	eml_conn_set_arg(c, NULL);
@@ -128,7 +144,10 @@ static void serve_store(struct hconn *x, eml_conn *c, uint8_t type, const uint8_
 	switch (type) {
 	case EML_FT_UPLOAD:
 		EML_ENSURE(n <= x->h->cfg->max_blob, EML_E_STORE_TOO_LARGE);
-		EML_GUARD(eml_store_put(x->h->store, p, n, &e));
+		rc = eml_store_put(x->h->store, p, n, &e);
+		if (rc == EML_E_STORE_FULL)
+			eml_log_warn("upload refused: %s", eml_err_str(rc));
+		EML_GUARD(rc);
 		eml_log_info("stored a blob of %u bytes", n);
 		EML_GUARD(eml_msg_store_entry_encode(&b, &e));
 		reply_msg(c, EML_FT_UPLOAD_OK, &b);
@@ -226,6 +245,10 @@ static void serve_channel(struct hconn *x, eml_conn *c, uint8_t type, const uint
 	case EML_FT_BLOB_FETCH:
 		EML_GUARD(eml_msg_model_id_decode(p, n, id));
 		rc = eml_store_get(x->h->store, id, &blob, &len);
+		if (rc == EML_E_STORE_REFUSED)
+			/* The file no longer matches its digest (disk fault or tampering): say so
+			 * (no names or contents), and answer the enclave with the code. */
+			eml_log_warn("a stored blob failed its digest check; refusing to serve it");
 		if (rc == EML_E_STORE_NOT_FOUND) {
 			rc = eml_conn_send_frame(c, EML_FT_BLOB_NOT_FOUND, id, sizeof(id));
 			break;
@@ -376,6 +399,7 @@ int eml_host_run(const eml_host_config *cfg, const volatile sig_atomic_t *stop)
 	                         cfg->max_blob < cfg->limits.weight_max ? cfg->max_blob
 	                                                                : cfg->limits.weight_max,
 	                         &h.store));
+	eml_store_set_quota(h.store, cfg->store_max_bytes);
 	if (cfg->audit_log != NULL) {
 		h.audit_fd = open(cfg->audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 		EML_ENSURE(h.audit_fd >= 0, errno == EACCES ? EML_E_PERMISSION : EML_E_IO);

@@ -12,6 +12,11 @@
  *    client (KMS_CREDS_FETCH -> KMS_CREDS, from `kms_credentials`).
  *  - Garbage (unknown frame types, oversize lengths, frames out of place) is answered with an
  *    ERROR frame and that connection is closed; the host itself carries on.
+ *  - When the enclave side of a relayed pair goes away (enclave restarted or killed), the client
+ *    gets what the enclave had sent, then ERROR(HOST_UNAVAILABLE); a new client session connects
+ *    to whatever enclave listens on `enclave` then (docs/RELIABILITY.md).
+ *  - Slow and idle peers: idle, handshake and per-frame timeouts, a connection cap at which
+ *    accepted connections that have not sent a whole frame yet are evicted oldest first.
  * Nothing else is kept: no payload is logged or written anywhere.
  */
 #ifndef EML_HOST_HOST_H
@@ -34,10 +39,12 @@ typedef struct eml_host_config {
 	 * JSON file (src/kms/creds.h, docs/KMS.md); NULL: the host passes none. */
 	const char *kms_credentials;
 	eml_frame_limits limits;
-	uint64_t max_blob;      /* largest accepted upload (<= limits.weight_max) */
-	int idle_timeout_ms;    /* per connection */
-	int frame_timeout_ms;   /* a frame must arrive whole this long after its first byte */
-	int connect_timeout_ms; /* to the enclave */
+	uint64_t max_blob;        /* largest accepted upload (<= limits.weight_max) */
+	int idle_timeout_ms;      /* per connection */
+	int frame_timeout_ms;     /* a frame must arrive whole this long after its first byte */
+	int handshake_timeout_ms; /* an accepted connection's first frame header, after accept */
+	uint64_t store_max_bytes; /* quota on the blobs in the store; 0 = none (the disk's size) */
+	int connect_timeout_ms;   /* to the enclave */
 	size_t max_conns;
 } eml_host_config;
 

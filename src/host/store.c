@@ -19,7 +19,102 @@
 struct eml_store {
 	char *dir;
 	uint64_t max_blob;
+	uint64_t quota; /* 0 = none */
 };
+
+void eml_store_set_quota(eml_store *s, uint64_t max_bytes)
+{
+	s->quota = max_bytes;
+}
+
+static int io_rc(int e)
+{
+	switch (e) {
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+		return EML_E_STORE_FULL;
+	case EACCES:
+	case EPERM:
+		return EML_E_PERMISSION;
+	case ENOMEM:
+		return EML_E_NOMEM;
+	default:
+		return EML_E_IO;
+	}
+}
+
+/*
+ * Atomic replace of `path` (same contract as eml_file_write_atomic, but out-of-space errors are
+ * told apart): write a temp file in the same folder, fsync it, rename it over the final name,
+ * fsync the folder. Every failure unlinks the temp file; a crash leaves at most a temp file,
+ * which eml_store_open sweeps. A short write counts as out of space (a full disk or a file
+ * size limit gives a short write, then ENOSPC/EFBIG).
+ */
+static int store_write_atomic(const char *folder, const char *path, const void *data, size_t len)
+{
+	int rc = EML_OK, fd = -1, dfd = -1, created = 0;
+	char tmp[PATH_MAX], rhex[13];
+	uint8_t rnd[6];
+	EML_GUARD(eml_random_bytes(rnd, sizeof(rnd)));
+	eml_hex(rnd, sizeof(rnd), rhex);
+	int k = snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, rhex);
+	EML_ENSURE(k > 0 && (size_t)k < sizeof(tmp), EML_E_ARG);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	EML_ENSURE(fd >= 0, io_rc(errno));
+	created = 1;
+	const uint8_t *p = data;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t w = write(fd, p + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		EML_ENSURE(w > 0, w == 0 ? EML_E_STORE_FULL : io_rc(errno));
+		done += (size_t)w;
+	}
+	/* Delayed allocation: some file systems report ENOSPC only here. */
+	EML_ENSURE(fsync(fd) == 0, io_rc(errno));
+	k = close(fd);
+	fd = -1;
+	EML_ENSURE(k == 0, io_rc(errno));
+	EML_ENSURE(rename(tmp, path) == 0, io_rc(errno));
+	created = 0;
+	/* Make the rename durable. */
+	dfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		(void)fsync(dfd);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	if (created)
+		unlink(tmp);
+	return rc;
+}
+
+/* Total size of the blobs (regular files under blobs/, temp files included: they take space). */
+static int blobs_total(const eml_store *s, uint64_t *total)
+{
+	char p[PATH_MAX];
+	int k = snprintf(p, sizeof(p), "%s/blobs", s->dir);
+	if (k <= 0 || (size_t)k >= sizeof(p))
+		return EML_E_ARG;
+	DIR *d = opendir(p);
+	struct dirent *e;
+	if (d == NULL)
+		return EML_E_IO;
+	*total = 0;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, 0) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		*total += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return EML_OK;
+}
 
 /* The public header only (src/topo/topo.h; docs/FORMATS.md): magic, version, model id, chunking
  * and bucketed size, and that the blob is exactly as long as its header says. No key is needed
@@ -132,22 +227,43 @@ int eml_store_put(eml_store *s, const uint8_t *blob, size_t n, eml_store_entry *
 	eml_store_entry e;
 	uint8_t old[32];
 	int had_old;
-	char p[PATH_MAX], idhex[33], line[66];
+	char p[PATH_MAX], folder[PATH_MAX], idhex[33], line[66];
 	memset(&e, 0, sizeof(e));
 	EML_ENSURE(n <= s->max_blob, EML_E_STORE_TOO_LARGE);
 	EML_GUARD(eml_store_blob_model_id(blob, n, e.model_id));
 	EML_GUARD(eml_sha256(blob, n, e.sha256));
 	e.size = n;
 	had_old = index_get(s, e.model_id, old) == EML_OK;
+	if (s->quota > 0) {
+		/* The old blob of this model id is replaced, so it does not count; this is checked
+		 * before writing anything, so a refused upload costs no disk at all. */
+		uint64_t total = 0;
+		struct stat st;
+		EML_GUARD(blobs_total(s, &total));
+		if (had_old && blob_path(s, old, p, sizeof(p)) == EML_OK && stat(p, &st) == 0 &&
+		    (uint64_t)st.st_size <= total)
+			total -= (uint64_t)st.st_size;
+		EML_ENSURE(n <= s->quota && total <= s->quota - n, EML_E_STORE_FULL);
+	}
 	/* Blob first, then the index entry that points at it: a crash in between leaves at most an
 	 * unreferenced blob, never a dangling index entry. */
+	EML_GUARD(sub(s, "blobs", NULL, folder, sizeof(folder)));
 	EML_GUARD(blob_path(s, e.sha256, p, sizeof(p)));
-	EML_GUARD(eml_file_write_atomic(p, blob, n, 0600));
+	EML_GUARD(store_write_atomic(folder, p, blob, n));
 	eml_hex(e.model_id, 16, idhex);
 	eml_hex(e.sha256, 32, line);
 	line[64] = '\n';
+	EML_GUARD(sub(s, "models", NULL, folder, sizeof(folder)));
 	EML_GUARD(sub(s, "models", idhex, p, sizeof(p)));
-	EML_GUARD(eml_file_write_atomic(p, line, 65, 0600));
+	rc = store_write_atomic(folder, p, line, 65);
+	if (rc != EML_OK) {
+		/* The index still names the old blob (or none): the new one is unreferenced, so
+		 * give its space back, unless it is the old blob itself (same bytes). */
+		if (!(had_old && memcmp(old, e.sha256, 32) == 0) &&
+		    blob_path(s, e.sha256, p, sizeof(p)) == EML_OK)
+			unlink(p);
+		goto out;
+	}
 	if (had_old && memcmp(old, e.sha256, 32) != 0 && blob_path(s, old, p, sizeof(p)) == EML_OK)
 		unlink(p);
 	if (out != NULL)

@@ -5,8 +5,11 @@
  *   DIR/blobs/<sha256 hex>        the blob, exactly the uploaded bytes (0600)
  *   DIR/models/<model id hex>     "<sha256 hex>\n" (0600)
  *
- * Writes are atomic (temp file, fsync, rename, fsync of the folder; eml_file_write_atomic).
- * Temp files left by a crash are removed on open. The store parses only the blob's public header
+ * Writes are atomic (temp file in the same folder, write, fsync, rename, fsync of the folder), so
+ * a crash or a kill at any point leaves either the old state or the new one, never a partial blob
+ * under a final name; temp files left by a crash are removed on open. A write that runs out of
+ * space (ENOSPC, EDQUOT, EFBIG) or past the optional quota fails with EML_E_STORE_FULL and
+ * leaves the store as it was (docs/RELIABILITY.md). The store parses only the blob's public header
  * (magic, version, model id) and keeps nothing else. Not thread-safe (the host is one thread).
  */
 #ifndef EML_HOST_STORE_H
@@ -22,6 +25,8 @@ typedef struct eml_store eml_store;
 /* Creates DIR (0700) and its sub-folders when missing. max_blob: refuse larger uploads. */
 int eml_store_open(const char *dir, uint64_t max_blob, eml_store **out);
 void eml_store_close(eml_store *s);
+/* Refuse an upload that would bring the blobs' total size above max_bytes (0 = no quota). */
+void eml_store_set_quota(eml_store *s, uint64_t max_bytes);
 
 /* Check and store a blob; replaces an older blob of the same model id. */
 int eml_store_put(eml_store *s, const uint8_t *blob, size_t n, eml_store_entry *out);

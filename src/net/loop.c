@@ -27,6 +27,8 @@ struct eml_conn {
 	uint8_t *out;
 	size_t out_off, out_len, out_cap;
 	int64_t last_ms;
+	int64_t added_ms;       /* for the handshake timeout and eviction order */
+	uint64_t frames_in;     /* whole frames delivered */
 	int64_t frame_start_ms; /* when the first byte of the frame being read arrived */
 	int closing;            /* flush then close */
 	int linger;   /* after the flush: shut down writing, drain input briefly, then close */
@@ -154,12 +156,38 @@ static void update_events(eml_conn *c)
 	}
 }
 
+/* Live connections, not counting those closed this round (freed by reap). */
+static size_t live_conns(const eml_loop *l)
+{
+	size_t n = 0;
+	for (const eml_conn *c = l->conns; c != NULL; c = c->next)
+		n += !c->closed;
+	return n;
+}
+
+/* At the cap: close the oldest evictable connection that has not delivered a frame yet (a
+ * connection that talks is never evicted for one that might). 1 if one was closed. */
+static int evict_one(eml_loop *l)
+{
+	eml_conn *victim = NULL;
+	for (eml_conn *c = l->conns; c != NULL; c = c->next)
+		if (!c->closed && !c->closing && c->o.evictable && c->frames_in == 0 &&
+		    (victim == NULL || c->added_ms <= victim->added_ms))
+			victim = c;
+	if (victim == NULL)
+		return 0;
+	conn_mark_closed(victim, EML_E_NET_BUSY);
+	return 1;
+}
+
 int eml_loop_add_conn(eml_loop *l, int fd, const eml_conn_opts *o, const eml_conn_cb *cb, void *arg,
                       eml_conn **out)
 {
 	int rc = EML_OK;
 	eml_conn *c = NULL;
-	EML_ENSURE(l->n_conns < l->max_conns, EML_E_NET_BUSY);
+	/* Closed connections still count until reaped; count only the live ones. */
+	if (l->n_conns >= l->max_conns && live_conns(l) >= l->max_conns)
+		EML_ENSURE(evict_one(l), EML_E_NET_BUSY);
 	EML_GUARD(eml_net_set_nonblock(fd));
 	c = eml_calloc(1, sizeof(*c));
 	EML_ENSURE(c != NULL, EML_E_NOMEM);
@@ -176,6 +204,7 @@ int eml_loop_add_conn(eml_loop *l, int fd, const eml_conn_opts *o, const eml_con
 	c->cb = *cb;
 	c->arg = arg;
 	c->last_ms = eml_net_now_ms();
+	c->added_ms = c->last_ms;
 	c->events = EPOLLIN;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 	EML_ENSURE(epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) == 0, EML_E_NET_IO);
@@ -222,6 +251,7 @@ void eml_conn_close(eml_conn *c, int rc)
 }
 
 #define LINGER_MS 1000
+#define LOOP_ACCEPTS_PER_ROUND 16
 
 /* Everything queued has been written and the connection is closing. */
 static void flushed(eml_conn *c)
@@ -413,6 +443,7 @@ static void on_readable(eml_conn *c)
 		uint8_t t = c->in[4];
 		uint32_t n = (uint32_t)(want - EML_FRAME_HEADER_LEN);
 		c->in_len = 0;
+		c->frames_in++;
 		if (c->cb.on_frame != NULL)
 			c->cb.on_frame(c, t, c->in + EML_FRAME_HEADER_LEN, n, c->in, want);
 		/* Do not keep a large payload buffer around between frames. */
@@ -434,6 +465,10 @@ static void check_timeouts(eml_loop *l)
 			conn_mark_closed(c, EML_OK); /* the linger is over */
 		else if (c->o.idle_timeout_ms > 0 && now - c->last_ms > c->o.idle_timeout_ms)
 			conn_mark_closed(c, EML_E_NET_TIMEOUT);
+		else if (!c->closing && c->o.handshake_timeout_ms > 0 && c->frames_in == 0 &&
+		         c->in_len < EML_FRAME_HEADER_LEN &&
+		         now - c->added_ms > c->o.handshake_timeout_ms)
+			conn_mark_closed(c, EML_E_NET_TIMEOUT); /* silent since it connected */
 		else if (!c->closing && c->o.frame_timeout_ms > 0 && c->in_len > 0 &&
 		         now - c->frame_start_ms > c->o.frame_timeout_ms)
 			conn_mark_closed(c,
@@ -461,8 +496,13 @@ int eml_loop_run(eml_loop *l, const volatile sig_atomic_t *stop)
 			if (kind == K_LISTENER) {
 				struct listener *x = evs[i].data.ptr;
 				int fd;
-				/* Accept what is pending now; never block here. */
-				while (eml_net_accept(x->fd, 0, &fd) == EML_OK)
+				/* Accept some of what is pending; never block here. Bounded per round,
+				 * so that under a connection flood the connections already accepted
+				 * get their input read (and are no longer evictable) before many
+				 * newer ones push them out; the listener stays readable for the rest. */
+				for (int k = 0; k < LOOP_ACCEPTS_PER_ROUND &&
+				                eml_net_accept(x->fd, 0, &fd) == EML_OK;
+				     k++)
 					x->fn(l, fd, x->arg);
 				continue;
 			}

@@ -6,9 +6,16 @@
  * its header announced, after the type and length were checked against the limits); its output
  * queue holds at most `out_max` bytes (a send beyond that closes the connection with
  * EML_E_LIMIT, so a peer that does not read cannot make the host grow without bound).
- * Timeouts: a connection idle (no bytes in or out) for idle_timeout_ms, or whose current frame
- * has not arrived whole frame_timeout_ms after its first byte (a slow trickle), is closed with
- * EML_E_NET_TIMEOUT.
+ * Timeouts: a connection idle (no bytes in or out) for idle_timeout_ms, whose current frame
+ * has not arrived whole frame_timeout_ms after its first byte (a slow trickle), or whose first
+ * frame header has not arrived handshake_timeout_ms after it was added (a connection opened and
+ * left silent, or trickling its first bytes), is closed with EML_E_NET_TIMEOUT.
+ * Connection cap: at max_conns, a new connection (accepted, or one the owner opened, such as the
+ * host's connection to the enclave) evicts the oldest "evictable" connection that has not yet
+ * delivered a whole frame (closed with EML_E_NET_BUSY), so idle or trickling connections cannot
+ * lock out peers that talk; with none to evict, the new one is refused. At most 16 connections
+ * are accepted per listener and loop round, so input of those already accepted is read in
+ * between.
  * Framing errors (unknown type, oversize length) are answered with an ERROR frame carrying the
  * code (EOF inside a frame just closes, with EML_E_FRAME_TRUNCATED); once the ERROR is flushed
  * the connection lingers (writing shut down, input discarded for up to a second) so that a TCP
@@ -45,16 +52,19 @@ typedef struct eml_conn_cb {
 
 typedef struct eml_conn_opts {
 	eml_frame_limits limits;
-	size_t out_max;       /* 0: room for two of the largest frames */
-	int idle_timeout_ms;  /* <= 0: none */
-	int frame_timeout_ms; /* <= 0: none */
+	size_t out_max;           /* 0: room for two of the largest frames */
+	int idle_timeout_ms;      /* <= 0: none */
+	int frame_timeout_ms;     /* <= 0: none */
+	int handshake_timeout_ms; /* first frame header within this of the add; <= 0: none */
+	int evictable; /* may be closed to make room while it has delivered no frame yet */
 } eml_conn_opts;
 
 int eml_loop_new(size_t max_conns, eml_loop **out);
 /* Closes every connection (calling on_close) and listener. */
 void eml_loop_free(eml_loop *l);
 int eml_loop_add_listener(eml_loop *l, int fd, eml_accept_fn fn, void *arg);
-/* Takes ownership of fd (closed on failure too). EML_E_NET_BUSY above max_conns. */
+/* Takes ownership of fd (closed on failure too). At max_conns, evicts the oldest evictable
+ * connection without a delivered frame, else EML_E_NET_BUSY. */
 int eml_loop_add_conn(eml_loop *l, int fd, const eml_conn_opts *o, const eml_conn_cb *cb, void *arg,
                       eml_conn **out);
 /* Run until *stop becomes non-zero (checked at least every 100 ms) or eml_loop_stop. */

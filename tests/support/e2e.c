@@ -347,6 +347,10 @@ static int start_enclave(eml_e2e *e, const eml_e2e_opts *o)
 		if (o->extra_enclave_val != NULL)
 			argv[n++] = (char *)o->extra_enclave_val;
 	}
+	for (int i = 0; o != NULL && o->enclave_args != NULL && o->enclave_args[i] != NULL &&
+	                n < E2E_MAX_ARGS - 1;
+	     i++)
+		argv[n++] = (char *)o->enclave_args[i];
 	argv[n] = NULL;
 	const char *bin = o != NULL && o->enclave_bin != NULL ? o->enclave_bin : eml_test_bin();
 	e->enclave_pid = spawn(bin, log, argv, e->enclave_cwd, e->enclave_home,
@@ -360,6 +364,56 @@ int eml_e2e_restart_enclave(eml_e2e *e, const eml_e2e_opts *o)
 {
 	stop_pid(&e->enclave_pid);
 	return start_enclave(e, o);
+}
+
+static int start_host(eml_e2e *e, const eml_e2e_opts *o)
+{
+	int rec = e->rec_client != NULL;
+	char p_enclave[700];
+	snprintf(p_enclave, sizeof(p_enclave), "%s/p_enclave.sock", e->dir);
+	char log[700], a_listen[700], a_enclave[700], a_channel[700];
+	snprintf(log, sizeof(log), "%s/host.log", e->dir);
+	snprintf(a_listen, sizeof(a_listen), "unix:%s", e->host_listen);
+	snprintf(a_enclave, sizeof(a_enclave), "unix:%s", rec ? p_enclave : e->enclave_listen);
+	snprintf(a_channel, sizeof(a_channel), "unix:%s", e->channel_listen);
+	char *hargv[40] = {
+	    "eml",     "host",    "--listen", a_listen, "--enclave", a_enclave, "--enclave-channel",
+	    a_channel, "--store", e->store,   NULL};
+	int hn = 10;
+	if (o != NULL && o->audit) {
+		snprintf(e->audit_log, sizeof(e->audit_log), "%s/audit.log", e->dir);
+		hargv[hn++] = "--audit-log";
+		hargv[hn++] = e->audit_log;
+		if (o->audit_rotate_bytes != NULL) {
+			hargv[hn++] = "--audit-rotate-bytes";
+			hargv[hn++] = (char *)o->audit_rotate_bytes;
+		}
+		if (o->audit_no_fsync) {
+			hargv[hn++] = "--audit-fsync";
+			hargv[hn++] = "none";
+		}
+		hargv[hn] = NULL;
+	}
+	if (o != NULL && o->extra_host_arg != NULL) {
+		hargv[hn++] = (char *)o->extra_host_arg;
+		if (o->extra_host_val != NULL)
+			hargv[hn++] = (char *)o->extra_host_val;
+	}
+	for (int i = 0; o != NULL && o->host_args != NULL && o->host_args[i] != NULL && hn < 39;
+	     i++)
+		hargv[hn++] = (char *)o->host_args[i];
+	hargv[hn] = NULL;
+	e->host_pid = spawn(eml_test_bin(), log, hargv, NULL, NULL, NULL);
+	if (e->host_pid < 0 || wait_socket(e->host_listen, e->host_pid) != 0 ||
+	    wait_socket(e->channel_listen, e->host_pid) != 0)
+		return -1;
+	return 0;
+}
+
+int eml_e2e_restart_host(eml_e2e *e, const eml_e2e_opts *o)
+{
+	stop_pid(&e->host_pid);
+	return start_host(e, o);
 }
 
 int eml_e2e_start(eml_e2e *e, const eml_e2e_opts *o)
@@ -397,38 +451,7 @@ int eml_e2e_start(eml_e2e *e, const eml_e2e_opts *o)
 	}
 	if (start_enclave(e, o) != 0)
 		return -1;
-	char log[700], a_listen[700], a_enclave[700], a_channel[700];
-	snprintf(log, sizeof(log), "%s/host.log", e->dir);
-	snprintf(a_listen, sizeof(a_listen), "unix:%s", e->host_listen);
-	snprintf(a_enclave, sizeof(a_enclave), "unix:%s", rec ? p_enclave : e->enclave_listen);
-	snprintf(a_channel, sizeof(a_channel), "unix:%s", e->channel_listen);
-	char *hargv[20] = {
-	    "eml",     "host",    "--listen", a_listen, "--enclave", a_enclave, "--enclave-channel",
-	    a_channel, "--store", e->store,   NULL};
-	int hn = 10;
-	if (o != NULL && o->audit) {
-		snprintf(e->audit_log, sizeof(e->audit_log), "%s/audit.log", e->dir);
-		hargv[hn++] = "--audit-log";
-		hargv[hn++] = e->audit_log;
-		if (o->audit_rotate_bytes != NULL) {
-			hargv[hn++] = "--audit-rotate-bytes";
-			hargv[hn++] = (char *)o->audit_rotate_bytes;
-		}
-		if (o->audit_no_fsync) {
-			hargv[hn++] = "--audit-fsync";
-			hargv[hn++] = "none";
-		}
-		hargv[hn] = NULL;
-	}
-	if (o != NULL && o->extra_host_arg != NULL) {
-		hargv[hn++] = (char *)o->extra_host_arg;
-		if (o->extra_host_val != NULL)
-			hargv[hn++] = (char *)o->extra_host_val;
-		hargv[hn] = NULL;
-	}
-	e->host_pid = spawn(eml_test_bin(), log, hargv, NULL, NULL, NULL);
-	if (e->host_pid < 0 || wait_socket(e->host_listen, e->host_pid) != 0 ||
-	    wait_socket(e->channel_listen, e->host_pid) != 0)
+	if (start_host(e, o) != 0)
 		return -1;
 	char out[4096];
 	int st = eml_e2e_run(out, sizeof(out), 20000, "policy", "init", "--sim", "--sim-ca",

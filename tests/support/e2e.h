@@ -36,9 +36,11 @@ typedef struct eml_e2e_opts {
 	const char *enclave_bin; /* another eml build for the enclave (test variants), or NULL */
 	const char *enclave_env; /* one extra "NAME=VALUE" for the enclave's environment, or NULL */
 	int audit;               /* host --audit-log DIR/audit.log (path in eml_e2e.audit_log) */
-	const char *audit_rotate_bytes; /* host --audit-rotate-bytes, or NULL */
-	int audit_no_fsync;             /* host --audit-fsync none */
-	const char *extra_host_arg;     /* one extra flag for the host (with its value), or NULL */
+	const char *audit_rotate_bytes;  /* host --audit-rotate-bytes, or NULL */
+	int audit_no_fsync;              /* host --audit-fsync none */
+	const char *const *host_args;    /* extra host flags and values, NULL-terminated, or NULL */
+	const char *const *enclave_args; /* the same for the enclave */
+	const char *extra_host_arg;      /* one extra flag for the host (with its value), or NULL */
 	const char *extra_host_val;
 } eml_e2e_opts;
 
@@ -59,6 +61,10 @@ int eml_e2e_start(eml_e2e *e, const eml_e2e_opts *o);
 void eml_e2e_stop(eml_e2e *e);
 /* Restart only the enclave (e.g. after a test killed it). */
 int eml_e2e_restart_enclave(eml_e2e *e, const eml_e2e_opts *o);
+/* Restart only the host on the same addresses and store, with the host options of o (audit log,
+ * host_args; o may be NULL), e.g. after a test killed it (then set host_pid to 0 after reaping
+ * it yourself). */
+int eml_e2e_restart_host(eml_e2e *e, const eml_e2e_opts *o);
 
 /* Snapshot of a proxy's recording (copies; free with eml_rec_bytes_free). */
 void eml_rec_snapshot(eml_rec *r, eml_rec_bytes *out);

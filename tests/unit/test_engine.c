@@ -77,7 +77,7 @@ Test(engine, mlp_end_to_end_with_symbolic_batch)
 			eml_io_tensor in = mb_io(EML_DT_FLOAT, 2, D(rows, 3), x);
 			eml_plan *p = NULL;
 			int bad = 99;
-			eml_engine_opts o = {1, 0};
+			eml_engine_opts o = {.threads = 1, .max_memory = 0};
 			cr_assert_eq(eml_engine_assemble(m, &in, 1, &o, &p, &bad), EML_OK);
 			cr_assert_gt(eml_plan_arena_bytes(p), 0);
 			cr_assert_eq(eml_plan_run(p), EML_OK);
@@ -160,7 +160,7 @@ Test(engine, input_errors_set_bad_input)
 	cr_assert_eq(eml_engine_assemble(m, &in, 1, NULL, &p, &bad), EML_E_ENGINE_INPUT_UNKNOWN);
 	/* memory limit */
 	in = mb_io(EML_DT_FLOAT, 2, D(2, 3), x);
-	eml_engine_opts o = {1, 64};
+	eml_engine_opts o = {.threads = 1, .max_memory = 64};
 	cr_assert_eq(eml_engine_assemble(m, &in, 1, &o, &p, &bad), EML_E_ENGINE_MEMORY_LIMIT);
 	cr_assert_null(p);
 	eml_model_free(m);
@@ -301,7 +301,7 @@ Test(engine, huge_constant_of_shape_is_refused_by_the_memory_limit)
 	float one = 1;
 	eml_io_tensor in = mb_io(EML_DT_FLOAT, 1, D(1), &one);
 	eml_plan *p = NULL;
-	eml_engine_opts o = {1, (uint64_t)64 << 20};
+	eml_engine_opts o = {.threads = 1, .max_memory = (uint64_t)64 << 20};
 	int bad = 99;
 	cr_assert_eq(eml_engine_assemble(m, &in, 1, &o, &p, &bad), EML_E_ENGINE_MEMORY_LIMIT);
 	cr_assert_null(p);

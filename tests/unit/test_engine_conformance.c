@@ -114,7 +114,7 @@ static int run_case(const char *dir, int threads, char *why, size_t cap)
 			break;
 	}
 	int bad = -1;
-	eml_engine_opts o = {threads, 0};
+	eml_engine_opts o = {.threads = threads, .max_memory = 0};
 	int rc = eml_engine_assemble(m, in, nin, &o, &p, &bad);
 	if (rc != EML_OK) {
 		snprintf(why, cap, "assemble: %s (input %d)", eml_err_name(rc), bad);
