@@ -131,9 +131,16 @@ void eml_qgemm_pack_b(const void *B, int b_signed, size_t ldb, int trans_b, size
 			zbp[n] = z - flip;
 		}
 		uint32_t *csu = (uint32_t *)cs;
+		size_t kq_full = 0, np_full = 0;
+		if (!trans_b) {
+			/* the bulk with SIMD, the partial quad and panel below */
+			kq_full = K / 4;
+			np_full = N / PW;
+			eml_qgemm_pack_vnni(B, ldb, kq_full, np_full, kq, (uint8_t)flip, b, cs);
+		}
 		for (size_t k = 0; k < K; k++) {
 			int8_t *bk = b + (k / 4) * PW * 4 + k % 4;
-			for (size_t n = 0; n < N; n++) {
+			for (size_t n = k < kq_full * 4 ? np_full * PW : 0; n < N; n++) {
 				int32_t v = ld8(B, b_signed, k * sk + n * sn) - flip;
 				bk[((n / PW) * kq * PW + n % PW) * 4] = (int8_t)v;
 				csu[n] += (uint32_t)v;

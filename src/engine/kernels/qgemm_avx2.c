@@ -52,3 +52,50 @@ void eml_qgemm_ukernel_i16_avx2(size_t kp, const int16_t *a, size_t lda, int h, 
 	_mm256_storeu_si256((__m256i *)(void *)(acc + 5 * 2 * PW), c50);
 	_mm256_storeu_si256((__m256i *)(void *)(acc + 5 * 2 * PW + PW), c51);
 }
+
+void eml_minmax_avx2(const float *x, size_t n, float *mn, float *mx)
+{
+	__m256 lo = _mm256_setzero_ps(), hi = lo;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m256 v = _mm256_loadu_ps(x + i);
+		/* minps/maxps return the second operand when either is NaN: NaN is ignored */
+		lo = _mm256_min_ps(v, lo);
+		hi = _mm256_max_ps(v, hi);
+	}
+	float l[8], h[8];
+	_mm256_storeu_ps(l, lo);
+	_mm256_storeu_ps(h, hi);
+	float a = 0, b = 0;
+	for (int k = 0; k < 8; k++) {
+		a = l[k] < a ? l[k] : a;
+		b = h[k] > b ? h[k] : b;
+	}
+	for (; i < n; i++) {
+		a = x[i] < a ? x[i] : a;
+		b = x[i] > b ? x[i] : b;
+	}
+	*mn = a;
+	*mx = b;
+}
+
+void eml_quant_u8_avx2(const float *x, size_t n, float scale, int32_t zp, uint8_t *y)
+{
+	const __m256 s = _mm256_set1_ps(scale), z = _mm256_set1_ps((float)zp);
+	const __m256 lo = _mm256_setzero_ps(), hi = _mm256_set1_ps(255.0f);
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m256 q = _mm256_div_ps(_mm256_loadu_ps(x + i), s);
+		q = _mm256_round_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+		q = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(q, z), lo), hi);
+		__m256i v = _mm256_cvtps_epi32(q);
+		__m128i w =
+		    _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+		w = _mm_packus_epi16(w, w);
+		_mm_storel_epi64((__m128i *)(void *)(y + i), w);
+	}
+	for (; i < n; i++) {
+		float q = __builtin_nearbyintf(x[i] / scale) + (float)zp;
+		y[i] = (uint8_t)(q < 0 ? 0 : (q > 255 ? 255 : q));
+	}
+}

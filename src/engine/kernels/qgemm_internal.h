@@ -23,6 +23,12 @@
 
 void eml_qgemm_ukernel_vnni(size_t kq, const uint8_t *a, size_t lda, int h, const int8_t *b0,
                             const int8_t *b1, int32_t *acc);
+void eml_qgemm_pack_vnni(const uint8_t *B, size_t ldb, size_t kq_full, size_t np_full, size_t kq,
+                         uint8_t flip, int8_t *dst, int32_t *cs);
+/* DynamicQuantizeLinear's two passes (AVX2): min/max of x (NaN ignored, range includes 0), and
+ * y = saturate(round_half_even(x / scale) + zp) to uint8. */
+void eml_minmax_avx2(const float *x, size_t n, float *mn, float *mx);
+void eml_quant_u8_avx2(const float *x, size_t n, float scale, int32_t zp, uint8_t *y);
 void eml_qgemm_ukernel_i16_avx2(size_t kp, const int16_t *a, size_t lda, int h, const int16_t *b0,
                                 const int16_t *b1, int32_t *acc);
 

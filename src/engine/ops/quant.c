@@ -16,6 +16,7 @@
 #include "common/mem.h"
 #include "engine/internal.h"
 #include "engine/kernels/qgemm.h"
+#include "engine/kernels/qgemm_internal.h"
 #include "engine/ops/ops.h"
 
 static int q8(int32_t dt)
@@ -122,19 +123,32 @@ static int dql_run(eml_op_ctx *c)
 	const eml_rt *X = c->in[0];
 	const float *x = X->data;
 	float mn = 0, mx = 0; /* the range always includes 0 */
-	for (uint64_t i = 0; i < X->elems; i++) {
-		if (x[i] < mn)
-			mn = x[i];
-		if (x[i] > mx)
-			mx = x[i];
+	__builtin_cpu_init();
+	int avx2 = __builtin_cpu_supports("avx2");
+	if (avx2) {
+		eml_minmax_avx2(x, X->elems, &mn, &mx);
+	} else {
+		for (uint64_t i = 0; i < X->elems; i++) {
+			if (x[i] < mn)
+				mn = x[i];
+			if (x[i] > mx)
+				mx = x[i];
+		}
 	}
 	float scale = (mx - mn) / 255.0f;
 	float zpf = scale != 0 ? nearbyintf(0.0f - mn / scale) : 0;
 	uint8_t zp = (uint8_t)sat(EML_DT_UINT8, zpf);
-	if (c->out[0] != NULL)
-		for (uint64_t i = 0; i < X->elems; i++)
-			((uint8_t *)c->out[0]->data)[i] = (uint8_t)sat(
-			    EML_DT_UINT8, (scale != 0 ? nearbyintf(x[i] / scale) : 0) + (double)zp);
+	if (c->out[0] != NULL) {
+		uint8_t *y = c->out[0]->data;
+		if (scale == 0)
+			memset(y, zp, X->elems);
+		else if (avx2)
+			eml_quant_u8_avx2(x, X->elems, scale, zp, y);
+		else
+			for (uint64_t i = 0; i < X->elems; i++)
+				y[i] = (uint8_t)sat(EML_DT_UINT8,
+				                    nearbyintf(x[i] / scale) + (double)zp);
+	}
 	if (c->out[1] != NULL)
 		*(float *)c->out[1]->data = scale;
 	if (c->out[2] != NULL)
