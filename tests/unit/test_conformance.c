@@ -92,6 +92,12 @@ static const struct {
      "Range bound computed at run time from a graph input (data-dependent shape)"},
     {"node/test_hannwindow_symmetric_expanded",
      "Range bound computed at run time from a graph input (data-dependent shape)"},
+    /* Range written as a Loop whose trip count is computed from graph inputs by other nodes:
+     * the scan output's length is a data-dependent shape (docs/ONNX.md, Loop) */
+    {"node/test_range_float_type_positive_delta_expanded",
+     "Loop trip count computed at run time from a graph input (data-dependent shape)"},
+    {"node/test_range_int32_type_negative_delta_expanded",
+     "Loop trip count computed at run time from a graph input (data-dependent shape)"},
 };
 
 static const char *refusal_reason(const char *name)
