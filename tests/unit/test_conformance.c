@@ -536,12 +536,12 @@ Test(conformance, onnx_backend_tests_for_every_claimed_operator)
 		if (f == NULL)
 			continue;
 		fprintf(f, "ONNX conformance (libonnx-testdata %s)\n", DATA_ROOT);
-		fprintf(
-		    f,
-		    "%zu passed, %zu failed (claimed tests; %zu data sets passed); %zu refused "
-		    "(training mode of a claimed operator); %zu skipped (unsupported operators), "
-		    "%zu skipped (model not loadable); %zu total\n",
-		    pass, fail, datasets, refused, skip_op, skip_load, n_all);
+		fprintf(f,
+		        "%zu passed, %zu failed (claimed tests; %zu data sets passed); %zu refused "
+		        "(claimed operator, mode refused at assembly); %zu skipped (unsupported "
+		        "operators), "
+		        "%zu skipped (model not loadable); %zu total\n",
+		        pass, fail, datasets, refused, skip_op, skip_load, n_all);
 		fprintf(f, "\n%-20s %8s %8s %8s %12s %12s\n", "suite", "passed", "failed",
 		        "refused", "skip(ops)", "skip(load)");
 		for (size_t s = 0; s < EML_ARRAY_LEN(suites); s++)
