@@ -1,17 +1,19 @@
 # EphemeralML — top-level entry points. The build itself is CMake; this file only sequences it.
 #   make run    set up and run the whole pipeline end to end on the simulated enclave
 #   make test   install deps, build, check formatting, run every test (and once under ASan+UBSan),
-#               and check that the build is reproducible
+#               check that the build is reproducible, and cross-build the aarch64 (Graviton) eml
+#               and check it under qemu-user
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_AARCH64 ?= build-aarch64
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 # Where downloaded test data and reference tools live (outside the clone, shared by clones).
 export EML_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/eml
 
 .PHONY: all deps build run test test-unit test-asan format format-check bench fuzz soak testdata clean \
-	repro-check
+	repro-check test-aarch64
 
 all: build
 
@@ -52,7 +54,11 @@ test-asan: deps
 repro-check:
 	@./scripts/repro-check
 
-test: deps build testdata format-check test-unit test-asan repro-check
+# The aarch64 (Graviton) eml: cross build + checks under qemu-user, about 35 s (docs/DEPLOY.md).
+test-aarch64: deps
+	@./deploy/aarch64/build-and-check --build $(BUILD_AARCH64)
+
+test: deps build testdata format-check test-unit test-asan repro-check test-aarch64
 	@echo "make test: all suites passed"
 
 bench: deps build testdata
@@ -69,4 +75,4 @@ soak: deps build testdata
 		ctest -R '^test_load$$' --output-on-failure -V
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_AARCH64) build-fuzz

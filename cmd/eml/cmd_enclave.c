@@ -1,5 +1,6 @@
 /* eml enclave: the attested inference service (src/enclave/enclave.h). */
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "cli.h"
@@ -11,7 +12,8 @@
 static const char *usage_text =
     "eml enclave --listen ADDR --host-channel ADDR --nsm auto|device|sim [--sim-ca DIR]\n"
     "                [--threads N] [--max-concurrent N] [--max-memory BYTES]\n"
-    "                [--idle-timeout-ms N] [--no-sandbox]\n"
+    "                [--idle-timeout-ms N] [--blob-cache-bytes BYTES] [--arena-pool-bytes BYTES]\n"
+    "                [--no-sandbox]\n"
     "  ADDR is vsock:CID:PORT, tcp:HOST:PORT or unix:PATH";
 
 int eml_cmd_enclave(int argc, char **argv)
@@ -50,6 +52,11 @@ int eml_cmd_enclave(int argc, char **argv)
 			c.max_concurrent = (int)x;
 		else if (strcmp(a, "--max-memory") == 0 && eml_cli_parse_u64(v, &x) == 0)
 			c.max_memory = x;
+		else if (strcmp(a, "--blob-cache-bytes") == 0 && eml_cli_parse_u64(v, &x) == 0)
+			c.blob_cache_bytes = x;
+		else if (strcmp(a, "--arena-pool-bytes") == 0 && eml_cli_parse_u64(v, &x) == 0 &&
+		         x <= SIZE_MAX)
+			c.arena_pool_bytes = x;
 		else if (strcmp(a, "--idle-timeout-ms") == 0 && eml_cli_parse_u64(v, &x) == 0 &&
 		         x >= 1 && x <= 86400000)
 			c.idle_timeout_ms = (int)x;

@@ -5,7 +5,7 @@
  *
  *   eml run MODEL.onnx | --key NAME.tkey --weights NAME.weights
  *           --input NAME=FILE(.npy|.pb) ... [--output-dir DIR] [--pb] [--threads N]
- *           [--max-memory BYTES] [--repeat N] [--json]
+ *           [--max-memory BYTES] [--repeat N] [--json] [--profile]
  *
  * NAME is the graph input's name when the model keeps names (a plain ONNX file always does; a
  * topology key only with decompose --keep-io-names), or its position among the graph inputs
@@ -35,9 +35,10 @@
 #define RUN_USAGE                                                                                  \
 	"eml run MODEL.onnx | --key NAME.tkey --weights NAME.weights --input NAME=FILE ...\n"      \
 	"               [--output-dir DIR] [--pb] [--threads N] [--max-memory BYTES[k|M|G]]\n"     \
-	"               [--repeat N] [--json]"
+	"               [--repeat N] [--json] [--profile]"
 
 /* Named limits of the command line. */
+#define RUN_PROFILE_ROWS 128
 #define RUN_MAX_INPUTS 4096u
 #define RUN_MAX_REPEAT 1000000L
 #define RUN_MAX_THREADS 1024L
@@ -248,6 +249,47 @@ static int write_outputs(const eml_plan *plan, const char *dir, int pb, int json
 	return EML_EXIT_OK;
 }
 
+/* --profile: time per operator type over every run (stderr), largest first. */
+static void print_profile(const eml_plan *plan, long repeat)
+{
+	struct prof_row {
+		const char *op;
+		uint64_t ns;
+		unsigned steps;
+	} rows[RUN_PROFILE_ROWS];
+	size_t n_rows = 0;
+	uint64_t total = 0;
+	for (size_t i = 0; i < eml_plan_n_steps(plan); i++) {
+		const char *op;
+		uint64_t ns;
+		if (eml_plan_step_profile(plan, i, &op, &ns) != EML_OK)
+			continue;
+		total += ns;
+		size_t r = 0;
+		while (r < n_rows && strcmp(rows[r].op, op) != 0)
+			r++;
+		if (r == n_rows) {
+			if (n_rows == RUN_PROFILE_ROWS)
+				continue;
+			rows[n_rows++] = (struct prof_row){op, 0, 0};
+		}
+		rows[r].ns += ns;
+		rows[r].steps++;
+	}
+	for (size_t i = 1; i < n_rows; i++)
+		for (size_t j = i; j > 0 && rows[j - 1].ns < rows[j].ns; j--) {
+			struct prof_row t = rows[j];
+			rows[j] = rows[j - 1];
+			rows[j - 1] = t;
+		}
+	fprintf(stderr, "%-24s %6s %12s %7s\n", "op (fused steps under the producer)", "steps",
+	        "ms per run", "share");
+	for (size_t i = 0; i < n_rows; i++)
+		fprintf(stderr, "%-24s %6u %12.3f %6.1f%%\n", rows[i].op, rows[i].steps,
+		        (double)rows[i].ns / 1e6 / (double)repeat,
+		        total ? 100.0 * (double)rows[i].ns / (double)total : 0.0);
+}
+
 int eml_cmd_run(int argc, char **argv)
 {
 	const char *onnx = NULL, *key = NULL, *weights = NULL, *dir = ".";
@@ -261,6 +303,7 @@ int eml_cmd_run(int argc, char **argv)
 	eml_io_tensor *io = NULL;
 	double *lat = NULL;
 	double load_ms = 0, join_ms = 0, asm_ms = 0, write_ms = 0;
+	int profile = 0;
 
 	in = eml_calloc(argc > 0 ? (size_t)argc : 1, sizeof(*in));
 	if (in == NULL)
@@ -275,6 +318,8 @@ int eml_cmd_run(int argc, char **argv)
 			json = 1;
 		} else if (strcmp(a, "--pb") == 0) {
 			pb = 1;
+		} else if (strcmp(a, "--profile") == 0) {
+			profile = 1;
 		} else if (strcmp(a, "--key") == 0 && has_next && key == NULL) {
 			key = argv[++i];
 		} else if (strcmp(a, "--weights") == 0 && has_next && weights == NULL) {
@@ -434,6 +479,10 @@ int eml_cmd_run(int argc, char **argv)
 		exit_code = eml_cli_fail("run", EML_E_NOMEM);
 		goto done;
 	}
+	if (profile && (rc = eml_plan_set_profile(plan, 1)) != EML_OK) {
+		exit_code = eml_cli_fail("run", rc);
+		goto done;
+	}
 	for (long r = 0; r < repeat; r++) {
 		t0 = now_ms();
 		rc = eml_plan_run(plan);
@@ -468,6 +517,8 @@ int eml_cmd_run(int argc, char **argv)
 			       lat[0]);
 		printf("\n");
 	}
+	if (profile)
+		print_profile(plan, repeat);
 	goto done;
 
 usage:

@@ -50,10 +50,22 @@ int eml_add_size(size_t a, size_t b, size_t *out);
  * MADV_DONTDUMP/WIPEONFORK failures likewise. Returns EML_OK and *out, or EML_E_NOMEM.
  */
 int eml_secmem_map(size_t n, void **out, size_t *mapped_len);
-/* Wipe (non-elidable), unlock and unmap a mapping from eml_secmem_map. NULL is a no-op. */
+/*
+ * Release a mapping from eml_secmem_map: wipe its mapped_len bytes (non-elidable), then either keep
+ * the zeroed region, still locked, in a process-wide pool for the next eml_secmem_map (up to the
+ * pool limit of idle bytes) or unlock and unmap it. NULL is a no-op. See docs/MEMORY.md.
+ */
 void eml_secmem_unmap(void *p, size_t mapped_len);
+/* Idle bytes the pool may keep (default 512 MiB; 0 = unmap every region at release). */
+void eml_secmem_set_pool_limit(size_t bytes);
+/* Bytes currently idle (wiped, locked, mapped) in the pool. */
+size_t eml_secmem_pool_idle_bytes(void);
+/* Unmap idle regions down to the limit; eml_secmem_drop_idle unmaps every idle region. */
+void eml_secmem_trim(void);
+void eml_secmem_drop_idle(void);
 
-/* Test hook: when set, eml_secmem_unmap calls it with the region just before unmapping (after the wipe). */
+/* Test hook: when set, eml_secmem_unmap calls it with the region right after the wipe (before it
+ * is pooled or unmapped). */
 typedef void (*eml_secmem_hook_fn)(const void *p, size_t len, void *ctx);
 void eml_secmem_set_unmap_hook(eml_secmem_hook_fn fn, void *ctx);
 

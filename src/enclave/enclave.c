@@ -31,6 +31,10 @@
 #define EML_ENCLAVE_DEFAULT_MAX_CONNS 256
 #define EML_ENCLAVE_DEFAULT_IDLE_MS 60000
 #define EML_ENCLAVE_DEFAULT_IO_MS 30000
+/* Fetched ciphertext kept for later requests (public bytes; docs/MEMORY.md). */
+#define EML_ENCLAVE_DEFAULT_BLOB_CACHE ((uint64_t)256 << 20)
+/* Wiped, locked memory kept for the next request's arena and decrypted weights. */
+#define EML_ENCLAVE_DEFAULT_ARENA_POOL ((uint64_t)512 << 20)
 #define EML_ENCLAVE_ACCEPT_POLL_MS 200
 /* Audit records waiting for the host (it may not be up yet, or be restarting). Beyond this the
  * newest are dropped, which a verifier sees as removed records: the host can always drop. */
@@ -58,6 +62,7 @@ typedef struct enclave {
 	uint8_t *queue[EML_ENCLAVE_AUDIT_QUEUE];
 	size_t queue_len[EML_ENCLAVE_AUDIT_QUEUE];
 	size_t queued;
+	eml_blobcache *blobs; /* fetched ciphertext (public), enclave/blobcache.h */
 } enclave;
 
 typedef struct conn {
@@ -177,6 +182,8 @@ void eml_enclave_config_defaults(eml_enclave_config *c)
 	c->idle_timeout_ms = EML_ENCLAVE_DEFAULT_IDLE_MS;
 	c->io_timeout_ms = EML_ENCLAVE_DEFAULT_IO_MS;
 	c->limits = (eml_frame_limits)EML_FRAME_LIMITS_DEFAULT;
+	c->blob_cache_bytes = EML_ENCLAVE_DEFAULT_BLOB_CACHE;
+	c->arena_pool_bytes = EML_ENCLAVE_DEFAULT_ARENA_POOL;
 }
 
 /* Attestation document for a session: the client's nonce, our HPKE key as public_key, and the
@@ -323,9 +330,9 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	/* A sealed topology key (docs/KMS.md) is opened by KMS for this attested enclave only. */
 	EML_GUARD(eml_kms_enclave_unseal(e->nsm, &e->nsm_lock, rq.tkey, rq.tkey_len, &unsealed,
 	                                 &unsealed_len));
-	EML_GUARD(eml_enclave_infer(unsealed != NULL ? unsealed : rq.tkey,
-	                            unsealed != NULL ? unsealed_len : rq.tkey_len, inputs,
-	                            rq.n_inputs, fetch_blob, e, &eo, &outs, &st, &bad_input));
+	EML_GUARD(eml_enclave_infer(
+	    unsealed != NULL ? unsealed : rq.tkey, unsealed != NULL ? unsealed_len : rq.tkey_len,
+	    inputs, rq.n_inputs, fetch_blob, e, e->blobs, &eo, &outs, &st, &bad_input));
 	EML_ENSURE(memcmp(st.model_id, rq.model_id, EML_MODEL_ID_BYTES) == 0, EML_E_MODEL_MISMATCH);
 	memcpy(ar.blob_hash, st.blob_digest, 32);
 	ar.event = EML_AEV_ASSEMBLY;
@@ -523,6 +530,9 @@ int eml_enclave_run(const eml_enclave_config *cfg, const volatile sig_atomic_t *
 	EML_GUARD(eml_addr_parse(cfg->listen, &listen_addr));
 	EML_GUARD(eml_addr_parse(cfg->host_channel, &e->host_channel));
 	EML_GUARD(eml_sandbox_harden(&so));
+	EML_GUARD(eml_blobcache_new(cfg->blob_cache_bytes, &e->blobs));
+	/* Released arenas are wiped and kept locked for the next request (docs/MEMORY.md). */
+	eml_secmem_set_pool_limit((size_t)cfg->arena_pool_bytes);
 
 	/* Per-boot keys: they never leave this process. */
 	EML_GUARD(eml_hpke_keypair_generate(e->hpke_sk, e->hpke_pk));
@@ -606,6 +616,7 @@ out:
 		eml_free(e->start_doc);
 		eml_audit_chain_cleanup(&e->chain);
 		pthread_mutex_destroy(&e->audit_lock);
+		eml_blobcache_free(e->blobs);
 		eml_free(e); /* wipes the per-boot keys */
 	}
 	return rc;

@@ -37,6 +37,9 @@ typedef struct eml_enclave_config {
 	int idle_timeout_ms;      /* a connection silent this long is closed */
 	int io_timeout_ms;        /* one frame, and one host-channel exchange */
 	eml_frame_limits limits;
+	uint64_t
+	    blob_cache_bytes; /* fetched ciphertext kept across requests; 0 = fetch every time */
+	uint64_t arena_pool_bytes; /* wiped locked memory kept for the next request; 0 = unmap */
 } eml_enclave_config;
 
 void eml_enclave_config_defaults(eml_enclave_config *c);

@@ -1,6 +1,7 @@
 /*
  * One inference inside the enclave (DESIGN §2 step 5): parse the topology key, fetch the weight
- * blob for its model id from the host, check the blob's digest against the key, decrypt it into
+ * blob for its model id from the host (or take it from `cache`, NULL = none: blobcache.h), check
+ * the blob's digest against the key, decrypt it into
  * locked memory, assemble the plan (which copies what it needs into its arena), wipe the joined
  * model, run, copy the outputs out, and wipe the plan. Every path wipes everything it touched.
  *
@@ -12,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "enclave/blobcache.h"
 #include "engine/engine.h"
 
 #define EML_MODEL_ID_BYTES 16
@@ -27,6 +29,7 @@ typedef struct eml_infer_stats {
 	uint8_t blob_digest[32]; /* SHA-256 of the blob actually used */
 	uint8_t model_id[EML_MODEL_ID_BYTES];
 	uint32_t bad_chunk; /* valid when the result is BLOB_CHUNK_AUTH */
+	int blob_cached;    /* the blob came from the cache of fetched ciphertext */
 } eml_infer_stats;
 
 /* Outputs: views into one eml_alloc'd storage block (wiped by eml_infer_out_cleanup). */
@@ -39,8 +42,8 @@ typedef struct eml_infer_out {
 
 int eml_enclave_infer(const uint8_t *tkey, size_t tkey_len, const eml_io_tensor *inputs,
                       size_t n_inputs, eml_blob_fetch_fn fetch, void *fetch_ctx,
-                      const eml_engine_opts *eo, eml_infer_out *out, eml_infer_stats *st,
-                      int *bad_input);
+                      eml_blobcache *cache, const eml_engine_opts *eo, eml_infer_out *out,
+                      eml_infer_stats *st, int *bad_input);
 
 void eml_infer_out_cleanup(eml_infer_out *o);
 

@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/guard.h"
 #include "common/mem.h"
@@ -47,6 +48,7 @@ struct eml_plan {
 	size_t scratch_bytes;
 	eml_threadpool *pool;
 	int threads;
+	uint64_t *prof_ns; /* per step, when profiling (eml_plan_set_profile) */
 };
 
 struct eml_build {
@@ -326,6 +328,32 @@ static int new_record(struct eml_build *b, eml_rt **out, int32_t *idx)
 	return EML_OK;
 }
 
+/* Below this, temporaries come from the heap: a page-rounded locked region would waste more. */
+#define EML_RT_HEAP_SECMEM_MIN ((size_t)64 << 10)
+
+int eml_rt_heap_alloc(eml_rt *t, size_t bytes)
+{
+	eml_rt_heap_free(t);
+	if (bytes < EML_RT_HEAP_SECMEM_MIN) {
+		t->heap = eml_calloc(1, bytes ? bytes : 1);
+		return t->heap != NULL ? EML_OK : EML_E_NOMEM;
+	}
+	/* eml_secmem_map memory is zero: fresh pages or a pooled region wiped at release. */
+	return eml_secmem_map(bytes, &t->heap, &t->heap_map);
+}
+
+void eml_rt_heap_free(eml_rt *t)
+{
+	if (t->heap == NULL)
+		return;
+	if (t->heap_map != 0)
+		eml_secmem_unmap(t->heap, t->heap_map);
+	else
+		eml_free(t->heap);
+	t->heap = NULL;
+	t->heap_map = 0;
+}
+
 int eml_build_new_const(struct eml_build *b, int32_t dtype, uint32_t rank, const int64_t *dims,
                         eml_rt **out)
 {
@@ -333,8 +361,7 @@ int eml_build_new_const(struct eml_build *b, int32_t dtype, uint32_t rank, const
 	eml_rt *t = NULL;
 	EML_GUARD(new_record(b, &t, NULL));
 	EML_GUARD(eml_rt_set(t, dtype, rank, dims));
-	t->heap = eml_calloc(1, t->bytes ? t->bytes : 1);
-	EML_ENSURE(t->heap != NULL, EML_E_NOMEM);
+	EML_GUARD(eml_rt_heap_alloc(t, (size_t)t->bytes));
 	t->data = t->heap;
 	t->kind = EML_RT_CONST;
 	*out = t;
@@ -394,8 +421,8 @@ static int init_const(struct eml_build *b, eml_rt *t, const eml_tensor *mt)
 	EML_ENSURE(t->elems * eml_dtype_size(dt) == mt->length, EML_E_ENGINE_SHAPE);
 	const uint8_t *src = m->data + mt->offset;
 	if (widen) {
-		float *f = eml_alloc(t->bytes ? t->bytes : 1);
-		EML_ENSURE(f != NULL, EML_E_NOMEM);
+		EML_GUARD(eml_rt_heap_alloc(t, (size_t)t->bytes));
+		float *f = t->heap;
 		for (uint64_t i = 0; i < t->elems; i++) {
 			if (dt == EML_DT_DOUBLE) {
 				double d;
@@ -407,7 +434,6 @@ static int init_const(struct eml_build *b, eml_rt *t, const eml_tensor *mt)
 				f[i] = eml_f16_to_f32(h);
 			}
 		}
-		t->heap = f;
 		t->data = f;
 	} else {
 		/* Borrowed from the model during assembly; copied into the arena if kept. */
@@ -579,8 +605,7 @@ static int fold_node(struct eml_build *b, const eml_op_def *def, eml_op_ctx *c)
 		eml_rt *t = c->out[k];
 		if (t == NULL)
 			continue;
-		t->heap = eml_calloc(1, t->bytes ? t->bytes : 1);
-		EML_ENSURE(t->heap != NULL, EML_E_NOMEM);
+		EML_GUARD(eml_rt_heap_alloc(t, (size_t)t->bytes));
 		t->data = t->heap;
 	}
 	if (c->scratch_bytes) {
@@ -985,8 +1010,7 @@ static int build_loop(struct eml_build *b, const eml_node *n, int depth)
 			           EML_E_ENGINE_SHAPE);
 		eml_rt *it = p->all[g->inputs[0]];
 		EML_GUARD(eml_rt_set(it, EML_DT_INT64, 0, NULL));
-		it->heap = eml_calloc(1, 8);
-		EML_ENSURE(it->heap != NULL, EML_E_NOMEM);
+		EML_GUARD(eml_rt_heap_alloc(it, 8));
 		it->data = it->heap;
 		int64_t iv = (int64_t)iters;
 		memcpy(it->data, &iv, 8);
@@ -996,8 +1020,7 @@ static int build_loop(struct eml_build *b, const eml_node *n, int depth)
 		 * and the next iteration's condition is known too */
 		eml_rt *ci = p->all[g->inputs[1]];
 		EML_GUARD(eml_rt_set(ci, EML_DT_BOOL, 0, NULL));
-		ci->heap = eml_calloc(1, 1);
-		EML_ENSURE(ci->heap != NULL, EML_E_NOMEM);
+		EML_GUARD(eml_rt_heap_alloc(ci, 1));
 		ci->data = ci->heap;
 		*(uint8_t *)ci->data = 1; /* the loop only goes on while it is true */
 		ci->kind = EML_RT_CONST;
@@ -1102,8 +1125,7 @@ static int build_loop(struct eml_build *b, const eml_node *n, int depth)
 			c.in[i] = p->all[scan[i * K + k]];
 		c.out[0] = y;
 		if (all_const) {
-			y->heap = eml_calloc(1, y->bytes ? y->bytes : 1);
-			EML_ENSURE(y->heap != NULL, EML_E_NOMEM);
+			EML_GUARD(eml_rt_heap_alloc(y, (size_t)y->bytes));
 			y->data = y->heap;
 			EML_GUARD(loop_stack_run(&c));
 			y->kind = EML_RT_CONST;
@@ -1576,7 +1598,7 @@ void eml_plan_free(eml_plan *p)
 		eml_rt *t = p->all[i];
 		if (t == NULL)
 			continue;
-		eml_free(t->heap);
+		eml_rt_heap_free(t);
 		/* records live in the block or on the heap; an unrolled Loop moves block records to
 		 * indices past n_block (and heap ones below it), so the address decides */
 		uintptr_t ta = (uintptr_t)t, b0 = (uintptr_t)p->block,
@@ -1592,6 +1614,7 @@ void eml_plan_free(eml_plan *p)
 	eml_free(p->out_names);
 	eml_free(p->outs);
 	eml_threadpool_free(p->pool);
+	eml_free(p->prof_ns);
 	eml_free(p);
 }
 
@@ -1671,8 +1694,7 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 	/* Nothing assembled may point back into the model or into temporary heap: free the heap
 	 * copies of constants (wiped by eml_free). */
 	for (uint32_t i = 0; i < p->n_all; i++) {
-		eml_free(p->all[i]->heap);
-		p->all[i]->heap = NULL;
+		eml_rt_heap_free(p->all[i]);
 	}
 	for (uint32_t s = 0; s < p->n_steps; s++) {
 		p->steps[s].c.b = NULL; /* the build is gone after assembly */
@@ -1691,6 +1713,13 @@ out:
 	return rc;
 }
 
+static uint64_t prof_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static int run_range(eml_plan *p, uint32_t a, uint32_t b)
 {
 	for (uint32_t s = a; s < b; s++) {
@@ -1706,7 +1735,10 @@ static int run_range(eml_plan *p, uint32_t a, uint32_t b)
 			s = e1 - 1; /* next: IfEnd */
 			continue;
 		}
+		uint64_t t0 = p->prof_ns != NULL ? prof_now_ns() : 0;
 		int rc = st->def->run(&st->c);
+		if (p->prof_ns != NULL)
+			p->prof_ns[s] += prof_now_ns() - t0;
 		if (rc != EML_OK)
 			return rc;
 	}
@@ -1737,6 +1769,29 @@ int eml_plan_output(const eml_plan *p, size_t i, eml_io_tensor *out)
 	memcpy(out->dims, t->dims, sizeof(out->dims));
 	out->data = t->data;
 	out->bytes = t->bytes;
+	return EML_OK;
+}
+
+int eml_plan_set_profile(eml_plan *p, int on)
+{
+	if (p == NULL)
+		return EML_E_ARG;
+	eml_free(p->prof_ns);
+	p->prof_ns = NULL;
+	if (on) {
+		p->prof_ns = eml_calloc(p->n_steps + 1, sizeof(uint64_t));
+		if (p->prof_ns == NULL)
+			return EML_E_NOMEM;
+	}
+	return EML_OK;
+}
+
+int eml_plan_step_profile(const eml_plan *p, size_t i, const char **op, uint64_t *ns)
+{
+	if (p == NULL || i >= p->n_steps || p->prof_ns == NULL)
+		return EML_E_ARG;
+	*op = p->steps[i].def->op;
+	*ns = p->prof_ns[i];
 	return EML_OK;
 }
 

@@ -47,6 +47,9 @@ typedef struct eml_engine_opts {
 
 typedef struct eml_plan eml_plan;
 
+/* The thread count opts asks for (0 = all online cores), clamped as the thread pool does. */
+int eml_engine_threads(const eml_engine_opts *opts);
+
 /*
  * Build a plan for `inputs` (graph inputs in order, or matched by name when names are set).
  * Fails with ENGINE_INPUT_* naming nothing secret; *bad_input (if non-NULL) receives the index of
@@ -65,6 +68,14 @@ int eml_plan_output(const eml_plan *p, size_t i, eml_io_tensor *out);
 uint64_t eml_plan_arena_bytes(const eml_plan *p);
 /* Wipe and unmap everything; NULL is a no-op. */
 void eml_plan_free(eml_plan *p);
+
+/* Profiling for `eml run --profile` and benchmarks: when on, each run adds every step's wall time
+ * (the plan's own model: never used inside the enclave, which reports no per-op figures). */
+int eml_plan_set_profile(eml_plan *p, int on);
+/* Planned steps (folded and fused nodes are not steps). */
+size_t eml_plan_n_steps(const eml_plan *p);
+/* Step i's operator name (a fused step shows its producing op) and accumulated nanoseconds. */
+int eml_plan_step_profile(const eml_plan *p, size_t i, const char **op, uint64_t *ns);
 
 /* The operator support table shared with `eml check` (src/onnx/support.c owns the list): what the
  * engine implements, as (op, first opset, last opset) for the default ONNX domain. `If` is handled

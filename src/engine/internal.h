@@ -45,13 +45,14 @@ typedef struct eml_rt {
 	void *data;
 	int kind;
 	/* Assembly bookkeeping. */
-	int32_t id;    /* index of this record in the plan */
-	void *heap;    /* eml_alloc'd bytes of a CONST produced at assembly (wiped at the end) */
-	int32_t alias; /* >= 0: shares the storage of that record (Reshape & co.) */
-	int32_t first; /* step producing it (-1: before the first step) */
-	int32_t last;  /* last step reading it (INT32_MAX: graph output) */
-	int used;      /* read by a planned step or is a graph output */
-	uint64_t off;  /* arena offset of the storage root */
+	int32_t id; /* index of this record in the plan */
+	void *heap; /* bytes of a CONST produced at assembly (eml_rt_heap_*; wiped at the end) */
+	size_t heap_map; /* nonzero: `heap` is an eml_secmem_map region of this length */
+	int32_t alias;   /* >= 0: shares the storage of that record (Reshape & co.) */
+	int32_t first;   /* step producing it (-1: before the first step) */
+	int32_t last;    /* last step reading it (INT32_MAX: graph output) */
+	int used;        /* read by a planned step or is a graph output */
+	uint64_t off;    /* arena offset of the storage root */
 	int placed;
 } eml_rt;
 
@@ -109,9 +110,6 @@ typedef struct eml_op_def {
 	int (*as_fuse)(eml_op_ctx *c, eml_fuse_req *r);
 } eml_op_def;
 
-/* Introspection for tests: number of planned steps (folded and fused nodes are not steps). */
-size_t eml_plan_n_steps(const eml_plan *p);
-
 /* The registry (optable.c). */
 const eml_op_def *eml_engine_op_find(const char *op, int64_t opset);
 
@@ -139,6 +137,12 @@ int eml_attr_s_copy(const eml_node *n, const char *name, char *buf, size_t cap);
 
 /* Allocate the step's state of `size` bytes, zeroed (ENGINE_OP via NOMEM). */
 int eml_op_state(eml_op_ctx *c, size_t size, void **out);
+
+/* Zeroed temporary storage of a record built at assembly: large sizes come from the locked
+ * secure-memory pool (packed weights are secret and large), small ones from eml_alloc.
+ * eml_rt_heap_free wipes and releases it (NULL-safe, idempotent). */
+int eml_rt_heap_alloc(eml_rt *t, size_t bytes);
+void eml_rt_heap_free(eml_rt *t);
 
 /* Create a new CONST record (e.g. packed weights) of dtype/shape, heap-backed, zeroed. */
 int eml_build_new_const(struct eml_build *b, int32_t dtype, uint32_t rank, const int64_t *dims,

@@ -15,6 +15,8 @@
  */
 #include "engine/threadpool.h"
 
+#include "engine/engine.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -158,6 +160,16 @@ static void *worker_main(void *arg)
 	 * threads for reuse, so wipe what the tasks used before leaving. */
 	eml_stack_scrub(EML_STACK_SCRUB_BYTES);
 	return NULL;
+}
+
+int eml_engine_threads(const eml_engine_opts *opts)
+{
+	int threads = opts != NULL ? opts->threads : 0;
+	if (threads <= 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = n > 0 ? (int)n : 1;
+	}
+	return threads > EML_POOL_MAX_THREADS ? EML_POOL_MAX_THREADS : threads;
 }
 
 int eml_threadpool_new(int threads, eml_threadpool **out)

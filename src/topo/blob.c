@@ -5,6 +5,7 @@
  * chunk count and the final-chunk flag, so reordering, truncation and splicing fail
  * authentication of a named chunk; the key is fresh per decomposition, so nonces never repeat.
  */
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -299,15 +300,79 @@ out:
 
 /* ---------------------------------------------------------------- decrypt */
 
+/* A contiguous range of chunks decrypted by one thread with its own AEAD context. */
+struct dec_job {
+	const eml_tkey *k;
+	const eml_blob_info *bi;
+	const uint8_t *blob;
+	uint8_t *out;
+	uint64_t P;
+	uint32_t c0, c1;
+	eml_hash *hash; /* non-NULL: also hash each chunk (single-threaded one-pass mode) */
+	int rc;
+	uint32_t bad;
+};
+
+static void *dec_range(void *arg)
+{
+	struct dec_job *j = arg;
+	int rc = EML_OK;
+	eml_aead *aead = NULL;
+	const eml_blob_info *bi = j->bi;
+	size_t stride = (size_t)bi->chunk_size + EML_AEAD_TAG_LEN;
+	uint8_t *tmp = NULL;
+	j->bad = UINT32_MAX;
+	EML_GUARD(eml_aead_new(j->k->h.key, &aead));
+	for (uint32_t ci = j->c0; ci < j->c1; ci++) {
+		uint64_t a = (uint64_t)ci * bi->chunk_size;
+		uint64_t e =
+		    a + bi->chunk_size < bi->total_len ? a + bi->chunk_size : bi->total_len;
+		const uint8_t *src = j->blob + EML_BLOB_HEADER_LEN + (size_t)ci * stride;
+		uint8_t nonce[EML_AEAD_NONCE_LEN], aad[AAD_LEN];
+		chunk_nonce(nonce, j->blob, ci, bi->chunk_count);
+		chunk_aad(aad, j->blob, ci, bi->chunk_count);
+		size_t ct_len = (size_t)(e - a) + EML_AEAD_TAG_LEN;
+		uint8_t *dst = j->out + a;
+		if (e > j->P) {
+			/* The chunk holding the end of the plaintext (and padding): decrypt aside. */
+			if (tmp == NULL) {
+				tmp = eml_alloc(bi->chunk_size);
+				EML_ENSURE(tmp != NULL, EML_E_NOMEM);
+			}
+			dst = tmp;
+		}
+		if (j->hash != NULL)
+			EML_GUARD(eml_hash_update(j->hash, src, ct_len));
+		if (eml_aead_ctx_open(aead, nonce, aad, sizeof(aad), src, ct_len, dst) != EML_OK) {
+			j->bad = ci;
+			EML_FAIL(EML_E_BLOB_CHUNK_AUTH);
+		}
+		if (dst == tmp && a < j->P)
+			memcpy(j->out + a, tmp, (size_t)(j->P - a));
+	}
+out:
+	eml_aead_free(aead);
+	eml_free(tmp);
+	j->rc = rc;
+	return NULL;
+}
+
 int eml_blob_decrypt(const eml_tkey *k, const uint8_t *blob, size_t n, uint8_t *out, size_t out_len,
                      uint32_t *bad_chunk)
 {
+	return eml_blob_decrypt_opts(k, blob, n, NULL, out, out_len, bad_chunk);
+}
+
+int eml_blob_decrypt_opts(const eml_tkey *k, const uint8_t *blob, size_t n, const eml_join_opts *o,
+                          uint8_t *out, size_t out_len, uint32_t *bad_chunk)
+{
 	int rc = EML_OK;
-	uint8_t *tmp = NULL;
-	eml_aead *aead = NULL;
 	eml_hash *hash = NULL;
 	uint32_t bad = UINT32_MAX;
 	uint64_t P = 0;
+	struct dec_job jobs[EML_JOIN_MAX_THREADS];
+	pthread_t tids[EML_JOIN_MAX_THREADS];
+	int started = 0;
 	EML_ENSURE(k != NULL && (blob != NULL || n == 0), EML_E_ARG);
 	P = k->h.plaintext_len;
 	EML_ENSURE(out_len >= P && (out != NULL || P == 0), EML_E_ARG);
@@ -326,49 +391,92 @@ int eml_blob_decrypt(const eml_tkey *k, const uint8_t *blob, size_t n, uint8_t *
 	}
 	EML_ENSURE(n == want, EML_E_BLOB_TRAILING);
 
-	/* One pass: each chunk is hashed (for the pinned SHA-256 of the whole blob) and decrypted
-	 * while in cache. A chunk failing authentication is named; if every chunk authenticates but
-	 * the digest differs, the blob is refused as a whole. Either way `out` is wiped. */
-	EML_GUARD(eml_hash_new(EML_HASH_SHA256, &hash));
-	EML_GUARD(eml_hash_update(hash, blob, EML_BLOB_HEADER_LEN));
-	tmp = eml_alloc(bi.chunk_size);
-	EML_ENSURE(tmp != NULL, EML_E_NOMEM);
-	EML_GUARD(eml_aead_new(k->h.key, &aead));
-	for (uint32_t ci = 0; ci < bi.chunk_count; ci++) {
-		uint64_t a = (uint64_t)ci * bi.chunk_size;
-		uint64_t e = a + bi.chunk_size < bi.total_len ? a + bi.chunk_size : bi.total_len;
-		const uint8_t *src = blob + EML_BLOB_HEADER_LEN + (size_t)ci * stride;
-		uint8_t nonce[EML_AEAD_NONCE_LEN], aad[AAD_LEN];
-		chunk_nonce(nonce, blob, ci, bi.chunk_count);
-		chunk_aad(aad, blob, ci, bi.chunk_count);
-		size_t ct_len = (size_t)(e - a) + EML_AEAD_TAG_LEN;
-		uint8_t *dst = e <= P ? out + a : tmp;
-		EML_GUARD(eml_hash_update(hash, src, ct_len));
-		if (eml_aead_ctx_open(aead, nonce, aad, sizeof(aad), src, ct_len, dst) != EML_OK) {
-			bad = ci;
-			EML_FAIL(EML_E_BLOB_CHUNK_AUTH);
-		}
-		if (dst == tmp && a < P)
-			memcpy(out + a, tmp, (size_t)(P - a));
+	/* The pinned SHA-256 of the whole blob: either the caller already computed it over exactly
+	 * these bytes (o->blob_sha256, e.g. the enclave's cache of fetched ciphertext), or it is
+	 * computed here. Every chunk is authenticated either way; if every chunk authenticates but
+	 * the digest differs, the blob is refused as a whole. On any failure `out` is wiped. */
+	const uint8_t *known = o != NULL ? o->blob_sha256 : NULL;
+	int threads = o != NULL && o->threads > 1 ? o->threads : 1;
+	if (threads > EML_JOIN_MAX_THREADS)
+		threads = EML_JOIN_MAX_THREADS;
+	if ((uint32_t)threads > bi.chunk_count)
+		threads = bi.chunk_count > 0 ? (int)bi.chunk_count : 1;
+	/* A known digest that differs is reported after the chunks (as a computed one is), so a
+	 * corrupted chunk is still named. */
+	int known_differs = known != NULL && !eml_ct_eq(known, k->h.digest, EML_SHA256_LEN);
+	if (known == NULL) {
+		EML_GUARD(eml_hash_new(EML_HASH_SHA256, &hash));
+		EML_GUARD(eml_hash_update(hash, blob, EML_BLOB_HEADER_LEN));
 	}
-	uint8_t d[EML_SHA256_LEN];
-	rc = eml_hash_final(hash, d);
-	hash = NULL;
-	EML_GUARD(rc);
-	EML_ENSURE(eml_ct_eq(d, k->h.digest, sizeof(d)), EML_E_BLOB_DIGEST);
+	for (int t = 0; t < threads; t++) {
+		jobs[t] = (struct dec_job){
+		    k,
+		    &bi,
+		    blob,
+		    out,
+		    P,
+		    (uint32_t)((uint64_t)bi.chunk_count * (uint64_t)t / (uint64_t)threads),
+		    (uint32_t)((uint64_t)bi.chunk_count * (uint64_t)(t + 1) / (uint64_t)threads),
+		    NULL,
+		    EML_OK,
+		    UINT32_MAX};
+	}
+	if (threads == 1) {
+		/* One pass: each chunk is hashed and decrypted while in cache. */
+		jobs[0].hash = hash;
+		dec_range(&jobs[0]);
+	} else {
+		for (int t = 1; t < threads; t++) {
+			if (pthread_create(&tids[t], NULL, dec_range, &jobs[t]) != 0)
+				break;
+			started = t;
+		}
+		/* Ranges whose thread could not start run here, after this thread's own range. */
+		dec_range(&jobs[0]);
+		for (int t = started + 1; t < threads; t++)
+			dec_range(&jobs[t]);
+		/* The digest, when not known, is computed here while the others decrypt. */
+		if (hash != NULL)
+			rc = eml_hash_update(hash, blob + EML_BLOB_HEADER_LEN,
+			                     n - EML_BLOB_HEADER_LEN);
+		for (int t = 1; t <= started; t++)
+			pthread_join(tids[t], NULL);
+		started = 0;
+		EML_GUARD(rc);
+	}
+	for (int t = 0; t < threads; t++) {
+		if (jobs[t].rc != EML_OK) {
+			bad = jobs[t].bad;
+			EML_FAIL(jobs[t].rc);
+		}
+	}
+	EML_ENSURE(!known_differs, EML_E_BLOB_DIGEST);
+	if (hash != NULL) {
+		uint8_t d[EML_SHA256_LEN];
+		rc = eml_hash_final(hash, d);
+		hash = NULL;
+		EML_GUARD(rc);
+		EML_ENSURE(eml_ct_eq(d, k->h.digest, sizeof(d)), EML_E_BLOB_DIGEST);
+	}
 out:
+	for (int t = 1; t <= started; t++)
+		pthread_join(tids[t], NULL);
 	if (rc != EML_OK && out != NULL)
 		eml_wipe(out, (size_t)(P < out_len ? P : out_len));
 	if (bad_chunk != NULL)
 		*bad_chunk = rc == EML_OK ? UINT32_MAX : bad;
 	eml_hash_free(hash);
-	eml_aead_free(aead);
-	eml_free(tmp);
 	return rc;
 }
 
 int eml_topo_join(const eml_tkey *k, const uint8_t *blob, size_t n, eml_model **out,
                   uint32_t *bad_chunk)
+{
+	return eml_topo_join_opts(k, blob, n, NULL, out, bad_chunk);
+}
+
+int eml_topo_join_opts(const eml_tkey *k, const uint8_t *blob, size_t n, const eml_join_opts *o,
+                       eml_model **out, uint32_t *bad_chunk)
 {
 	int rc = EML_OK;
 	eml_model *m = NULL;
@@ -385,7 +493,7 @@ int eml_topo_join(const eml_tkey *k, const uint8_t *blob, size_t n, eml_model **
 	m->data_storage = 1;
 	m->data_map_len = map_len;
 	m->data_len = k->h.plaintext_len;
-	EML_GUARD(eml_blob_decrypt(k, blob, n, m->data, (size_t)m->data_len, bad_chunk));
+	EML_GUARD(eml_blob_decrypt_opts(k, blob, n, o, m->data, (size_t)m->data_len, bad_chunk));
 	*out = m;
 	m = NULL;
 out:

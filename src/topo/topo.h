@@ -98,9 +98,27 @@ uint64_t eml_blob_bucket(uint64_t n);
 int eml_blob_decrypt(const eml_tkey *k, const uint8_t *blob, size_t n, uint8_t *out, size_t out_len,
                      uint32_t *bad_chunk);
 
+/* Decryption threads at most (chunks are independent: DESIGN §3). */
+#define EML_JOIN_MAX_THREADS 16
+
+typedef struct eml_join_opts {
+	/* NULL: the blob's SHA-256 is computed here. Otherwise the SHA-256 the caller itself computed
+	 * over exactly these blob bytes (e.g. when it fetched them), compared with the pinned one. */
+	const uint8_t *blob_sha256;
+	/* Chunks are decrypted on up to this many threads (<= 1: the calling thread only). */
+	int threads;
+} eml_join_opts;
+
+/* eml_blob_decrypt with options (NULL = defaults). */
+int eml_blob_decrypt_opts(const eml_tkey *k, const uint8_t *blob, size_t n, const eml_join_opts *o,
+                          uint8_t *out, size_t out_len, uint32_t *bad_chunk);
+
 /* Convenience: a fresh eml_model (topology copied from the key) whose data lives in
  * eml_secmem_map memory (data_storage = 1): the joined model. Free with eml_model_free. */
 int eml_topo_join(const eml_tkey *k, const uint8_t *blob, size_t n, eml_model **out,
                   uint32_t *bad_chunk);
+/* eml_topo_join with options (NULL = defaults). */
+int eml_topo_join_opts(const eml_tkey *k, const uint8_t *blob, size_t n, const eml_join_opts *o,
+                       eml_model **out, uint32_t *bad_chunk);
 
 #endif

@@ -216,7 +216,12 @@ static void log_wait(const char *path, size_t off, size_t want, logview *v)
 static void battery(void)
 {
 	eml_e2e e;
-	eml_e2e_opts o = {.audit = 1, .audit_no_fsync = 1};
+	/* No blob cache: a corrupted blob uploaded after a good request must reach the enclave
+	 * (with the cache, the enclave keeps serving the verified copy it fetched before). */
+	eml_e2e_opts o = {.audit = 1,
+	                  .audit_no_fsync = 1,
+	                  .extra_enclave_arg = "--blob-cache-bytes",
+	                  .extra_enclave_val = "0"};
 	cr_assert_eq(eml_e2e_start(&e, &o), 0, "could not start host and enclave");
 	eml_policy *pol = NULL;
 	cr_assert_eq(eml_policy_load_file(e.policy, &pol), EML_OK);

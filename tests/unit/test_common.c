@@ -81,6 +81,47 @@ Test(common, secmem_is_wiped_before_unmap)
 		cr_assert_eq(snapshot[i], 0);
 }
 
+/* The pool of locked regions (docs/MEMORY.md): a released region is wiped, then kept for the
+ * next mapping of a similar size, which must see only zeros; the idle limit is respected. */
+Test(common, secmem_pool_reuses_only_wiped_regions)
+{
+	eml_secmem_set_pool_limit((size_t)8 << 20);
+	eml_secmem_drop_idle();
+	cr_assert_eq(eml_secmem_pool_idle_bytes(), 0);
+	void *p, *q, *r;
+	size_t len, qlen, rlen;
+	cr_assert_eq(eml_secmem_map(300000, &p, &len), EML_OK);
+	memset(p, 0x5A, len);
+	eml_secmem_unmap(p, len);
+	cr_assert_geq(eml_secmem_pool_idle_bytes(), len, "released region kept");
+	/* a somewhat smaller request reuses it: all zero, though it was filled before */
+	cr_assert_eq(eml_secmem_map(200000, &q, &qlen), EML_OK);
+	cr_assert_eq(q, p, "pooled region reused");
+	cr_assert_eq(eml_secmem_pool_idle_bytes(), 0);
+	for (size_t i = 0; i < len; i++)
+		cr_assert_eq(((uint8_t *)q)[i], 0, "byte %zu of a reused region", i);
+	/* a much smaller request does not pin the big region; both usable at once */
+	memset(q, 0x11, qlen);
+	cr_assert_eq(eml_secmem_map(4096, &r, &rlen), EML_OK);
+	cr_assert_neq(r, q);
+	memset(r, 0x22, rlen);
+	eml_secmem_unmap(r, rlen);
+	eml_secmem_unmap(q, qlen);
+	/* reused again after a smaller use: the bytes past the last use were never written, the
+	 * used ones were wiped */
+	cr_assert_eq(eml_secmem_map(300000, &p, &len), EML_OK);
+	for (size_t i = 0; i < len; i++)
+		cr_assert_eq(((uint8_t *)p)[i], 0, "byte %zu", i);
+	eml_secmem_unmap(p, len);
+	/* limit 0: nothing idle is kept */
+	eml_secmem_set_pool_limit(0);
+	cr_assert_eq(eml_secmem_pool_idle_bytes(), 0);
+	cr_assert_eq(eml_secmem_map(300000, &p, &len), EML_OK);
+	eml_secmem_unmap(p, len);
+	cr_assert_eq(eml_secmem_pool_idle_bytes(), 0);
+	eml_secmem_set_pool_limit((size_t)512 << 20);
+}
+
 Test(common, atomic_write_replaces_and_reads_back)
 {
 	char *dir = eml_test_tmpdir();

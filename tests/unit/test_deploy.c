@@ -80,8 +80,8 @@ Test(deploy, rootfs_tree_is_the_image_and_reproducible, .timeout = 120)
 	for (int i = 0; i < 2; i++)
 		cr_assert_eq(
 		    run("SOURCE_DATE_EPOCH=%ld %s/deploy/nitro/build-rootfs --out %s/t%d/root "
-		        "--eml %s --manifest %s/m%d >/dev/null",
-		        EPOCH, src, dir, i, bin, dir, i),
+		        "--eml %s --manifest %s/m%d --sources %s/s%d >/dev/null",
+		        EPOCH, src, dir, i, bin, dir, i, dir, i),
 		    0);
 	char *m0 = slurp("%s/m0", dir), *m1 = slurp("%s/m1", dir);
 	cr_assert_str_eq(m0, m1, "the image tree is not reproducible");
@@ -107,6 +107,28 @@ Test(deploy, rootfs_tree_is_the_image_and_reproducible, .timeout = 120)
 	}
 	cr_assert(libs >= 3 && files == libs + 3, "%d files, %d libraries", files, libs);
 	cr_assert(strstr(m0, "/libc.so.6") != NULL && strstr(m0, "/libcrypto.so.3") != NULL);
+	/* The pinned libraries: every file of the manifest has its origin in --sources, the
+	 * Debian package (name:arch) and version it was copied from (docs/DEPLOY.md), so each hash
+	 * can be checked against that package; eml is the source itself. */
+	char *s0 = slurp("%s/s0", dir);
+	int srcs = 0;
+	for (char *l = s0; *l; l = strchr(l, '\n') + 1) {
+		char path[1024], pkg[256], ver[256];
+		cr_assert_eq(sscanf(l, "%1023s %255s %255s", path, pkg, ver), 3, "%s", l);
+		char want[1100];
+		snprintf(want, sizeof(want), "  %s\n", path);
+		cr_assert(strstr(m0, want) != NULL, "%s is not in the manifest", path);
+		if (strcmp(path, "/usr/bin/eml") == 0)
+			cr_assert_str_eq(pkg, "source");
+		else if (strcmp(path, "/etc/ssl/certs/ca-certificates.crt") == 0)
+			cr_assert_str_eq(pkg, "ca-certificates");
+		else
+			cr_assert(strchr(pkg, ':') != NULL && strcmp(ver, "-") != 0,
+			          "%s: no Debian package (%s %s)", path, pkg, ver);
+		srcs++;
+	}
+	cr_assert_eq(srcs, files);
+	free(s0);
 	/* Times are the epoch; folders 0755; the shipped eml is the tested eml, stripped. */
 	cr_assert_eq(run("test -z \"$(find %s/t0/root ! -newermt @%ld)\" && "
 	                 "test -z \"$(find %s/t0/root -newermt @%ld)\" && "

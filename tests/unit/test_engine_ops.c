@@ -360,8 +360,10 @@ Test(engine_ops, op_table_agrees_with_onnx_support_table)
 }
 
 /* Conv -> Mul(per-channel const) -> Add(const) -> x*Clip(x+3,0,6)/6 (HardSwish written out, both
- * operand orders): fused into one Conv step, same values as the unfused plan. */
-static eml_model *conv_affine_hs(int expose, int order)
+ * operand orders): fused into one Conv step, same values as the unfused plan. With `scalars`
+ * (PP-LCNet's "learnable affine" blocks) the scale and shift are one-element tensors and a scalar
+ * Mul and Add follow the activation too (the epilogue's post-activation affine). */
+static eml_model *conv_affine_hs(int expose, int order, int scalars)
 {
 	uint64_t seed = 11;
 	eml_model *m = mb_new(13);
@@ -376,8 +378,13 @@ static eml_model *conv_affine_hs(int expose, int order)
 	}
 	float three = 3, zero = 0, six = 6;
 	int32_t W = mb_const(m, EML_DT_FLOAT, 4, D(3, 2, 3, 3), w);
-	int32_t S = mb_const(m, EML_DT_FLOAT, 4, D(1, 3, 1, 1), sc);
-	int32_t H = mb_const(m, EML_DT_FLOAT, 3, D(3, 1, 1), sh);
+	int32_t S = scalars ? mb_const(m, EML_DT_FLOAT, 1, D(1), sc)
+	                    : mb_const(m, EML_DT_FLOAT, 4, D(1, 3, 1, 1), sc);
+	int32_t H = scalars ? mb_const(m, EML_DT_FLOAT, 1, D(1), sh)
+	                    : mb_const(m, EML_DT_FLOAT, 3, D(3, 1, 1), sh);
+	float ps = 0.75f, pt = -0.25f;
+	int32_t PS = mb_const(m, EML_DT_FLOAT, 1, D(1), &ps);
+	int32_t PT = mb_const(m, EML_DT_FLOAT, 1, D(1), &pt);
 	int32_t C3 = mb_const(m, EML_DT_FLOAT, 0, NULL, &three);
 	int32_t C0 = mb_const(m, EML_DT_FLOAT, 0, NULL, &zero);
 	int32_t C6 = mb_const(m, EML_DT_FLOAT, 0, NULL, &six);
@@ -396,7 +403,16 @@ static eml_model *conv_affine_hs(int expose, int order)
 		mb_node(m, "Div", I(cl, C6), I(t));
 		mb_node(m, "Mul", I(t, a), I(y));
 	}
-	mb_output(m, y);
+	if (scalars) {
+		int32_t y2 = mb_tmp(m), y3 = mb_tmp(m);
+		mb_node(m, "Mul", I(PS, y), I(y2));
+		mb_node(m, "Add", I(y2, PT), I(y3));
+		mb_output(m, y3);
+		if (expose)
+			mb_output(m, y);
+	} else {
+		mb_output(m, y);
+	}
 	if (expose) {
 		mb_output(m, ms);
 		mb_output(m, a3);
@@ -411,8 +427,9 @@ Test(engine_ops, hardswish_pattern_and_affine_fold_into_conv)
 	for (int i = 0; i < 50; i++)
 		xs[i] = 4 * frand(&seed);
 	eml_io_tensor in = mb_io(EML_DT_FLOAT, 4, D(1, 2, 5, 5), xs);
-	for (int order = 0; order < 2; order++) {
-		eml_model *mf = conv_affine_hs(0, order), *mu = conv_affine_hs(1, order);
+	for (int order = 0; order < 4; order++) {
+		eml_model *mf = conv_affine_hs(0, order % 2, order / 2),
+		          *mu = conv_affine_hs(1, order % 2, order / 2);
 		eml_plan *pf = plan1(mf, &in, 1), *pu = plan1(mu, &in, 1);
 		cr_assert_eq(eml_plan_n_steps(pf), 1, "order %d: not fused into one step", order);
 		cr_assert_gt(eml_plan_n_steps(pu), 4);

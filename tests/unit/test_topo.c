@@ -399,7 +399,30 @@ static int try_decrypt(const fixture *f, const uint8_t *b, size_t n, uint32_t *b
 	size_t pl = (size_t)eml_tkey_plaintext_len(f->k);
 	*out = eml_alloc(pl + 1);
 	memset(*out, 0xAB, pl + 1);
-	return eml_blob_decrypt(f->k, b, n, *out, pl, bad);
+	int rc = eml_blob_decrypt(f->k, b, n, *out, pl, bad);
+	/* The same bytes on 2 and 3 threads (chunk ranges split across threads), and with the
+	 * digest supplied by the caller, must give the same verdict, chunk and plaintext. */
+	uint8_t digest[32];
+	int hrc = n >= 48 ? eml_sha256(b, n, digest) : EML_E_ARG;
+	for (int t = 2; t <= 3; t++) {
+		for (int known = 0; known < 2; known++) {
+			if (known && hrc != EML_OK)
+				continue;
+			uint8_t *o2 = eml_alloc(pl + 1);
+			memset(o2, 0xAB, pl + 1);
+			uint32_t bad2 = 7;
+			eml_join_opts jo = {.blob_sha256 = known ? digest : NULL, .threads = t};
+			int rc2 = eml_blob_decrypt_opts(f->k, b, n, &jo, o2, pl, &bad2);
+			cr_assert_eq(rc2, rc, "threads %d known %d: %d vs %d", t, known, rc2, rc);
+			if (bad != NULL)
+				cr_assert_eq(bad2, *bad, "threads %d known %d: chunk %u vs %u", t,
+				             known, bad2, *bad);
+			cr_assert(memcmp(o2, *out, pl + 1) == 0, "threads %d known %d: output", t,
+			          known);
+			eml_free(o2);
+		}
+	}
+	return rc;
 }
 
 Test(blob, every_chunk_flipped_truncated_reordered_spliced)
@@ -544,6 +567,20 @@ Test(blob, digest_pinned_in_key)
 	uint32_t bad = 0;
 	cr_assert_eq(eml_blob_decrypt(k2, f.blob, f.blob_len, out, pl, &bad), EML_E_BLOB_DIGEST);
 	cr_assert_eq(bad, UINT32_MAX);
+	cr_assert(all_zero(out, pl));
+	/* The same with the caller's digest (the enclave's blob cache) and with several threads;
+	 * and a caller's digest that is not the pinned one is refused before any decryption. */
+	uint8_t d[32];
+	cr_assert_eq(eml_sha256(f.blob, f.blob_len, d), EML_OK);
+	eml_join_opts jo = {.blob_sha256 = d, .threads = 2};
+	cr_assert_eq(eml_blob_decrypt_opts(k2, f.blob, f.blob_len, &jo, out, pl, &bad),
+	             EML_E_BLOB_DIGEST);
+	cr_assert(all_zero(out, pl));
+	jo.threads = 1;
+	cr_assert_eq(eml_blob_decrypt_opts(f.k, f.blob, f.blob_len, &jo, out, pl, &bad), EML_OK);
+	d[0] ^= 1;
+	cr_assert_eq(eml_blob_decrypt_opts(f.k, f.blob, f.blob_len, &jo, out, pl, &bad),
+	             EML_E_BLOB_DIGEST);
 	cr_assert(all_zero(out, pl));
 	/* out_len too small */
 	if (pl > 0)

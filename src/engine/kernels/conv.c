@@ -293,13 +293,23 @@ static eml_dw_row_fn dw_row_simd(void)
 	return NULL;
 }
 
+static eml_dw_plane_fn dw_plane_simd(void)
+{
+#if defined(__x86_64__)
+	if (strcmp(eml_sgemm_isa(), "avx512") == 0)
+		return eml_dw_plane_avx512;
+#endif
+	return NULL;
+}
+
 typedef struct dw_job {
 	const eml_conv_params *p;
 	const float *x, *w, *bias;
 	float *y;
 	eml_dw_geom g;
-	eml_dw_row_fn row; /* SIMD row kernel, or NULL for the portable loop */
-	float *pad;        /* per-thread zero-padded plane (dw_pad_geom), or NULL */
+	eml_dw_row_fn row;     /* SIMD row kernel, or NULL for the portable loop */
+	eml_dw_plane_fn plane; /* SIMD whole-plane kernel for padded planes, or NULL */
+	float *pad;            /* per-thread zero-padded plane (dw_pad_geom), or NULL */
 	size_t pad_rows, pad_cols, pad_stride;
 } dw_job;
 
@@ -408,6 +418,14 @@ static void dw_task(void *ctx, size_t task, int thread)
 		gp.ih = rows, gp.iw = cols, gp.ph = 0, gp.pw = 0;
 		g = &gp;
 		x = buf;
+		if (j->plane != NULL) {
+			j->plane(g, x, w, b, y);
+			size_t plane = g->oh * g->ow;
+			eml_act_apply(y, plane, p->act, p->act_a, p->act_b);
+			if (p->post)
+				eml_affine_apply(y, plane, p->post_s, p->post_t);
+			return;
+		}
 	}
 	for (size_t oh = 0; oh < g->oh; oh++) {
 		if (j->row)
@@ -416,6 +434,8 @@ static void dw_task(void *ctx, size_t task, int thread)
 			dw_row_portable(g, x, w, b, oh, y + oh * g->ow);
 		/* while the row is still in L1 */
 		eml_act_apply(y + oh * g->ow, g->ow, p->act, p->act_a, p->act_b);
+		if (p->post)
+			eml_affine_apply(y + oh * g->ow, g->ow, p->post_s, p->post_t);
 	}
 }
 
@@ -432,6 +452,7 @@ static void conv_depthwise(eml_threadpool *pool, const eml_conv_params *p, const
 		if (j.row && f && work && j.pad_cols < ((size_t)1 << 30)) {
 			j.pad = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
 			j.pad_stride = align64(f * sizeof(float)) / sizeof(float);
+			j.plane = dw_plane_simd();
 		}
 	}
 	eml_threadpool_run(pool, p->batch * p->out_c, dw_task, &j);
@@ -466,7 +487,10 @@ static void conv_task(void *ctx, size_t task, int thread)
 	                   .bias = j->bias ? j->bias + g * j->mg : NULL,
 	                   .act = p->act,
 	                   .act_a = p->act_a,
-	                   .act_b = p->act_b};
+	                   .act_b = p->act_b,
+	                   .post = p->post,
+	                   .post_s = p->post_s,
+	                   .post_t = p->post_t};
 	const float *pa = j->packed + g * j->pa_stride;
 	if (j->path == PATH_POINTWISE) {
 		eml_sgemm_packed_a(j->gemm_pool, j->mg, j->os, j->kg, pa, x, j->is, 0, y, j->os,
@@ -667,6 +691,8 @@ static void act_task(void *ctx, size_t plane, int thread)
 	(void)thread;
 	const act_job *j = ctx;
 	eml_act_apply(j->y + plane * j->os, j->os, j->p->act, j->p->act_a, j->p->act_b);
+	if (j->p->post)
+		eml_affine_apply(j->y + plane * j->os, j->os, j->p->post_s, j->p->post_t);
 }
 
 void eml_convt(eml_threadpool *pool, const eml_conv_params *p, const float *X, const float *W,
@@ -711,7 +737,7 @@ void eml_convt(eml_threadpool *pool, const eml_conv_params *p, const float *X, c
 				eml_threadpool_run(pool, mg, col2im_task, &cj);
 			}
 		}
-	if (p->act != EML_ACT_NONE) {
+	if (p->act != EML_ACT_NONE || p->post) {
 		act_job aj = {.p = p, .y = Y, .os = os};
 		eml_threadpool_run(pool, p->batch * p->out_c, act_task, &aj);
 	}

@@ -41,6 +41,8 @@ typedef struct eml_conv_params {
 	size_t output_padding[EML_CONV_MAX_ND]; /* ConvTranspose only */
 	int act;                                /* enum eml_act, applied after the bias */
 	float act_a, act_b;
+	int post; /* then y = y * post_s + post_t when non-zero (see eml_epilogue) */
+	float post_s, post_t;
 } eml_conv_params;
 
 /*

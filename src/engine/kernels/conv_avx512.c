@@ -104,3 +104,70 @@ void eml_dw_row_avx512(const eml_dw_geom *g, const float *x, const float *w, flo
 		_mm512_mask_storeu_ps(y + ow0, out_mask, acc);
 	}
 }
+
+/*
+ * A whole zero-padded plane (every tap of every lane inside `x`, rows g->iw floats apart, no
+ * padding left: g->ph = g->pw = 0, stride 1 or 2). Output blocks of 16 lanes are taken four at a
+ * time, across rows when a row is narrow, so four independent accumulators hide the FMA latency
+ * that a single chain of kh*kw taps would expose.
+ */
+void eml_dw_plane_avx512(const eml_dw_geom *g, const float *x, const float *w, float bias, float *y)
+{
+	const __m512i even =
+	    _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+	const size_t bpr = (g->ow + 15) / 16, nblk = g->oh * bpr, ntap = g->kh * g->kw;
+	/* Tap offsets once per plane (kernels up to DW_PLANE_MAX_TAPS; larger ones recompute). */
+	size_t offs[DW_PLANE_MAX_TAPS];
+	int table = ntap <= DW_PLANE_MAX_TAPS;
+	if (table)
+		for (size_t k = 0; k < ntap; k++)
+			offs[k] = (k / g->kw) * g->dh * g->iw + (k % g->kw) * g->dw;
+	for (size_t t0 = 0; t0 < nblk; t0 += 4) {
+		size_t nb = nblk - t0 < 4 ? nblk - t0 : 4;
+		const float *xb[4];
+		float *yb[4];
+		__mmask16 mk[4];
+		for (size_t b = 0; b < 4; b++) {
+			size_t t = t0 + (b < nb ? b : 0);
+			size_t oh = t / bpr, ow0 = (t % bpr) * 16;
+			size_t nl = g->ow - ow0 < 16 ? g->ow - ow0 : 16;
+			xb[b] = x + oh * g->sh * g->iw + ow0 * g->sw;
+			yb[b] = y + oh * g->ow + ow0;
+			mk[b] = (__mmask16)((1u << nl) - 1);
+		}
+		const float *x0 = xb[0], *x1 = xb[1], *x2 = xb[2], *x3 = xb[3];
+		__m512 a0 = _mm512_set1_ps(bias), a1 = a0, a2 = a0, a3 = a0;
+		if (g->sw == 1) {
+			for (size_t k = 0; k < ntap; k++) {
+				size_t off =
+				    table ? offs[k]
+				          : (k / g->kw) * g->dh * g->iw + (k % g->kw) * g->dw;
+				__m512 wv = _mm512_set1_ps(w[k]);
+				a0 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x0 + off), a0);
+				a1 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x1 + off), a1);
+				a2 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x2 + off), a2);
+				a3 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x3 + off), a3);
+			}
+		} else {
+			for (size_t k = 0; k < ntap; k++) {
+				size_t off =
+				    table ? offs[k]
+				          : (k / g->kw) * g->dh * g->iw + (k % g->kw) * g->dw;
+				__m512 wv = _mm512_set1_ps(w[k]);
+#define EML_DW_S2(p) _mm512_permutex2var_ps(_mm512_loadu_ps(p), even, _mm512_loadu_ps((p) + 16))
+				a0 = _mm512_fmadd_ps(wv, EML_DW_S2(x0 + off), a0);
+				a1 = _mm512_fmadd_ps(wv, EML_DW_S2(x1 + off), a1);
+				a2 = _mm512_fmadd_ps(wv, EML_DW_S2(x2 + off), a2);
+				a3 = _mm512_fmadd_ps(wv, EML_DW_S2(x3 + off), a3);
+#undef EML_DW_S2
+			}
+		}
+		_mm512_mask_storeu_ps(yb[0], mk[0], a0);
+		if (nb > 1)
+			_mm512_mask_storeu_ps(yb[1], mk[1], a1);
+		if (nb > 2)
+			_mm512_mask_storeu_ps(yb[2], mk[2], a2);
+		if (nb > 3)
+			_mm512_mask_storeu_ps(yb[3], mk[3], a3);
+	}
+}

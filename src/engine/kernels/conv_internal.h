@@ -16,4 +16,12 @@ void eml_dw_row_avx512(const eml_dw_geom *g, const float *x, const float *w, flo
 void eml_dw_row_avx2(const eml_dw_geom *g, const float *x, const float *w, float bias, size_t oh,
                      float *y);
 
+/* A whole zero-padded plane (ph = pw = 0 and every tap of every 16-lane block, including the
+ * lanes past ow, inside x: see dw_pad_geom), stride 1 or 2: y = bias + taps. */
+#define DW_PLANE_MAX_TAPS 64
+typedef void (*eml_dw_plane_fn)(const eml_dw_geom *g, const float *x, const float *w, float bias,
+                                float *y);
+void eml_dw_plane_avx512(const eml_dw_geom *g, const float *x, const float *w, float bias,
+                         float *y);
+
 #endif

@@ -235,6 +235,8 @@ static void epilogue_tile(const eml_epilogue *ep, float *c, size_t ldc, size_t m
 		case EML_BIAS_ROW:
 			/* bias and activation in one pass */
 			eml_vbias_act(ci, n, ep->bias[m0 + i], ep->act, ep->act_a, ep->act_b);
+			if (ep->post)
+				eml_affine_apply(ci, n, ep->post_s, ep->post_t);
 			continue;
 		case EML_BIAS_COL: {
 			const float *bv = ep->bias + n0;
@@ -254,7 +256,19 @@ static void epilogue_tile(const eml_epilogue *ep, float *c, size_t ldc, size_t m
 		}
 		if (ep->act != EML_ACT_NONE)
 			eml_act_apply(ci, n, ep->act, ep->act_a, ep->act_b);
+		if (ep->post)
+			eml_affine_apply(ci, n, ep->post_s, ep->post_t);
 	}
+}
+
+/* A streaming loop: let GCC vectorize it even at -O2. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#endif
+void eml_affine_apply(float *x, size_t n, float s, float t)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = x[i] * s + t;
 }
 
 /* ---- packing ---- */
@@ -575,7 +589,7 @@ static void sgemm_impl(eml_threadpool *pool, size_t M, size_t N, size_t K, float
 	if (M == 0 || N == 0)
 		return;
 	g.isa = isa_get();
-	if (ep && ep->bias_kind == EML_BIAS_NONE && ep->act == EML_ACT_NONE)
+	if (ep && ep->bias_kind == EML_BIAS_NONE && ep->act == EML_ACT_NONE && !ep->post)
 		ep = NULL;
 	eml_epilogue ep_local;
 	gemm_isa alt;

@@ -41,6 +41,10 @@ typedef struct eml_epilogue {
 	    ld_bias; /* for EML_BIAS_FULL: row stride of the bias matrix; 0 means broadcast rows */
 	int act;     /* enum eml_act, applied after bias */
 	float act_a, act_b;
+	/* post-activation affine y = y * post_s + post_t (a scalar "scale and shift" layer after
+	 * the activation), applied when post is non-zero */
+	int post;
+	float post_s, post_t;
 } eml_epilogue;
 
 /* Opaque-by-convention packed B: produced by eml_sgemm_pack_b into caller memory (a 64-byte
@@ -91,6 +95,8 @@ void eml_sgemm_packed_ab(eml_threadpool *pool, size_t M, size_t N, size_t K, con
 
 /* Apply an activation in place to n floats (used by fused epilogues elsewhere). */
 void eml_act_apply(float *x, size_t n, int act, float a, float b);
+/* x = x * s + t in place (the post-activation affine of an epilogue). */
+void eml_affine_apply(float *x, size_t n, float s, float t);
 
 /* Which micro-kernel runs on this CPU: "avx512", "avx2", or "portable". */
 const char *eml_sgemm_isa(void);

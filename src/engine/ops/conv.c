@@ -225,29 +225,49 @@ static int conv_fuse(eml_op_ctx *c, const eml_fuse_req *r)
 	eml_conv_params *p = &s->p;
 	size_t M = p->out_c;
 	if (r->kind == EML_FUSE_ACT) {
-		if (p->act != EML_ACT_NONE)
+		if (p->act != EML_ACT_NONE || p->post)
 			return 0;
 		p->act = r->act;
 		p->act_a = r->a;
 		p->act_b = r->b;
 		return 1;
 	}
-	if (p->act != EML_ACT_NONE)
-		return 0;
+	if (p->act != EML_ACT_NONE || p->post) {
+		/* After the activation only a scalar scale or shift can follow (exported "learnable
+		 * affine" layers): y = act(.) * s + t, composed in order. */
+		if ((r->kind != EML_FUSE_SCALE && r->kind != EML_FUSE_BIAS) ||
+		    r->t[0]->elems != 1 || r->t[0]->rank > c->out[0]->rank)
+			return 0;
+		float v = ((const float *)r->t[0]->data)[0];
+		if (!p->post) {
+			p->post = 1;
+			p->post_s = 1.0f;
+			p->post_t = 0.0f;
+		}
+		if (r->kind == EML_FUSE_SCALE) {
+			p->post_s *= v;
+			p->post_t *= v;
+		} else {
+			p->post_t += v;
+		}
+		return 1;
+	}
 	if (r->kind == EML_FUSE_BIAS) {
 		/* per output channel: elems == M and, aligned right to the output, on axis 1 */
+		/* per output channel (elems == M and, aligned right to the output, on axis 1) or
+		 * one scalar for every channel */
 		const eml_rt *t = r->t[0];
 		uint32_t orank = c->out[0]->rank;
-		if (t->elems != M || t->rank > orank)
+		if ((t->elems != M && t->elems != 1) || t->rank > orank)
 			return 0;
 		int ax = (int)t->rank - (int)orank + 1; /* index of the channel axis in t */
-		if (M > 1 && (ax < 0 || t->dims[ax] != (int64_t)M))
+		if (t->elems == M && M > 1 && (ax < 0 || t->dims[ax] != (int64_t)M))
 			return 0;
 		if (!own_bias(c, s))
 			return 0;
 		float *b = s->bias->data;
 		for (size_t m = 0; m < M; m++)
-			b[m] += ((const float *)t->data)[m];
+			b[m] += ((const float *)t->data)[t->elems == 1 ? 0 : m];
 		return 1;
 	}
 	if (r->kind == EML_FUSE_SCALE) {

@@ -433,7 +433,7 @@ static int constant_prep(eml_op_ctx *c)
 	if (tmp.bytes)
 		memcpy(s->data, tmp.data, tmp.bytes);
 out:
-	eml_free(tmp.heap);
+	eml_rt_heap_free(&tmp);
 	return rc;
 }
 
@@ -467,7 +467,7 @@ static int cos_prep(eml_op_ctx *c)
 	s->bytes = eml_dtype_size(dt);
 	EML_GUARD(eml_rt_set(c->out[0], dt, (uint32_t)n, sh));
 out:
-	eml_free(tmp.heap);
+	eml_rt_heap_free(&tmp);
 	return rc;
 }
 
