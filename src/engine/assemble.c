@@ -1146,6 +1146,294 @@ out:
 	return rc;
 }
 
+/*
+ * Scan (opsets 9-18) is unrolled like Loop (see above): the iteration count is the scan inputs'
+ * length along their scan axes, a shape, so always known at assembly. Iteration t binds the
+ * body's state inputs to the current states (aliases) and each scan input to its slice t (or
+ * T-1-t when that input's direction is reverse), cut by a ScanSlice step (or folded from a
+ * constant); the scan outputs are stacked along their axes in forward or reverse order by one
+ * step each (or folded), the final states alias the Loop-style carried values.
+ */
+typedef struct scan_copy_state {
+	uint64_t outer, inner_bytes, len; /* len: the scanned dimension */
+	uint64_t idx;                     /* ScanSlice: the slice taken */
+	int reverse;                      /* stack: iteration t goes to len-1-t */
+} scan_copy_state;
+
+static int scan_slice_run(eml_op_ctx *c)
+{
+	const scan_copy_state *s = c->state;
+	const uint8_t *src = c->in[0]->data;
+	uint8_t *dst = c->out[0]->data;
+	for (uint64_t o = 0; o < s->outer; o++)
+		if (s->inner_bytes)
+			memcpy(dst + o * s->inner_bytes,
+			       src + (o * s->len + s->idx) * s->inner_bytes, s->inner_bytes);
+	return EML_OK;
+}
+
+static int scan_stack_run(eml_op_ctx *c)
+{
+	const scan_copy_state *s = c->state;
+	uint8_t *dst = c->out[0]->data;
+	for (uint32_t t = 0; t < c->n_in; t++) {
+		const uint8_t *src = c->in[t]->data;
+		uint64_t pos = s->reverse ? s->len - 1 - t : t;
+		for (uint64_t o = 0; o < s->outer; o++)
+			if (s->inner_bytes)
+				memcpy(dst + (o * s->len + pos) * s->inner_bytes,
+				       src + o * s->inner_bytes, s->inner_bytes);
+	}
+	return EML_OK;
+}
+
+static const eml_op_def k_scan_slice = {"Scan", 1, 99, no_prep, scan_slice_run, NULL, NULL};
+static const eml_op_def k_scan_stack = {"Scan", 1, 99, no_prep, scan_stack_run, NULL, NULL};
+
+/* Run a copy step now (all inputs constant) or plan it. */
+static int scan_copy(struct eml_build *b, const eml_op_def *def, eml_op_ctx *c, int all_const)
+{
+	int rc = EML_OK;
+	eml_rt *y = c->out[0];
+	if (all_const) {
+		EML_GUARD(eml_rt_heap_alloc(y, (size_t)y->bytes));
+		y->data = y->heap;
+		EML_GUARD(def->run(c));
+		y->kind = EML_RT_CONST;
+		ctx_cleanup(c);
+		goto out;
+	}
+	y->kind = EML_RT_INTER;
+	y->data = NULL;
+	EML_GUARD(push_step(b, def, c));
+out:
+	return rc;
+}
+
+static const int64_t *scan_attr_ints(const eml_node *n, const char *name, uint32_t want)
+{
+	const eml_attr *a = eml_node_attr(n, name);
+	if (a == NULL)
+		return NULL;
+	return a->type == EML_ATTR_INTS && a->n == want ? a->ints : (const int64_t *)(uintptr_t)1;
+}
+
+static int build_scan(struct eml_build *b, const eml_node *n, int depth)
+{
+	int rc = EML_OK;
+	eml_plan *p = b->p;
+	const eml_model *m = b->m;
+	int32_t *vals = NULL, *map = NULL, *cur = NULL, *outs = NULL;
+	eml_op_ctx c;
+	memset(&c, 0, sizeof(c));
+	const eml_attr *ba = eml_node_attr(n, "body");
+	EML_ENSURE(ba != NULL && ba->type == EML_ATTR_GRAPH && ba->graph > 0 &&
+	               (uint32_t)ba->graph < m->n_graphs,
+	           EML_E_ENGINE_SHAPE);
+	const eml_graph *g = &m->graphs[ba->graph];
+	int64_t nsi = eml_attr_i(n, "num_scan_inputs", -1);
+	EML_ENSURE(nsi >= 1 && (uint64_t)nsi <= n->n_inputs, EML_E_ENGINE_SHAPE);
+	uint32_t M = (uint32_t)nsi, N = n->n_inputs - M;
+	EML_ENSURE(g->n_inputs == N + M && g->n_outputs >= N && n->n_outputs == g->n_outputs,
+	           EML_E_ENGINE_SHAPE);
+	uint32_t K = g->n_outputs - N;
+	const int64_t *in_ax = scan_attr_ints(n, "scan_input_axes", M);
+	const int64_t *in_dir = scan_attr_ints(n, "scan_input_directions", M);
+	const int64_t *out_ax = scan_attr_ints(n, "scan_output_axes", K);
+	const int64_t *out_dir = scan_attr_ints(n, "scan_output_directions", K);
+	const int64_t *bad = (const int64_t *)(uintptr_t)1;
+	EML_ENSURE(in_ax != bad && in_dir != bad && out_ax != bad && out_dir != bad,
+	           EML_E_ENGINE_SHAPE);
+	/* the scanned length T, the same for every scan input */
+	uint64_t T = 0;
+	for (uint32_t j = 0; j < M; j++) {
+		int32_t v = n->inputs[N + j];
+		EML_ENSURE(v >= 0 && (uint32_t)v < m->n_values && p->all[v]->kind != EML_RT_NONE,
+		           EML_E_ENGINE_SHAPE);
+		const eml_rt *x = p->all[v];
+		uint32_t ax;
+		EML_ENSURE(x->rank >= 1, EML_E_ENGINE_SHAPE);
+		EML_GUARD(eml_axis(in_ax ? in_ax[j] : 0, x->rank, &ax));
+		EML_ENSURE(in_dir == NULL || in_dir[j] == 0 || in_dir[j] == 1, EML_E_ENGINE_SHAPE);
+		EML_ENSURE(j == 0 || (uint64_t)x->dims[ax] == T, EML_E_ENGINE_SHAPE);
+		T = (uint64_t)x->dims[ax];
+	}
+	EML_ENSURE(T <= EML_ENGINE_MAX_LOOP_ITERS, EML_E_ENGINE_SHAPE);
+	for (uint32_t k = 0; k < K; k++)
+		EML_ENSURE(out_dir == NULL || out_dir[k] == 0 || out_dir[k] == 1,
+		           EML_E_ENGINE_SHAPE);
+	/* the values the body defines */
+	uint32_t nv = 0;
+	vals = eml_calloc(m->n_values + 1, sizeof(int32_t));
+	map = eml_calloc(m->n_values + 1, sizeof(int32_t));
+	cur = eml_calloc(N + 1, sizeof(int32_t));
+	outs = eml_calloc((size_t)T * K + 1, sizeof(int32_t));
+	EML_ENSURE(vals != NULL && map != NULL && cur != NULL && outs != NULL, EML_E_NOMEM);
+	for (uint32_t v = 0; v < m->n_values; v++)
+		map[v] = -1;
+	for (uint32_t gi = 0; gi < m->n_graphs; gi++) {
+		if (!in_body(m, (int32_t)gi, ba->graph))
+			continue;
+		const eml_graph *sg = &m->graphs[gi];
+		for (uint32_t i = 0; i < sg->n_inputs; i++)
+			if (sg->inputs[i] >= 0 && (uint32_t)sg->inputs[i] < m->n_values &&
+			    map[sg->inputs[i]] != -2) {
+				map[sg->inputs[i]] = -2;
+				vals[nv++] = sg->inputs[i];
+			}
+		for (uint32_t i = 0; i < sg->n_nodes; i++)
+			for (uint32_t k = 0; k < sg->nodes[i].n_outputs; k++) {
+				int32_t v = sg->nodes[i].outputs[k];
+				if (v >= 0 && (uint32_t)v < m->n_values && map[v] != -2) {
+					map[v] = -2;
+					vals[nv++] = v;
+				}
+			}
+	}
+	for (uint32_t i = 0; i < nv; i++) {
+		map[vals[i]] = -1;
+		EML_ENSURE(p->all[vals[i]]->kind == EML_RT_NONE, EML_E_ENGINE_SHAPE);
+	}
+	for (uint32_t j = 0; j < N; j++) {
+		int32_t v = n->inputs[j];
+		EML_ENSURE(v >= 0 && (uint32_t)v < m->n_values && p->all[v]->kind != EML_RT_NONE,
+		           EML_E_ENGINE_SHAPE);
+		cur[j] = v;
+	}
+	for (uint32_t k = 0; k < N + M; k++)
+		EML_ENSURE(g->inputs[k] >= 0 && (uint32_t)g->inputs[k] < m->n_values,
+		           EML_E_ENGINE_SHAPE);
+	for (uint64_t t = 0; t < T; t++) {
+		for (uint32_t j = 0; j < N; j++) {
+			EML_GUARD(alias_record(b, p->all[g->inputs[j]], cur[j]));
+			b->dep[g->inputs[j]] = b->dep[cur[j]];
+		}
+		for (uint32_t j = 0; j < M; j++) {
+			eml_rt *x = p->all[n->inputs[N + j]], *y = p->all[g->inputs[N + j]];
+			uint32_t ax;
+			EML_GUARD(eml_axis(in_ax ? in_ax[j] : 0, x->rank, &ax));
+			int64_t d[EML_MAX_RANK];
+			uint32_t r = 0;
+			scan_copy_state *s = eml_calloc(1, sizeof(*s));
+			EML_ENSURE(s != NULL, EML_E_NOMEM);
+			s->outer = 1;
+			s->inner_bytes = eml_dtype_size(x->dtype);
+			for (uint32_t q = 0; q < x->rank; q++) {
+				if (q < ax)
+					s->outer *= (uint64_t)x->dims[q];
+				else if (q > ax)
+					s->inner_bytes *= (uint64_t)x->dims[q];
+				if (q != ax)
+					d[r++] = x->dims[q];
+			}
+			s->len = T;
+			s->idx = in_dir && in_dir[j] ? T - 1 - t : t;
+			rc = new_ctx(&c, p, 1, 1);
+			if (rc == EML_OK)
+				rc = eml_rt_set(y, x->dtype, r, d);
+			if (rc != EML_OK) {
+				eml_free(s);
+				goto out;
+			}
+			c.state = s;
+			c.in[0] = x;
+			c.out[0] = y;
+			b->dep[g->inputs[N + j]] = b->dep[n->inputs[N + j]];
+			EML_GUARD(scan_copy(b, &k_scan_slice, &c, x->kind == EML_RT_CONST));
+		}
+		EML_GUARD(build_graph(b, (uint32_t)ba->graph, depth + 1));
+		for (uint32_t k = 0; k < g->n_outputs; k++)
+			EML_ENSURE(g->outputs[k] >= 0 && (uint32_t)g->outputs[k] < m->n_values &&
+			               p->all[g->outputs[k]]->kind != EML_RT_NONE,
+			           EML_E_ENGINE_SHAPE);
+		EML_GUARD(loop_refresh(b, vals, nv, map));
+		for (uint32_t k = 0; k < g->n_outputs; k++) {
+			int32_t v = g->outputs[k], r = map[v] >= 0 ? map[v] : v;
+			if (k < N)
+				cur[k] = r;
+			else
+				outs[t * K + (k - N)] = r;
+		}
+		for (uint32_t i = 0; i < nv; i++)
+			map[vals[i]] = -1;
+	}
+	for (uint32_t j = 0; j < N; j++) {
+		int32_t o = n->outputs[j];
+		if (o < 0)
+			continue;
+		EML_ENSURE((uint32_t)o < m->n_values && p->all[o]->kind == EML_RT_NONE,
+		           EML_E_ENGINE_SHAPE);
+		EML_GUARD(alias_record(b, p->all[o], cur[j]));
+		b->dep[o] = b->dep[cur[j]];
+	}
+	for (uint32_t k = 0; k < K; k++) {
+		int32_t o = n->outputs[N + k];
+		if (o < 0)
+			continue;
+		EML_ENSURE((uint32_t)o < m->n_values && p->all[o]->kind == EML_RT_NONE,
+		           EML_E_ENGINE_SHAPE);
+		/* T == 0 cannot happen with a scan input of length 0 giving shapes: refused */
+		EML_ENSURE(T > 0, EML_E_UNSUPPORTED);
+		const eml_rt *f = p->all[outs[k]];
+		EML_ENSURE(f->rank < EML_MAX_RANK, EML_E_ENGINE_SHAPE);
+		uint32_t ax;
+		EML_GUARD(eml_axis(out_ax ? out_ax[k] : 0, f->rank + 1, &ax));
+		int64_t d[EML_MAX_RANK];
+		uint32_t r = 0;
+		scan_copy_state *s = eml_calloc(1, sizeof(*s));
+		EML_ENSURE(s != NULL, EML_E_NOMEM);
+		s->outer = 1;
+		s->inner_bytes = eml_dtype_size(f->dtype);
+		for (uint32_t q = 0; q <= f->rank; q++) {
+			if (q == ax) {
+				d[r++] = (int64_t)T;
+				continue;
+			}
+			uint32_t fq = q < ax ? q : q - 1;
+			d[r++] = f->dims[fq];
+			if (q < ax)
+				s->outer *= (uint64_t)f->dims[fq];
+			else
+				s->inner_bytes *= (uint64_t)f->dims[fq];
+		}
+		s->len = T;
+		s->reverse = out_dir && out_dir[k];
+		int all_const = 1;
+		uint64_t dep = 0;
+		for (uint64_t t = 0; t < T; t++) {
+			const eml_rt *e = p->all[outs[t * K + k]];
+			/* one shape per value in a per-request plan */
+			if (e->dtype != f->dtype || e->rank != f->rank ||
+			    memcmp(e->dims, f->dims, sizeof(f->dims)) != 0) {
+				eml_free(s);
+				EML_ENSURE(0, EML_E_UNSUPPORTED);
+			}
+			all_const &= e->kind == EML_RT_CONST;
+			dep |= b->dep[outs[t * K + k]];
+		}
+		rc = new_ctx(&c, p, (uint32_t)T, 1);
+		if (rc == EML_OK)
+			rc = eml_rt_set(p->all[o], f->dtype, r, d);
+		if (rc != EML_OK) {
+			eml_free(s);
+			goto out;
+		}
+		c.state = s;
+		for (uint64_t t = 0; t < T; t++)
+			c.in[t] = p->all[outs[t * K + k]];
+		c.out[0] = p->all[o];
+		b->dep[o] = dep;
+		EML_GUARD(scan_copy(b, &k_scan_stack, &c, all_const));
+	}
+out:
+	ctx_cleanup(&c);
+	eml_free(vals);
+	eml_free(map);
+	eml_free(cur);
+	eml_free(outs);
+	return rc;
+}
+
 static int build_node(struct eml_build *b, const eml_node *n, int depth)
 {
 	int rc = EML_OK;
@@ -1163,6 +1451,8 @@ static int build_node(struct eml_build *b, const eml_node *n, int depth)
 		return build_if(b, n, depth);
 	if (strcmp(n->op_type, "Loop") == 0)
 		return build_loop(b, n, depth);
+	if (strcmp(n->op_type, "Scan") == 0)
+		return build_scan(b, n, depth);
 	const eml_op_def *def = eml_engine_op_find(n->op_type, b->opset);
 	EML_ENSURE(def != NULL, EML_E_UNSUPPORTED);
 	EML_ENSURE(n->n_inputs <= EML_MAX_NODE_IO && n->n_outputs <= EML_MAX_NODE_IO,

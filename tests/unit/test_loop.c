@@ -233,3 +233,74 @@ Test(loop, condition_known_only_at_run_time_is_refused)
 	cr_assert_null(p);
 	eml_model_free(m);
 }
+
+/*
+ * Scan (opset 11 form): state s [2], scan inputs A [T, 2] (axis 0, forward) and B [2, T] (axis 1,
+ * reverse); body s' = s + a * b, scan output y = 2 s' stacked along axis 1 in reverse order.
+ */
+Test(loop, scan_axes_and_directions)
+{
+	enum { T = 5 };
+	float A[T * 2], B[2 * T], s0[2] = {0.25f, -1.0f};
+	for (int i = 0; i < T * 2; i++) {
+		A[i] = 0.5f * (float)i - 1.0f;
+		B[i] = 1.0f - 0.25f * (float)i;
+	}
+	eml_model *m = mb_new(11);
+	int32_t vs = mb_value(m, EML_DT_FLOAT, 1, D(2));
+	int32_t va = mb_value(m, EML_DT_FLOAT, 2, D(T, 2));
+	mb_input(m, vs);
+	mb_input(m, va);
+	int32_t vb = mb_const(m, EML_DT_FLOAT, 2, D(2, T), B);
+	float twov = 2.0f;
+	int32_t c2 = mb_const(m, EML_DT_FLOAT, 0, NULL, &twov);
+	int32_t body = mb_graph(m, 0);
+	int32_t bs = mb_value(m, EML_DT_FLOAT, 1, D(2)), ba = mb_value(m, EML_DT_FLOAT, 1, D(2));
+	int32_t bb = mb_value(m, EML_DT_FLOAT, 1, D(2));
+	graph_input(m, body, bs);
+	graph_input(m, body, ba);
+	graph_input(m, body, bb);
+	int32_t ab = mb_tmp(m), s2 = mb_tmp(m), y = mb_tmp(m);
+	mb_node_g(m, body, "Mul", I(ba, bb), I(ab));
+	mb_node_g(m, body, "Add", I(bs, ab), I(s2));
+	mb_node_g(m, body, "Mul", I(s2, c2), I(y));
+	mb_graph_output(m, body, s2);
+	mb_graph_output(m, body, y);
+	int32_t os = mb_tmp(m), oy = mb_tmp(m);
+	eml_node *sc = mb_node(m, "Scan", I(vs, va, vb), I(os, oy));
+	mb_attr_g(sc, "body", body);
+	mb_attr_i(sc, "num_scan_inputs", 2);
+	mb_attr_ints(sc, "scan_input_axes", 2, D(0, 1));
+	mb_attr_ints(sc, "scan_input_directions", 2, D(0, 1));
+	mb_attr_ints(sc, "scan_output_axes", 1, D(1));
+	mb_attr_ints(sc, "scan_output_directions", 1, D(1));
+	mb_output(m, os);
+	mb_output(m, oy);
+
+	float s[2] = {s0[0], s0[1]}, want_y[2 * T];
+	for (int t = 0; t < T; t++)
+		for (int k = 0; k < 2; k++) {
+			s[k] += A[t * 2 + k] * B[k * T + (T - 1 - t)];
+			want_y[k * T + (T - 1 - t)] = 2.0f * s[k];
+		}
+	eml_io_tensor in[2] = {mb_io(EML_DT_FLOAT, 1, D(2), s0),
+	                       mb_io(EML_DT_FLOAT, 2, D(T, 2), A)};
+	eml_plan *p = NULL;
+	int bad = -1;
+	cr_assert_eq(eml_engine_assemble(m, in, 2, NULL, &p, &bad), EML_OK);
+	cr_assert_eq(eml_plan_run(p), EML_OK);
+	eml_io_tensor o0, o1;
+	cr_assert_eq(eml_plan_output(p, 0, &o0), EML_OK);
+	cr_assert_eq(eml_plan_output(p, 1, &o1), EML_OK);
+	cr_assert_eq(o1.rank, 2);
+	cr_assert_eq(o1.dims[0], 2);
+	cr_assert_eq(o1.dims[1], T);
+	const float *gs = o0.data, *gy = o1.data;
+	for (int k = 0; k < 2; k++)
+		cr_assert_float_eq(gs[k], s[k], 1e-5f, "state[%d] %g want %g", k, gs[k], s[k]);
+	for (int i = 0; i < 2 * T; i++)
+		cr_assert_float_eq(gy[i], want_y[i], 1e-5f, "y[%d] %g want %g", i, gy[i],
+		                   want_y[i]);
+	eml_plan_free(p);
+	eml_model_free(m);
+}
