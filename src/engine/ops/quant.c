@@ -599,22 +599,36 @@ static void qconv_im2col(const qconv_state *s, const eml_rt *X, const int64_t *y
 	}
 }
 
-/* Store one int32 result of the convolution (ConvInteger) or requantize it (QLinearConv). */
-static void qconv_store(eml_op_ctx *c, const qconv_state *s, size_t yo, int64_t oc, int32_t acc)
+/* Store n int32 results of output channel oc (ConvInteger), or requantize them (QLinearConv:
+ * saturate(round_half_even((acc + bias) * (sx * sw / sy)) + zy), the multiplier in double as
+ * the reference computes it, hoisted out of the loop). */
+static void qconv_store_n(eml_op_ctx *c, const qconv_state *s, size_t yo, int64_t oc,
+                          const int32_t *acc, size_t n, size_t stride)
 {
 	eml_rt *Y = c->out[0];
 	if (!s->qlinear) {
-		((int32_t *)Y->data)[yo] = acc;
+		int32_t *y = (int32_t *)Y->data + yo;
+		for (size_t i = 0; i < n; i++)
+			y[i] = acc[i * stride];
 		return;
 	}
 	const eml_rt *ws = c->in[s->iws], *B = opt_in(c, s->ib);
-	if (B != NULL)
-		acc = (int32_t)((uint32_t)acc + (uint32_t)((const int32_t *)B->data)[oc]);
+	uint32_t bias = B != NULL ? (uint32_t)((const int32_t *)B->data)[oc] : 0;
 	float sx = *(const float *)c->in[s->ixs]->data;
 	float sw = ((const float *)ws->data)[ws->elems == 1 ? 0 : oc];
 	float sy = *(const float *)c->in[s->iys]->data;
-	int64_t zy = eml_ld_i(c->in[s->iyz]->data, c->in[s->iyz]->dtype, 0);
-	eml_st_i(Y->data, Y->dtype, yo, requant(acc, sx, sw, sy, zy, Y->dtype));
+	double mult = (double)sx * sw / sy;
+	double zy = (double)eml_ld_i(c->in[s->iyz]->data, c->in[s->iyz]->dtype, 0);
+	double lo = Y->dtype == EML_DT_UINT8 ? 0 : -128, hi = Y->dtype == EML_DT_UINT8 ? 255 : 127;
+	for (size_t i = 0; i < n; i++) {
+		int32_t a = (int32_t)((uint32_t)acc[i * stride] + bias);
+		double v = nearbyint((double)a * mult) + zy;
+		v = v < lo ? lo : (v > hi ? hi : v);
+		if (Y->dtype == EML_DT_UINT8)
+			((uint8_t *)Y->data)[yo + i] = (uint8_t)v;
+		else
+			((int8_t *)Y->data)[yo + i] = (int8_t)v;
+	}
 }
 
 static int qconv_run_gemm(eml_op_ctx *c)
@@ -657,9 +671,8 @@ static int qconv_run_gemm(eml_op_ctx *c)
 			if (!s->qlinear)
 				continue;
 			for (size_t j = 0; j < OG; j++)
-				for (size_t p = 0; p < P; p++)
-					qconv_store(c, s, yo + j * P + p,
-					            g * (int64_t)OG + (int64_t)j, acc[j * P + p]);
+				qconv_store_n(c, s, yo + j * P, g * (int64_t)OG + (int64_t)j,
+				              acc + j * P, P, 1);
 		}
 	return EML_OK;
 }
@@ -727,8 +740,7 @@ static int qconv_run_dw2(eml_op_ctx *c)
 								    (int32_t)pc[ow * s->st[1]] * wv;
 					}
 				}
-				for (int64_t ow = 0; ow < OW; ow++)
-					qconv_store(c, s, yo + (size_t)(oh * OW + ow), oc, row[ow]);
+				qconv_store_n(c, s, yo + (size_t)(oh * OW), oc, row, (size_t)OW, 1);
 			}
 		}
 	return EML_OK;
