@@ -1,7 +1,8 @@
 /*
  * Differential kernels, recurrent: the engine's LSTM (ops/rnn.c: the SGEMM + vectorized fast
- * path, and the general step loop when peepholes are present) against a naive step loop in
- * double written here from the ONNX operator definition, on random LSTMs: sequence length,
+ * path, and the general step loop when peepholes are present) and GRU (both linear_before_reset
+ * forms) against naive step loops in double written here from the ONNX operator definitions, on
+ * random LSTMs and GRUs: sequence length,
  * batch, input and hidden sizes (tile edges included), forward / reverse / bidirectional,
  * layout 0 and 1, optional bias, initial h and c, sequence lengths, input_forget, peepholes;
  * W and R as constants or as request inputs; 1 or 2 threads. Bound: |a - b| <= 1e-4 * max(1,|b|).
@@ -27,6 +28,7 @@ static double sigm(double x)
 
 struct lstm_case {
 	int S, B, IN, H, dirs, reverse, layout, has_b, has_h0, has_c0, has_len, has_p, fgt;
+	int gru, lbr; /* GRU instead of LSTM; its linear_before_reset */
 	float *x, *w, *r, *b, *h0, *c0, *p;
 	int32_t *len;
 };
@@ -77,6 +79,62 @@ static void reference(const struct lstm_case *k, double *y, double *yh, double *
 				yh[(d * B + b) * H + j] = h[j];
 				yc[(d * B + b) * H + j] = c[j];
 			}
+		}
+	}
+}
+
+/* GRU (gate order z, r, h): Y[t][d][b][h] and Y_h [d][b][h] in layout 0 order, doubles. */
+static void reference_gru(const struct lstm_case *k, double *y, double *yh)
+{
+	int S = k->S, B = k->B, IN = k->IN, H = k->H, Dn = k->dirs;
+	memset(y, 0, sizeof(double) * (size_t)(S * Dn * B * H));
+	for (int d = 0; d < Dn; d++) {
+		const float *W = k->w + d * 3 * H * IN, *R = k->r + d * 3 * H * H;
+		const float *Wb = k->has_b ? k->b + d * 6 * H : NULL, *Rb = Wb ? Wb + 3 * H : NULL;
+		int rev = k->reverse || d == 1;
+		for (int b = 0; b < B; b++) {
+			int len = k->has_len ? k->len[b] : S;
+			double h[64], xw[3 * 64], rr[3 * 64];
+			for (int j = 0; j < H; j++) {
+				int si = k->layout ? (b * Dn + d) * H + j : (d * B + b) * H + j;
+				h[j] = k->has_h0 ? k->h0[si] : 0;
+			}
+			for (int t = 0; t < len; t++) {
+				int tt = rev ? len - 1 - t : t;
+				const float *x = k->x + (k->layout ? b * S + tt : tt * B + b) * IN;
+				for (int q = 0; q < 3 * H; q++) {
+					double a = Wb ? Wb[q] : 0, c = Rb ? Rb[q] : 0;
+					for (int i = 0; i < IN; i++)
+						a += (double)W[q * IN + i] * x[i];
+					for (int i = 0; i < H; i++)
+						c += (double)R[q * H + i] * h[i];
+					xw[q] = a;
+					rr[q] = c; /* H R^T + Rb, for all three gates */
+				}
+				double hn[64];
+				for (int j = 0; j < H; j++) {
+					double z = sigm(xw[j] + rr[j]),
+					       r = sigm(xw[H + j] + rr[H + j]);
+					double hc;
+					if (k->lbr) {
+						hc = tanh(xw[2 * H + j] + r * rr[2 * H + j]);
+					} else {
+						/* (r (.) h) Rh^T + Rbh */
+						double a = Rb ? Rb[2 * H + j] : 0;
+						for (int i = 0; i < H; i++)
+							a += (double)R[(2 * H + j) * H + i] *
+							     (sigm(xw[H + i] + rr[H + i]) * h[i]);
+						hc = tanh(xw[2 * H + j] + a);
+					}
+					hn[j] = (1 - z) * hc + z * h[j];
+				}
+				for (int j = 0; j < H; j++) {
+					h[j] = hn[j];
+					y[((tt * Dn + d) * B + b) * H + j] = h[j];
+				}
+			}
+			for (int j = 0; j < H; j++)
+				yh[(d * B + b) * H + j] = h[j];
 		}
 	}
 }
@@ -229,11 +287,104 @@ static void lstm_case(eml_rng *rg)
 	free(k.len);
 }
 
+static void gru_case(eml_rng *rg)
+{
+	static const int hs[] = {1, 3, 8, 16, 17, 33};
+	struct lstm_case k;
+	memset(&k, 0, sizeof(k));
+	k.gru = 1;
+	k.S = 1 + (int)eml_rng_below(rg, 6);
+	k.B = 1 + (int)eml_rng_below(rg, 3);
+	k.IN = 1 + (int)eml_rng_below(rg, 12);
+	k.H = hs[eml_rng_below(rg, sizeof(hs) / sizeof(hs[0]))];
+	int dir = (int)eml_rng_below(rg, 3);
+	k.dirs = dir == 2 ? 2 : 1;
+	k.reverse = dir == 1;
+	k.layout = (int)eml_rng_below(rg, 2);
+	k.has_b = eml_rng_chance(rg, 0.7);
+	k.has_h0 = eml_rng_chance(rg, 0.5);
+	k.has_len = eml_rng_chance(rg, 0.4);
+	k.lbr = eml_rng_chance(rg, 0.5);
+	int S = k.S, B = k.B, IN = k.IN, H = k.H, Dn = k.dirs;
+	k.x = rnd(rg, (size_t)(S * B * IN), -1, 1);
+	k.w = rnd(rg, (size_t)(Dn * 3 * H * IN), -0.5f, 0.5f);
+	k.r = rnd(rg, (size_t)(Dn * 3 * H * H), -0.5f, 0.5f);
+	k.b = rnd(rg, (size_t)(Dn * 6 * H), -0.5f, 0.5f);
+	k.h0 = rnd(rg, (size_t)(Dn * B * H), -1, 1);
+	k.len = malloc((size_t)B * sizeof(int32_t));
+	cr_assert_not_null(k.len);
+	for (int b = 0; b < B; b++)
+		k.len[b] = (int32_t)eml_rng_below(rg, (uint64_t)S + 1);
+
+	eml_model *m = mb_new(14);
+	const int64_t *xd = k.layout ? D(B, S, IN) : D(S, B, IN);
+	const int64_t *sd = k.layout ? D(B, Dn, H) : D(Dn, B, H);
+	int32_t x = mb_value(m, EML_DT_FLOAT, 3, xd);
+	mb_input(m, x);
+	eml_io_tensor io = mb_io(EML_DT_FLOAT, 3, xd, k.x);
+	int32_t wv = mb_const(m, EML_DT_FLOAT, 3, D(Dn, 3 * H, IN), k.w);
+	int32_t rv = mb_const(m, EML_DT_FLOAT, 3, D(Dn, 3 * H, H), k.r);
+	int32_t bv = k.has_b ? mb_const(m, EML_DT_FLOAT, 2, D(Dn, 6 * H), k.b) : -1;
+	int32_t lv = k.has_len ? mb_const(m, EML_DT_INT32, 1, D(B), k.len) : -1;
+	int32_t hv = k.has_h0 ? mb_const(m, EML_DT_FLOAT, 3, sd, k.h0) : -1;
+	int32_t y = mb_tmp(m), yh = mb_tmp(m);
+	eml_node *n = mb_node(m, "GRU", I(x, wv, rv, bv, lv, hv), I(y, yh));
+	mb_attr_s(n, "direction", dir == 0 ? "forward" : (dir == 1 ? "reverse" : "bidirectional"));
+	mb_attr_i(n, "hidden_size", H);
+	mb_attr_i(n, "layout", k.layout);
+	mb_attr_i(n, "linear_before_reset", k.lbr);
+	mb_output(m, y);
+	mb_output(m, yh);
+	eml_plan *p = NULL;
+	int bad = -1;
+	int rc = eml_engine_assemble(m, &io, 1, NULL, &p, &bad);
+	PROP_ASSERT(rc == EML_OK, "assemble: %s", eml_err_name(rc));
+	PROP_ASSERT(eml_plan_run(p) == EML_OK, "run");
+	size_t ny = (size_t)(S * Dn * B * H), ns = (size_t)(Dn * B * H);
+	double *ry = malloc(ny * sizeof(double)), *rh = malloc(ns * sizeof(double));
+	float *gy = malloc(ny * sizeof(float)), *gh = malloc(ns * sizeof(float));
+	cr_assert(ry && rh && gy && gh);
+	reference_gru(&k, ry, rh);
+	eml_io_tensor o[2];
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(eml_plan_output(p, (size_t)i, &o[i]), EML_OK);
+	cr_assert_eq(o[0].bytes, ny * 4);
+	const float *oy = o[0].data, *oh = o[1].data;
+	for (int t = 0; t < S; t++)
+		for (int d = 0; d < Dn; d++)
+			for (int b = 0; b < B; b++)
+				for (int j = 0; j < H; j++)
+					gy[((t * Dn + d) * B + b) * H + j] =
+					    k.layout ? oy[((b * S + t) * Dn + d) * H + j]
+					             : oy[((t * Dn + d) * B + b) * H + j];
+	for (int d = 0; d < Dn; d++)
+		for (int b = 0; b < B; b++)
+			for (int j = 0; j < H; j++)
+				gh[(d * B + b) * H + j] =
+				    oh[k.layout ? (size_t)((b * Dn + d) * H + j)
+				                : (size_t)((d * B + b) * H + j)];
+	check("GRU Y", gy, ry, ny);
+	check("GRU Y_h", gh, rh, ns);
+	eml_plan_free(p);
+	eml_model_free(m);
+	free(ry);
+	free(rh);
+	free(gy);
+	free(gh);
+	free(k.x);
+	free(k.w);
+	free(k.r);
+	free(k.b);
+	free(k.h0);
+	free(k.len);
+}
+
 Test(prop, differential_kernels_lstm,
-     .description = "differential kernels: LSTM against a naive step loop")
+     .description = "differential kernels: LSTM and GRU against a naive step loop")
 {
 	PROP_FOR_EACH_CASE(rng)
 	{
 		lstm_case(&rng);
+		gru_case(&rng);
 	}
 }
