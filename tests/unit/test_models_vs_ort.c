@@ -175,7 +175,8 @@ static void model_path(const struct model_case *c, char *out, size_t cap)
 	pathf(out, cap, "%s/%s", c->in_cache ? eml_test_cache_dir() : eml_test_vectors_dir(),
 	      c->rel);
 	struct stat st;
-	cr_assert(stat(out, &st) == 0, "model %s is missing (%s): run scripts/fetch-testdata",
+	cr_assert(stat(out, &st) == 0,
+	          "model %s is missing (%s): run make testdata (scripts/fetch-testdata BUILD)",
 	          c->id, out);
 }
 
