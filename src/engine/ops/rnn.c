@@ -50,7 +50,8 @@ typedef struct rnn_state {
 	int64_t S, Bt, I, H;
 	int G;
 	act acts[2][3];
-	/* LSTM fast path (default activations, no clip, no peepholes, W and R known at assembly:
+	/* LSTM and GRU fast path (default activations, no clip, no peepholes, W and R known at
+	 * assembly:
 	 * constants or request inputs, the plan is per request): the input
 	 * projection of every step at once on SGEMM (Wpk: W packed per direction), then per step
 	 * one GEMV h * R^T (RT: [D][H][G*H], R transposed at assembly) with the projected row as
@@ -237,11 +238,11 @@ static int rnn_prep(eml_op_ctx *c)
 	c->scratch_bytes = (size_t)((G + 4) * H) * sizeof(float);
 	{
 		const eml_rt *Pp = c->n_in > 7 ? c->in[7] : NULL;
-		int fast = s->kind == LSTM_K && s->clip == 0 && Pp == NULL && eml_rt_known(W) &&
-		           eml_rt_known(R) && c->b != NULL && s->S * s->Bt > 0;
+		int fast = (s->kind == LSTM_K || s->kind == GRU_K) && s->clip == 0 && Pp == NULL &&
+		           eml_rt_known(W) && eml_rt_known(R) && c->b != NULL && s->S * s->Bt > 0;
 		for (int d = 0; d < s->dirs && fast; d++)
 			fast = s->acts[d][0].fn == A_SIGMOID && s->acts[d][1].fn == A_TANH &&
-			       s->acts[d][2].fn == A_TANH;
+			       (s->kind == GRU_K || s->acts[d][2].fn == A_TANH);
 		if (fast) {
 			uint32_t n_in0 = c->n_in;
 			size_t GH = (size_t)(G * H), rows = (size_t)(s->S * s->Bt);
@@ -383,11 +384,104 @@ static int lstm_run_fast(eml_op_ctx *c)
 	return EML_OK;
 }
 
+/* GRU with the default activations (the fast path of rnn_state): z, r = sigmoid(xW + hR + b),
+ * h~ = tanh(xW_h + (r (.) h) R_h^T + Rb_h) or, with linear_before_reset, tanh(xW_h +
+ * r (.) (h R_h^T + Rb_h)); h = (1 - z) h~ + z h. */
+static int gru_run_fast(eml_op_ctx *c)
+{
+	const rnn_state *s = c->state;
+	const float *X = c->in[0]->data;
+	uint32_t ni = s->n_in;
+	const eml_rt *Bt = ni > 3 ? c->in[3] : NULL, *Lt = ni > 4 ? c->in[4] : NULL;
+	const eml_rt *H0 = ni > 5 ? c->in[5] : NULL;
+	eml_rt *Y = c->n_out > 0 ? c->out[0] : NULL, *YH = c->n_out > 1 ? c->out[1] : NULL;
+	int64_t S = s->S, NB = s->Bt, H = s->H, D = s->dirs;
+	size_t GH = (size_t)(3 * H), rows = (size_t)(S * NB);
+	uint8_t *sc = c->scratch;
+	/* gates 3H (z, r, then h R_h^T), h, r (.) h, h~ */
+	float *gates = (float *)(void *)sc, *h = gates + GH, *rh = h + H, *hc = rh + H;
+	sc += ((size_t)((s->G + 3) * H) * sizeof(float) + 63) & ~(size_t)63;
+	float *xw = (float *)(void *)sc;
+	sc += (s->xw_floats * sizeof(float) + 63) & ~(size_t)63;
+	void *work = sc;
+	if (Y != NULL)
+		memset(Y->data, 0, Y->bytes);
+	for (int64_t d = 0; d < D; d++) {
+		eml_sgemm(c->pool, rows, GH, (size_t)s->I, 1.0f, X, (size_t)s->I, 0, NULL, 0, 1,
+		          (const float *)(const void *)((const uint8_t *)s->Wpk->data +
+		                                        (size_t)d * s->wpk_bytes),
+		          xw, GH, NULL, work);
+		const float *Rbh = NULL;
+		if (Bt != NULL) {
+			/* Wb for all gates; Rb for z and r (Rb_h enters inside the reset) */
+			const float *wb = (const float *)Bt->data + d * 2 * (int64_t)GH,
+			            *rb = wb + GH;
+			for (size_t g = 0; g < GH; g++)
+				gates[g] = wb[g] + (g < (size_t)(2 * H) ? rb[g] : 0.0f);
+			for (size_t r = 0; r < rows; r++)
+				for (size_t g = 0; g < GH; g++)
+					xw[r * GH + g] += gates[g];
+			Rbh = rb + 2 * H;
+		}
+		const float *RT = (const float *)s->RT->data + d * H * (int64_t)GH;
+		int rev = s->reverse || d == 1;
+		for (int64_t b = 0; b < NB; b++) {
+			int64_t len = Lt ? ((const int32_t *)Lt->data)[b] : S;
+			if (len < 0 || len > S)
+				return EML_E_ENGINE_OP;
+			int64_t si = (s->layout ? b * D + d : d * NB + b) * H;
+			if (H0 != NULL)
+				memcpy(h, (const float *)H0->data + si, (size_t)H * sizeof(float));
+			else
+				memset(h, 0, (size_t)H * sizeof(float));
+			for (int64_t t = 0; t < len; t++) {
+				int64_t tt = rev ? len - 1 - t : t;
+				const float *xr =
+				    xw + (size_t)(s->layout ? b * S + tt : tt * NB + b) * GH;
+				/* z, r: h R_{z,r}^T + xW (+ biases) */
+				eml_epilogue ep = {.bias_kind = EML_BIAS_COL, .bias = xr};
+				eml_sgemm(NULL, 1, (size_t)(2 * H), (size_t)H, 1.0f, h, (size_t)H,
+				          0, RT, GH, 0, NULL, gates, GH, &ep, work);
+				eml_vsigmoid(gates, gates, (size_t)(2 * H));
+				const float *z = gates, *r = gates + H;
+				float *hr = gates + 2 * H;
+				eml_epilogue eb = {.bias_kind = Rbh ? EML_BIAS_COL : EML_BIAS_NONE,
+				                   .bias = Rbh};
+				if (s->lbr) {
+					eml_sgemm(NULL, 1, (size_t)H, (size_t)H, 1.0f, h, (size_t)H,
+					          0, RT + 2 * H, GH, 0, NULL, hr, GH, &eb, work);
+					for (int64_t j = 0; j < H; j++)
+						hc[j] = xr[2 * H + j] + r[j] * hr[j];
+				} else {
+					for (int64_t j = 0; j < H; j++)
+						rh[j] = r[j] * h[j];
+					eml_sgemm(NULL, 1, (size_t)H, (size_t)H, 1.0f, rh,
+					          (size_t)H, 0, RT + 2 * H, GH, 0, NULL, hr, GH,
+					          &eb, work);
+					for (int64_t j = 0; j < H; j++)
+						hc[j] = xr[2 * H + j] + hr[j];
+				}
+				eml_vtanh(hc, hc, (size_t)H);
+				for (int64_t j = 0; j < H; j++)
+					h[j] = (1.0f - z[j]) * hc[j] + z[j] * h[j];
+				if (Y != NULL) {
+					int64_t yo = s->layout ? ((b * S + tt) * D + d) * H
+					                       : ((tt * D + d) * NB + b) * H;
+					memcpy((float *)Y->data + yo, h, (size_t)H * sizeof(float));
+				}
+			}
+			if (YH != NULL)
+				memcpy((float *)YH->data + si, h, (size_t)H * sizeof(float));
+		}
+	}
+	return EML_OK;
+}
+
 static int rnn_run(eml_op_ctx *c)
 {
 	const rnn_state *s = c->state;
 	if (s->fast)
-		return lstm_run_fast(c);
+		return s->kind == GRU_K ? gru_run_fast(c) : lstm_run_fast(c);
 	const float *X = c->in[0]->data;
 	const eml_rt *Bt = c->n_in > 3 ? c->in[3] : NULL, *Lt = c->n_in > 4 ? c->in[4] : NULL;
 	const eml_rt *H0 = c->n_in > 5 ? c->in[5] : NULL, *C0 = c->n_in > 6 ? c->in[6] : NULL;
