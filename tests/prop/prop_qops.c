@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/kernels/qgemm.h"
 #include "eml/error.h"
 #include "prop.h"
 /* the engine tests' model builder (after engine.h, which it needs) */
@@ -305,11 +306,20 @@ static void matmul_case(eml_rng *r)
 
 Test(prop, differential_kernels_quantized_operators,
      .description = "differential kernels: ConvInteger, QLinearConv, MatMulInteger, "
-                    "QLinearMatMul (exact)")
+                    "QLinearMatMul (exact, every integer GEMM ISA of this CPU)")
 {
-	PROP_FOR_EACH_CASE(rng)
-	{
-		conv_case(&rng);
-		matmul_case(&rng);
+	static const char *const isas[] = {"portable", "avx2", "avx512vnni"};
+	int ran = 0;
+	for (size_t i = 0; i < sizeof(isas) / sizeof(isas[0]); i++) {
+		if (eml_qgemm_force_isa(isas[i]) != 0)
+			continue;
+		ran++;
+		PROP_FOR_EACH_CASE(rng)
+		{
+			conv_case(&rng);
+			matmul_case(&rng);
+		}
 	}
+	eml_qgemm_force_isa(NULL);
+	cr_assert_geq(ran, 1);
 }
