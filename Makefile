@@ -1,5 +1,6 @@
 # EphemeralML — top-level entry points. The build itself is CMake; this file only sequences it.
 #   make run    set up and run the whole pipeline end to end on the simulated enclave
+#               (`make run ARGS=--kms` or `make run-kms`: with a topology key sealed by a local KMS)
 #   make test   install deps, build, check formatting, run every test (and once under ASan+UBSan),
 #               check that the build is reproducible, and cross-build the aarch64 (Graviton) eml
 #               and check it under qemu-user
@@ -12,7 +13,7 @@ CMAKE_FLAGS ?=
 # Where downloaded test data and reference tools live (outside the clone, shared by clones).
 export EML_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/eml
 
-.PHONY: all deps build run test test-unit test-asan format format-check bench fuzz soak testdata clean \
+.PHONY: all deps build run run-kms test test-unit test-asan format format-check bench fuzz soak testdata clean \
 	repro-check test-aarch64
 
 all: build
@@ -30,7 +31,10 @@ testdata: build
 	@./scripts/fetch-testdata $(BUILD)
 
 run: deps build testdata
-	@./scripts/run-demo $(BUILD)/eml
+	@./scripts/run-demo $(BUILD)/eml $(ARGS)
+
+run-kms: deps build testdata
+	@./scripts/run-demo $(BUILD)/eml --kms
 
 format-check:
 	@./scripts/format-check

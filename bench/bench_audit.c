@@ -165,16 +165,11 @@ int main(int argc, char **argv)
 		t[i] = cpu_s() - s;
 	}
 	double rec_us = median(t, N) * 1e6;
-	for (int i = 0; i < N; i++) {
-		eml_receipt rc = {.doc = doc, .doc_len = (uint32_t)doc_len};
-		memcpy(rc.pk, pk, 32);
-		b.len = 0;
-		double s = cpu_s();
-		eml_receipt_sign_key(&rc, ch.key, &b);
-		t[i] = cpu_s() - s;
-	}
-	double rcpt_us = median(t, N) * 1e6;
 	for (int i = 0; i < N / 4; i++) {
+		/* The enclave's path per request: 4 unsigned stage records, the signed RESPONSE
+		 * record, and the receipt wrapped around that record (no second signature). */
+		eml_buf rec;
+		eml_buf_init(&rec, 0);
 		double s = cpu_s();
 		for (int k = 0; k < 5; k++) {
 			eml_audit_record r;
@@ -182,17 +177,18 @@ int main(int argc, char **argv)
 			b.len = 0;
 			eml_audit_chain_append(&ch, &r, &b);
 		}
-		eml_receipt rc = {.doc = doc, .doc_len = (uint32_t)doc_len};
-		memcpy(rc.pk, pk, 32);
+		eml_buf_put(&rec, b.p, b.len);
 		b.len = 0;
-		eml_receipt_sign_key(&rc, ch.key, &b);
+		eml_receipt_wrap(rec.p, rec.len, doc, doc_len, &b);
 		t[i] = cpu_s() - s;
+		eml_buf_cleanup(&rec);
 	}
 	double req_us = median(t, N / 4) * 1e6;
 	printf("| measure | value |\n|---|---|\n");
 	printf("| sign one (signed) audit record (hash + chain + Ed25519) | %.1f µs |\n", rec_us);
-	printf("| sign one receipt | %.1f µs |\n", rcpt_us);
-	printf("| signing per request (5 records + receipt; goal <= 50 µs) | %.1f µs |\n", req_us);
+	printf(
+	    "| signing per request (5 records, 1 signed, + receipt; goal <= 50 µs) | %.1f µs |\n",
+	    req_us);
 
 	/* 2. Host append rate. */
 	int nh = 2000;

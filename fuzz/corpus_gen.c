@@ -6,7 +6,9 @@
  *   fuzz_corpus_gen OUT_DIR      writes OUT_DIR/<target>/<name> for every target it knows
  */
 #include <errno.h>
+#include <openssl/bio.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -19,6 +21,9 @@
 #include "audit/audit.h"
 #include "crypto/cms.h"
 #include "crypto/ed25519.h"
+#include "fuzz_kms_key.h"
+#include "kms/creds.h"
+#include "kms/kms.h"
 #include "kms/sealed.h"
 #include "common/cursor.h"
 #include "common/mem.h"
@@ -412,6 +417,85 @@ static void gen_cms(void)
 	EVP_PKEY_free(k);
 }
 
+/* KMS answers (fuzz_kms): HTTP framing, CreateKey, GenerateDataKey, Decrypt with and without a
+ * Recipient (a CiphertextForRecipient encrypted to the fixed fuzzing key, so it decrypts). */
+static void put_text(const char *name, uint8_t mode, const char *t)
+{
+	put("kms", name, mode, 1, 0, (const uint8_t *)t, strlen(t));
+}
+
+static void gen_kms(void)
+{
+	static const char kid[] = "arn:aws:kms:us-east-1:111122223333:key/fuzz-0001";
+	uint8_t dk[32], blob[48];
+	char txt[8192];
+	memset(dk, 0x6b, sizeof(dk));
+	memset(blob, 0x42, sizeof(blob));
+	char *dk64 = eml_b64_encode(dk, sizeof(dk)), *blob64 = eml_b64_encode(blob, sizeof(blob));
+	need(dk64 && blob64 ? EML_OK : EML_E_NOMEM, "b64");
+	const char *err = "{\"__type\":\"com.amazonaws.kms#AccessDeniedException\","
+	                  "\"message\":\"denied\"}";
+	snprintf(txt, sizeof(txt),
+	         "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.1\r\n"
+	         "Content-Length: %zu\r\n\r\n%s",
+	         strlen(err), err);
+	put_text("http_error", 0, txt);
+	snprintf(txt, sizeof(txt),
+	         "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n{\"KeyId\":\"%s\"}",
+	         strlen(kid) + 12, kid);
+	put_text("http_ok", 0, txt);
+	snprintf(txt, sizeof(txt),
+	         "{\"KeyMetadata\":{\"KeyId\":\"fuzz-0001\",\"Arn\":\"%s\","
+	         "\"KeyUsage\":\"ENCRYPT_DECRYPT\"}}",
+	         kid);
+	put_text("create_key", 1, txt);
+	snprintf(txt, sizeof(txt),
+	         "{\"CiphertextBlob\":\"%s\",\"KeyId\":\"%s\",\"Plaintext\":\"%s\"}", blob64, kid,
+	         dk64);
+	put_text("generate_data_key", 2, txt);
+	snprintf(txt, sizeof(txt),
+	         "{\"EncryptionAlgorithm\":\"SYMMETRIC_DEFAULT\",\"KeyId\":\"%s\","
+	         "\"Plaintext\":\"%s\"}",
+	         kid, dk64);
+	put_text("decrypt_plain", 3, txt);
+
+	BIO *b = BIO_new_mem_buf(eml_fuzz_kms_rsa_pem, -1);
+	EVP_PKEY *k = b != NULL ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	unsigned char *spki = NULL;
+	int spki_len = k != NULL ? i2d_PUBKEY(k, &spki) : -1;
+	need(spki_len > 0 ? EML_OK : EML_E_CRYPTO, "fuzz kms key");
+	uint8_t *cms;
+	size_t cms_len;
+	need(eml_cms_encrypt(spki, (size_t)spki_len, dk, sizeof(dk), &cms, &cms_len),
+	     "cms_encrypt");
+	char *cms64 = eml_b64_encode(cms, cms_len);
+	need(cms64 ? EML_OK : EML_E_NOMEM, "b64");
+	snprintf(txt, sizeof(txt),
+	         "{\"CiphertextForRecipient\":\"%s\",\"EncryptionAlgorithm\":"
+	         "\"SYMMETRIC_DEFAULT\",\"KeyId\":\"%s\"}",
+	         cms64, kid);
+	put_text("decrypt_recipient", 4, txt);
+	eml_free(cms64);
+	eml_free(cms);
+	OPENSSL_free(spki);
+	EVP_PKEY_free(k);
+	eml_free(dk64);
+	eml_free(blob64);
+
+	eml_kms_creds *cr = eml_calloc(1, sizeof(*cr));
+	eml_buf cb;
+	eml_buf_init(&cb, 0);
+	need(cr ? EML_OK : EML_E_NOMEM, "alloc");
+	snprintf(cr->access_key, sizeof(cr->access_key), "ASIAFUZZEXAMPLE");
+	snprintf(cr->secret_key, sizeof(cr->secret_key), "fuzz/secret+key");
+	snprintf(cr->session_token, sizeof(cr->session_token), "FwoGZXIvYXdzEFUZZ==");
+	need(eml_kms_creds_encode(cr, &cb), "creds_encode");
+	put("kms", "creds", 5, 1, 0, cb.p, cb.len);
+	eml_buf_cleanup(&cb);
+	eml_free(cr);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -426,5 +510,6 @@ int main(int argc, char **argv)
 	gen_topo();
 	gen_audit();
 	gen_cms();
+	gen_kms();
 	return 0;
 }

@@ -4,7 +4,8 @@
  * response. The first byte picks the parser:
  *   0: one record (decode, then signature check on what decodes);
  *   1: a whole in-memory log (u32be length | record ...) verified against a policy;
- *   2: a receipt (decode); 3: a receipt verified against a policy and fixed hashes.
+ *   2: a receipt (decode; what decodes wraps a RESPONSE record that decodes on its own);
+ *   3: a receipt verified against a policy and fixed hashes.
  *   seed corpus: fuzz/corpus/audit/ (fuzz/make-corpus)
  */
 #include <stddef.h>
@@ -49,7 +50,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 2: {
 		eml_receipt r;
-		(void)eml_receipt_decode(p, n, &r);
+		eml_audit_record a;
+		/* A receipt is a signed RESPONSE record plus a document (docs/AUDIT.md §3). */
+		if (eml_receipt_decode(p, n, &r) == EML_OK &&
+		    (eml_audit_record_decode(r.record, r.record_len, &a) != EML_OK ||
+		     a.event != EML_AEV_RESPONSE || a.seq != r.audit_seq))
+			abort();
 		break;
 	}
 	case 3: {

@@ -10,6 +10,7 @@
 static const char *usage_text =
     "eml host --listen ADDR --enclave ADDR --enclave-channel ADDR --store DIR\n"
     "                [--audit-log FILE] [--audit-rotate-bytes N] [--audit-fsync every|none]\n"
+    "                [--kms-credentials env|FILE]\n"
     "                [--max-blob BYTES] [--idle-timeout-ms N]\n"
     "                [--frame-timeout-ms N] [--max-conns N]\n"
     "  ADDR is vsock:CID:PORT, tcp:HOST:PORT or unix:PATH";
@@ -38,6 +39,8 @@ int eml_cmd_host(int argc, char **argv)
 			c.store_dir = v;
 		else if (strcmp(a, "--audit-log") == 0)
 			c.audit_log = v;
+		else if (strcmp(a, "--kms-credentials") == 0)
+			c.kms_credentials = v; /* for the enclave's KMS client (docs/KMS.md) */
 		else if (strcmp(a, "--audit-rotate-bytes") == 0) {
 			if (eml_cli_parse_u64(v, &c.audit_rotate_bytes) != 0)
 				return eml_cli_usage(usage_text);

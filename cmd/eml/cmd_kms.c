@@ -22,7 +22,8 @@
 #include "kms/kms.h"
 
 static const char *usage_text =
-    "eml kms --listen 127.0.0.1:PORT --state DIR --trust-root ROOT.pem [--tls] [--region R]\n"
+    "eml kms --listen 127.0.0.1:PORT (0: any) --state DIR --trust-root ROOT.pem [--tls] [--region "
+    "R]\n"
     "       eml kms create-key --kms-endpoint URL [--policy POLICY.json] [--region R] "
     "[--ca-file PEM]";
 
@@ -117,10 +118,11 @@ int eml_cmd_kms(int argc, char **argv)
 		return eml_cli_usage(usage_text);
 	memcpy(host, listen_addr, (size_t)(colon - listen_addr));
 	host[colon - listen_addr] = 0;
-	port = atoi(colon + 1);
+	/* PORT 0: any free port, printed once listening (scripts/run-demo reads it). */
+	port = (colon[1] >= '0' && colon[1] <= '9') ? atoi(colon + 1) : -1;
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	/* plain HTTP is only acceptable on loopback */
-	if (port <= 0 || port > 65535 || inet_pton(AF_INET, host, &a.sin_addr) != 1 ||
+	if (port < 0 || port > 65535 || inet_pton(AF_INET, host, &a.sin_addr) != 1 ||
 	    (!tls && (ntohl(a.sin_addr.s_addr) >> 24) != 127)) {
 		fprintf(stderr, "eml kms: --listen must be 127.x.x.x:PORT (or use --tls)\n");
 		return EML_EXIT_USAGE;
@@ -148,14 +150,18 @@ int eml_cmd_kms(int argc, char **argv)
 			close(fd);
 		return eml_cli_fail("kms", EML_E_KMS_HTTP);
 	}
+	socklen_t al = sizeof(a);
+	if (getsockname(fd, (struct sockaddr *)&a, &al) == 0)
+		snprintf(host + strlen(host), sizeof(host) - strlen(host), ":%u",
+		         (unsigned)ntohs(a.sin_port));
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	if (tls)
 		fprintf(stderr, "eml kms: listening on https://%s (trust anchor %s/tls-cert.pem)\n",
-		        listen_addr, state);
+		        host, state);
 	else
-		fprintf(stderr, "eml kms: listening on http://%s\n", listen_addr);
+		fprintf(stderr, "eml kms: listening on http://%s\n", host);
 	rc = eml_kms_server_serve(s, fd, &stop_flag);
 	close(fd);
 	eml_kms_server_free(s);

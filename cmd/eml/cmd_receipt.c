@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "common/file.h"
 #include "common/mem.h"
+#include "crypto/hash.h"
 #include "eml/error.h"
 #include "tensor/tensor_io.h"
 
@@ -109,8 +110,15 @@ int eml_cmd_receipt(int argc, char **argv)
 		code = eml_cli_fail("receipt", rc);
 		goto done;
 	}
+	/* The receipt is the log's RESPONSE record: its hash is what the log's next record chains
+	 * to, so an auditor can find it in the log (docs/AUDIT.md §3). */
+	uint8_t rh[32];
+	if (eml_sha256(r.record, r.record_len, rh) != EML_OK)
+		memset(rh, 0, sizeof(rh));
 	if (json) {
-		printf("{\"ok\": true, \"model_id\": \"");
+		printf("{\"ok\": true, \"record_sha256\": \"");
+		hex_out(rh, 32);
+		printf("\", \"model_id\": \"");
 		hex_out(r.model_id, 16);
 		printf("\", \"session_id\": \"");
 		hex_out(r.session_id, 16);

@@ -172,6 +172,8 @@
 	X(KMS_THROTTLED, 810, "KMS throttled the request")                                         \
 	X(KMS_BAD_REQUEST, 811, "malformed KMS request")                                           \
 	X(KMS_STATE, 812, "the local KMS state is missing, corrupt or unsafe")                     \
+	X(KMS_CREDENTIALS, 813,                                                                    \
+	  "no usable KMS credentials (none passed by the host, or malformed)")                     \
 	/* kms: add new codes above this line */                                                   \
 	/* enclave and client: 900-999 */                                                          \
 	X(ENCLAVE_BUSY, 900, "the enclave is busy; retry later")                                   \

@@ -9,10 +9,9 @@
 #include "crypto/ed25519.h"
 #include "crypto/hash.h"
 
-/* Domain separation: a record signature can never be replayed as a receipt one or vice versa. */
+/* Domain separation from every other Ed25519 signature made with this key or format. A receipt
+ * is a RESPONSE record (same signature), so it has no label of its own (docs/AUDIT.md §3). */
 #define AUDIT_SIG_LABEL "eml/1 audit record"
-#define RECEIPT_SIG_LABEL "eml/1 receipt"
-#define RECEIPT_BODY_LEN (4 + 1 + 8 + 16 + 8 + 8 + 16 + 6 * 32)
 
 static const uint8_t zero32[32];
 
@@ -64,37 +63,56 @@ static void record_body(eml_buf *b, const eml_audit_record *r)
 	eml_buf_put(b, r->prev, 32);
 	eml_buf_put(b, r->session_id, 16);
 	eml_buf_put(b, r->model_id, 16);
+	eml_buf_u64(b, r->request_seq);
 	eml_buf_u16(b, r->result);
 	eml_buf_u64(b, r->duration_us);
 	eml_buf_put(b, r->input_hash, 32);
 	eml_buf_put(b, r->output_hash, 32);
 	eml_buf_put(b, r->blob_hash, 32);
 	eml_buf_put(b, r->doc_hash, 32);
+	eml_buf_put(b, r->start_doc_hash, 32);
 	eml_buf_put(b, r->pk, 32);
 	eml_buf_u32(b, r->doc_len);
 	if (r->doc_len > 0)
 		eml_buf_put(b, r->doc, r->doc_len);
 }
 
-int eml_audit_chain_append(eml_audit_chain *c, eml_audit_record *r, eml_buf *out)
+/* Encodes r (all fields set), signs it when its event is a signed one, appends it to out. */
+static int record_encode_sign(const eml_ed25519_key *key, eml_audit_record *r, eml_buf *out)
 {
 	int rc = EML_OK;
 	uint8_t msg[64];
 	size_t ml, start = out->len;
-	EML_ENSURE(r->doc_len <= EML_AUDIT_MAX_DOC && (r->doc_len == 0 || r->doc != NULL),
-	           EML_E_LIMIT);
-	r->seq = c->next_seq;
-	memcpy(r->prev, c->prev, 32);
-	memcpy(r->pk, c->pk, 32);
 	record_body(out, r);
 	EML_GUARD(eml_buf_error(out));
 	memset(r->sig, 0, 64);
 	if (eml_audit_event_signed(r->event)) {
 		EML_GUARD(sig_message(AUDIT_SIG_LABEL, out->p + start, out->len - start, msg, &ml));
-		EML_GUARD(eml_ed25519_key_sign(c->key, msg, ml, r->sig));
+		EML_GUARD(eml_ed25519_key_sign(key, msg, ml, r->sig));
 	}
 	eml_buf_put(out, r->sig, 64);
 	EML_GUARD(eml_buf_error(out));
+out:
+	return rc;
+}
+
+int eml_audit_chain_append(eml_audit_chain *c, eml_audit_record *r, eml_buf *out)
+{
+	int rc = EML_OK;
+	size_t start = out->len;
+	EML_ENSURE(r->doc_len <= EML_AUDIT_MAX_DOC && (r->doc_len == 0 || r->doc != NULL),
+	           EML_E_LIMIT);
+	/* Only the start record carries a document (the decoder insists). */
+	EML_ENSURE((r->event == EML_AEV_START) == (r->doc_len > 0), EML_E_ARG);
+	if (r->event == EML_AEV_START) {
+		EML_GUARD(eml_sha256(r->doc, r->doc_len, c->start_doc_hash));
+		memcpy(r->doc_hash, c->start_doc_hash, 32);
+	}
+	r->seq = c->next_seq;
+	memcpy(r->prev, c->prev, 32);
+	memcpy(r->pk, c->pk, 32);
+	memcpy(r->start_doc_hash, c->start_doc_hash, 32);
+	EML_GUARD(record_encode_sign(c->key, r, out));
 	EML_GUARD(eml_sha256(out->p + start, out->len - start, c->prev));
 	c->next_seq++;
 out:
@@ -122,12 +140,14 @@ int eml_audit_record_decode(const uint8_t *p, size_t n, eml_audit_record *r)
 	RD(eml_cur_copy(&c, r->prev, 32));
 	RD(eml_cur_copy(&c, r->session_id, 16));
 	RD(eml_cur_copy(&c, r->model_id, 16));
+	RD(eml_cur_u64(&c, &r->request_seq));
 	RD(eml_cur_u16(&c, &r->result));
 	RD(eml_cur_u64(&c, &r->duration_us));
 	RD(eml_cur_copy(&c, r->input_hash, 32));
 	RD(eml_cur_copy(&c, r->output_hash, 32));
 	RD(eml_cur_copy(&c, r->blob_hash, 32));
 	RD(eml_cur_copy(&c, r->doc_hash, 32));
+	RD(eml_cur_copy(&c, r->start_doc_hash, 32));
 	RD(eml_cur_copy(&c, r->pk, 32));
 	RD(eml_cur_u32(&c, &r->doc_len));
 	EML_ENSURE(r->doc_len <= EML_AUDIT_MAX_DOC, EML_E_AUDIT_MALFORMED);
@@ -194,6 +214,7 @@ out:
 typedef struct pending {
 	uint64_t index, offset;
 	uint8_t hash[32], prev[32];
+	int foreign_doc; /* its start_doc_hash is not the boot's (checked once it is covered) */
 } pending;
 
 typedef struct vstate {
@@ -201,7 +222,8 @@ typedef struct vstate {
 	eml_audit_report *rep;
 	int in_boot;
 	uint8_t pk[32];
-	eml_ed25519_key *key; /* the boot's key, prepared once */
+	uint8_t start_doc_hash[32]; /* the boot's start document */
+	eml_ed25519_key *key;       /* the boot's key, prepared once */
 	uint64_t next_seq;
 	uint8_t prev[32];        /* hash of the last record read */
 	uint8_t signed_prev[32]; /* hash of the last signed (verified) record */
@@ -239,7 +261,8 @@ static int check_start(vstate *s, const eml_audit_record *r)
 	uint8_t h[32];
 	EML_ENSURE(r->seq == 0 && memcmp(r->prev, zero32, 32) == 0, EML_E_AUDIT_CHAIN);
 	EML_GUARD(eml_sha256(r->doc, r->doc_len, h));
-	EML_ENSURE(memcmp(h, r->doc_hash, 32) == 0, EML_E_AUDIT_MALFORMED);
+	EML_ENSURE(memcmp(h, r->doc_hash, 32) == 0 && memcmp(h, r->start_doc_hash, 32) == 0,
+	           EML_E_AUDIT_MALFORMED);
 	EML_ENSURE(eml_attest_verify(r->doc, r->doc_len, s->o->policy, &vo, &cl) == EML_OK,
 	           EML_E_AUDIT_ATTEST);
 	rc = eml_attest_user_data_check(&cl, r->pk) == EML_OK ? EML_OK : EML_E_AUDIT_ATTEST;
@@ -281,6 +304,12 @@ static int settle(vstate *s, const uint8_t prev[32], uint64_t *bad_index, uint64
 		}
 		return EML_E_AUDIT_CHAIN;
 	}
+	for (size_t i = 0; i < s->n_pend; i++)
+		if (s->pend[i].foreign_doc) {
+			*bad_index = s->pend[i].index;
+			*bad_offset = s->pend[i].offset;
+			return EML_E_AUDIT_MALFORMED;
+		}
 	return EML_OK;
 }
 
@@ -309,6 +338,7 @@ static int verify_one(vstate *s, const uint8_t *p, size_t n, size_t off, size_t 
 		s->in_boot = 1;
 		s->rep->boots++;
 		memcpy(s->pk, r.pk, 32);
+		memcpy(s->start_doc_hash, r.start_doc_hash, 32);
 		eml_ed25519_key_free(s->key);
 		s->key = NULL;
 		(void)eml_ed25519_key_from_pk(r.pk, &s->key); /* NULL: the slow path */
@@ -322,8 +352,12 @@ static int verify_one(vstate *s, const uint8_t *p, size_t n, size_t off, size_t 
 				EML_GUARD(eml_audit_record_check_sig(rec, l, &r));
 			EML_FAIL(EML_E_AUDIT_FOREIGN);
 		}
-		if (is_signed)
+		if (is_signed) {
 			EML_GUARD(check_sig(s, rec, l, &r));
+			/* Signed by the boot's key, so made by the enclave: names its boot's document. */
+			EML_ENSURE(memcmp(r.start_doc_hash, s->start_doc_hash, 32) == 0,
+			           EML_E_AUDIT_MALFORMED);
+		}
 		if (r.seq < s->next_seq)
 			EML_FAIL(EML_E_AUDIT_REORDERED);
 		if (r.seq > s->next_seq) {
@@ -339,6 +373,7 @@ static int verify_one(vstate *s, const uint8_t *p, size_t n, size_t off, size_t 
 			q->offset = off;
 			memcpy(q->hash, h, 32);
 			memcpy(q->prev, r.prev, 32);
+			q->foreign_doc = memcmp(r.start_doc_hash, s->start_doc_hash, 32) != 0;
 			memcpy(s->prev, h, 32);
 			s->next_seq = r.seq + 1;
 			s->rep->closed = 0;
@@ -437,21 +472,23 @@ int eml_audit_verify_files(const char *const *paths, size_t n, const eml_audit_v
 
 /* ------------------------------------------------------------------ receipts */
 
-static void receipt_body(eml_buf *b, const eml_receipt *r)
+int eml_receipt_wrap(const uint8_t *record, size_t record_len, const uint8_t *doc, size_t doc_len,
+                     eml_buf *out)
 {
-	eml_buf_put(b, "EMLR", 4);
-	eml_buf_u8(b, EML_AUDIT_VERSION);
-	eml_buf_u64(b, r->audit_seq);
-	eml_buf_put(b, r->session_id, 16);
-	eml_buf_u64(b, r->request_seq);
-	eml_buf_u64(b, r->time_ms);
-	eml_buf_put(b, r->model_id, 16);
-	eml_buf_put(b, r->blob_hash, 32);
-	eml_buf_put(b, r->input_hash, 32);
-	eml_buf_put(b, r->output_hash, 32);
-	eml_buf_put(b, r->session_doc_hash, 32);
-	eml_buf_put(b, r->start_doc_hash, 32);
-	eml_buf_put(b, r->pk, 32);
+	int rc = EML_OK;
+	EML_ENSURE(record != NULL && record_len >= EML_AUDIT_FIXED_LEN &&
+	               record_len <= EML_AUDIT_MAX_RECORD,
+	           EML_E_ARG);
+	EML_ENSURE(doc != NULL && doc_len > 0 && doc_len <= EML_AUDIT_MAX_DOC, EML_E_LIMIT);
+	eml_buf_put(out, "EMLR", 4);
+	eml_buf_u8(out, EML_AUDIT_VERSION);
+	eml_buf_u32(out, (uint32_t)record_len);
+	eml_buf_put(out, record, record_len);
+	eml_buf_u32(out, (uint32_t)doc_len);
+	eml_buf_put(out, doc, doc_len);
+	EML_GUARD(eml_buf_error(out));
+out:
+	return rc;
 }
 
 int eml_receipt_sign(eml_receipt *r, const uint8_t seed[32], eml_buf *out)
@@ -467,30 +504,45 @@ int eml_receipt_sign(eml_receipt *r, const uint8_t seed[32], eml_buf *out)
 int eml_receipt_sign_key(eml_receipt *r, const eml_ed25519_key *key, eml_buf *out)
 {
 	int rc = EML_OK;
-	uint8_t msg[64];
-	size_t ml, start = out->len;
-	EML_ENSURE(r->doc_len <= EML_AUDIT_MAX_DOC && r->doc_len > 0, EML_E_LIMIT);
+	eml_audit_record a;
+	eml_buf rec;
+	eml_buf_init(&rec, EML_AUDIT_MAX_RECORD);
+	EML_ENSURE(r->doc != NULL && r->doc_len > 0 && r->doc_len <= EML_AUDIT_MAX_DOC,
+	           EML_E_LIMIT);
 	EML_GUARD(eml_sha256(r->doc, r->doc_len, r->start_doc_hash));
-	receipt_body(out, r);
-	EML_GUARD(eml_buf_error(out));
-	EML_GUARD(sig_message(RECEIPT_SIG_LABEL, out->p + start, out->len - start, msg, &ml));
-	EML_GUARD(eml_ed25519_key_sign(key, msg, ml, r->sig));
-	eml_buf_put(out, r->sig, 64);
-	eml_buf_u32(out, r->doc_len);
-	eml_buf_put(out, r->doc, r->doc_len);
-	EML_GUARD(eml_buf_error(out));
+	memset(&a, 0, sizeof(a));
+	a.event = EML_AEV_RESPONSE;
+	a.seq = r->audit_seq;
+	a.time_ms = r->time_ms;
+	memcpy(a.prev, r->prev, 32);
+	memcpy(a.session_id, r->session_id, 16);
+	memcpy(a.model_id, r->model_id, 16);
+	a.request_seq = r->request_seq;
+	a.duration_us = r->duration_us;
+	memcpy(a.input_hash, r->input_hash, 32);
+	memcpy(a.output_hash, r->output_hash, 32);
+	memcpy(a.blob_hash, r->blob_hash, 32);
+	memcpy(a.doc_hash, r->session_doc_hash, 32);
+	memcpy(a.start_doc_hash, r->start_doc_hash, 32);
+	memcpy(a.pk, r->pk, 32);
+	EML_GUARD(record_encode_sign(key, &a, &rec));
+	memcpy(r->sig, a.sig, 64);
+	EML_GUARD(eml_receipt_wrap(rec.p, rec.len, r->doc, r->doc_len, out));
 out:
+	eml_buf_cleanup(&rec);
 	return rc;
 }
 
 #undef RD
 #define RD(x) EML_ENSURE((x) == EML_OK, EML_E_RECEIPT_MALFORMED)
 
-int eml_receipt_decode(const uint8_t *p, size_t n, eml_receipt *r)
+/* Decodes the receipt and its record (a is the record, views into p). */
+static int receipt_decode(const uint8_t *p, size_t n, eml_receipt *r, eml_audit_record *a)
 {
 	int rc = EML_OK;
 	eml_cursor c;
 	uint8_t magic[4], ver;
+	uint32_t rl = 0;
 	memset(r, 0, sizeof(*r));
 	EML_ENSURE(n <= EML_RECEIPT_MAX, EML_E_RECEIPT_MALFORMED);
 	eml_cur_init(&c, p, n);
@@ -498,24 +550,41 @@ int eml_receipt_decode(const uint8_t *p, size_t n, eml_receipt *r)
 	EML_ENSURE(memcmp(magic, "EMLR", 4) == 0, EML_E_RECEIPT_MALFORMED);
 	RD(eml_cur_u8(&c, &ver));
 	EML_ENSURE(ver == EML_AUDIT_VERSION, EML_E_RECEIPT_MALFORMED);
-	RD(eml_cur_u64(&c, &r->audit_seq));
-	RD(eml_cur_copy(&c, r->session_id, 16));
-	RD(eml_cur_u64(&c, &r->request_seq));
-	RD(eml_cur_u64(&c, &r->time_ms));
-	RD(eml_cur_copy(&c, r->model_id, 16));
-	RD(eml_cur_copy(&c, r->blob_hash, 32));
-	RD(eml_cur_copy(&c, r->input_hash, 32));
-	RD(eml_cur_copy(&c, r->output_hash, 32));
-	RD(eml_cur_copy(&c, r->session_doc_hash, 32));
-	RD(eml_cur_copy(&c, r->start_doc_hash, 32));
-	RD(eml_cur_copy(&c, r->pk, 32));
-	RD(eml_cur_copy(&c, r->sig, 64));
+	RD(eml_cur_u32(&c, &rl));
+	EML_ENSURE(rl >= EML_AUDIT_FIXED_LEN && rl <= EML_AUDIT_MAX_RECORD,
+	           EML_E_RECEIPT_MALFORMED);
+	RD(eml_cur_view(&c, rl, &r->record));
+	r->record_len = rl;
 	RD(eml_cur_u32(&c, &r->doc_len));
 	EML_ENSURE(r->doc_len > 0 && r->doc_len <= EML_AUDIT_MAX_DOC, EML_E_RECEIPT_MALFORMED);
 	RD(eml_cur_view(&c, r->doc_len, &r->doc));
 	EML_ENSURE(eml_cur_end(&c) == EML_OK, EML_E_RECEIPT_MALFORMED);
+	/* Only a successful request's RESPONSE record is a receipt: a refusal, a session record or
+	 * an intermediate stage signed (or chained) by the same key is not. */
+	EML_ENSURE(eml_audit_record_decode(r->record, rl, a) == EML_OK, EML_E_RECEIPT_MALFORMED);
+	EML_ENSURE(a->event == EML_AEV_RESPONSE && a->result == EML_OK, EML_E_RECEIPT_MALFORMED);
+	r->audit_seq = a->seq;
+	memcpy(r->session_id, a->session_id, 16);
+	r->request_seq = a->request_seq;
+	r->time_ms = a->time_ms;
+	r->duration_us = a->duration_us;
+	memcpy(r->prev, a->prev, 32);
+	memcpy(r->model_id, a->model_id, 16);
+	memcpy(r->blob_hash, a->blob_hash, 32);
+	memcpy(r->input_hash, a->input_hash, 32);
+	memcpy(r->output_hash, a->output_hash, 32);
+	memcpy(r->session_doc_hash, a->doc_hash, 32);
+	memcpy(r->start_doc_hash, a->start_doc_hash, 32);
+	memcpy(r->pk, a->pk, 32);
+	memcpy(r->sig, a->sig, 64);
 out:
 	return rc;
+}
+
+int eml_receipt_decode(const uint8_t *p, size_t n, eml_receipt *r)
+{
+	eml_audit_record a;
+	return receipt_decode(p, n, r, &a);
 }
 
 int eml_receipt_verify(const uint8_t *p, size_t n, const eml_policy *policy,
@@ -523,20 +592,20 @@ int eml_receipt_verify(const uint8_t *p, size_t n, const eml_policy *policy,
 {
 	int rc = EML_OK;
 	eml_receipt r;
+	eml_audit_record a;
 	eml_attest_claims cl;
 	eml_verify_opts vo = {.at_document_time = 1};
-	uint8_t h[32], msg[64];
-	size_t ml;
+	uint8_t h[32];
 	memset(&cl, 0, sizeof(cl));
-	EML_GUARD(eml_receipt_decode(p, n, &r));
+	EML_GUARD(receipt_decode(p, n, &r, &a));
 	/* The signature covers start_doc_hash; the document must be the one it names. */
 	EML_GUARD(eml_sha256(r.doc, r.doc_len, h));
 	EML_ENSURE(memcmp(h, r.start_doc_hash, 32) == 0, EML_E_RECEIPT_ATTEST);
 	EML_ENSURE(eml_attest_verify(r.doc, r.doc_len, policy, &vo, &cl) == EML_OK,
 	           EML_E_RECEIPT_ATTEST);
 	EML_ENSURE(eml_attest_user_data_check(&cl, r.pk) == EML_OK, EML_E_RECEIPT_ATTEST);
-	EML_GUARD(sig_message(RECEIPT_SIG_LABEL, p, RECEIPT_BODY_LEN, msg, &ml));
-	EML_ENSURE(eml_ed25519_verify(r.pk, msg, ml, r.sig) == EML_OK, EML_E_RECEIPT_SIGNATURE);
+	EML_ENSURE(eml_audit_record_check_sig(r.record, r.record_len, &a) == EML_OK,
+	           EML_E_RECEIPT_SIGNATURE);
 	EML_ENSURE(input_hash == NULL || memcmp(input_hash, r.input_hash, 32) == 0,
 	           EML_E_RECEIPT_INPUT);
 	EML_ENSURE(output_hash == NULL || memcmp(output_hash, r.output_hash, 32) == 0,

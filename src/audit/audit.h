@@ -8,8 +8,8 @@
  * a policy. Records hold sequence numbers, times, event types, random session ids, model ids,
  * SHA-256 hashes, durations and result codes: never topology, shapes, weights, inputs or outputs.
  *
- * A receipt is a signed statement about one inference, followed by the enclave start document
- * that binds the signing key, so it verifies alone.
+ * A receipt is the request's signed RESPONSE record, followed by the enclave start document
+ * that binds the signing key, so it verifies alone (and matches the log byte for byte).
  *
  * Thread-safety: an eml_audit_chain is not thread-safe (the enclave holds a lock around it); the
  * rest is pure.
@@ -23,7 +23,8 @@
 #include "attest/verify.h"
 #include "common/cursor.h"
 
-#define EML_AUDIT_VERSION 1
+/* 2: the receipt is the signed RESPONSE record (one signature per request, docs/AUDIT.md §3). */
+#define EML_AUDIT_VERSION 2
 #define EML_AUDIT_HASH_LEN 32
 #define EML_AUDIT_ID_LEN 16
 #define EML_AUDIT_PK_LEN 32
@@ -34,7 +35,7 @@
 #define EML_AUDIT_MAX_RECORD ((uint32_t)64 << 10)
 #define EML_RECEIPT_MAX ((uint32_t)64 << 10)
 /* Fixed part of a record: everything but the document. */
-#define EML_AUDIT_FIXED_LEN (4 + 1 + 1 + 8 + 8 + 32 + 16 + 16 + 2 + 8 + 4 * 32 + 32 + 4 + 64)
+#define EML_AUDIT_FIXED_LEN (4 + 1 + 1 + 8 + 8 + 32 + 16 + 16 + 8 + 2 + 8 + 5 * 32 + 32 + 4 + 64)
 
 /* Event types (stable numbers: they are in the logs). */
 enum eml_audit_event {
@@ -60,10 +61,14 @@ typedef struct eml_audit_record {
 	uint8_t prev[EML_AUDIT_HASH_LEN];
 	uint8_t session_id[EML_AUDIT_ID_LEN]; /* zero when not in a session */
 	uint8_t model_id[EML_AUDIT_ID_LEN];   /* zero when unknown */
-	uint16_t result;                      /* EML_OK or the refusal's code */
+	uint64_t request_seq; /* stages of a request: its number in the session; 0 otherwise */
+	uint16_t result;      /* EML_OK or the refusal's code */
 	uint64_t duration_us;
 	uint8_t input_hash[EML_AUDIT_HASH_LEN], output_hash[EML_AUDIT_HASH_LEN];
 	uint8_t blob_hash[EML_AUDIT_HASH_LEN], doc_hash[EML_AUDIT_HASH_LEN];
+	/* SHA-256 of the boot's start document (filled by the chain): lets a RESPONSE record stand
+	 * alone as a receipt, naming the document that binds its key. */
+	uint8_t start_doc_hash[EML_AUDIT_HASH_LEN];
 	uint8_t pk[EML_AUDIT_PK_LEN]; /* the signer (the boot's key) */
 	const uint8_t *doc;           /* START only: the attestation document */
 	uint32_t doc_len;
@@ -85,12 +90,14 @@ typedef struct eml_audit_chain {
 	struct eml_ed25519_key *key;
 	uint64_t next_seq;
 	uint8_t prev[EML_AUDIT_HASH_LEN];
+	uint8_t start_doc_hash[EML_AUDIT_HASH_LEN]; /* set by the START record */
 } eml_audit_chain;
 
 int eml_audit_chain_init(eml_audit_chain *c, const uint8_t seed[32],
                          const uint8_t pk[EML_AUDIT_PK_LEN]);
 void eml_audit_chain_cleanup(eml_audit_chain *c); /* wipes the seed */
-/* Fills r's seq, prev and pk, signs, appends the encoded record to out, advances the chain. */
+/* Fills r's seq, prev, pk and start_doc_hash (START: also doc_hash = SHA-256(doc)), signs (the
+ * signed events), appends the encoded record to out, advances the chain. */
 int eml_audit_chain_append(eml_audit_chain *c, eml_audit_record *r, eml_buf *out);
 
 /* Strict decode (views into p). Does not check the signature. EML_E_AUDIT_MALFORMED. */
@@ -145,11 +152,19 @@ int eml_audit_verify_mem(const uint8_t *p, size_t n, const eml_audit_verify_opts
 
 /* ------------------------------------------------------------------ receipts */
 
+/*
+ * A receipt is the request's signed RESPONSE record itself (byte for byte the one in the log)
+ * followed by the boot's start document: "EMLR" | version | u32 record length | record |
+ * u32 document length | document (docs/AUDIT.md §3). One Ed25519 signature per request serves
+ * both the log and the client.
+ */
 typedef struct eml_receipt {
 	uint64_t audit_seq; /* sequence number of the RESPONSE record in the boot's log */
 	uint8_t session_id[EML_AUDIT_ID_LEN];
 	uint64_t request_seq; /* the request's number in its session */
 	uint64_t time_ms;
+	uint64_t duration_us;
+	uint8_t prev[EML_AUDIT_HASH_LEN]; /* the record's chain link (hash of the WIPE record) */
 	uint8_t model_id[EML_AUDIT_ID_LEN];
 	uint8_t blob_hash[EML_AUDIT_HASH_LEN];
 	uint8_t input_hash[EML_AUDIT_HASH_LEN], output_hash[EML_AUDIT_HASH_LEN];
@@ -157,20 +172,29 @@ typedef struct eml_receipt {
 	uint8_t start_doc_hash[EML_AUDIT_HASH_LEN];   /* = SHA-256(doc) below */
 	uint8_t pk[EML_AUDIT_PK_LEN];
 	uint8_t sig[EML_AUDIT_SIG_LEN];
+	const uint8_t *record; /* the encoded RESPONSE record (view) */
+	uint32_t record_len;
 	const uint8_t *doc; /* the enclave start document binding pk */
 	uint32_t doc_len;
 } eml_receipt;
 
-/* Signs r (with seed, whose key is r->pk) and appends the encoded receipt with doc. */
+/* The enclave's path: wraps an encoded, signed RESPONSE record (from eml_audit_chain_append)
+ * and the start document into a receipt, appended to out. No signature is made here. */
+int eml_receipt_wrap(const uint8_t *record, size_t record_len, const uint8_t *doc, size_t doc_len,
+                     eml_buf *out);
+/* Builds and signs a RESPONSE record from r's fields (key = seed, whose public key is r->pk;
+ * start_doc_hash = SHA-256(r->doc)) and appends the receipt. For tests and tools. */
 int eml_receipt_sign(eml_receipt *r, const uint8_t seed[32], eml_buf *out);
-/* Same with a prepared key (the enclave's, see eml_audit_chain.key). */
+/* Same with a prepared key. */
 int eml_receipt_sign_key(eml_receipt *r, const struct eml_ed25519_key *key, eml_buf *out);
+/* Strict decode (views into p): the record must be a signed RESPONSE with result EML_OK.
+ * Does not check the signature. EML_E_RECEIPT_MALFORMED. */
 int eml_receipt_decode(const uint8_t *p, size_t n, eml_receipt *r);
 /*
- * Full offline check: structure, document hash, document against policy (at document time),
- * user_data binding of pk, signature. input_hash/output_hash (NULL: not checked) are compared
- * with the receipt's (RECEIPT_INPUT / RECEIPT_OUTPUT). On EML_OK *out holds the receipt (views
- * into p).
+ * Full offline check: structure, document hash (the record's start_doc_hash), document against
+ * policy (at document time), user_data binding of pk, the record's signature. input_hash /
+ * output_hash (NULL: not checked) are compared with the receipt's (RECEIPT_INPUT /
+ * RECEIPT_OUTPUT). On EML_OK *out holds the receipt (views into p).
  */
 int eml_receipt_verify(const uint8_t *p, size_t n, const eml_policy *policy,
                        const uint8_t *input_hash, const uint8_t *output_hash, eml_receipt *out);

@@ -122,17 +122,22 @@ static void audit_flush_locked(enclave *e)
 	e->queued -= sent;
 }
 
-/* Chain, sign and send one record; *seq_out (optional) gets its sequence number. Audit failures
- * never fail the request: a lost record shows as a gap in the chain. */
-static void audit_emit(enclave *e, eml_audit_record *r, uint64_t *seq_out)
+/* Chain, sign and send one record; copy (optional) gets the encoded record (the RESPONSE record
+ * is also the receipt, docs/AUDIT.md §3). Returns the chain's result; callers other than the
+ * response ignore it: a lost record shows as a gap in the chain, it never fails the request. */
+static int audit_emit(enclave *e, eml_audit_record *r, eml_buf *copy)
 {
 	eml_buf b;
+	int rc;
 	eml_buf_init(&b, EML_AUDIT_MAX_RECORD);
 	pthread_mutex_lock(&e->audit_lock);
 	r->time_ms = wall_ms();
-	if (eml_audit_chain_append(&e->chain, r, &b) == EML_OK) {
-		if (seq_out != NULL)
-			*seq_out = r->seq;
+	rc = eml_audit_chain_append(&e->chain, r, &b);
+	if (rc == EML_OK) {
+		if (copy != NULL) {
+			eml_buf_put(copy, b.p, b.len);
+			rc = eml_buf_error(copy);
+		}
 		if (e->queued < EML_ENCLAVE_AUDIT_QUEUE) {
 			size_t n = 0;
 			uint8_t *p = eml_buf_take(&b, &n);
@@ -146,6 +151,7 @@ static void audit_emit(enclave *e, eml_audit_record *r, uint64_t *seq_out)
 	audit_flush_locked(e);
 	pthread_mutex_unlock(&e->audit_lock);
 	eml_buf_cleanup(&b);
+	return rc;
 }
 
 static void audit_event(enclave *e, const conn *c, int event, int result)
@@ -156,7 +162,7 @@ static void audit_event(enclave *e, const conn *c, int event, int result)
 	r.result = (uint16_t)result;
 	if (c != NULL)
 		memcpy(r.session_id, c->session_id, EML_AUDIT_ID_LEN);
-	audit_emit(e, &r, NULL);
+	(void)audit_emit(e, &r, NULL);
 }
 
 static int io_hash(const eml_io_tensor *t, size_t n, uint8_t out[32])
@@ -225,6 +231,33 @@ static int fetch_blob(void *ctx, const uint8_t model_id[EML_MODEL_ID_BYTES], uin
 	payload = NULL;
 out:
 	eml_free(payload);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* AWS credentials for the KMS client, asked of the host over the host channel (docs/KMS.md): in
+ * Nitro the enclave has no IMDS and no credentials of its own. Not secret from the host; wiped by
+ * the caller after the KMS call. */
+static int fetch_kms_creds(void *ctx, eml_kms_creds *out)
+{
+	enclave *e = ctx;
+	int rc = EML_OK, fd = -1, code = 0;
+	uint8_t type = 0, *payload = NULL;
+	uint32_t plen = 0;
+	EML_GUARD(eml_net_connect(&e->host_channel, e->cfg->io_timeout_ms, &fd));
+	EML_GUARD(eml_net_send_frame(fd, EML_FT_KMS_CREDS_FETCH, NULL, 0, e->cfg->io_timeout_ms));
+	EML_GUARD(
+	    eml_net_recv_frame(fd, &e->cfg->limits, e->cfg->io_timeout_ms, &type, &payload, &plen));
+	if (type == EML_FT_ERROR) {
+		/* The host's reason (e.g. KMS_CREDENTIALS: it was started without any). */
+		EML_GUARD(eml_msg_error_decode(payload, plen, &code));
+		EML_FAIL(code >= 800 && code <= 899 ? code : EML_E_KMS_CREDENTIALS);
+	}
+	EML_ENSURE(type == EML_FT_KMS_CREDS, EML_E_MSG_UNEXPECTED);
+	EML_GUARD(eml_kms_creds_decode(payload, plen, out));
+out:
+	eml_free(payload); /* wipes */
 	if (fd >= 0)
 		close(fd);
 	return rc;
@@ -301,12 +334,14 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	eml_wire_tensor *wout = NULL;
 	uint8_t *unsealed = NULL; /* the topology key opened through KMS, when it came sealed */
 	size_t unsealed_len = 0;
-	eml_buf rp, receipt;
+	eml_buf rp, receipt, rrec;
 	eml_audit_record ar;
 	uint64_t t0 = mono_us();
 	memset(&ar, 0, sizeof(ar));
 	memcpy(ar.session_id, c->session_id, EML_AUDIT_ID_LEN);
+	ar.request_seq = c->requests;
 	eml_buf_init(&receipt, EML_WIRE_MAX_RECEIPT);
+	eml_buf_init(&rrec, EML_AUDIT_MAX_RECORD);
 	memset(&rq, 0, sizeof(rq));
 	memset(&outs, 0, sizeof(outs));
 	eml_buf_init(&rp, 0);
@@ -323,13 +358,13 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	EML_GUARD(io_hash(inputs, rq.n_inputs, ar.input_hash));
 	ar.event = EML_AEV_REQUEST;
 	ar.duration_us = mono_us() - t0;
-	audit_emit(e, &ar, NULL);
+	(void)audit_emit(e, &ar, NULL);
 
 	/* The key must be for the model the client named: the blob is fetched by the key's id. */
 	eml_engine_opts eo = {.threads = e->cfg->threads, .max_memory = e->cfg->max_memory};
 	/* A sealed topology key (docs/KMS.md) is opened by KMS for this attested enclave only. */
-	EML_GUARD(eml_kms_enclave_unseal(e->nsm, &e->nsm_lock, rq.tkey, rq.tkey_len, &unsealed,
-	                                 &unsealed_len));
+	EML_GUARD(eml_kms_enclave_unseal(e->nsm, &e->nsm_lock, rq.tkey, rq.tkey_len,
+	                                 fetch_kms_creds, e, &unsealed, &unsealed_len));
 	EML_GUARD(eml_enclave_infer(
 	    unsealed != NULL ? unsealed : rq.tkey, unsealed != NULL ? unsealed_len : rq.tkey_len,
 	    inputs, rq.n_inputs, fetch_blob, e, e->blobs, &eo, &outs, &st, &bad_input));
@@ -337,13 +372,13 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	memcpy(ar.blob_hash, st.blob_digest, 32);
 	ar.event = EML_AEV_ASSEMBLY;
 	ar.duration_us = st.fetch_us + st.join_us + st.plan_us;
-	audit_emit(e, &ar, NULL);
+	(void)audit_emit(e, &ar, NULL);
 	ar.event = EML_AEV_INFERENCE;
 	ar.duration_us = st.run_us;
-	audit_emit(e, &ar, NULL);
+	(void)audit_emit(e, &ar, NULL);
 	ar.event = EML_AEV_WIPE;
 	ar.duration_us = st.wipe_us;
-	audit_emit(e, &ar, NULL);
+	(void)audit_emit(e, &ar, NULL);
 	EML_GUARD(io_hash(outs.t, outs.n, ar.output_hash));
 
 	EML_ENSURE(outs.n <= EML_WIRE_MAX_TENSORS, EML_E_LIMIT);
@@ -362,22 +397,13 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 		wout[i].data = t->data;
 		wout[i].data_len = t->bytes;
 	}
-	/* The RESPONSE record is emitted before sealing so the receipt can name its sequence number. */
+	/* The RESPONSE record is emitted before sealing: signed once, it is both the log's record
+	 * and the client's receipt (wrapped with the start document, docs/AUDIT.md §3). */
 	eml_enclave_session_doc_hash(s, ar.doc_hash);
 	ar.event = EML_AEV_RESPONSE;
 	ar.duration_us = mono_us() - t0;
-	eml_receipt rcpt = {
-	    .request_seq = c->requests, .doc = e->start_doc, .doc_len = (uint32_t)e->start_doc_len};
-	audit_emit(e, &ar, &rcpt.audit_seq);
-	rcpt.time_ms = ar.time_ms;
-	memcpy(rcpt.session_id, c->session_id, 16);
-	memcpy(rcpt.model_id, ar.model_id, 16);
-	memcpy(rcpt.blob_hash, ar.blob_hash, 32);
-	memcpy(rcpt.input_hash, ar.input_hash, 32);
-	memcpy(rcpt.output_hash, ar.output_hash, 32);
-	memcpy(rcpt.session_doc_hash, ar.doc_hash, 32);
-	memcpy(rcpt.pk, e->sign_pk, 32);
-	EML_GUARD(eml_receipt_sign_key(&rcpt, e->chain.key, &receipt));
+	EML_GUARD(audit_emit(e, &ar, &rrec));
+	EML_GUARD(eml_receipt_wrap(rrec.p, rrec.len, e->start_doc, e->start_doc_len, &receipt));
 	eml_response_pt resp = {.n_outputs = (uint16_t)outs.n,
 	                        .outputs = wout,
 	                        .receipt = receipt.p,
@@ -389,6 +415,7 @@ out:
 		atomic_fetch_sub(&e->active_requests, 1);
 	c->requests++;
 	eml_buf_cleanup(&receipt);
+	eml_buf_cleanup(&rrec);
 	eml_buf_cleanup(&rp);
 	eml_free(wout);
 	eml_infer_out_cleanup(&outs);
@@ -434,7 +461,7 @@ static void *conn_main(void *arg)
 		eml_enclave_session_id(s, c->session_id);
 		memcpy(r.session_id, c->session_id, EML_AUDIT_ID_LEN);
 		eml_enclave_session_doc_hash(s, r.doc_hash);
-		audit_emit(e, &r, NULL);
+		(void)audit_emit(e, &r, NULL);
 		opened = 1;
 	}
 	rc = eml_net_write_all(c->fd, frame.p, frame.len, eml_net_now_ms() + cfg->io_timeout_ms);
@@ -561,7 +588,7 @@ int eml_enclave_run(const eml_enclave_config *cfg, const volatile sig_atomic_t *
 		r.doc = e->start_doc;
 		r.doc_len = (uint32_t)e->start_doc_len;
 		memcpy(r.doc_hash, e->start_doc_hash, 32);
-		audit_emit(e, &r, NULL);
+		(void)audit_emit(e, &r, NULL);
 	}
 
 	EML_GUARD(eml_net_listen(&listen_addr, &lfd));
@@ -575,8 +602,17 @@ int eml_enclave_run(const eml_enclave_config *cfg, const volatile sig_atomic_t *
 			so.families |= EML_SANDBOX_AF_VSOCK;
 	}
 	/* The KMS client (sealed topology keys, docs/KMS.md) reaches its endpoint over TCP. */
-	if (getenv("EML_KMS_ENDPOINT") != NULL)
-		so.families |= EML_SANDBOX_AF_INET;
+	if (getenv("EML_KMS_ENDPOINT") != NULL) {
+		/* ...or over the transport EML_KMS_VIA names (vsock to the parent's vsock-proxy). */
+		eml_addr via;
+		const char *v = getenv("EML_KMS_VIA");
+		if (v == NULL || eml_addr_parse(v, &via) != EML_OK || via.kind == EML_ADDR_TCP)
+			so.families |= EML_SANDBOX_AF_INET;
+		else if (via.kind == EML_ADDR_UNIX)
+			so.families |= EML_SANDBOX_AF_UNIX;
+		else if (via.kind == EML_ADDR_VSOCK)
+			so.families |= EML_SANDBOX_AF_VSOCK;
+	}
 	if (cfg->no_sandbox)
 		eml_log_warn("--no-sandbox: the seccomp filter is OFF; never run like this in "
 		             "production");

@@ -112,7 +112,7 @@ int eml_enclave_infer(const uint8_t *tkey, size_t tkey_len, const eml_io_tensor 
 
 	t0 = now_us();
 	eml_join_opts jo = {.blob_sha256 = st->blob_digest, .threads = eml_engine_threads(eo)};
-	EML_GUARD(eml_topo_join_opts(k, bytes, blob_len, &jo, &joined, &st->bad_chunk));
+	EML_GUARD(eml_topo_join_take(k, bytes, blob_len, &jo, &joined, &st->bad_chunk));
 	st->join_us = now_us() - t0;
 	if (ref == NULL && cache != NULL)
 		ref = eml_blobcache_put(cache, st->model_id, st->blob_digest, &blob, blob_len);

@@ -354,6 +354,21 @@ void eml_rt_heap_free(eml_rt *t)
 	t->heap_map = 0;
 }
 
+int eml_build_new_const_deferred(struct eml_build *b, int32_t dtype, uint32_t rank,
+                                 const int64_t *dims, eml_rt **out)
+{
+	int rc = EML_OK;
+	eml_rt *t = NULL;
+	EML_GUARD(new_record(b, &t, NULL));
+	EML_GUARD(eml_rt_set(t, dtype, rank, dims));
+	t->data = NULL;
+	t->deferred = 1;
+	t->kind = EML_RT_CONST;
+	*out = t;
+out:
+	return rc;
+}
+
 int eml_build_new_const(struct eml_build *b, int32_t dtype, uint32_t rank, const int64_t *dims,
                         eml_rt **out)
 {
@@ -1670,6 +1685,31 @@ static int match_hardswish(struct eml_build *b, const eml_graph *g, uint32_t i, 
 	return 1;
 }
 
+/*
+ * A Constant node whose value is a tensor of the model (the `value` attribute): its output is
+ * that tensor, borrowed from the model like an initializer (init_const: float16/double widened),
+ * with no copy into an op state and a second into a folded output. `value_float`/`value_int`
+ * and the other forms take the operator's own path (*done = 0).
+ */
+static int constant_direct(struct eml_build *b, const eml_node *n, int *done)
+{
+	int rc = EML_OK;
+	*done = 0;
+	if (n->n_outputs != 1 || n->outputs == NULL || n->outputs[0] < 0 ||
+	    (uint32_t)n->outputs[0] >= b->m->n_values || n->n_attrs != 1 ||
+	    n->attrs[0].type != EML_ATTR_TENSOR || n->attrs[0].orig_type == EML_ATTR_FLOAT ||
+	    n->attrs[0].orig_type == EML_ATTR_INT ||
+	    !(n->domain == NULL || n->domain[0] == 0 || strcmp(n->domain, "ai.onnx") == 0))
+		return EML_OK;
+	eml_rt *t = b->p->all[n->outputs[0]];
+	EML_ENSURE(t->kind == EML_RT_NONE, EML_E_ENGINE_SHAPE); /* SSA */
+	EML_GUARD(eml_build_model_tensor(b, n->attrs[0].tensor, t));
+	b->dep[n->outputs[0]] = 0;
+	*done = 1;
+out:
+	return rc;
+}
+
 static int build_graph(struct eml_build *b, uint32_t gidx, int depth)
 {
 	int rc = EML_OK;
@@ -1686,7 +1726,10 @@ static int build_graph(struct eml_build *b, uint32_t gidx, int depth)
 	for (uint32_t i = 0; i < g->n_nodes; i++) {
 		hs_x[i] = -1;
 		if (is_op(&g->nodes[i], "Constant") && g->nodes[i].n_inputs == 0) {
-			EML_GUARD(build_node(b, &g->nodes[i], depth));
+			int done = 0;
+			EML_GUARD(constant_direct(b, &g->nodes[i], &done));
+			if (!done)
+				EML_GUARD(build_node(b, &g->nodes[i], depth));
 			skip[i] = 1;
 		}
 	}
@@ -1852,7 +1895,8 @@ static int place(struct eml_build *b, uint64_t max_memory)
 		if (!t->placed)
 			continue;
 		void *dst = base + t->off;
-		if ((t->kind == EML_RT_INPUT || t->kind == EML_RT_CONST) && t->bytes)
+		if ((t->kind == EML_RT_INPUT || t->kind == EML_RT_CONST) && t->bytes &&
+		    !t->deferred)
 			memcpy(dst, t->data, t->bytes);
 		t->data = dst;
 	}
@@ -1966,6 +2010,9 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 	p->threads = eml_threadpool_threads(p->pool);
 	EML_GUARD(build_graph(&b, 0, 0));
 	EML_GUARD(place(&b, opts != NULL ? opts->max_memory : 0));
+	for (uint32_t s = 0; s < p->n_steps; s++)
+		if (p->steps[s].c.finalize != NULL)
+			EML_GUARD(p->steps[s].c.finalize(&p->steps[s].c));
 
 	/* outputs */
 	const eml_graph *g0 = &m->graphs[0];

@@ -48,6 +48,7 @@ typedef struct eml_rt {
 	int32_t id; /* index of this record in the plan */
 	void *heap; /* bytes of a CONST produced at assembly (eml_rt_heap_*; wiped at the end) */
 	size_t heap_map; /* nonzero: `heap` is an eml_secmem_map region of this length */
+	int deferred;    /* a CONST whose bytes its step writes into the arena (finalize) */
 	int32_t alias;   /* >= 0: shares the storage of that record (Reshape & co.) */
 	int32_t first;   /* step producing it (-1: before the first step) */
 	int32_t last;    /* last step reading it (INT32_MAX: graph output) */
@@ -73,8 +74,11 @@ typedef struct eml_op_ctx {
 	void *scratch;
 	eml_threadpool *pool;
 	int threads;
-	int alias_out0;  /* prep sets 1 when out[0] may share in[0]'s storage (no copy) */
-	int no_fold;     /* prep sets 1 to forbid constant folding of this node */
+	int alias_out0; /* prep sets 1 when out[0] may share in[0]'s storage (no copy) */
+	int no_fold;    /* prep sets 1 to forbid constant folding of this node */
+	/* prep may set: after placement, writes the step's deferred constants (e.g. weights packed
+	 * once, after every fusion, straight into the arena) */
+	int (*finalize)(struct eml_op_ctx *c);
 	int fold_always; /* prep sets 1 when outputs depend only on shapes (Shape, Size) */
 	int inplace;     /* prep sets 1 when out[0] may overwrite an input of its exact shape
 	                  * (elementwise: each element read before written at the same index) */
@@ -143,6 +147,11 @@ int eml_op_state(eml_op_ctx *c, size_t size, void **out);
  * eml_rt_heap_free wipes and releases it (NULL-safe, idempotent). */
 int eml_rt_heap_alloc(eml_rt *t, size_t bytes);
 void eml_rt_heap_free(eml_rt *t);
+
+/* A CONST record of dtype/shape with no bytes yet: the step's finalize writes them into the
+ * arena after placement. Nothing may read it before (it is never folded). */
+int eml_build_new_const_deferred(struct eml_build *b, int32_t dtype, uint32_t rank,
+                                 const int64_t *dims, eml_rt **out);
 
 /* Create a new CONST record (e.g. packed weights) of dtype/shape, heap-backed, zeroed. */
 int eml_build_new_const(struct eml_build *b, int32_t dtype, uint32_t rank, const int64_t *dims,

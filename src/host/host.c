@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "host/store.h"
+#include "kms/creds.h"
 #include "net/addr.h"
 #include "net/loop.h"
 #include "net/sock.h"
@@ -236,6 +237,29 @@ static void serve_channel(struct hconn *x, eml_conn *c, uint8_t type, const uint
 		EML_GUARD(eml_msg_audit_record_check(p, n));
 		EML_GUARD(audit_append(x->h, p, n));
 		break;
+	case EML_FT_KMS_CREDS_FETCH: {
+		/* The parent's role credentials for the enclave's KMS client (docs/KMS.md): temporary,
+		 * and no secret from this host; KMS releases a data key only encrypted to the attested
+		 * enclave's key (Recipient), whatever credentials signed the call. */
+		eml_kms_creds *cr = NULL;
+		eml_buf b;
+		eml_buf_init(&b, EML_KMS_CREDS_MAX_PAYLOAD);
+		rc = n == 0 ? EML_OK : EML_E_MSG_MALFORMED;
+		if (rc == EML_OK && x->h->cfg->kms_credentials == NULL)
+			rc =
+			    EML_E_KMS_CREDENTIALS; /* not configured: `eml host --kms-credentials` */
+		if (rc == EML_OK)
+			rc = (cr = eml_alloc(sizeof(*cr))) != NULL ? EML_OK : EML_E_NOMEM;
+		if (rc == EML_OK)
+			rc = eml_kms_creds_load(x->h->cfg->kms_credentials, cr);
+		if (rc == EML_OK)
+			rc = eml_kms_creds_encode(cr, &b);
+		if (rc == EML_OK)
+			rc = eml_conn_send_frame(c, EML_FT_KMS_CREDS, b.p, b.len);
+		eml_free(cr); /* wipes */
+		eml_buf_cleanup(&b);
+		break;
+	}
 	default:
 		EML_FAIL(EML_E_MSG_UNEXPECTED);
 	}

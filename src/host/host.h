@@ -8,7 +8,8 @@
  *    STORE_LIST, STORE_REMOVE) is served from the weight store.
  *  - On `enclave_channel`, the enclave asks for blobs (BLOB_FETCH -> BLOB_DATA / BLOB_NOT_FOUND)
  *    and hands over audit records (AUDIT_RECORD, appended durably to `audit_log` when set, as
- *    u32be length | record; dropped otherwise).
+ *    u32be length | record; dropped otherwise), and asks for the AWS credentials of its KMS
+ *    client (KMS_CREDS_FETCH -> KMS_CREDS, from `kms_credentials`).
  *  - Garbage (unknown frame types, oversize lengths, frames out of place) is answered with an
  *    ERROR frame and that connection is closed; the host itself carries on.
  * Nothing else is kept: no payload is logged or written anywhere.
@@ -29,6 +30,9 @@ typedef struct eml_host_config {
 	const char *audit_log;       /* optional (docs/AUDIT.md §4) */
 	uint64_t audit_rotate_bytes; /* rotate to audit_log.N before exceeding this; 0 = never */
 	int audit_no_fsync;          /* skip the fdatasync after each record (tests, benchmarks) */
+	/* Where the AWS credentials the enclave asks for (KMS_CREDS_FETCH) come from: "env" or a
+	 * JSON file (src/kms/creds.h, docs/KMS.md); NULL: the host passes none. */
+	const char *kms_credentials;
 	eml_frame_limits limits;
 	uint64_t max_blob;      /* largest accepted upload (<= limits.weight_max) */
 	int idle_timeout_ms;    /* per connection */

@@ -6,6 +6,7 @@
  * transport failures.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <netdb.h>
 #include <openssl/evp.h>
@@ -29,6 +30,8 @@
 #include "crypto/rsa.h"
 #include "kms/kms.h"
 #include "kms/sealed.h"
+#include "net/addr.h"
+#include "net/sock.h"
 
 char *eml_b64_encode(const uint8_t *in, size_t n)
 {
@@ -124,6 +127,26 @@ static int tcp_connect(const url *u, int timeout_ms)
 	return fd;
 }
 
+/* Nitro: the enclave has no IP network; its TCP stream to KMS goes over vsock to the parent's
+ * vsock-proxy (docs/KMS.md), while the URL still names the KMS host (TLS SNI, certificate name
+ * check, SigV4 Host header). `via` is any eml address (vsock:3:8000, unix:PATH, tcp:HOST:PORT). */
+static int via_connect(const char *via, int timeout_ms)
+{
+	eml_addr a;
+	int fd = -1;
+	if (eml_addr_parse(via, &a) != EML_OK || eml_net_connect(&a, timeout_ms, &fd) != EML_OK)
+		return -1;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+		close(fd);
+		return -1;
+	}
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
 /* 1 when buf holds the headers and a Content-Length body in full. */
 static int response_complete(const uint8_t *buf, size_t n)
 {
@@ -163,7 +186,8 @@ static int http_post(const eml_kms_cfg *c, const url *u, const char *req, size_t
 	eml_buf in;
 	eml_buf_init(&in, EML_KMS_MAX_RESPONSE + 8192);
 	*body = NULL;
-	int fd = tcp_connect(u, c->timeout_ms > 0 ? c->timeout_ms : 5000);
+	int to = c->timeout_ms > 0 ? c->timeout_ms : 5000;
+	int fd = c->via != NULL ? via_connect(c->via, to) : tcp_connect(u, to);
 	EML_ENSURE(fd >= 0, EML_E_KMS_HTTP);
 	if (u->tls) {
 		ctx = SSL_CTX_new(TLS_client_method());
@@ -201,15 +225,7 @@ static int http_post(const eml_kms_cfg *c, const url *u, const char *req, size_t
 		if (response_complete(in.p, in.len))
 			break;
 	}
-	eml_buf_u8(&in, 0);
-	EML_ENSURE(!eml_buf_error(&in), EML_E_KMS_HTTP);
-	const char *s = (const char *)in.p;
-	EML_ENSURE(strncmp(s, "HTTP/1.", 7) == 0 && in.len > 12, EML_E_KMS_HTTP);
-	*status = atoi(s + 9);
-	const char *hdr_end = strstr(s, "\r\n\r\n");
-	EML_ENSURE(hdr_end, EML_E_KMS_HTTP);
-	*body = eml_strdup(hdr_end + 4);
-	EML_ENSURE(*body, EML_E_NOMEM);
+	EML_GUARD(eml_kms_http_response_parse(in.p, in.len, status, body));
 out:
 	if (ssl)
 		SSL_free(ssl);
@@ -220,7 +236,36 @@ out:
 	return rc;
 }
 
-static int map_error(int status, const char *body)
+int eml_kms_http_response_parse(const uint8_t *p, size_t n, int *status, char **body)
+{
+	int rc = EML_OK;
+	const uint8_t *end;
+	*body = NULL;
+	*status = 0;
+	/* "HTTP/1.x NNN ..." then headers up to the blank line; the body is the rest. */
+	EML_ENSURE(p != NULL && n >= 12 && n <= EML_KMS_MAX_RESPONSE + 8192 &&
+	               memcmp(p, "HTTP/1.", 7) == 0 && p[8] == ' ',
+	           EML_E_KMS_HTTP);
+	for (int i = 9; i < 12; i++) {
+		EML_ENSURE(p[i] >= '0' && p[i] <= '9', EML_E_KMS_HTTP);
+		*status = *status * 10 + (p[i] - '0');
+	}
+	end = memmem(p, n, "\r\n\r\n", 4);
+	EML_ENSURE(end != NULL, EML_E_KMS_HTTP);
+	end += 4;
+	size_t bl = n - (size_t)(end - p);
+	EML_ENSURE(bl <= EML_KMS_MAX_RESPONSE, EML_E_KMS_HTTP);
+	/* The body is JSON text: a NUL inside would silently cut it. */
+	EML_ENSURE(bl == 0 || memchr(end, 0, bl) == NULL, EML_E_KMS_HTTP);
+	*body = eml_alloc(bl + 1);
+	EML_ENSURE(*body != NULL, EML_E_NOMEM);
+	memcpy(*body, end, bl);
+	(*body)[bl] = '\0';
+out:
+	return rc;
+}
+
+int eml_kms_error_map(int status, const char *body)
 {
 	json_t *j = json_loads(body ? body : "", 0, NULL);
 	const char *t = j ? json_string_value(json_object_get(j, "__type")) : NULL;
@@ -304,7 +349,7 @@ int eml_kms_call(const eml_kms_cfg *c, const char *op, const char *body, char **
 			break;
 		}
 		if (rc == EML_OK)
-			rc = map_error(status, rbody);
+			rc = eml_kms_error_map(status, rbody);
 		int retry = rc == EML_E_KMS_HTTP || rc == EML_E_KMS_THROTTLED ||
 		            (rc == EML_E_KMS_REMOTE && status >= 500);
 		if (!retry || attempt >= retries)
@@ -345,7 +390,7 @@ int eml_kms_create_key(const eml_kms_cfg *c, const char *policy_json, char **key
 {
 	int rc = EML_OK;
 	char *body = NULL, *resp = NULL;
-	json_t *req = json_object(), *j = NULL;
+	json_t *req = json_object();
 	*key_id = NULL;
 	EML_ENSURE(req, EML_E_NOMEM);
 	json_object_set_new(req, "KeySpec", json_string("SYMMETRIC_DEFAULT"));
@@ -355,18 +400,27 @@ int eml_kms_create_key(const eml_kms_cfg *c, const char *policy_json, char **key
 	body = dump(req);
 	EML_ENSURE(body, EML_E_NOMEM);
 	EML_GUARD(eml_kms_call(c, "CreateKey", body, &resp));
-	j = parse_resp(resp);
+	EML_GUARD(eml_kms_create_key_parse(resp, key_id));
+out:
+	json_decref(req);
+	eml_free(body);
+	eml_free(resp);
+	return rc;
+}
+
+int eml_kms_create_key_parse(const char *resp, char **key_id)
+{
+	int rc = EML_OK;
+	json_t *j = parse_resp(resp);
+	*key_id = NULL;
 	const char *id =
 	    j ? json_string_value(json_object_get(json_object_get(j, "KeyMetadata"), "KeyId"))
 	      : NULL;
-	EML_ENSURE(id, EML_E_KMS_REMOTE);
+	EML_ENSURE(id != NULL && id[0] != '\0' && strlen(id) <= 2048, EML_E_KMS_REMOTE);
 	*key_id = eml_strdup(id);
 	EML_ENSURE(*key_id, EML_E_NOMEM);
 out:
-	json_decref(req);
 	json_decref(j);
-	eml_free(body);
-	eml_free(resp);
 	return rc;
 }
 
@@ -375,9 +429,7 @@ int eml_kms_generate_data_key(const eml_kms_cfg *c, const char *key_id, const ch
 {
 	int rc = EML_OK;
 	char *body = NULL, *resp = NULL;
-	uint8_t *pt = NULL;
-	size_t pl = 0;
-	json_t *req = json_object(), *j = NULL, *ctx = json_loads(ctx_json, 0, NULL);
+	json_t *req = json_object(), *ctx = json_loads(ctx_json, 0, NULL);
 	*blob = NULL;
 	EML_ENSURE(req && ctx && json_is_object(ctx), EML_E_KMS_BAD_REQUEST);
 	json_object_set_new(req, "KeyId", json_string(key_id));
@@ -386,20 +438,40 @@ int eml_kms_generate_data_key(const eml_kms_cfg *c, const char *key_id, const ch
 	body = dump(req);
 	EML_ENSURE(body, EML_E_NOMEM);
 	EML_GUARD(eml_kms_call(c, "GenerateDataKey", body, &resp));
-	j = parse_resp(resp);
+	EML_GUARD(eml_kms_data_key_parse(resp, dk, blob, blob_len));
+out:
+	json_decref(req);
+	json_decref(ctx);
+	eml_free(body);
+	eml_free(resp); /* wipes the response's base64 plaintext */
+	return rc;
+}
+
+int eml_kms_data_key_parse(const char *resp, uint8_t dk[EML_KMS_DATA_KEY_LEN], uint8_t **blob,
+                           size_t *blob_len)
+{
+	int rc = EML_OK;
+	uint8_t *pt = NULL;
+	size_t pl = 0;
+	json_t *j = parse_resp(resp);
+	*blob = NULL;
+	*blob_len = 0;
 	const char *p = j ? json_string_value(json_object_get(j, "Plaintext")) : NULL;
 	const char *b = j ? json_string_value(json_object_get(j, "CiphertextBlob")) : NULL;
 	EML_ENSURE(p && b, EML_E_KMS_REMOTE);
 	EML_ENSURE(eml_b64_decode(p, &pt, &pl) == EML_OK && pl == EML_KMS_DATA_KEY_LEN,
 	           EML_E_KMS_REMOTE);
-	EML_ENSURE(eml_b64_decode(b, blob, blob_len) == EML_OK, EML_E_KMS_REMOTE);
+	EML_ENSURE(eml_b64_decode(b, blob, blob_len) == EML_OK && *blob_len > 0, EML_E_KMS_REMOTE);
 	memcpy(dk, pt, EML_KMS_DATA_KEY_LEN);
 out:
-	json_decref(req);
-	json_decref(ctx);
-	json_decref(j); /* jansson does not wipe: the response's base64 plaintext is wiped below */
-	eml_free(body);
-	eml_free(resp);
+	if (rc != EML_OK) {
+		eml_free(*blob);
+		*blob = NULL;
+		*blob_len = 0;
+	}
+	/* jansson does not wipe its copy of the base64 plaintext; the caller's response buffer
+	 * (eml_alloc'd) is wiped when freed. */
+	json_decref(j);
 	eml_free(pt);
 	return rc;
 }
@@ -422,9 +494,7 @@ int eml_kms_decrypt(const eml_kms_cfg *c, const char *key_id, const uint8_t *blo
 {
 	int rc = EML_OK;
 	char *body = NULL, *resp = NULL, *b64 = NULL, *ab64 = NULL;
-	uint8_t *pt = NULL, *cms = NULL;
-	size_t pl = 0, cl = 0;
-	json_t *req = json_object(), *j = NULL, *ctx = json_loads(ctx_json, 0, NULL);
+	json_t *req = json_object(), *ctx = json_loads(ctx_json, 0, NULL);
 	EML_ENSURE(req && ctx && json_is_object(ctx), EML_E_KMS_BAD_REQUEST);
 	b64 = eml_b64_encode(blob, blob_len);
 	EML_ENSURE(b64, EML_E_NOMEM);
@@ -442,12 +512,29 @@ int eml_kms_decrypt(const eml_kms_cfg *c, const char *key_id, const uint8_t *blo
 	body = dump(req);
 	EML_ENSURE(body, EML_E_NOMEM);
 	EML_GUARD(eml_kms_call(c, "Decrypt", body, &resp));
-	j = parse_resp(resp);
+	EML_GUARD(eml_kms_decrypt_parse(resp, key_id, att_doc != NULL ? rsa : NULL, dk));
+out:
+	json_decref(req);
+	json_decref(ctx);
+	eml_free(body);
+	eml_free(resp);
+	eml_free(b64);
+	eml_free(ab64);
+	return rc;
+}
+
+int eml_kms_decrypt_parse(const char *resp, const char *key_id, EVP_PKEY *rsa,
+                          uint8_t dk[EML_KMS_DATA_KEY_LEN])
+{
+	int rc = EML_OK;
+	uint8_t *pt = NULL, *cms = NULL;
+	size_t pl = 0, cl = 0;
+	json_t *j = parse_resp(resp);
 	EML_ENSURE(j, EML_E_KMS_REMOTE);
 	/* the answer must be for the key we asked about (when KMS names it) */
 	const char *kid = json_string_value(json_object_get(j, "KeyId"));
 	EML_ENSURE(!kid || same_key(kid, key_id), EML_E_KMS_REMOTE);
-	if (att_doc) {
+	if (rsa != NULL) {
 		/* with a Recipient, a plaintext in the answer means something is wrong: refuse it */
 		EML_ENSURE(!json_object_get(j, "Plaintext"), EML_E_KMS_REMOTE);
 		const char *cfr = json_string_value(json_object_get(j, "CiphertextForRecipient"));
@@ -462,13 +549,7 @@ int eml_kms_decrypt(const eml_kms_cfg *c, const char *key_id, const uint8_t *blo
 	EML_ENSURE(pl == EML_KMS_DATA_KEY_LEN, EML_E_KMS_REMOTE);
 	memcpy(dk, pt, EML_KMS_DATA_KEY_LEN);
 out:
-	json_decref(req);
-	json_decref(ctx);
 	json_decref(j);
-	eml_free(body);
-	eml_free(resp);
-	eml_free(b64);
-	eml_free(ab64);
 	eml_free(cms);
 	eml_free(pt);
 	return rc;

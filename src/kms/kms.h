@@ -23,6 +23,7 @@ typedef struct eml_kms_cfg {
 	int timeout_ms;      /* per attempt; default 5000 */
 	int max_retries;     /* on ThrottlingException / 5xx / transport errors; default 3 */
 	const char *ca_file; /* https: CA bundle; NULL = OpenSSL's default paths */
+	const char *via;     /* connect here instead of the URL's host (vsock:3:8000 in Nitro) */
 	int64_t now_s;       /* 0 = clock (tests may pin the signing time) */
 } eml_kms_cfg;
 
@@ -39,6 +40,21 @@ int eml_kms_generate_data_key(const eml_kms_cfg *c, const char *key_id, const ch
 int eml_kms_decrypt(const eml_kms_cfg *c, const char *key_id, const uint8_t *blob, size_t blob_len,
                     const char *ctx_json, const uint8_t *att_doc, size_t att_len, EVP_PKEY *rsa,
                     uint8_t dk[EML_KMS_DATA_KEY_LEN]);
+
+/* Pure parsers of KMS answers (split from the calls so they can be fuzzed, fuzz/fuzz_kms.c).
+ * Every byte of an answer is untrusted: in Nitro it crosses the host's vsock-proxy (inside TLS,
+ * but KMS itself, or a local service, is a peer we only partly trust). */
+/* "HTTP/1.x NNN ..." response: status and the body (NUL-terminated, eml_alloc'd). KMS_HTTP. */
+int eml_kms_http_response_parse(const uint8_t *p, size_t n, int *status, char **body);
+/* KMS error answer (JSON `__type`) or HTTP status -> EML_E_KMS_* (never EML_OK). */
+int eml_kms_error_map(int status, const char *body);
+int eml_kms_create_key_parse(const char *resp, char **key_id);
+int eml_kms_data_key_parse(const char *resp, uint8_t dk[EML_KMS_DATA_KEY_LEN], uint8_t **blob,
+                           size_t *blob_len);
+/* Decrypt answer for key_id; rsa != NULL: a Recipient answer (CiphertextForRecipient opened with
+ * rsa; a Plaintext refused), NULL: a plain answer. */
+int eml_kms_decrypt_parse(const char *resp, const char *key_id, EVP_PKEY *rsa,
+                          uint8_t dk[EML_KMS_DATA_KEY_LEN]);
 
 /* Attest callback for the enclave: return an attestation document whose public_key is spki. */
 typedef int (*eml_kms_attest_fn)(void *ctx, const uint8_t *spki, size_t spki_len, uint8_t **doc,

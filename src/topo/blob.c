@@ -475,8 +475,9 @@ int eml_topo_join(const eml_tkey *k, const uint8_t *blob, size_t n, eml_model **
 	return eml_topo_join_opts(k, blob, n, NULL, out, bad_chunk);
 }
 
-int eml_topo_join_opts(const eml_tkey *k, const uint8_t *blob, size_t n, const eml_join_opts *o,
-                       eml_model **out, uint32_t *bad_chunk)
+/* `take`: the key's own parsed model becomes the joined model's topology (no second parse). */
+static int join_impl(eml_tkey *take, const eml_tkey *k, const uint8_t *blob, size_t n,
+                     const eml_join_opts *o, eml_model **out, uint32_t *bad_chunk)
 {
 	int rc = EML_OK;
 	eml_model *m = NULL;
@@ -487,7 +488,12 @@ int eml_topo_join_opts(const eml_tkey *k, const uint8_t *blob, size_t n, const e
 	EML_ENSURE(k != NULL && out != NULL, EML_E_ARG);
 	*out = NULL;
 	EML_ENSURE(k->h.plaintext_len <= SIZE_MAX, EML_E_LIMIT);
-	EML_GUARD(eml_tkey_model_copy(k, &m));
+	if (take != NULL && take->m != NULL) {
+		m = take->m;
+		take->m = NULL;
+	} else {
+		EML_GUARD(eml_tkey_model_copy(k, &m));
+	}
 	EML_GUARD(eml_secmem_map((size_t)k->h.plaintext_len, &mem, &map_len));
 	m->data = mem;
 	m->data_storage = 1;
@@ -499,4 +505,16 @@ int eml_topo_join_opts(const eml_tkey *k, const uint8_t *blob, size_t n, const e
 out:
 	eml_model_free(m);
 	return rc;
+}
+
+int eml_topo_join_opts(const eml_tkey *k, const uint8_t *blob, size_t n, const eml_join_opts *o,
+                       eml_model **out, uint32_t *bad_chunk)
+{
+	return join_impl(NULL, k, blob, n, o, out, bad_chunk);
+}
+
+int eml_topo_join_take(eml_tkey *k, const uint8_t *blob, size_t n, const eml_join_opts *o,
+                       eml_model **out, uint32_t *bad_chunk)
+{
+	return join_impl(k, k, blob, n, o, out, bad_chunk);
 }

@@ -120,5 +120,9 @@ int eml_topo_join(const eml_tkey *k, const uint8_t *blob, size_t n, eml_model **
 /* eml_topo_join with options (NULL = defaults). */
 int eml_topo_join_opts(const eml_tkey *k, const uint8_t *blob, size_t n, const eml_join_opts *o,
                        eml_model **out, uint32_t *bad_chunk);
+/* The same, moving the key's parsed topology into the joined model instead of parsing the key a
+ * second time: afterwards eml_tkey_model(k) is NULL (the key's header fields stay usable). */
+int eml_topo_join_take(eml_tkey *k, const uint8_t *blob, size_t n, const eml_join_opts *o,
+                       eml_model **out, uint32_t *bad_chunk);
 
 #endif

@@ -5,7 +5,7 @@
 int eml_frame_type_known(uint8_t type)
 {
 	return (type >= EML_FT_CLIENT_HELLO && type <= EML_FT_ERROR) ||
-	       (type >= EML_FT_BLOB_FETCH && type <= EML_FT_AUDIT_RECORD) ||
+	       (type >= EML_FT_BLOB_FETCH && type <= EML_FT_KMS_CREDS) ||
 	       (type >= EML_FT_UPLOAD && type <= EML_FT_STORE_REMOVE_OK);
 }
 

@@ -30,6 +30,8 @@ enum eml_frame_type {
 	EML_FT_BLOB_DATA = 0x11,
 	EML_FT_BLOB_NOT_FOUND = 0x12,
 	EML_FT_AUDIT_RECORD = 0x13,
+	EML_FT_KMS_CREDS_FETCH = 0x14, /* empty; the host answers KMS_CREDS or ERROR */
+	EML_FT_KMS_CREDS = 0x15,       /* AWS credentials for KMS (src/kms/creds.h) */
 	/* client <-> host (weight store administration) */
 	EML_FT_UPLOAD = 0x20,
 	EML_FT_UPLOAD_OK = 0x21,

@@ -91,8 +91,10 @@ static void client_hash(const eml_client_tensor *t, size_t n, uint8_t out[32])
 	cr_assert_eq(eml_audit_tensors_hash(at, n, out), EML_OK);
 }
 
-/* A good or failing inference through the client library; a good one's receipt is checked. */
-static int infer(eml_e2e *e, const eml_policy *pol, mcase *mc, eml_client_tensor *in)
+/* A good or failing inference through the client library; a good one's receipt is checked, and
+ * its RESPONSE record (the receipt is that signed record) copied to *rec for the log check. */
+static int infer(eml_e2e *e, const eml_policy *pol, mcase *mc, eml_client_tensor *in, uint8_t **rec,
+                 size_t *rec_len)
 {
 	eml_client *c = NULL;
 	eml_client_result *r = NULL;
@@ -114,8 +116,13 @@ static int infer(eml_e2e *e, const eml_policy *pol, mcase *mc, eml_client_tensor
 		}
 		client_hash(in, mc->info.n_inputs, hin);
 		client_hash(outs, no, hout);
-		int vr = eml_receipt_verify(rb, rl, pol, hin, hout, NULL);
+		eml_receipt rr;
+		int vr = eml_receipt_verify(rb, rl, pol, hin, hout, &rr);
 		PROP_ASSERT(vr == EML_OK, "receipt refused: %s", eml_err_name(vr));
+		if (rec != NULL) {
+			*rec = eml_memdup(rr.record, rr.record_len);
+			*rec_len = rr.record_len;
+		}
 		hin[0] ^= 1;
 		PROP_ASSERT(eml_receipt_verify(rb, rl, pol, hin, hout, NULL) == EML_E_RECEIPT_INPUT,
 		            "receipt accepted other inputs");
@@ -241,7 +248,8 @@ static void battery(void)
 			int a = (int)eml_rng_below(&rng, A_COUNT);
 			seen[a]++;
 			int rc = EML_OK;
-			uint8_t want[8];
+			uint8_t want[8], *rrec = NULL;
+			size_t rrec_len = 0;
 			int nw = 0;
 			if (a == A_GOOD || a == A_CORRUPT_BLOB || a == A_BAD_INPUT) {
 				uint8_t *b = eml_memdup(mc.blob, mc.blob_len);
@@ -254,7 +262,7 @@ static void battery(void)
 			}
 			switch (a) {
 			case A_GOOD:
-				rc = infer(&e, pol, &mc, mc.in);
+				rc = infer(&e, pol, &mc, mc.in, &rrec, &rrec_len);
 				PROP_ASSERT(rc == EML_OK, "good request: %s", eml_err_name(rc));
 				memcpy(want,
 				       (uint8_t[]){EML_AEV_ATTEST, EML_AEV_REQUEST,
@@ -267,7 +275,7 @@ static void battery(void)
 			case A_MISSING_BLOB: {
 				mcase other;
 				mcase_new(&rng, &other); /* never uploaded */
-				rc = infer(&e, pol, &other, other.in);
+				rc = infer(&e, pol, &other, other.in, NULL, NULL);
 				mcase_free(&other);
 				PROP_ASSERT(rc == EML_E_STORE_NOT_FOUND, "missing blob: %s",
 				            eml_err_name(rc));
@@ -285,7 +293,7 @@ static void battery(void)
 					d = eml_calloc(1, (size_t)in[0].bytes);
 					in[0].data = d;
 				}
-				rc = infer(&e, pol, &mc, in);
+				rc = infer(&e, pol, &mc, in, NULL, NULL);
 				eml_free(d);
 				PROP_ASSERT(rc != EML_OK, "bad request %d accepted", a);
 				if (a == A_CORRUPT_BLOB) /* restore for later good requests */
@@ -335,7 +343,17 @@ static void battery(void)
 				            "session id changes within a session");
 				PROP_ASSERT(i == 0 || r->time_ms >= v.r[i - 1].time_ms,
 				            "time goes back");
+				/* One request per session: its stages are request number 0. */
+				PROP_ASSERT(r->request_seq == 0, "request_seq %llu",
+				            (unsigned long long)r->request_seq);
 			}
+			/* The receipt is the log's RESPONSE record, byte for byte (one signature). */
+			if (a == A_GOOD)
+				PROP_ASSERT(rrec != NULL && v.n > off &&
+				                memmem(v.p + off, v.n - off, rrec, rrec_len) !=
+				                    NULL,
+				            "the receipt's record is not in the log");
+			eml_free(rrec);
 			off = v.n;
 		}
 		/* The whole log so far verifies, and holds no plaintext window. */

@@ -420,6 +420,12 @@ int eml_e2e_start(eml_e2e *e, const eml_e2e_opts *o)
 		}
 		hargv[hn] = NULL;
 	}
+	if (o != NULL && o->extra_host_arg != NULL) {
+		hargv[hn++] = (char *)o->extra_host_arg;
+		if (o->extra_host_val != NULL)
+			hargv[hn++] = (char *)o->extra_host_val;
+		hargv[hn] = NULL;
+	}
 	e->host_pid = spawn(eml_test_bin(), log, hargv, NULL, NULL, NULL);
 	if (e->host_pid < 0 || wait_socket(e->host_listen, e->host_pid) != 0 ||
 	    wait_socket(e->channel_listen, e->host_pid) != 0)

@@ -38,6 +38,8 @@ typedef struct eml_e2e_opts {
 	int audit;               /* host --audit-log DIR/audit.log (path in eml_e2e.audit_log) */
 	const char *audit_rotate_bytes; /* host --audit-rotate-bytes, or NULL */
 	int audit_no_fsync;             /* host --audit-fsync none */
+	const char *extra_host_arg;     /* one extra flag for the host (with its value), or NULL */
+	const char *extra_host_val;
 } eml_e2e_opts;
 
 typedef struct eml_e2e {

@@ -334,8 +334,41 @@ Test(audit, receipts_verify_and_refuse_changes, .init = fixture_setup, .fini = f
 	eml_receipt r;
 	cr_assert_eq(eml_receipt_verify(RC1, RC1_LEN, POL, NULL, NULL, &r), EML_OK);
 	cr_assert_eq(eml_receipt_verify(RC2, RC2_LEN, POL, NULL, NULL, NULL), EML_OK);
-	/* Any byte of the signed part changed. */
-	for (size_t i = 0; i < 245; i += 7) {
+	/* The receipt is the log's RESPONSE record byte for byte (one signature for both), at the
+	 * sequence number it names, and that record is a response. */
+	{
+		span s[256];
+		size_t k = spans_of(LOG1, LOG1_LEN, s, 256);
+		cr_assert_lt(r.audit_seq, k);
+		const span *sp = &s[r.audit_seq];
+		cr_assert_eq(ev_of(LOG1, *sp), EML_AEV_RESPONSE);
+		cr_assert_eq(sp->len - 4, r.record_len);
+		cr_assert(memcmp(LOG1 + sp->off + 4, r.record, r.record_len) == 0,
+		          "receipt and log record differ");
+		cr_assert_eq(r.request_seq, 0, "first request of its session");
+		/* Any other record of the same boot, wrapped as a receipt, is refused: only
+		 * a successful request's RESPONSE is a receipt. */
+		/* (Session records interleave across connections: pick them by event.) */
+		const int others[] = {EML_AEV_START, EML_AEV_ATTEST, EML_AEV_WIPE,
+		                      EML_AEV_SESSION_CLOSE, EML_AEV_STOP};
+		for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+			const span *o = NULL;
+			for (size_t q = 0; q < k && o == NULL; q++)
+				if (ev_of(LOG1, s[q]) == others[i])
+					o = &s[q];
+			cr_assert(o != NULL, "no record of event %d", others[i]);
+			eml_buf x;
+			eml_buf_init(&x, 0);
+			cr_assert_eq(
+			    eml_receipt_wrap(LOG1 + o->off + 4, o->len - 4, r.doc, r.doc_len, &x),
+			    EML_OK);
+			cr_assert_eq(eml_receipt_verify(x.p, x.len, POL, NULL, NULL, NULL),
+			             EML_E_RECEIPT_MALFORMED, "event %d", others[i]);
+			eml_buf_cleanup(&x);
+		}
+	}
+	/* Any byte of the signed part changed (header, record length, the whole record). */
+	for (size_t i = 0; i < 9 + (size_t)r.record_len; i += 5) {
 		uint8_t *t = eml_memdup(RC1, RC1_LEN);
 		t[i] ^= 0x20;
 		int rc = eml_receipt_verify(t, RC1_LEN, POL, NULL, NULL, NULL);

@@ -30,7 +30,8 @@ typedef int (*fuzz_fn)(const uint8_t *data, size_t size);
 	X(attest)                                                                                  \
 	X(audit)                                                                                   \
 	X(cms)                                                                                     \
-	X(blob) X(npy) X(onnx) X(pb) X(plaintext) X(policy) X(sealed) X(session) X(topo) X(wire)
+	X(blob)                                                                                    \
+	X(kms) X(npy) X(onnx) X(pb) X(plaintext) X(policy) X(sealed) X(session) X(topo) X(wire)
 
 #define DECL(name) int eml_fuzz_##name(const uint8_t *data, size_t size);
 TARGETS(DECL)

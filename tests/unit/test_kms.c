@@ -369,6 +369,28 @@ Test(kms, local_service_over_tls)
 	eml_kms_cfg c = f.cfg;
 	c.ca_file = NULL;
 	cr_assert_eq(eml_kms_unseal(&c, sealed, sl, kf_attest, &ea, &out, &ol), EML_E_KMS_HTTP);
+	/* Nitro-style transport (EML_KMS_VIA): the stream goes elsewhere (there: vsock to the
+	 * parent's vsock-proxy), while TLS (SNI, certificate name) and SigV4 name the URL's host. */
+	{
+		char ep[128], via[64];
+		const char *port = strrchr(f.endpoint, ':') + 1;
+		snprintf(ep, sizeof(ep), "https://localhost:%s", port);
+		snprintf(via, sizeof(via), "tcp:127.0.0.1:%s", port);
+		c = f.cfg;
+		c.endpoint = ep;
+		c.via = via;
+		cr_assert_eq(eml_kms_unseal(&c, sealed, sl, kf_attest, &ea, &out, &ol), EML_OK);
+		cr_assert(ol == tl && memcmp(out, tk, tl) == 0);
+		eml_free(out);
+		/* the certificate must match the URL's host, whatever the transport */
+		snprintf(ep, sizeof(ep), "https://kms.eml-test.invalid:%s", port);
+		cr_assert_eq(eml_kms_unseal(&c, sealed, sl, kf_attest, &ea, &out, &ol),
+		             EML_E_KMS_HTTP);
+		c.endpoint = f.endpoint;
+		c.via = "unix:/nonexistent/eml-kms.sock";
+		cr_assert_eq(eml_kms_unseal(&c, sealed, sl, kf_attest, &ea, &out, &ol),
+		             EML_E_KMS_HTTP);
+	}
 	struct stat st;
 	char kp[1100];
 	snprintf(kp, sizeof(kp), "%s/tls-key.pem", f.state);

@@ -106,12 +106,13 @@ Test(kms_e2e, owner_seals_client_relays_enclave_opens)
 	cr_assert_eq(eml_nsm_open("sim", &no, &nsm), EML_OK);
 	uint8_t *opened;
 	size_t ol;
-	cr_assert_eq(eml_kms_enclave_unseal(nsm, &lock, sealed, sl, &opened, &ol), EML_OK);
+	cr_assert_eq(eml_kms_enclave_unseal(nsm, &lock, sealed, sl, NULL, NULL, &opened, &ol),
+	             EML_OK);
 	cr_assert_not_null(opened);
 	/* an unsealed key passes through untouched */
 	uint8_t *none;
 	size_t nl;
-	cr_assert_eq(eml_kms_enclave_unseal(nsm, NULL, tk, tl, &none, &nl), EML_OK);
+	cr_assert_eq(eml_kms_enclave_unseal(nsm, NULL, tk, tl, NULL, NULL, &none, &nl), EML_OK);
 	cr_assert_null(none);
 
 	float x[784], want[10], got[10];
@@ -128,7 +129,7 @@ Test(kms_e2e, owner_seals_client_relays_enclave_opens)
 	/* another measurement cannot open it */
 	eml_nsm_opts no2 = {.sim_ca_dir = f.ca, .exe_path = "/bin/true"};
 	cr_assert_eq(eml_nsm_open("sim", &no2, &nsm), EML_OK);
-	cr_assert_eq(eml_kms_enclave_unseal(nsm, NULL, sealed, sl, &opened, &ol),
+	cr_assert_eq(eml_kms_enclave_unseal(nsm, NULL, sealed, sl, NULL, NULL, &opened, &ol),
 	             EML_E_KMS_ACCESS_DENIED);
 	eml_nsm_free(nsm);
 

@@ -108,6 +108,13 @@ Test(topo, round_trip_random_models)
 		eml_sha256(blob, bl, d2);
 		cr_assert_eq(memcmp(d, d2, 32), 0);
 		eml_model_free(j);
+		/* the enclave's form: the key's own parsed topology moves into the joined model */
+		eml_join_opts jo = {.blob_sha256 = d2, .threads = 1 + it % 3};
+		cr_assert_eq(eml_topo_join_take(k, blob, bl, &jo, &j, &bad), EML_OK);
+		cr_assert_null(eml_tkey_model(k), "moved, not copied");
+		cr_assert_eq(tm_tensors_differ(m, j), 0);
+		cr_assert_eq(tm_models_differ(m, j, 0), 0);
+		eml_model_free(j);
 		eml_tkey_free(k);
 		eml_free(tk);
 		eml_free(blob);

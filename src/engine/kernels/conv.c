@@ -131,6 +131,47 @@ void eml_conv_prepare(const eml_conv_params *p, const float *W, float *packed)
 
 static size_t dw_work_size(const eml_conv_params *p, int threads);
 
+/*
+ * Small 2-D inputs take the gather im2col (AVX-512): the group's channels are copied once into a
+ * zero-padded buffer, then every panel row is two gathers with precomputed offsets, instead of
+ * the run-by-run copy whose per-run overhead dominates when rows are short (MNIST: 28 wide).
+ * Eligible when that buffer is at most GATHER_MAX_FLOATS (per thread) and offsets fit int32.
+ */
+#define GATHER_MAX_FLOATS ((size_t)1 << 16)
+
+static int gather_geom(const eml_conv_params *p, size_t *rows, size_t *cols)
+{
+	if (p->nd != 2 || conv_path(p) != PATH_IM2COL || strcmp(eml_sgemm_isa(), "avx512") != 0)
+		return 0;
+	size_t nr = eml_sgemm_nr();
+	if (nr != 16 && nr != 32)
+		return 0;
+	size_t r = (p->out[0] - 1) * p->stride[0] + (p->kernel[0] - 1) * p->dilation[0] + 1;
+	size_t c = (p->out[1] - 1) * p->stride[1] + (p->kernel[1] - 1) * p->dilation[1] + 1;
+	if (r < p->pad_begin[0] + p->in[0])
+		r = p->pad_begin[0] + p->in[0];
+	if (c < p->pad_begin[1] + p->in[1])
+		c = p->pad_begin[1] + p->in[1];
+	size_t cg = p->in_c / p->group;
+	if (r > GATHER_MAX_FLOATS || c > GATHER_MAX_FLOATS || r * c > GATHER_MAX_FLOATS / cg)
+		return 0;
+	*rows = r;
+	*cols = c;
+	return 1;
+}
+
+/* Extra per-thread floats of the gather path: padded input, row offsets, column indices. */
+static size_t gather_floats(const eml_conv_params *p, size_t chunk)
+{
+	size_t r, c;
+	if (!gather_geom(p, &r, &c))
+		return 0;
+	size_t nr = eml_sgemm_nr();
+	return align64(p->in_c / p->group * r * c * sizeof(float)) / sizeof(float) +
+	       align64(conv_kg(p) * sizeof(int32_t)) / sizeof(float) +
+	       align64((chunk + nr) * sizeof(int32_t)) / sizeof(float);
+}
+
 /* Per-thread slot: im2col chunk + GEMM scratch (enough for a GEMM using all threads). */
 static size_t conv_slot(const eml_conv_params *p, int threads, size_t *col_floats)
 {
@@ -142,7 +183,8 @@ static size_t conv_slot(const eml_conv_params *p, int threads, size_t *col_float
 	                  ? EML_SGEMM_PACKED_HDR_FLOATS + kg * ((chunk + nr - 1) / nr * nr)
 	                  : 0;
 	return align64(*col_floats * sizeof(float)) +
-	       align64(eml_sgemm_work_size(mg, chunk, kg, threads));
+	       align64(eml_sgemm_work_size(mg, chunk, kg, threads)) +
+	       gather_floats(p, chunk) * sizeof(float);
 }
 
 size_t eml_conv_work_size_prepacked(const eml_conv_params *p, int threads)
@@ -468,9 +510,48 @@ typedef struct conv_job {
 	size_t slot_bytes, col_floats;
 	size_t mg, cg, kg, is, os, chunk, nchunks, pa_stride, nr;
 	int path;
+	int gather;                         /* gather im2col (gather_geom) */
+	size_t g_rows, g_cols, gwork_bytes; /* its padded plane; the GEMM scratch before it */
 	eml_threadpool
 	    *gemm_pool; /* pool for the GEMM inside a task (NULL when tasks run in parallel) */
 } conv_job;
+
+static void im2col_gather(const conv_job *j, const float *x, size_t c0, size_t cn, float *panels,
+                          float *buf)
+{
+	const eml_conv_params *p = j->p;
+	size_t R = j->g_rows, C = j->g_cols, plane = R * C, cg = j->cg;
+	size_t ih = p->in[0], iw = p->in[1], ph = p->pad_begin[0], pw = p->pad_begin[1];
+	float *pad = buf;
+	int32_t *rowoff = (int32_t *)(buf + align64(cg * plane * sizeof(float)) / sizeof(float));
+	int32_t *colidx = rowoff + align64(j->kg * sizeof(int32_t)) / sizeof(int32_t);
+	for (size_t ci = 0; ci < cg; ci++) {
+		float *d = pad + ci * plane;
+		memset(d, 0, ph * C * sizeof(float));
+		for (size_t r = 0; r < ih; r++) {
+			float *dr = d + (ph + r) * C;
+			memset(dr, 0, pw * sizeof(float));
+			memcpy(dr + pw, x + (ci * ih + r) * iw, iw * sizeof(float));
+			memset(dr + pw + iw, 0, (C - pw - iw) * sizeof(float));
+		}
+		memset(d + (ph + ih) * C, 0, (R - ph - ih) * C * sizeof(float));
+	}
+	size_t kh = p->kernel[0], kw = p->kernel[1], r = 0;
+	for (size_t ci = 0; ci < cg; ci++)
+		for (size_t a = 0; a < kh; a++)
+			for (size_t b = 0; b < kw; b++)
+				rowoff[r++] = (int32_t)(ci * plane + a * p->dilation[0] * C +
+				                        b * p->dilation[1]);
+	size_t ow = p->out[1], oh = c0 / ow, owi = c0 % ow;
+	for (size_t q = 0; q < cn; q++) {
+		colidx[q] = (int32_t)(oh * p->stride[0] * C + owi * p->stride[1]);
+		if (++owi == ow) {
+			owi = 0;
+			oh++;
+		}
+	}
+	eml_im2col_gather_avx512(pad, rowoff, j->kg, colidx, cn, panels, j->nr, j->kg * j->nr);
+}
 
 static void conv_task(void *ctx, size_t task, int thread)
 {
@@ -501,7 +582,13 @@ static void conv_task(void *ctx, size_t task, int thread)
 	size_t nr = j->nr, ps = j->kg * nr, tail = cn % nr;
 	float *panels = col + EML_SGEMM_PACKED_HDR_FLOATS;
 	eml_sgemm_packed_b_header(j->kg, cn, col);
-	im2col(p, x, c0, cn, panels, nr, ps);
+	if (j->gather) {
+		im2col_gather(j, x, c0, cn, panels,
+		              (float *)((unsigned char *)gwork + j->gwork_bytes));
+		tail = 0; /* the gathers wrote zeros past cn */
+	} else {
+		im2col(p, x, c0, cn, panels, nr, ps);
+	}
 	if (tail) /* columns past cn in the last panel */
 		for (size_t r = 0; r < j->kg; r++)
 			memset(panels + (cn / nr) * ps + r * nr + tail, 0,
@@ -539,6 +626,8 @@ void eml_conv(eml_threadpool *pool, const eml_conv_params *p, const float *X, co
 	j.pa_stride = align64(eml_sgemm_packed_a_size(j.mg, j.kg)) / sizeof(float);
 	j.nr = eml_sgemm_nr();
 	assert(j.nr && (j.nr & (j.nr - 1)) == 0); /* put_zero/put_copy index with masks */
+	j.gather = gather_geom(p, &j.g_rows, &j.g_cols);
+	j.gwork_bytes = align64(eml_sgemm_work_size(j.mg, j.chunk, j.kg, threads));
 	size_t tasks = p->batch * p->group * j.nchunks;
 	if (threads > 1 && tasks >= (size_t)threads * 2) {
 		j.gemm_pool = NULL;

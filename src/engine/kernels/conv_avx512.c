@@ -171,3 +171,36 @@ void eml_dw_plane_avx512(const eml_dw_geom *g, const float *x, const float *w, f
 			_mm512_mask_storeu_ps(yb[3], mk[3], a3);
 	}
 }
+
+/*
+ * im2col by gathers, into SGEMM's packed-B panels (nr = 16 or 32 columns): column j of row r is
+ * x[rowoff[r] + colidx[j]] of a zero-padded input (every index inside it). Lanes past cn are 0.
+ */
+void eml_im2col_gather_avx512(const float *x, const int32_t *rowoff, size_t rows,
+                              const int32_t *colidx, size_t cn, float *panels, size_t nr, size_t ps)
+{
+	const __m512 zero = _mm512_setzero_ps();
+	for (size_t j0 = 0; j0 < cn; j0 += nr) {
+		float *dst = panels + (j0 / nr) * ps;
+		size_t left = cn - j0;
+		__mmask16 m0 = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1);
+		__mmask16 m1 =
+		    (__mmask16)(left >= 32 ? 0xFFFF : (left > 16 ? (1u << (left - 16)) - 1 : 0));
+		__m512i i0 = _mm512_maskz_loadu_epi32(m0, colidx + j0);
+		if (nr == 16) {
+			for (size_t r = 0; r < rows; r++) {
+				__m512 v = _mm512_mask_i32gather_ps(zero, m0, i0, x + rowoff[r], 4);
+				_mm512_storeu_ps(dst + r * 16, v);
+			}
+			continue;
+		}
+		__m512i i1 = _mm512_maskz_loadu_epi32(m1, colidx + j0 + 16);
+		for (size_t r = 0; r < rows; r++) {
+			const float *b = x + rowoff[r];
+			__m512 v0 = _mm512_mask_i32gather_ps(zero, m0, i0, b, 4);
+			__m512 v1 = _mm512_mask_i32gather_ps(zero, m1, i1, b, 4);
+			_mm512_storeu_ps(dst + r * 32, v0);
+			_mm512_storeu_ps(dst + r * 32 + 16, v1);
+		}
+	}
+}

@@ -23,6 +23,15 @@ typedef struct conv_state {
 	const eml_rt *rt_bias; /* a bias that is a run-time value */
 } conv_state;
 
+/* (Re)pack the own weight copy into the packed record. */
+static void conv_pack(conv_state *s)
+{
+	if (s->transpose)
+		eml_convt_prepare(&s->p, s->w->data, s->packed->data);
+	else
+		eml_conv_prepare(&s->p, s->w->data, s->packed->data);
+}
+
 static int resolve_pads(eml_op_ctx *c, eml_conv_params *p, int transpose, const int64_t *oshape,
                         int have_oshape)
 {
@@ -105,6 +114,8 @@ out:
 	return rc;
 }
 
+static int conv_finalize(struct eml_op_ctx *c);
+
 static int conv_prep_common(eml_op_ctx *c, int transpose)
 {
 	int rc = EML_OK;
@@ -179,11 +190,16 @@ static int conv_prep_common(eml_op_ctx *c, int transpose)
 		memcpy(s->w->data, W->data, W->bytes);
 		size_t pb = transpose ? eml_convt_packed_size(p) : eml_conv_packed_size(p);
 		int64_t n = (int64_t)((pb + 3) / 4);
-		EML_GUARD(eml_build_new_const(c->b, EML_DT_FLOAT, 1, &n, &s->packed));
-		if (transpose)
-			eml_convt_prepare(p, s->w->data, s->packed->data);
-		else
-			eml_conv_prepare(p, s->w->data, s->packed->data);
+		if (X->kind == EML_RT_CONST) {
+			/* may be folded right after this prep: pack now */
+			EML_GUARD(eml_build_new_const(c->b, EML_DT_FLOAT, 1, &n, &s->packed));
+			conv_pack(s);
+		} else {
+			/* packed once, after every fusion, straight into the arena (conv_finalize) */
+			EML_GUARD(
+			    eml_build_new_const_deferred(c->b, EML_DT_FLOAT, 1, &n, &s->packed));
+			c->finalize = conv_finalize;
+		}
 		EML_GUARD(eml_op_add_input(c, s->packed));
 		/* run reads only the packed copy: the model's weights need no arena bytes here */
 		c->in[1] = NULL;
@@ -192,6 +208,22 @@ static int conv_prep_common(eml_op_ctx *c, int transpose)
 	    transpose ? eml_convt_work_size(p, c->threads) : eml_conv_work_size(p, c->threads);
 out:
 	return rc;
+}
+
+static int conv_finalize(struct eml_op_ctx *c)
+{
+	conv_state *s = c->state;
+	if (s->packed != NULL && s->packed->deferred) {
+		/* Placement has given the packed record its arena bytes; the own weight copy is
+		 * not a step input, so it was not placed: its bytes are still on the build heap. */
+		if (s->packed->data == NULL || s->w == NULL || s->w->heap == NULL)
+			return EML_E_ENGINE_OP;
+		s->w->data = s->w->heap;
+		conv_pack(s);
+		s->w->data = NULL;
+		s->packed->deferred = 0;
+	}
+	return EML_OK;
 }
 
 static int conv_run(eml_op_ctx *c)
@@ -288,9 +320,12 @@ static int conv_fuse(eml_op_ctx *c, const eml_fuse_req *r)
 			kern *= p->kernel[i];
 		if (!s->transpose) {
 			size_t per = (p->in_c / p->group) * kern;
-			for (size_t m = 0; m < M; m++)
+			for (size_t m = 0; m < M; m++) {
+				float f = sv[t->elems == 1 ? 0 : m];
+				float *wm = w + m * per;
 				for (size_t i = 0; i < per; i++)
-					w[m * per + i] *= sv[t->elems == 1 ? 0 : m];
+					wm[i] *= f;
+			}
 		} else {
 			size_t Mg = M / p->group, Cg = p->in_c / p->group;
 			for (size_t ci = 0; ci < p->in_c; ci++)
@@ -301,10 +336,8 @@ static int conv_fuse(eml_op_ctx *c, const eml_fuse_req *r)
 		}
 		for (size_t m = 0; m < M; m++)
 			b[m] *= sv[t->elems == 1 ? 0 : m];
-		if (s->transpose)
-			eml_convt_prepare(p, s->w->data, s->packed->data);
-		else
-			eml_conv_prepare(p, s->w->data, s->packed->data);
+		if (!s->packed->deferred)
+			conv_pack(s);
 		return 1;
 	}
 	if (r->kind == EML_FUSE_BN) {
@@ -342,10 +375,8 @@ static int conv_fuse(eml_op_ctx *c, const eml_fuse_req *r)
 				b[m] = (b[m] - mean[m]) * f + bb[m];
 			}
 		}
-		if (s->transpose)
-			eml_convt_prepare(p, s->w->data, s->packed->data);
-		else
-			eml_conv_prepare(p, s->w->data, s->packed->data);
+		if (!s->packed->deferred)
+			conv_pack(s);
 		return 1;
 	}
 	return 0;
