@@ -27,8 +27,8 @@ $(BUILD)/Makefile: CMakeLists.txt
 build: $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS)
 
-testdata:
-	@./scripts/fetch-testdata
+testdata: build
+	@./scripts/fetch-testdata $(BUILD)
 
 run: deps build testdata
 	@./scripts/run-demo $(BUILD)/eml $(ARGS)

@@ -52,16 +52,23 @@ struct bmodel {
 	const char *rel;
 	uint32_t rank;
 	int64_t dims[4];
+	int vad; /* Silero VAD: also sr (int64 16000) and the h, c states [2, 1, 64] */
 };
 
+#define MAX_IN 4
+
 static const struct bmodel models[] = {
-    {"mnist", 0, "models/mnist-8/model.onnx", 4, {1, 1, 28, 28}},
-    {"hello_deepa", 1, "models/openwakeword/hello_deepa.onnx", 3, {1, 25, 96, 0}},
-    {"hello_deepa_old", 1, "models/openwakeword/hello_deepa_old.onnx", 3, {1, 24, 96, 0}},
-    {"namaste_deepa", 1, "models/openwakeword/namaste_deepa.onnx", 3, {1, 24, 96, 0}},
-    {"ocr_cls", 1, "models/ocr/cls.onnx", 4, {1, 3, 48, 192}},
-    {"ocr_rec", 1, "models/ocr/rec.onnx", 4, {1, 3, 48, 320}},
-    {"ocr_det", 1, "models/ocr/det.onnx", 4, {1, 3, 640, 640}},
+    {"mnist", 0, "models/mnist-8/model.onnx", 4, {1, 1, 28, 28}, 0},
+    {"hello_deepa", 1, "models/openwakeword/hello_deepa.onnx", 3, {1, 25, 96, 0}, 0},
+    {"hello_deepa_old", 1, "models/openwakeword/hello_deepa_old.onnx", 3, {1, 24, 96, 0}, 0},
+    {"namaste_deepa", 1, "models/openwakeword/namaste_deepa.onnx", 3, {1, 24, 96, 0}, 0},
+    {"ocr_cls", 1, "models/ocr/cls.onnx", 4, {1, 3, 48, 192}, 0},
+    {"ocr_rec", 1, "models/ocr/rec.onnx", 4, {1, 3, 48, 320}, 0},
+    {"ocr_det", 1, "models/ocr/det.onnx", 4, {1, 3, 640, 640}, 0},
+    /* recurrent (LSTM) and int8 models (scripts/fetch-testdata; docs/CONFORMANCE.md) */
+    {"silero_vad", 1, "models/silero/silero_vad.onnx", 2, {1, 1536, 0, 0}, 1},
+    {"mnist_int8", 1, "models/int8/mnist_int8.onnx", 4, {1, 1, 28, 28}, 0},
+    {"ocr_det_int8", 1, "models/int8/det_int8.onnx", 4, {1, 3, 640, 640}, 0},
 };
 
 /* snprintf for paths; a truncated path is a fatal configuration error here. */
@@ -149,6 +156,33 @@ static void make_input(const struct bmodel *m, eml_tensor_file *t)
 	}
 }
 
+/* All graph inputs of a model, in order; returns the count. */
+static size_t make_inputs(const struct bmodel *m, eml_tensor_file *t)
+{
+	make_input(m, &t[0]);
+	if (!m->vad)
+		return 1;
+	memset(&t[1], 0, 3 * sizeof(t[0]));
+	t[1].dtype = EML_DT_INT64;
+	t[1].bytes = 8;
+	t[1].data = eml_alloc(8);
+	int64_t sr = 16000;
+	memcpy(t[1].data, &sr, 8);
+	uint64_t s = 0x5EED;
+	for (int k = 2; k < 4; k++) {
+		t[k].dtype = EML_DT_FLOAT;
+		t[k].rank = 3;
+		t[k].dims[0] = 2, t[k].dims[1] = 1, t[k].dims[2] = 64;
+		t[k].bytes = 128 * 4;
+		t[k].data = eml_alloc(t[k].bytes);
+		for (int i = 0; i < 128; i++) {
+			float v = (float)((double)(mix(&s) >> 11) / 9007199254740992.0 - 0.5);
+			memcpy(t[k].data + 4 * i, &v, 4);
+		}
+	}
+	return 4;
+}
+
 struct eml_fig {
 	double join_ms, asm_ms, first_ms, median_ms;
 	double warm_join_ms, warm_asm_ms; /* steady state: known digest, pooled locked memory */
@@ -174,7 +208,7 @@ static uint64_t status_kb(const char *field)
 }
 
 static void bench_eml_here(const uint8_t *tkey, size_t tl, const uint8_t *blob, size_t bl,
-                           const eml_tensor_file *in, int threads, double budget_ms,
+                           const eml_tensor_file *in, size_t n_in, int threads, double budget_ms,
                            struct eml_fig *f)
 {
 	memset(f, 0, sizeof(*f));
@@ -198,17 +232,19 @@ static void bench_eml_here(const uint8_t *tkey, size_t tl, const uint8_t *blob, 
 		fprintf(stderr, "bench_models: join: %s\n", eml_err_name(rc));
 		goto out;
 	}
-	eml_io_tensor io;
-	memset(&io, 0, sizeof(io));
-	io.dtype = in->dtype;
-	io.rank = in->rank;
-	memcpy(io.dims, in->dims, sizeof(io.dims));
-	io.data = in->data;
-	io.bytes = in->bytes;
+	eml_io_tensor io[MAX_IN];
+	memset(io, 0, sizeof(io));
+	for (size_t i = 0; i < n_in; i++) {
+		io[i].dtype = in[i].dtype;
+		io[i].rank = in[i].rank;
+		memcpy(io[i].dims, in[i].dims, sizeof(io[i].dims));
+		io[i].data = in[i].data;
+		io[i].bytes = in[i].bytes;
+	}
 	eml_engine_opts o = {.threads = threads, .max_memory = 0};
 	int bad = -1;
 	t0 = now_ms();
-	rc = eml_engine_assemble(m, &io, 1, &o, &p, &bad);
+	rc = eml_engine_assemble(m, io, n_in, &o, &p, &bad);
 	f->asm_ms = now_ms() - t0;
 	if (rc != EML_OK) {
 		fprintf(stderr, "bench_models: assemble: %s\n", eml_err_name(rc));
@@ -257,7 +293,7 @@ static void bench_eml_here(const uint8_t *tkey, size_t tl, const uint8_t *blob, 
 			jw[nw] = now_ms() - t0;
 			t0 = now_ms();
 			if (rc == EML_OK)
-				rc = eml_engine_assemble(m, &io, 1, &o, &p, &bad);
+				rc = eml_engine_assemble(m, io, n_in, &o, &p, &bad);
 			aw[nw] = now_ms() - t0;
 			eml_model_free(m);
 			m = NULL;
@@ -279,7 +315,8 @@ out:
 
 /* Each measurement runs in a child process, so its peak RSS is its own (as ORT's is node's). */
 static void bench_eml(const uint8_t *tkey, size_t tl, const uint8_t *blob, size_t bl,
-                      const eml_tensor_file *in, int threads, double budget_ms, struct eml_fig *f)
+                      const eml_tensor_file *in, size_t n_in, int threads, double budget_ms,
+                      struct eml_fig *f)
 {
 	int fds[2];
 	memset(f, 0, sizeof(*f));
@@ -295,7 +332,7 @@ static void bench_eml(const uint8_t *tkey, size_t tl, const uint8_t *blob, size_
 	if (pid == 0) {
 		close(fds[0]);
 		struct eml_fig r;
-		bench_eml_here(tkey, tl, blob, bl, in, threads, budget_ms, &r);
+		bench_eml_here(tkey, tl, blob, bl, in, n_in, threads, budget_ms, &r);
 		ssize_t w = write(fds[1], &r, sizeof(r));
 		_exit(w == (ssize_t)sizeof(r) ? 0 : 1);
 	}
@@ -324,14 +361,16 @@ struct ort_fig {
 	char version[32];
 };
 
-static void bench_ort(const char *model, const char *in_npy, int threads, int runs,
-                      struct ort_fig *f)
+static void bench_ort(const char *model, char in_npy[][PATH_MAX + 32], size_t n_in, int threads,
+                      int runs, struct ort_fig *f)
 {
 	memset(f, 0, sizeof(*f));
-	char script[PATH_MAX], spec[PATH_MAX + 4], nthreads[16], nruns[16], node_path[PATH_MAX];
+	char script[PATH_MAX], spec[MAX_IN][PATH_MAX + 48], nthreads[16], nruns[16],
+	    node_path[PATH_MAX];
 	char out_path[] = "/tmp/eml-bench-ort-XXXXXX";
 	pathf(script, sizeof(script), "%s/tools/ort_ref.js", source_dir);
-	pathf(spec, sizeof(spec), "0=%s", in_npy);
+	for (size_t i = 0; i < n_in; i++)
+		pathf(spec[i], sizeof(spec[i]), "%zu=%s", i, in_npy[i]);
 	snprintf(nthreads, sizeof(nthreads), "%d", threads);
 	snprintf(nruns, sizeof(nruns), "%d", runs);
 	pathf(node_path, sizeof(node_path), "%s/ort/node_modules", cache_dir);
@@ -343,8 +382,21 @@ static void bench_ort(const char *model, const char *in_npy, int threads, int ru
 	if (pid == 0) {
 		setenv("NODE_PATH", node_path, 1);
 		dup2(fd, 1);
-		char *argv[] = {"node",   script,    (char *)model, "--input", spec, "--threads",
-		                nthreads, "--bench", nruns,         "--json",  NULL};
+		char *argv[10 + 2 * MAX_IN];
+		int a = 0;
+		argv[a++] = "node";
+		argv[a++] = script;
+		argv[a++] = (char *)model;
+		for (size_t i = 0; i < n_in; i++) {
+			argv[a++] = "--input";
+			argv[a++] = spec[i];
+		}
+		argv[a++] = "--threads";
+		argv[a++] = nthreads;
+		argv[a++] = "--bench";
+		argv[a++] = nruns;
+		argv[a++] = "--json";
+		argv[a] = NULL;
 		execvp("node", argv);
 		_exit(127);
 	}
@@ -427,7 +479,7 @@ int main(int argc, char **argv)
 		const struct bmodel *bm = &models[mi];
 		if (!selected(only, bm->id))
 			continue;
-		char path[PATH_MAX], in_npy[PATH_MAX + 32];
+		char path[PATH_MAX], in_npy[MAX_IN][PATH_MAX + 32];
 		pathf(path, sizeof(path), "%s/%s", bm->in_cache ? cache_dir : vectors_dir, bm->rel);
 		eml_model *m = NULL;
 		int rc = eml_onnx_load_file(path, &m);
@@ -448,10 +500,12 @@ int main(int argc, char **argv)
 			failures++;
 			continue;
 		}
-		eml_tensor_file in;
-		make_input(bm, &in);
-		pathf(in_npy, sizeof(in_npy), "%s/%s.npy", tmpd, bm->id);
-		eml_tensor_write_file(in_npy, &in);
+		eml_tensor_file in[MAX_IN];
+		size_t n_in = make_inputs(bm, in);
+		for (size_t i = 0; i < n_in; i++) {
+			pathf(in_npy[i], sizeof(in_npy[i]), "%s/%s-%zu.npy", tmpd, bm->id, i);
+			eml_tensor_write_file(in_npy[i], &in[i]);
+		}
 		for (int ti = 0; ti < n_threads; ti++) {
 			struct eml_fig ef;
 			struct ort_fig of;
@@ -462,7 +516,7 @@ int main(int argc, char **argv)
 			memset(&ef, 0, sizeof(ef));
 			for (int round = 0; round < rounds; round++) {
 				struct eml_fig e1;
-				bench_eml(tkey, tl, blob, bl, &in, threads[ti], budget, &e1);
+				bench_eml(tkey, tl, blob, bl, in, n_in, threads[ti], budget, &e1);
 				if (!e1.ok) {
 					ef.ok = 0;
 					break;
@@ -484,11 +538,11 @@ int main(int argc, char **argv)
 					continue;
 				/* Same budget for ORT: its run count comes from a short probe. */
 				struct ort_fig o1;
-				bench_ort(path, in_npy, threads[ti], 3, &o1);
+				bench_ort(path, in_npy, n_in, threads[ti], 3, &o1);
 				if (o1.ok) {
 					int runs =
 					    (int)fmin(200, fmax(3, ceil(budget / o1.median_ms)));
-					bench_ort(path, in_npy, threads[ti], runs, &o1);
+					bench_ort(path, in_npy, n_in, threads[ti], runs, &o1);
 				}
 				if (!o1.ok)
 					continue;
@@ -531,8 +585,10 @@ int main(int argc, char **argv)
 			       ortr, ef.runs);
 			fflush(stdout);
 		}
-		eml_tensor_file_cleanup(&in);
-		unlink(in_npy);
+		for (size_t i = 0; i < n_in; i++) {
+			eml_tensor_file_cleanup(&in[i]);
+			unlink(in_npy[i]);
+		}
 		eml_free(tkey);
 		eml_free(blob);
 	}

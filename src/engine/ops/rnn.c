@@ -14,6 +14,8 @@
 
 #include "common/guard.h"
 #include "engine/internal.h"
+#include "engine/kernels/gemm.h"
+#include "engine/kernels/vmath.h"
 #include "engine/ops/ops.h"
 
 enum { RNN_K = 1, GRU_K, LSTM_K };
@@ -48,6 +50,16 @@ typedef struct rnn_state {
 	int64_t S, Bt, I, H;
 	int G;
 	act acts[2][3];
+	/* LSTM and GRU fast path (default activations, no clip, no peepholes, W and R known at
+	 * assembly:
+	 * constants or request inputs, the plan is per request): the input
+	 * projection of every step at once on SGEMM (Wpk: W packed per direction), then per step
+	 * one GEMV h * R^T (RT: [D][H][G*H], R transposed at assembly) with the projected row as
+	 * its bias, and vectorized sigmoid/tanh. */
+	int fast;
+	uint32_t n_in; /* the node's own inputs (the packed constants are appended after them) */
+	const eml_rt *Wpk, *RT;
+	size_t wpk_bytes, xw_floats, work_bytes;
 } rnn_state;
 
 static const struct {
@@ -224,6 +236,51 @@ static int rnn_prep(eml_op_ctx *c)
 			EML_GUARD(eml_rt_set(c->out[k], EML_DT_FLOAT, 3, sd));
 	/* gates G*H, h H, c H, rh H (GRU r (.) h or the recurrent product) */
 	c->scratch_bytes = (size_t)((G + 4) * H) * sizeof(float);
+	{
+		const eml_rt *Pp = c->n_in > 7 ? c->in[7] : NULL;
+		int fast = (s->kind == LSTM_K || s->kind == GRU_K) && s->clip == 0 && Pp == NULL &&
+		           eml_rt_known(W) && eml_rt_known(R) && c->b != NULL && s->S * s->Bt > 0;
+		for (int d = 0; d < s->dirs && fast; d++)
+			fast = s->acts[d][0].fn == A_SIGMOID && s->acts[d][1].fn == A_TANH &&
+			       (s->kind == GRU_K || s->acts[d][2].fn == A_TANH);
+		if (fast) {
+			uint32_t n_in0 = c->n_in;
+			size_t GH = (size_t)(G * H), rows = (size_t)(s->S * s->Bt);
+			s->wpk_bytes = eml_sgemm_packed_b_size((size_t)s->I, GH);
+			int64_t d1 = (int64_t)((s->wpk_bytes * (size_t)D + 3) / 4);
+			eml_rt *wpk, *rt;
+			EML_GUARD(eml_build_new_const(c->b, EML_DT_FLOAT, 1, &d1, &wpk));
+			for (int64_t d = 0; d < D; d++)
+				eml_sgemm_pack_b((const float *)W->data + d * (int64_t)GH * s->I,
+				                 (size_t)s->I, 1, (size_t)s->I, GH,
+				                 (float *)(void *)((uint8_t *)wpk->data +
+				                                   (size_t)d * s->wpk_bytes));
+			EML_GUARD(eml_op_add_input(c, wpk));
+			int64_t d2 = D * H * (int64_t)GH;
+			EML_GUARD(eml_build_new_const(c->b, EML_DT_FLOAT, 1, &d2, &rt));
+			for (int64_t d = 0; d < D; d++) {
+				const float *r = (const float *)R->data + d * (int64_t)GH * H;
+				float *t = (float *)rt->data + d * H * (int64_t)GH;
+				for (size_t g = 0; g < GH; g++)
+					for (int64_t k = 0; k < H; k++)
+						t[(size_t)k * GH + g] =
+						    r[g * (size_t)H + (size_t)k];
+			}
+			EML_GUARD(eml_op_add_input(c, rt));
+			s->Wpk = wpk;
+			s->RT = rt;
+			s->n_in = n_in0;
+			s->fast = 1;
+			s->xw_floats = rows * GH;
+			size_t w1 = eml_sgemm_work_size(rows, GH, (size_t)s->I, c->threads);
+			size_t w2 = eml_sgemm_work_size(1, GH, (size_t)H, 1);
+			s->work_bytes = ((w1 > w2 ? w1 : w2) + 63) & ~(size_t)63;
+			/* gates, h, c, tanh(c): (G + 3) * H; then XW; then the SGEMM work */
+			c->scratch_bytes =
+			    (((size_t)((G + 3) * H) * sizeof(float) + 63) & ~(size_t)63) +
+			    ((s->xw_floats * sizeof(float) + 63) & ~(size_t)63) + s->work_bytes;
+		}
+	}
 out:
 	return rc;
 }
@@ -243,9 +300,188 @@ static float dot(const float *a, const float *b, int64_t n)
 	return acc;
 }
 
+static int lstm_run_fast(eml_op_ctx *c)
+{
+	const rnn_state *s = c->state;
+	const float *X = c->in[0]->data;
+	uint32_t ni = s->n_in;
+	const eml_rt *Bt = ni > 3 ? c->in[3] : NULL, *Lt = ni > 4 ? c->in[4] : NULL;
+	const eml_rt *H0 = ni > 5 ? c->in[5] : NULL, *C0 = ni > 6 ? c->in[6] : NULL;
+	eml_rt *Y = c->n_out > 0 ? c->out[0] : NULL, *YH = c->n_out > 1 ? c->out[1] : NULL;
+	eml_rt *YC = c->n_out > 2 ? c->out[2] : NULL;
+	int64_t S = s->S, NB = s->Bt, H = s->H, D = s->dirs;
+	size_t GH = (size_t)(s->G * H), rows = (size_t)(S * NB);
+	uint8_t *sc = c->scratch;
+	float *gates = (float *)(void *)sc, *h = gates + GH, *cc = h + H, *th = cc + H;
+	sc += ((size_t)((s->G + 3) * H) * sizeof(float) + 63) & ~(size_t)63;
+	float *xw = (float *)(void *)sc;
+	sc += (s->xw_floats * sizeof(float) + 63) & ~(size_t)63;
+	void *work = sc;
+	if (Y != NULL)
+		memset(Y->data, 0, Y->bytes);
+	for (int64_t d = 0; d < D; d++) {
+		/* every step's input projection at once: XW[rows, GH] = X * W^T + Wb + Rb */
+		eml_sgemm(c->pool, rows, GH, (size_t)s->I, 1.0f, X, (size_t)s->I, 0, NULL, 0, 1,
+		          (const float *)(const void *)((const uint8_t *)s->Wpk->data +
+		                                        (size_t)d * s->wpk_bytes),
+		          xw, GH, NULL, work);
+		if (Bt != NULL) {
+			const float *wb = (const float *)Bt->data + d * 2 * (int64_t)GH,
+			            *rb = wb + GH;
+			for (size_t g = 0; g < GH; g++)
+				gates[g] = wb[g] + rb[g];
+			for (size_t r = 0; r < rows; r++)
+				for (size_t g = 0; g < GH; g++)
+					xw[r * GH + g] += gates[g];
+		}
+		const float *RT = (const float *)s->RT->data + d * H * (int64_t)GH;
+		int rev = s->reverse || d == 1;
+		for (int64_t b = 0; b < NB; b++) {
+			int64_t len = Lt ? ((const int32_t *)Lt->data)[b] : S;
+			if (len < 0 || len > S)
+				return EML_E_ENGINE_OP;
+			int64_t si = (s->layout ? b * D + d : d * NB + b) * H;
+			if (H0 != NULL)
+				memcpy(h, (const float *)H0->data + si, (size_t)H * sizeof(float));
+			else
+				memset(h, 0, (size_t)H * sizeof(float));
+			if (C0 != NULL)
+				memcpy(cc, (const float *)C0->data + si, (size_t)H * sizeof(float));
+			else
+				memset(cc, 0, (size_t)H * sizeof(float));
+			for (int64_t t = 0; t < len; t++) {
+				int64_t tt = rev ? len - 1 - t : t;
+				const float *xr =
+				    xw + (size_t)(s->layout ? b * S + tt : tt * NB + b) * GH;
+				/* gates = h * R^T + XW[row] (the row as a column bias) */
+				eml_epilogue ep = {.bias_kind = EML_BIAS_COL, .bias = xr};
+				eml_sgemm(NULL, 1, GH, (size_t)H, 1.0f, h, (size_t)H, 0, RT, GH, 0,
+				          NULL, gates, GH, &ep, work);
+				/* i, o, f: sigmoid; c: tanh (ONNX gate order i, o, f, c) */
+				eml_vsigmoid(gates, gates, (size_t)(3 * H));
+				eml_vtanh(gates + 3 * H, gates + 3 * H, (size_t)H);
+				const float *gi = gates, *go = gates + H, *gf = gates + 2 * H,
+				            *gc = gates + 3 * H;
+				for (int64_t j = 0; j < H; j++) {
+					float f_ = s->input_forget ? 1.0f - gi[j] : gf[j];
+					cc[j] = f_ * cc[j] + gi[j] * gc[j];
+				}
+				eml_vtanh(th, cc, (size_t)H);
+				for (int64_t j = 0; j < H; j++)
+					h[j] = go[j] * th[j];
+				if (Y != NULL) {
+					int64_t yo = s->layout ? ((b * S + tt) * D + d) * H
+					                       : ((tt * D + d) * NB + b) * H;
+					memcpy((float *)Y->data + yo, h, (size_t)H * sizeof(float));
+				}
+			}
+			if (YH != NULL)
+				memcpy((float *)YH->data + si, h, (size_t)H * sizeof(float));
+			if (YC != NULL)
+				memcpy((float *)YC->data + si, cc, (size_t)H * sizeof(float));
+		}
+	}
+	return EML_OK;
+}
+
+/* GRU with the default activations (the fast path of rnn_state): z, r = sigmoid(xW + hR + b),
+ * h~ = tanh(xW_h + (r (.) h) R_h^T + Rb_h) or, with linear_before_reset, tanh(xW_h +
+ * r (.) (h R_h^T + Rb_h)); h = (1 - z) h~ + z h. */
+static int gru_run_fast(eml_op_ctx *c)
+{
+	const rnn_state *s = c->state;
+	const float *X = c->in[0]->data;
+	uint32_t ni = s->n_in;
+	const eml_rt *Bt = ni > 3 ? c->in[3] : NULL, *Lt = ni > 4 ? c->in[4] : NULL;
+	const eml_rt *H0 = ni > 5 ? c->in[5] : NULL;
+	eml_rt *Y = c->n_out > 0 ? c->out[0] : NULL, *YH = c->n_out > 1 ? c->out[1] : NULL;
+	int64_t S = s->S, NB = s->Bt, H = s->H, D = s->dirs;
+	size_t GH = (size_t)(3 * H), rows = (size_t)(S * NB);
+	uint8_t *sc = c->scratch;
+	/* gates 3H (z, r, then h R_h^T), h, r (.) h, h~ */
+	float *gates = (float *)(void *)sc, *h = gates + GH, *rh = h + H, *hc = rh + H;
+	sc += ((size_t)((s->G + 3) * H) * sizeof(float) + 63) & ~(size_t)63;
+	float *xw = (float *)(void *)sc;
+	sc += (s->xw_floats * sizeof(float) + 63) & ~(size_t)63;
+	void *work = sc;
+	if (Y != NULL)
+		memset(Y->data, 0, Y->bytes);
+	for (int64_t d = 0; d < D; d++) {
+		eml_sgemm(c->pool, rows, GH, (size_t)s->I, 1.0f, X, (size_t)s->I, 0, NULL, 0, 1,
+		          (const float *)(const void *)((const uint8_t *)s->Wpk->data +
+		                                        (size_t)d * s->wpk_bytes),
+		          xw, GH, NULL, work);
+		const float *Rbh = NULL;
+		if (Bt != NULL) {
+			/* Wb for all gates; Rb for z and r (Rb_h enters inside the reset) */
+			const float *wb = (const float *)Bt->data + d * 2 * (int64_t)GH,
+			            *rb = wb + GH;
+			for (size_t g = 0; g < GH; g++)
+				gates[g] = wb[g] + (g < (size_t)(2 * H) ? rb[g] : 0.0f);
+			for (size_t r = 0; r < rows; r++)
+				for (size_t g = 0; g < GH; g++)
+					xw[r * GH + g] += gates[g];
+			Rbh = rb + 2 * H;
+		}
+		const float *RT = (const float *)s->RT->data + d * H * (int64_t)GH;
+		int rev = s->reverse || d == 1;
+		for (int64_t b = 0; b < NB; b++) {
+			int64_t len = Lt ? ((const int32_t *)Lt->data)[b] : S;
+			if (len < 0 || len > S)
+				return EML_E_ENGINE_OP;
+			int64_t si = (s->layout ? b * D + d : d * NB + b) * H;
+			if (H0 != NULL)
+				memcpy(h, (const float *)H0->data + si, (size_t)H * sizeof(float));
+			else
+				memset(h, 0, (size_t)H * sizeof(float));
+			for (int64_t t = 0; t < len; t++) {
+				int64_t tt = rev ? len - 1 - t : t;
+				const float *xr =
+				    xw + (size_t)(s->layout ? b * S + tt : tt * NB + b) * GH;
+				/* z, r: h R_{z,r}^T + xW (+ biases) */
+				eml_epilogue ep = {.bias_kind = EML_BIAS_COL, .bias = xr};
+				eml_sgemm(NULL, 1, (size_t)(2 * H), (size_t)H, 1.0f, h, (size_t)H,
+				          0, RT, GH, 0, NULL, gates, GH, &ep, work);
+				eml_vsigmoid(gates, gates, (size_t)(2 * H));
+				const float *z = gates, *r = gates + H;
+				float *hr = gates + 2 * H;
+				eml_epilogue eb = {.bias_kind = Rbh ? EML_BIAS_COL : EML_BIAS_NONE,
+				                   .bias = Rbh};
+				if (s->lbr) {
+					eml_sgemm(NULL, 1, (size_t)H, (size_t)H, 1.0f, h, (size_t)H,
+					          0, RT + 2 * H, GH, 0, NULL, hr, GH, &eb, work);
+					for (int64_t j = 0; j < H; j++)
+						hc[j] = xr[2 * H + j] + r[j] * hr[j];
+				} else {
+					for (int64_t j = 0; j < H; j++)
+						rh[j] = r[j] * h[j];
+					eml_sgemm(NULL, 1, (size_t)H, (size_t)H, 1.0f, rh,
+					          (size_t)H, 0, RT + 2 * H, GH, 0, NULL, hr, GH,
+					          &eb, work);
+					for (int64_t j = 0; j < H; j++)
+						hc[j] = xr[2 * H + j] + hr[j];
+				}
+				eml_vtanh(hc, hc, (size_t)H);
+				for (int64_t j = 0; j < H; j++)
+					h[j] = (1.0f - z[j]) * hc[j] + z[j] * h[j];
+				if (Y != NULL) {
+					int64_t yo = s->layout ? ((b * S + tt) * D + d) * H
+					                       : ((tt * D + d) * NB + b) * H;
+					memcpy((float *)Y->data + yo, h, (size_t)H * sizeof(float));
+				}
+			}
+			if (YH != NULL)
+				memcpy((float *)YH->data + si, h, (size_t)H * sizeof(float));
+		}
+	}
+	return EML_OK;
+}
+
 static int rnn_run(eml_op_ctx *c)
 {
 	const rnn_state *s = c->state;
+	if (s->fast)
+		return s->kind == GRU_K ? gru_run_fast(c) : lstm_run_fast(c);
 	const float *X = c->in[0]->data;
 	const eml_rt *Bt = c->n_in > 3 ? c->in[3] : NULL, *Lt = c->n_in > 4 ? c->in[4] : NULL;
 	const eml_rt *H0 = c->n_in > 5 ? c->in[5] : NULL, *C0 = c->n_in > 6 ? c->in[6] : NULL;
