@@ -215,10 +215,14 @@ void eml_rec_snapshot(eml_rec *r, eml_rec_bytes *out)
 {
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&r->mu);
-	out->up = eml_memdup(r->up.p != NULL ? r->up.p : (const uint8_t *)"", r->up.len + 1);
+	/* a NUL after the bytes (a copy of len bytes, not len + 1: the buffer holds only len) */
+	out->up = eml_calloc(1, r->up.len + 1);
+	if (out->up != NULL && r->up.len)
+		memcpy(out->up, r->up.p, r->up.len);
 	out->up_len = r->up.len;
-	out->down =
-	    eml_memdup(r->down.p != NULL ? r->down.p : (const uint8_t *)"", r->down.len + 1);
+	out->down = eml_calloc(1, r->down.len + 1);
+	if (out->down != NULL && r->down.len)
+		memcpy(out->down, r->down.p, r->down.len);
 	out->down_len = r->down.len;
 	out->conns = r->conns;
 	pthread_mutex_unlock(&r->mu);
