@@ -129,6 +129,25 @@ void eml_conv_prepare(const eml_conv_params *p, const float *W, float *packed)
 		eml_sgemm_pack_a(W + g * mg * kg, kg, 0, mg, kg, packed + g * stride);
 }
 
+void eml_conv_prepare_scaled(const eml_conv_params *p, const float *W, const float *row_scale,
+                             float *packed)
+{
+	eml_conv_prepare(p, W, packed);
+	if (row_scale == NULL)
+		return;
+	if (conv_path(p) == PATH_DEPTHWISE) {
+		size_t kk = prod(p->kernel, p->nd);
+		for (size_t m = 0; m < p->out_c; m++)
+			for (size_t i = 0; i < kk; i++)
+				packed[m * kk + i] *= row_scale[m];
+		return;
+	}
+	size_t mg = p->out_c / p->group, kg = conv_kg(p);
+	size_t stride = align64(eml_sgemm_packed_a_size(mg, kg)) / sizeof(float);
+	for (size_t g = 0; g < p->group; g++)
+		eml_sgemm_packed_a_scale_rows(packed + g * stride, row_scale + g * mg);
+}
+
 static size_t dw_work_size(const eml_conv_params *p, int threads);
 
 /*

@@ -56,6 +56,10 @@ int eml_convt_out_shape(eml_conv_params *p);
 /* Conv */
 size_t eml_conv_packed_size(const eml_conv_params *p);
 void eml_conv_prepare(const eml_conv_params *p, const float *W, float *packed);
+/* The same with output channel m's weights multiplied by row_scale[m] (NULL: none): folded
+ * BatchNormalization and scales without a copy of the weights. */
+void eml_conv_prepare_scaled(const eml_conv_params *p, const float *W, const float *row_scale,
+                             float *packed);
 size_t eml_conv_work_size(const eml_conv_params *p, int threads);
 /* Smaller scratch that suffices when packed_w is always given (weights packed at assembly). */
 size_t eml_conv_work_size_prepacked(const eml_conv_params *p, int threads);

@@ -381,6 +381,22 @@ void eml_sgemm_pack_a(const float *A, size_t lda, int trans_a, size_t M, size_t 
 	             isa->pack_a);
 }
 
+void eml_sgemm_packed_a_scale_rows(float *packed, const float *scale)
+{
+	uint64_t hdr[4];
+	memcpy(hdr, packed, sizeof(hdr));
+	size_t mr = (size_t)hdr[1], M = (size_t)hdr[2], K = (size_t)hdr[3];
+	float *p = packed + PACKED_HDR_FLOATS;
+	/* panel i0: rows i0..i0+mr-1 interleaved by k (p[k * mr + i]) */
+	for (size_t i0 = 0; i0 < M; i0 += mr) {
+		size_t h = min_sz(mr, M - i0);
+		float *q = p + (i0 / mr) * K * mr;
+		for (size_t k = 0; k < K; k++)
+			for (size_t i = 0; i < h; i++)
+				q[k * mr + i] *= scale[i0 + i];
+	}
+}
+
 size_t eml_sgemm_packed_b_size(size_t K, size_t N)
 {
 	const gemm_isa *isa = isa_get();

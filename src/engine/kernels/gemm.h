@@ -47,6 +47,9 @@ typedef struct eml_epilogue {
 	float post_s, post_t;
 } eml_epilogue;
 
+/* Multiply row m of a packed A (eml_sgemm_pack_a) by scale[m], in place. */
+void eml_sgemm_packed_a_scale_rows(float *packed, const float *scale);
+
 /* Opaque-by-convention packed B: produced by eml_sgemm_pack_b into caller memory (a 64-byte
  * header, then panels of the ISA's NR columns over the whole K). */
 size_t eml_sgemm_packed_b_size(size_t K, size_t N);

@@ -17,15 +17,24 @@
 typedef struct conv_state {
 	int transpose;
 	eml_conv_params p;
-	eml_rt *w;      /* own copy of constant weights (assembly only; NULL when not constant) */
-	eml_rt *packed; /* pre-packed weights, NULL when the weights are a run-time value */
-	eml_rt *bias;   /* own constant bias (M floats) or NULL */
+	eml_rt *w; /* own copy of constant weights (assembly only; NULL when not constant) */
+	/* Or, for a Conv packed after placement: the model's weights, borrowed during assembly, and
+	 * one factor per output channel that fusions multiply into (no copy of the weights). */
+	const float *w_src;
+	eml_rt *scale;
+	eml_rt *packed;        /* pre-packed weights, NULL when the weights are a run-time value */
+	eml_rt *bias;          /* own constant bias (M floats) or NULL */
 	const eml_rt *rt_bias; /* a bias that is a run-time value */
 } conv_state;
 
-/* (Re)pack the own weight copy into the packed record. */
+/* (Re)pack the own weight copy (or the borrowed weights times the channel factors). */
 static void conv_pack(conv_state *s)
 {
+	if (s->w_src != NULL) {
+		const float *f = s->scale->data != NULL ? s->scale->data : s->scale->heap;
+		eml_conv_prepare_scaled(&s->p, s->w_src, f, s->packed->data);
+		return;
+	}
 	if (s->transpose)
 		eml_convt_prepare(&s->p, s->w->data, s->packed->data);
 	else
@@ -186,10 +195,24 @@ static int conv_prep_common(eml_op_ctx *c, int transpose)
 	}
 	/* constant weights: own copy (BatchNormalization may be folded into it) + packed */
 	if (W->kind == EML_RT_CONST && c->b != NULL) {
-		EML_GUARD(eml_build_new_const(c->b, EML_DT_FLOAT, W->rank, W->dims, &s->w));
-		memcpy(s->w->data, W->data, W->bytes);
 		size_t pb = transpose ? eml_convt_packed_size(p) : eml_conv_packed_size(p);
 		int64_t n = (int64_t)((pb + 3) / 4);
+		if (!transpose && X->kind != EML_RT_CONST) {
+			/* the common case: packed once after placement from the model's weights */
+			int64_t m = (int64_t)p->out_c;
+			EML_GUARD(eml_build_new_const(c->b, EML_DT_FLOAT, 1, &m, &s->scale));
+			for (size_t i = 0; i < p->out_c; i++)
+				((float *)s->scale->data)[i] = 1.0f;
+			s->w_src = W->data;
+			EML_GUARD(
+			    eml_build_new_const_deferred(c->b, EML_DT_FLOAT, 1, &n, &s->packed));
+			c->finalize = conv_finalize;
+			EML_GUARD(eml_op_add_input(c, s->packed));
+			c->in[1] = NULL;
+			goto scratch;
+		}
+		EML_GUARD(eml_build_new_const(c->b, EML_DT_FLOAT, W->rank, W->dims, &s->w));
+		memcpy(s->w->data, W->data, W->bytes);
 		if (X->kind == EML_RT_CONST) {
 			/* may be folded right after this prep: pack now */
 			EML_GUARD(eml_build_new_const(c->b, EML_DT_FLOAT, 1, &n, &s->packed));
@@ -204,6 +227,7 @@ static int conv_prep_common(eml_op_ctx *c, int transpose)
 		/* run reads only the packed copy: the model's weights need no arena bytes here */
 		c->in[1] = NULL;
 	}
+scratch:
 	c->scratch_bytes =
 	    transpose ? eml_convt_work_size(p, c->threads) : eml_conv_work_size(p, c->threads);
 out:
@@ -214,13 +238,23 @@ static int conv_finalize(struct eml_op_ctx *c)
 {
 	conv_state *s = c->state;
 	if (s->packed != NULL && s->packed->deferred) {
-		/* Placement has given the packed record its arena bytes; the own weight copy is
-		 * not a step input, so it was not placed: its bytes are still on the build heap. */
-		if (s->packed->data == NULL || s->w == NULL || s->w->heap == NULL)
+		/* Placement has given the packed record its arena bytes; the own weight copy (or
+		 * the channel factors) is not a step input, so it was not placed: its bytes are
+		 * still on the build heap, and borrowed weights are still the model's. */
+		if (s->packed->data == NULL)
 			return EML_E_ENGINE_OP;
-		s->w->data = s->w->heap;
-		conv_pack(s);
-		s->w->data = NULL;
+		if (s->w_src != NULL) {
+			if (s->scale == NULL || s->scale->heap == NULL)
+				return EML_E_ENGINE_OP;
+			conv_pack(s);
+		} else {
+			if (s->w == NULL || s->w->heap == NULL)
+				return EML_E_ENGINE_OP;
+			s->w->data = s->w->heap;
+			conv_pack(s);
+			s->w->data = NULL;
+		}
+		s->w_src = NULL; /* nothing of the plan points into the model */
 		s->packed->deferred = 0;
 	}
 	return EML_OK;
@@ -249,6 +283,12 @@ static int own_bias(eml_op_ctx *c, conv_state *s)
 	if (s->rt_bias != NULL || c->b == NULL)
 		return 0;
 	return 0;
+}
+
+/* Constant weights known at assembly: an own copy, or borrowed ones with channel factors. */
+static int has_weights(const conv_state *s)
+{
+	return s->w_src != NULL || (s->w != NULL && s->w->data != NULL);
 }
 
 static int conv_fuse(eml_op_ctx *c, const eml_fuse_req *r)
@@ -306,7 +346,7 @@ static int conv_fuse(eml_op_ctx *c, const eml_fuse_req *r)
 		/* y * s = conv(x, W * s) + b * s, for s a scalar or one value per output channel */
 		const eml_rt *t = r->t[0];
 		uint32_t orank = c->out[0]->rank;
-		if (s->w == NULL || s->w->data == NULL || s->rt_bias != NULL || !own_bias(c, s))
+		if (!has_weights(s) || s->rt_bias != NULL || !own_bias(c, s))
 			return 0;
 		if (t->rank > orank || (t->elems != 1 && t->elems != M))
 			return 0;
@@ -314,11 +354,15 @@ static int conv_fuse(eml_op_ctx *c, const eml_fuse_req *r)
 		if (t->elems == M && M > 1 && (ax < 0 || t->dims[ax] != (int64_t)M))
 			return 0;
 		const float *sv = t->data;
-		float *w = s->w->data, *b = s->bias->data;
+		float *w = s->w != NULL ? s->w->data : NULL, *b = s->bias->data;
 		size_t kern = 1;
 		for (int i = 0; i < p->nd; i++)
 			kern *= p->kernel[i];
-		if (!s->transpose) {
+		if (s->w_src != NULL) {
+			float *f = s->scale->data;
+			for (size_t m = 0; m < M; m++)
+				f[m] *= sv[t->elems == 1 ? 0 : m];
+		} else if (!s->transpose) {
 			size_t per = (p->in_c / p->group) * kern;
 			for (size_t m = 0; m < M; m++) {
 				float f = sv[t->elems == 1 ? 0 : m];
@@ -341,19 +385,26 @@ static int conv_fuse(eml_op_ctx *c, const eml_fuse_req *r)
 		return 1;
 	}
 	if (r->kind == EML_FUSE_BN) {
-		if (s->w == NULL || s->w->data == NULL || s->rt_bias != NULL || !own_bias(c, s))
+		if (!has_weights(s) || s->rt_bias != NULL || !own_bias(c, s))
 			return 0;
 		for (int k = 0; k < 4; k++)
 			if (r->t[k]->elems != M)
 				return 0;
 		const float *sc = r->t[0]->data, *bb = r->t[1]->data, *mean = r->t[2]->data,
 		            *var = r->t[3]->data;
-		float *w = s->w->data, *b = s->bias->data;
+		float *w = s->w != NULL ? s->w->data : NULL, *b = s->bias->data;
 		size_t kern = 1;
 		for (int i = 0; i < p->nd; i++)
 			kern *= p->kernel[i];
 		/* y = (conv(x) + b - mean) * f + B with f = scale / sqrt(var + eps) */
-		if (!s->transpose) {
+		if (s->w_src != NULL) {
+			float *fs = s->scale->data;
+			for (size_t m = 0; m < M; m++) {
+				float f = sc[m] / sqrtf(var[m] + r->eps);
+				fs[m] *= f;
+				b[m] = (b[m] - mean[m]) * f + bb[m];
+			}
+		} else if (!s->transpose) {
 			size_t per = (p->in_c / p->group) * kern;
 			for (size_t m = 0; m < M; m++) {
 				float f = sc[m] / sqrtf(var[m] + r->eps);
