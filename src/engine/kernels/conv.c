@@ -569,7 +569,11 @@ static void im2col_gather(const conv_job *j, const float *x, size_t c0, size_t c
 			oh++;
 		}
 	}
+#if defined(__x86_64__)
 	eml_im2col_gather_avx512(pad, rowoff, j->kg, colidx, cn, panels, j->nr, j->kg * j->nr);
+#else
+	(void)panels; /* gather_geom selects this path only with the AVX-512 kernels */
+#endif
 }
 
 static void conv_task(void *ctx, size_t task, int thread)

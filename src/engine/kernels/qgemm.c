@@ -5,6 +5,7 @@
 #include "engine/kernels/qgemm.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/internal.h"
@@ -24,12 +25,25 @@ typedef struct qg_hdr {
 
 static _Atomic int g_forced;
 
+/* The SIMD kernels are built for x86-64 only (CMakeLists.txt); isa_detect never selects them
+ * elsewhere, so there their calls below compile to an abort that cannot be reached. */
+#if defined(__x86_64__)
+#define QG_PACK_VNNI eml_qgemm_pack_vnni
+#define QG_UK_VNNI eml_qgemm_ukernel_vnni
+#define QG_UK_I16 eml_qgemm_ukernel_i16_avx2
+#else
+#define QG_PACK_VNNI(...) abort()
+#define QG_UK_VNNI(...) abort()
+#define QG_UK_I16(...) abort()
+#endif
+
 static int isa_detect(void)
 {
 	static _Atomic int detected;
 	int d = atomic_load_explicit(&detected, memory_order_relaxed);
 	if (d != 0)
 		return d;
+#if defined(__x86_64__)
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
 	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
@@ -38,6 +52,9 @@ static int isa_detect(void)
 		d = QG_AVX2;
 	else
 		d = QG_PORTABLE;
+#else
+	d = QG_PORTABLE; /* the SIMD files are x86-64 only (CMakeLists.txt) */
+#endif
 	atomic_store_explicit(&detected, d, memory_order_relaxed);
 	return d;
 }
@@ -136,7 +153,7 @@ void eml_qgemm_pack_b(const void *B, int b_signed, size_t ldb, int trans_b, size
 			/* the bulk with SIMD, the partial quad and panel below */
 			kq_full = K / 4;
 			np_full = N / PW;
-			eml_qgemm_pack_vnni(B, ldb, kq_full, np_full, kq, (uint8_t)flip, b, cs);
+			QG_PACK_VNNI(B, ldb, kq_full, np_full, kq, (uint8_t)flip, b, cs);
 		}
 		for (size_t k = 0; k < K; k++) {
 			int8_t *bk = b + (k / 4) * PW * 4 + k % 4;
@@ -244,17 +261,16 @@ static void qg_tiles(void *ctx, size_t begin, size_t end)
 		if (vnni) {
 			const uint8_t *a = (const uint8_t *)r->a + m0 * r->lda;
 			if (r->simd)
-				eml_qgemm_ukernel_vnni(h->kg, a, r->lda, hh, (const int8_t *)b0,
-				                       (const int8_t *)b1, acc);
+				QG_UK_VNNI(h->kg, a, r->lda, hh, (const int8_t *)b0,
+				           (const int8_t *)b1, acc);
 			else
 				uk_vnni_c(h->kg, a, r->lda, hh, (const int8_t *)b0,
 				          (const int8_t *)b1, acc);
 		} else {
 			const int16_t *a = (const int16_t *)r->a + m0 * r->lda;
 			if (r->simd)
-				eml_qgemm_ukernel_i16_avx2(h->kg, a, r->lda, hh,
-				                           (const int16_t *)(const void *)b0,
-				                           (const int16_t *)(const void *)b1, acc);
+				QG_UK_I16(h->kg, a, r->lda, hh, (const int16_t *)(const void *)b0,
+				          (const int16_t *)(const void *)b1, acc);
 			else
 				uk_i16_c(h->kg, a, r->lda, hh, (const int16_t *)(const void *)b0,
 				         (const int16_t *)(const void *)b1, acc);

@@ -118,15 +118,38 @@ out:
 	return rc;
 }
 
+/* The AVX2 passes, referenced only where they are built. */
+static void dql_minmax_simd(const float *x, size_t n, float *mn, float *mx)
+{
+#if defined(__x86_64__)
+	eml_minmax_avx2(x, n, mn, mx);
+#else
+	(void)x, (void)n, (void)mn, (void)mx;
+#endif
+}
+
+static void dql_quant_simd(const float *x, size_t n, float scale, int32_t zp, uint8_t *y)
+{
+#if defined(__x86_64__)
+	eml_quant_u8_avx2(x, n, scale, zp, y);
+#else
+	(void)x, (void)n, (void)scale, (void)zp, (void)y;
+#endif
+}
+
 static int dql_run(eml_op_ctx *c)
 {
 	const eml_rt *X = c->in[0];
 	const float *x = X->data;
 	float mn = 0, mx = 0; /* the range always includes 0 */
+#if defined(__x86_64__)
 	__builtin_cpu_init();
 	int avx2 = __builtin_cpu_supports("avx2");
+#else
+	int avx2 = 0; /* the AVX2 passes are built for x86-64 only (CMakeLists.txt) */
+#endif
 	if (avx2) {
-		eml_minmax_avx2(x, X->elems, &mn, &mx);
+		dql_minmax_simd(x, X->elems, &mn, &mx);
 	} else {
 		for (uint64_t i = 0; i < X->elems; i++) {
 			if (x[i] < mn)
@@ -143,7 +166,7 @@ static int dql_run(eml_op_ctx *c)
 		if (scale == 0)
 			memset(y, zp, X->elems);
 		else if (avx2)
-			eml_quant_u8_avx2(x, X->elems, scale, zp, y);
+			dql_quant_simd(x, X->elems, scale, zp, y);
 		else
 			for (uint64_t i = 0; i < X->elems; i++)
 				y[i] = (uint8_t)sat(EML_DT_UINT8,
