@@ -84,11 +84,16 @@ Test(prop, kms_encryption_bound_to_enclave_identity,
 	int opened = 0, refused = 0;
 	PROP_FOR_EACH_CASE(r)
 	{
-		/* random key policy: allowed binaries, condition key, letter case, extra PCR1 */
+		/* random key policy: allowed binaries, condition key, letter case, extra PCR1. Every
+		 * third case is made to open and the next to be refused, so both outcomes occur even
+		 * with few cases (the sanitizer pass runs 10). */
+		int must_open = (opened + refused) % 3 == 0,
+		    must_refuse = (opened + refused) % 3 == 1;
+		int e_force = (int)eml_rng_below(&r, NB);
 		int allowed[NB], na = 0;
 		json_t *vals = json_array();
 		for (int i = 0; i < NB; i++) {
-			allowed[i] = eml_rng_chance(&r, 0.4);
+			allowed[i] = eml_rng_chance(&r, 0.4) || (must_open && i == e_force);
 			if (allowed[i]) {
 				char h[97];
 				strcpy(h, pcr0[i]);
@@ -106,6 +111,8 @@ Test(prop, kms_encryption_bound_to_enclave_identity,
 		                        : "kms:RecipientAttestation:ImageSha384",
 		                    vals);
 		int pcr1_mode = (int)eml_rng_below(&r, 3); /* 0 none, 1 right, 2 wrong */
+		if (must_open && pcr1_mode == 2)
+			pcr1_mode = 1;
 		if (pcr1_mode) {
 			char h[97];
 			strcpy(h, pcr1);
@@ -154,8 +161,8 @@ Test(prop, kms_encryption_bound_to_enclave_identity,
 		eml_free(dk);
 
 		/* an enclave built from binary e asks for it, sometimes with the wrong context */
-		int e = (int)eml_rng_below(&r, NB);
-		int wrong_ctx = eml_rng_chance(&r, 0.15);
+		int e = must_open ? e_force : (int)eml_rng_below(&r, NB);
+		int wrong_ctx = must_refuse || (!must_open && eml_rng_chance(&r, 0.15));
 		int expect = allowed[e] && pcr1_mode != 2 && !wrong_ctx;
 		/* per-boot recipient keys: drawn from a small pool to keep RSA key generation cheap */
 		EVP_PKEY *rsa = pool[eml_rng_below(&r, NPOOL)];
