@@ -570,7 +570,11 @@ static int bind_inputs(struct eml_build *b, const eml_io_tensor *inputs, size_t 
 		EML_ENSURE(in->bytes == t->bytes, EML_E_ENGINE_INPUT_SHAPE);
 		EML_ENSURE(in->data != NULL || t->bytes == 0, EML_E_ENGINE_INPUT_MISSING);
 		t->data = (void *)(uintptr_t)in->data;
-		t->kind = EML_RT_INPUT;
+		/* A plan is built for this request's inputs, so their values are known here. Scalar
+		 * inputs (sizes, bounds, rates, flags) are taken as constants: what is computed from
+		 * them folds, and shapes that depend on them (Range, a Loop's trip count, window
+		 * lengths, an If on a sample rate) are planned. docs/ONNX.md, "Data-dependent shapes". */
+		t->kind = in->rank == 0 ? EML_RT_CONST : EML_RT_INPUT;
 		b->dep[vid] = gi < 64 ? (uint64_t)1 << gi : 0;
 	}
 	b->bad_input = -1;

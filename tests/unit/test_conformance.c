@@ -78,26 +78,6 @@ static const struct {
     {"node/test_training_dropout_default", "Dropout training_mode=true (random mask)"},
     {"node/test_training_dropout_default_mask", "Dropout training_mode=true (random mask)"},
     {"node/test_training_dropout_mask", "Dropout training_mode=true (random mask)"},
-    /* Range whose bounds are computed from a graph input by other nodes: the planner resolves
-     * data-dependent shapes from constants and graph inputs only (docs/OPERATORS.md) */
-    {"node/test_blackmanwindow_expanded",
-     "Range bound computed at run time from a graph input (data-dependent shape)"},
-    {"node/test_blackmanwindow_symmetric_expanded",
-     "Range bound computed at run time from a graph input (data-dependent shape)"},
-    {"node/test_hammingwindow_expanded",
-     "Range bound computed at run time from a graph input (data-dependent shape)"},
-    {"node/test_hammingwindow_symmetric_expanded",
-     "Range bound computed at run time from a graph input (data-dependent shape)"},
-    {"node/test_hannwindow_expanded",
-     "Range bound computed at run time from a graph input (data-dependent shape)"},
-    {"node/test_hannwindow_symmetric_expanded",
-     "Range bound computed at run time from a graph input (data-dependent shape)"},
-    /* Range written as a Loop whose trip count is computed from graph inputs by other nodes:
-     * the scan output's length is a data-dependent shape (docs/ONNX.md, Loop) */
-    {"node/test_range_float_type_positive_delta_expanded",
-     "Loop trip count computed at run time from a graph input (data-dependent shape)"},
-    {"node/test_range_int32_type_negative_delta_expanded",
-     "Loop trip count computed at run time from a graph input (data-dependent shape)"},
 };
 
 static const char *refusal_reason(const char *name)

@@ -169,22 +169,15 @@ static const struct {
     {"test_castlike_STRING_to_FLOAT_expanded", "string tensors are not supported"},
     {"test_identity_opt", "optional values are not supported"},
     {"test_identity_sequence", "sequence values are not supported"},
-    {"test_blackmanwindow_expanded",
-     "Range bound computed at run time from a graph input (data-dependent shape)"},
-    {"test_blackmanwindow_symmetric_expanded",
-     "Range bound computed at run time from a graph input (data-dependent shape)"},
-    {"test_hammingwindow_expanded",
-     "Range bound computed at run time from a graph input (data-dependent shape)"},
-    {"test_hammingwindow_symmetric_expanded",
-     "Range bound computed at run time from a graph input (data-dependent shape)"},
-    {"test_hannwindow_expanded",
-     "Range bound computed at run time from a graph input (data-dependent shape)"},
-    {"test_hannwindow_symmetric_expanded",
-     "Range bound computed at run time from a graph input (data-dependent shape)"},
-    {"test_range_float_type_positive_delta_expanded",
-     "Loop trip count computed at run time from a graph input (data-dependent shape)"},
-    {"test_range_int32_type_negative_delta_expanded",
-     "Loop trip count computed at run time from a graph input (data-dependent shape)"},
+    /* These six run, and pass, in test_conformance (the real ONNX loader, libonnx-testdata's
+     * node suite); the model this runner's minimal reader builds from them is refused
+     * (UNSUPPORTED), so here they are listed rather than counted. */
+    {"test_blackmanwindow_expanded", "covered by test_conformance (real loader)"},
+    {"test_blackmanwindow_symmetric_expanded", "covered by test_conformance (real loader)"},
+    {"test_hammingwindow_expanded", "covered by test_conformance (real loader)"},
+    {"test_hammingwindow_symmetric_expanded", "covered by test_conformance (real loader)"},
+    {"test_hannwindow_expanded", "covered by test_conformance (real loader)"},
+    {"test_hannwindow_symmetric_expanded", "covered by test_conformance (real loader)"},
 };
 
 static int excluded(const char *name)
