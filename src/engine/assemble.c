@@ -16,6 +16,7 @@
  */
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1957,6 +1958,48 @@ void eml_plan_free(eml_plan *p)
 	eml_free(p);
 }
 
+/* Steps with deferred constants write them now (packing weights into the arena), spread over
+ * the plan's threads: each writes only its own arena slots and reads only the model. */
+typedef struct fin_job {
+	eml_plan *p;
+	const uint32_t *idx;
+	atomic_int rc;
+} fin_job;
+
+static void fin_task(void *ctx, size_t t, int thread)
+{
+	(void)thread;
+	fin_job *j = ctx;
+	eml_step *st = &j->p->steps[j->idx[t]];
+	int rc = st->c.finalize(&st->c);
+	int expected = EML_OK;
+	if (rc != EML_OK)
+		atomic_compare_exchange_strong(&j->rc, &expected, rc);
+}
+
+static int finalize_steps(eml_plan *p)
+{
+	int rc = EML_OK;
+	uint32_t *idx = NULL, n = 0;
+	for (uint32_t s = 0; s < p->n_steps; s++)
+		n += p->steps[s].c.finalize != NULL;
+	if (n == 0)
+		return EML_OK;
+	idx = eml_calloc(n, sizeof(*idx));
+	EML_ENSURE(idx != NULL, EML_E_NOMEM);
+	n = 0;
+	for (uint32_t s = 0; s < p->n_steps; s++)
+		if (p->steps[s].c.finalize != NULL)
+			idx[n++] = s;
+	fin_job j = {.p = p, .idx = idx};
+	atomic_init(&j.rc, EML_OK);
+	eml_threadpool_run(p->pool, n, fin_task, &j);
+	rc = atomic_load(&j.rc);
+out:
+	eml_free(idx);
+	return rc;
+}
+
 int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t n_inputs,
                         const eml_engine_opts *opts, eml_plan **out, int *bad_input)
 {
@@ -2016,9 +2059,7 @@ int eml_engine_assemble(const eml_model *m, const eml_io_tensor *inputs, size_t 
 	p->cancel = opts != NULL ? opts->cancel : NULL;
 	EML_GUARD(build_graph(&b, 0, 0));
 	EML_GUARD(place(&b, opts != NULL ? opts->max_memory : 0));
-	for (uint32_t s = 0; s < p->n_steps; s++)
-		if (p->steps[s].c.finalize != NULL)
-			EML_GUARD(p->steps[s].c.finalize(&p->steps[s].c));
+	EML_GUARD(finalize_steps(p));
 
 	/* outputs */
 	const eml_graph *g0 = &m->graphs[0];
