@@ -99,3 +99,17 @@ void eml_cli_trap_stop_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
+
+int eml_cli_aws_env(const char *cmd, const char **access_key, const char **secret_key,
+                    const char **session_token)
+{
+	*access_key = getenv("AWS_ACCESS_KEY_ID");
+	*secret_key = getenv("AWS_SECRET_ACCESS_KEY");
+	if (session_token != NULL)
+		*session_token = getenv("AWS_SESSION_TOKEN");
+	if (*access_key == NULL || *secret_key == NULL) {
+		fprintf(stderr, "eml %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n", cmd);
+		return EML_EXIT_USAGE;
+	}
+	return 0;
+}

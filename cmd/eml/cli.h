@@ -59,6 +59,11 @@ int eml_cmd_upload(int argc, char **argv);
 int eml_cmd_store(int argc, char **argv);
 int eml_cmd_seal(int argc, char **argv);
 int eml_cmd_kms(int argc, char **argv);
+
+/* The AWS credentials of the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, optional
+ * AWS_SESSION_TOKEN) for the KMS commands: 0, or EML_EXIT_USAGE after saying what is missing. */
+int eml_cli_aws_env(const char *cmd, const char **access_key, const char **secret_key,
+                    const char **session_token);
 int eml_cmd_audit(int argc, char **argv);
 int eml_cmd_receipt(int argc, char **argv);
 

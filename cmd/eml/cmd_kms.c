@@ -51,16 +51,11 @@ static int create_key(int argc, char **argv)
 	}
 	if (!ep)
 		return eml_cli_usage(usage_text);
-	eml_kms_cfg c = {.endpoint = ep,
-	                 .region = region,
-	                 .ca_file = ca,
-	                 .creds = {.access_key = getenv("AWS_ACCESS_KEY_ID"),
-	                           .secret_key = getenv("AWS_SECRET_ACCESS_KEY"),
-	                           .session_token = getenv("AWS_SESSION_TOKEN")}};
-	if (!c.creds.access_key || !c.creds.secret_key) {
-		fprintf(stderr, "eml kms: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n");
-		return EML_EXIT_USAGE;
-	}
+	eml_kms_cfg c = {.endpoint = ep, .region = region, .ca_file = ca, .creds = {0}};
+	int urc = eml_cli_aws_env("kms", &c.creds.access_key, &c.creds.secret_key,
+	                          &c.creds.session_token);
+	if (urc != 0)
+		return urc;
 	uint8_t *pj = NULL;
 	size_t pl = 0;
 	char *txt = NULL, *kid = NULL;
@@ -127,16 +122,11 @@ int eml_cmd_kms(int argc, char **argv)
 		fprintf(stderr, "eml kms: --listen must be 127.x.x.x:PORT (or use --tls)\n");
 		return EML_EXIT_USAGE;
 	}
-	eml_kms_server_cfg sc = {.state_dir = state,
-	                         .trust_root_pem = root,
-	                         .access_key = getenv("AWS_ACCESS_KEY_ID"),
-	                         .secret_key = getenv("AWS_SECRET_ACCESS_KEY"),
-	                         .region = region,
-	                         .tls = tls};
-	if (!sc.access_key || !sc.secret_key) {
-		fprintf(stderr, "eml kms: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n");
-		return EML_EXIT_USAGE;
-	}
+	eml_kms_server_cfg sc = {
+	    .state_dir = state, .trust_root_pem = root, .region = region, .tls = tls};
+	int urc2 = eml_cli_aws_env("kms", &sc.access_key, &sc.secret_key, NULL);
+	if (urc2 != 0)
+		return urc2;
 	eml_kms_server *s = NULL;
 	int rc = eml_kms_server_open(&sc, &s);
 	if (rc != 0)

@@ -44,16 +44,11 @@ int eml_cmd_seal(int argc, char **argv)
 	}
 	if (!in || !key || !ep || !out)
 		return eml_cli_usage(usage_text);
-	eml_kms_cfg c = {.endpoint = ep,
-	                 .region = region,
-	                 .ca_file = ca,
-	                 .creds = {.access_key = getenv("AWS_ACCESS_KEY_ID"),
-	                           .secret_key = getenv("AWS_SECRET_ACCESS_KEY"),
-	                           .session_token = getenv("AWS_SESSION_TOKEN")}};
-	if (!c.creds.access_key || !c.creds.secret_key) {
-		fprintf(stderr, "eml seal: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n");
-		return EML_EXIT_USAGE;
-	}
+	eml_kms_cfg c = {.endpoint = ep, .region = region, .ca_file = ca, .creds = {0}};
+	int urc = eml_cli_aws_env("seal", &c.creds.access_key, &c.creds.secret_key,
+	                          &c.creds.session_token);
+	if (urc != 0)
+		return urc;
 	uint8_t *tk = NULL, *blob = NULL, *sealed = NULL, dk[32], mid[16];
 	size_t tl = 0, bl = 0, sl = 0;
 	eml_tkey *k = NULL;

@@ -902,6 +902,47 @@ static int in_body(const eml_model *m, int32_t g, int32_t body)
 	return 0;
 }
 
+/*
+ * The values a Loop/Scan body defines (its graphs' inputs and node outputs, nested graphs
+ * included) into vals[*nv], each once; map[] is left all -1. They must not be built yet: a body
+ * is built by its Loop or Scan only.
+ */
+static int body_values(struct eml_build *b, int32_t body, int32_t *vals, int32_t *map,
+                       uint32_t *nv_out)
+{
+	int rc = EML_OK;
+	const eml_model *m = b->m;
+	uint32_t nv = 0;
+	for (uint32_t v = 0; v < m->n_values; v++)
+		map[v] = -1;
+	for (uint32_t gi = 0; gi < m->n_graphs; gi++) {
+		if (!in_body(m, (int32_t)gi, body))
+			continue;
+		const eml_graph *sg = &m->graphs[gi];
+		for (uint32_t i = 0; i < sg->n_inputs; i++)
+			if (sg->inputs[i] >= 0 && (uint32_t)sg->inputs[i] < m->n_values &&
+			    map[sg->inputs[i]] != -2) {
+				map[sg->inputs[i]] = -2;
+				vals[nv++] = sg->inputs[i];
+			}
+		for (uint32_t i = 0; i < sg->n_nodes; i++)
+			for (uint32_t k = 0; k < sg->nodes[i].n_outputs; k++) {
+				int32_t v = sg->nodes[i].outputs[k];
+				if (v >= 0 && (uint32_t)v < m->n_values && map[v] != -2) {
+					map[v] = -2;
+					vals[nv++] = v;
+				}
+			}
+	}
+	for (uint32_t i = 0; i < nv; i++) {
+		map[vals[i]] = -1;
+		EML_ENSURE(b->p->all[vals[i]]->kind == EML_RT_NONE, EML_E_ENGINE_SHAPE);
+	}
+out:
+	*nv_out = nv;
+	return rc;
+}
+
 /* Give every value in vals a fresh record; the old record moves to a new index, map[v] (the
  * caller resets map to -1 after reading it). */
 static int loop_refresh(struct eml_build *b, const int32_t *vals, uint32_t n, int32_t *map)
@@ -981,32 +1022,7 @@ static int build_loop(struct eml_build *b, const eml_node *n, int depth)
 	map = eml_calloc(m->n_values + 1, sizeof(int32_t));
 	cur = eml_calloc(N + 1, sizeof(int32_t));
 	EML_ENSURE(vals != NULL && map != NULL && cur != NULL, EML_E_NOMEM);
-	for (uint32_t v = 0; v < m->n_values; v++)
-		map[v] = -1;
-	for (uint32_t gi = 0; gi < m->n_graphs; gi++) {
-		if (!in_body(m, (int32_t)gi, ba->graph))
-			continue;
-		const eml_graph *sg = &m->graphs[gi];
-		for (uint32_t i = 0; i < sg->n_inputs; i++)
-			if (sg->inputs[i] >= 0 && (uint32_t)sg->inputs[i] < m->n_values &&
-			    map[sg->inputs[i]] != -2) {
-				map[sg->inputs[i]] = -2;
-				vals[nv++] = sg->inputs[i];
-			}
-		for (uint32_t i = 0; i < sg->n_nodes; i++)
-			for (uint32_t k = 0; k < sg->nodes[i].n_outputs; k++) {
-				int32_t v = sg->nodes[i].outputs[k];
-				if (v >= 0 && (uint32_t)v < m->n_values && map[v] != -2) {
-					map[v] = -2;
-					vals[nv++] = v;
-				}
-			}
-	}
-	for (uint32_t i = 0; i < nv; i++) {
-		map[vals[i]] = -1;
-		/* the body's values must be unbuilt (a Loop's body is built by its Loop only) */
-		EML_ENSURE(p->all[vals[i]]->kind == EML_RT_NONE, EML_E_ENGINE_SHAPE);
-	}
+	EML_GUARD(body_values(b, ba->graph, vals, map, &nv));
 	for (uint32_t j = 0; j < N; j++) {
 		int32_t v = n->inputs[2 + j];
 		EML_ENSURE(v >= 0 && (uint32_t)v < m->n_values && p->all[v]->kind != EML_RT_NONE,
@@ -1290,31 +1306,7 @@ static int build_scan(struct eml_build *b, const eml_node *n, int depth)
 	cur = eml_calloc(N + 1, sizeof(int32_t));
 	outs = eml_calloc((size_t)T * K + 1, sizeof(int32_t));
 	EML_ENSURE(vals != NULL && map != NULL && cur != NULL && outs != NULL, EML_E_NOMEM);
-	for (uint32_t v = 0; v < m->n_values; v++)
-		map[v] = -1;
-	for (uint32_t gi = 0; gi < m->n_graphs; gi++) {
-		if (!in_body(m, (int32_t)gi, ba->graph))
-			continue;
-		const eml_graph *sg = &m->graphs[gi];
-		for (uint32_t i = 0; i < sg->n_inputs; i++)
-			if (sg->inputs[i] >= 0 && (uint32_t)sg->inputs[i] < m->n_values &&
-			    map[sg->inputs[i]] != -2) {
-				map[sg->inputs[i]] = -2;
-				vals[nv++] = sg->inputs[i];
-			}
-		for (uint32_t i = 0; i < sg->n_nodes; i++)
-			for (uint32_t k = 0; k < sg->nodes[i].n_outputs; k++) {
-				int32_t v = sg->nodes[i].outputs[k];
-				if (v >= 0 && (uint32_t)v < m->n_values && map[v] != -2) {
-					map[v] = -2;
-					vals[nv++] = v;
-				}
-			}
-	}
-	for (uint32_t i = 0; i < nv; i++) {
-		map[vals[i]] = -1;
-		EML_ENSURE(p->all[vals[i]]->kind == EML_RT_NONE, EML_E_ENGINE_SHAPE);
-	}
+	EML_GUARD(body_values(b, ba->graph, vals, map, &nv));
 	for (uint32_t j = 0; j < N; j++) {
 		int32_t v = n->inputs[j];
 		EML_ENSURE(v >= 0 && (uint32_t)v < m->n_values && p->all[v]->kind != EML_RT_NONE,

@@ -174,9 +174,9 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int eml_engine_threads(const eml_engine_opts *opts)
+/* A requested thread count: <= 0 means all online cores; at most EML_POOL_MAX_THREADS. */
+static int pool_threads(int threads)
 {
-	int threads = opts != NULL ? opts->threads : 0;
 	if (threads <= 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = n > 0 ? (int)n : 1;
@@ -184,17 +184,17 @@ int eml_engine_threads(const eml_engine_opts *opts)
 	return threads > EML_POOL_MAX_THREADS ? EML_POOL_MAX_THREADS : threads;
 }
 
+int eml_engine_threads(const eml_engine_opts *opts)
+{
+	return pool_threads(opts != NULL ? opts->threads : 0);
+}
+
 int eml_threadpool_new(int threads, eml_threadpool **out)
 {
 	int rc = EML_OK;
 	eml_threadpool *p = NULL;
 	*out = NULL;
-	if (threads <= 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = n > 0 ? (int)n : 1;
-	}
-	if (threads > EML_POOL_MAX_THREADS)
-		threads = EML_POOL_MAX_THREADS;
+	threads = pool_threads(threads);
 	p = eml_calloc(1, sizeof(*p));
 	if (!p)
 		return EML_E_NOMEM;
@@ -303,12 +303,7 @@ static eml_threadpool *cache[EML_POOL_CACHE];
 int eml_threadpool_acquire(int threads, eml_threadpool **out)
 {
 	*out = NULL;
-	if (threads <= 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = n > 0 ? (int)n : 1;
-	}
-	if (threads > EML_POOL_MAX_THREADS)
-		threads = EML_POOL_MAX_THREADS;
+	threads = pool_threads(threads);
 	pthread_mutex_lock(&cache_mu);
 	for (int i = 0; i < EML_POOL_CACHE; i++) {
 		if (cache[i] != NULL && cache[i]->threads == threads) {
