@@ -25,15 +25,17 @@ struct eml_client {
 	eml_policy *policy;
 	eml_client_session *s;
 	eml_client_attestation att;
-	int dead; /* after a refusal the session is closed */
+	int dead;    /* after a refusal the session is closed */
+	eml_buf req; /* the REQUEST frame (ciphertext), kept across requests: no page faults */
 };
 
 struct eml_client_result {
 	size_t n;
 	eml_client_tensor *t;
 	char **names;
-	uint8_t *pt;   /* decrypted response plaintext */
-	uint8_t *data; /* the outputs, each 64-byte aligned */
+	uint8_t *frame;    /* the RESPONSE payload, decrypted in place */
+	const uint8_t *pt; /* the response plaintext, inside frame */
+	uint8_t *data;     /* the outputs, each 64-byte aligned */
 	size_t pt_len;
 	eml_response_pt resp;
 };
@@ -80,6 +82,7 @@ void eml_client_free(eml_client *c)
 		close(c->fd);
 	eml_client_session_free(c->s);
 	eml_policy_free(c->policy);
+	eml_buf_cleanup(&c->req);
 	eml_free(c);
 }
 
@@ -146,8 +149,8 @@ void eml_client_result_free(eml_client_result *r)
 	eml_free(r->names);
 	eml_free(r->t);
 	eml_response_pt_cleanup(&r->resp);
-	eml_free(r->data); /* wipes the outputs */
-	eml_free(r->pt);
+	eml_free(r->data);  /* wipes the outputs */
+	eml_free(r->frame); /* wipes the response plaintext */
 	eml_free(r);
 }
 
@@ -200,12 +203,11 @@ int eml_client_infer(eml_client *c, const uint8_t *tkey, size_t tkey_len,
 	int rc = EML_OK;
 	eml_tkey *k = NULL;
 	eml_wire_tensor *win = NULL;
-	eml_buf pt, frame;
+	eml_pt_parts *pp = NULL;
 	uint8_t type = 0, *payload = NULL;
 	uint32_t len = 0;
 	eml_client_result *r = NULL;
-	eml_buf_init(&pt, 0);
-	eml_buf_init(&frame, 0);
+	c->req.len = 0;
 	EML_ENSURE(!c->dead, EML_E_SESSION_STATE);
 	EML_ENSURE(n_inputs <= EML_WIRE_MAX_TENSORS, EML_E_LIMIT);
 	EML_ENSURE(tkey_len <= UINT32_MAX, EML_E_LIMIT);
@@ -242,13 +244,20 @@ int eml_client_infer(eml_client *c, const uint8_t *tkey, size_t tkey_len,
 		win[i].data_len = t->bytes;
 	}
 	rq.inputs = win;
-	EML_GUARD(eml_request_pt_encode(&pt, &rq));
-	EML_GUARD(eml_client_session_seal_request(c->s, pt.p, pt.len, &frame));
-	EML_GUARD(eml_net_write_all(c->fd, frame.p, frame.len, eml_net_now_ms() + c->timeout_ms));
+	/* The plaintext is sealed from its pieces (the caller's tensors where they lie) straight
+	 * into the frame: no plaintext copy exists to wipe. */
+	pp = eml_calloc(1, sizeof(*pp));
+	EML_ENSURE(pp != NULL, EML_E_NOMEM);
+	EML_GUARD(eml_request_pt_parts(pp, &rq));
+	EML_GUARD(eml_client_session_seal_request_iov(c->s, pp->part, pp->n, &c->req));
+	EML_GUARD(eml_net_write_all(c->fd, c->req.p, c->req.len, eml_net_now_ms() + c->timeout_ms));
 	EML_GUARD(eml_net_recv_frame(c->fd, &c->limits, c->timeout_ms, &type, &payload, &len));
 	r = eml_calloc(1, sizeof(*r));
 	EML_ENSURE(r != NULL, EML_E_NOMEM);
-	EML_GUARD(eml_client_session_open_response(c->s, type, payload, len, &r->pt, &r->pt_len));
+	r->frame = payload;
+	payload = NULL;
+	EML_GUARD(eml_client_session_open_response_inplace(c->s, type, r->frame, len, &r->pt,
+	                                                   &r->pt_len));
 	EML_GUARD(result_from_pt(r));
 	*out = r;
 	r = NULL;
@@ -257,8 +266,9 @@ out:
 		c->dead = 1;
 	eml_client_result_free(r);
 	eml_free(payload);
-	eml_buf_cleanup(&frame);
-	eml_buf_cleanup(&pt); /* wipes the plaintext request */
+	if (pp != NULL)
+		eml_pt_parts_cleanup(pp); /* the fields' bytes; the tensors stay the caller's */
+	eml_free(pp);
 	eml_free(win);
 	eml_tkey_free(k);
 	return rc;

@@ -164,9 +164,12 @@ int eml_buf_reserve(eml_buf *b, size_t extra)
 	}
 	if (need <= b->cap)
 		return EML_OK;
-	size_t cap = b->cap != 0 ? b->cap : 256;
-	while (cap < need)
-		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	/* Double (amortised appends), but a larger reservation gets exactly what it asks: a
+	 * buffer reserved for megabytes is not rounded up to the next power of two (the unused
+	 * part would still be wiped, page by page, when it is freed). */
+	size_t cap = b->cap != 0 ? (b->cap > SIZE_MAX / 2 ? need : b->cap * 2) : 256;
+	if (cap < need)
+		cap = need;
 	if (b->max != 0 && cap > b->max)
 		cap = b->max;
 	uint8_t *q = eml_realloc(b->p, cap);
@@ -177,6 +180,15 @@ int eml_buf_reserve(eml_buf *b, size_t extra)
 	b->p = q;
 	b->cap = cap;
 	return EML_OK;
+}
+
+uint8_t *eml_buf_extend(eml_buf *b, size_t n)
+{
+	if (eml_buf_reserve(b, n) != EML_OK)
+		return NULL;
+	uint8_t *p = b->p + b->len;
+	b->len += n;
+	return p;
 }
 
 void eml_buf_put(eml_buf *b, const void *p, size_t n)

@@ -38,6 +38,12 @@ int eml_cur_end(const eml_cursor *c);
  * eml_alloc and is wiped on growth and on cleanup. Errors are sticky: after a failed append every
  * later append is a no-op and eml_buf_error returns the first error.
  */
+/* A byte range: a message assembled from pieces where they lie (see eml_hpke_seal_iov). */
+typedef struct eml_iov {
+	const uint8_t *p;
+	size_t n;
+} eml_iov;
+
 typedef struct eml_buf {
 	uint8_t *p;
 	size_t len;
@@ -50,6 +56,10 @@ void eml_buf_init(eml_buf *b, size_t max);
 void eml_buf_cleanup(eml_buf *b); /* wipes and frees */
 int eml_buf_error(const eml_buf *b);
 int eml_buf_reserve(eml_buf *b, size_t extra);
+/* Grow by n bytes and return where they start, for a producer that writes in place (a cipher
+ * sealing straight into a frame); NULL on error (sticky, as for the appends). The bytes are
+ * uninitialised until the caller writes them. */
+uint8_t *eml_buf_extend(eml_buf *b, size_t n);
 void eml_buf_put(eml_buf *b, const void *p, size_t n);
 void eml_buf_zero(eml_buf *b, size_t n);
 void eml_buf_u8(eml_buf *b, uint8_t v);

@@ -357,15 +357,23 @@ static const EVP_CIPHER *aead_cipher(uint16_t aead)
 /* OpenSSL takes int lengths; messages on our wire are far below INT_MAX (frame limits). */
 #define AEAD_MAX_LEN ((size_t)1 << 30)
 
+/* The input may come in pieces (in[0..n_in)): the cipher streams over them into one contiguous
+ * output, so a message is never copied together first. */
 static int aead_run(int enc, uint16_t aead, const uint8_t *key, const uint8_t *nonce,
-                    const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
+                    const uint8_t *aad, size_t aad_len, const eml_iov *in, size_t n_in,
                     uint8_t *out, uint8_t *tag)
 {
 	int rc = EML_OK, n = 0;
+	size_t in_len = 0;
 	const EVP_CIPHER *cipher = aead_cipher(aead);
 	EVP_CIPHER_CTX *c = NULL;
 	EML_ENSURE(cipher != NULL, EML_E_UNSUPPORTED);
-	EML_ENSURE(in_len <= AEAD_MAX_LEN && aad_len <= AEAD_MAX_LEN, EML_E_LIMIT);
+	for (size_t i = 0; i < n_in; i++) {
+		EML_ENSURE(in[i].n <= AEAD_MAX_LEN, EML_E_LIMIT);
+		in_len += in[i].n;
+		EML_ENSURE(in_len <= AEAD_MAX_LEN, EML_E_LIMIT);
+	}
+	EML_ENSURE(aad_len <= AEAD_MAX_LEN, EML_E_LIMIT);
 	c = EVP_CIPHER_CTX_new();
 	EML_ENSURE(c != NULL, EML_E_NOMEM);
 	EML_ENSURE(EVP_CipherInit_ex(c, cipher, NULL, NULL, NULL, enc) == 1, EML_E_CRYPTO);
@@ -378,8 +386,13 @@ static int aead_run(int enc, uint16_t aead, const uint8_t *key, const uint8_t *n
 		           EML_E_CRYPTO);
 	if (aad_len > 0)
 		EML_ENSURE(EVP_CipherUpdate(c, NULL, &n, aad, (int)aad_len) == 1, EML_E_CRYPTO);
-	if (in_len > 0)
-		EML_ENSURE(EVP_CipherUpdate(c, out, &n, in, (int)in_len) == 1, EML_E_CRYPTO);
+	for (size_t i = 0, at = 0; i < n_in; at += in[i].n, i++)
+		if (in[i].n > 0) {
+			EML_ENSURE(EVP_CipherUpdate(c, out + at, &n, in[i].p, (int)in[i].n) == 1,
+			           EML_E_CRYPTO);
+			EML_ENSURE((size_t)n == in[i].n,
+			           EML_E_CRYPTO); /* AEAD ciphers are streams */
+		}
 	if (EVP_CipherFinal_ex(c, out + in_len, &n) != 1) {
 		eml_wipe(out, in_len);
 		EML_FAIL(enc ? EML_E_CRYPTO : EML_E_AUTH);
@@ -393,10 +406,22 @@ out:
 	return rc;
 }
 
+int eml_hpke_aead_seal_iov(uint16_t aead, const uint8_t *key, const uint8_t *nonce,
+                           const uint8_t *aad, size_t aad_len, const eml_iov *pt, size_t n_pt,
+                           uint8_t *out)
+{
+	size_t pt_len = 0;
+	for (size_t i = 0; i < n_pt; i++)
+		if (eml_add_size(pt_len, pt[i].n, &pt_len) != EML_OK)
+			return EML_E_LIMIT;
+	return aead_run(1, aead, key, nonce, aad, aad_len, pt, n_pt, out, out + pt_len);
+}
+
 int eml_hpke_aead_seal(uint16_t aead, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad,
                        size_t aad_len, const uint8_t *pt, size_t pt_len, uint8_t *out)
 {
-	return aead_run(1, aead, key, nonce, aad, aad_len, pt, pt_len, out, out + pt_len);
+	eml_iov one = {pt, pt_len};
+	return eml_hpke_aead_seal_iov(aead, key, nonce, aad, aad_len, &one, 1, out);
 }
 
 int eml_hpke_aead_open(uint16_t aead, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad,
@@ -407,7 +432,8 @@ int eml_hpke_aead_open(uint16_t aead, const uint8_t *key, const uint8_t *nonce, 
 		return EML_E_AUTH;
 	size_t len = ct_len - EML_HPKE_TAG_LEN;
 	memcpy(tag, ct + len, EML_HPKE_TAG_LEN); /* out may alias ct */
-	return aead_run(0, aead, key, nonce, aad, aad_len, ct, len, out, tag);
+	eml_iov one = {ct, len};
+	return aead_run(0, aead, key, nonce, aad, aad_len, &one, 1, out, tag);
 }
 
 /* §5.2 ComputeNonce(seq) = base_nonce XOR I2OSP(seq, Nn). */
@@ -421,6 +447,13 @@ static void compute_nonce(const eml_hpke_ctx *c, uint8_t nonce[EML_HPKE_NONCE_LE
 int eml_hpke_seal(eml_hpke_ctx *ctx, const uint8_t *aad, size_t aad_len, const uint8_t *pt,
                   size_t pt_len, uint8_t *out)
 {
+	eml_iov one = {pt, pt_len};
+	return eml_hpke_seal_iov(ctx, aad, aad_len, &one, 1, out);
+}
+
+int eml_hpke_seal_iov(eml_hpke_ctx *ctx, const uint8_t *aad, size_t aad_len, const eml_iov *pt,
+                      size_t n_pt, uint8_t *out)
+{
 	int rc = EML_OK;
 	uint8_t nonce[EML_HPKE_NONCE_LEN];
 	EML_ENSURE(ctx != NULL && ctx->role == ROLE_SENDER, EML_E_ARG);
@@ -429,7 +462,7 @@ int eml_hpke_seal(eml_hpke_ctx *ctx, const uint8_t *aad, size_t aad_len, const u
 	EML_ENSURE(ctx->seq != UINT64_MAX, EML_E_LIMIT);
 	compute_nonce(ctx, nonce);
 	EML_GUARD(
-	    eml_hpke_aead_seal(ctx->suite.aead, ctx->key, nonce, aad, aad_len, pt, pt_len, out));
+	    eml_hpke_aead_seal_iov(ctx->suite.aead, ctx->key, nonce, aad, aad_len, pt, n_pt, out));
 	ctx->seq++;
 out:
 	return rc;

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/cursor.h"
+
 #define EML_HPKE_KEM_X25519_SHA256 0x0020
 #define EML_HPKE_KDF_SHA256 0x0001
 #define EML_HPKE_KDF_SHA512 0x0003
@@ -81,6 +83,9 @@ int eml_hpke_setup_receiver_suite(eml_hpke_suite suite, const uint8_t enc[EML_HP
  * EML_E_ARG when called on a receiver context. */
 int eml_hpke_seal(eml_hpke_ctx *ctx, const uint8_t *aad, size_t aad_len, const uint8_t *pt,
                   size_t pt_len, uint8_t *out);
+/* The same over a plaintext in pieces (their concatenation), sealed into one output. */
+int eml_hpke_seal_iov(eml_hpke_ctx *ctx, const uint8_t *aad, size_t aad_len, const eml_iov *pt,
+                      size_t n_pt, uint8_t *out);
 /* ContextR.Open: out holds ct_len - EML_HPKE_TAG_LEN bytes. EML_E_AUTH on a bad tag (out wiped;
  * the sequence number does not advance, as RFC 9180 §5.2 requires). */
 int eml_hpke_open(eml_hpke_ctx *ctx, const uint8_t *aad, size_t aad_len, const uint8_t *ct,
@@ -96,6 +101,9 @@ void eml_hpke_ctx_free(eml_hpke_ctx *ctx);
  * response sealing (crypto/ohttp.h). */
 int eml_hpke_aead_seal(uint16_t aead, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad,
                        size_t aad_len, const uint8_t *pt, size_t pt_len, uint8_t *out);
+int eml_hpke_aead_seal_iov(uint16_t aead, const uint8_t *key, const uint8_t *nonce,
+                           const uint8_t *aad, size_t aad_len, const eml_iov *pt, size_t n_pt,
+                           uint8_t *out);
 int eml_hpke_aead_open(uint16_t aead, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad,
                        size_t aad_len, const uint8_t *ct, size_t ct_len, uint8_t *out);
 

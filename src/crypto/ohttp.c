@@ -43,14 +43,22 @@ int eml_ohttp_response_seal(const eml_hpke_ctx *ctx, const uint8_t enc[EML_HPKE_
                             const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t pt_len,
                             uint8_t *nonce_out, uint8_t *ct_out)
 {
+	eml_iov one = {pt, pt_len};
+	return eml_ohttp_response_seal_iov(ctx, enc, aad, aad_len, &one, 1, nonce_out, ct_out);
+}
+
+int eml_ohttp_response_seal_iov(const eml_hpke_ctx *ctx, const uint8_t enc[EML_HPKE_ENC_LEN],
+                                const uint8_t *aad, size_t aad_len, const eml_iov *pt, size_t n_pt,
+                                uint8_t *nonce_out, uint8_t *ct_out)
+{
 	int rc = EML_OK;
 	uint8_t key[EML_HPKE_MAX_KEY_LEN], nonce[EML_HPKE_NONCE_LEN];
 	size_t nl = ctx != NULL ? eml_ohttp_nonce_len(ctx) : 0;
 	EML_ENSURE(nl > 0 && enc != NULL && nonce_out != NULL && ct_out != NULL, EML_E_ARG);
 	EML_GUARD(eml_random_bytes(nonce_out, nl));
 	EML_GUARD(derive(ctx, enc, nonce_out, nl, key, nonce));
-	EML_GUARD(eml_hpke_aead_seal(eml_hpke_ctx_suite(ctx).aead, key, nonce, aad, aad_len, pt,
-	                             pt_len, ct_out));
+	EML_GUARD(eml_hpke_aead_seal_iov(eml_hpke_ctx_suite(ctx).aead, key, nonce, aad, aad_len, pt,
+	                                 n_pt, ct_out));
 out:
 	eml_wipe(key, sizeof(key));
 	eml_wipe(nonce, sizeof(nonce));

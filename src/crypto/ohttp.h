@@ -35,6 +35,10 @@ size_t eml_ohttp_nonce_len(const eml_hpke_ctx *ctx);
 int eml_ohttp_response_seal(const eml_hpke_ctx *ctx, const uint8_t enc[EML_HPKE_ENC_LEN],
                             const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t pt_len,
                             uint8_t *nonce_out, uint8_t *ct_out);
+/* The same over a plaintext in pieces. */
+int eml_ohttp_response_seal_iov(const eml_hpke_ctx *ctx, const uint8_t enc[EML_HPKE_ENC_LEN],
+                                const uint8_t *aad, size_t aad_len, const eml_iov *pt, size_t n_pt,
+                                uint8_t *nonce_out, uint8_t *ct_out);
 /* Opens: nonce_len must equal eml_ohttp_nonce_len(ctx); out holds ct_len - 16 bytes.
  * EML_E_AUTH on any mismatch (out wiped). */
 int eml_ohttp_response_open(const eml_hpke_ctx *ctx, const uint8_t enc[EML_HPKE_ENC_LEN],

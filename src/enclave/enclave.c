@@ -29,6 +29,9 @@
 /* Named limits and defaults. */
 #define EML_ENCLAVE_DEFAULT_MAX_CONCURRENT 4
 #define EML_ENCLAVE_DEFAULT_MAX_CONNS 256
+/* A connection keeps its request and response buffers between requests up to this size each
+ * (larger ones are freed after the request, so idle connections hold little memory). */
+#define EML_ENCLAVE_KEEP_BUF_BYTES ((size_t)16 << 20)
 #define EML_ENCLAVE_DEFAULT_IDLE_MS 60000
 #define EML_ENCLAVE_DEFAULT_IO_MS 30000
 /* A client sends its hello right after connecting; a connection silent for longer holds a
@@ -426,12 +429,12 @@ static void watchdog_stop(watchdog *w)
 }
 
 /* One request: open, run, seal. On EML_OK the RESPONSE frame is in *frame. */
-static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload, size_t len,
+static int serve_request(conn *c, eml_enclave_session *s, uint8_t *payload, size_t len,
                          eml_buf *frame)
 {
 	enclave *e = c->e;
 	int rc = EML_OK, counted = 0, bad_input = -1;
-	uint8_t *pt = NULL;
+	const uint8_t *pt = NULL; /* inside payload, which the caller wipes */
 	size_t pt_len = 0;
 	eml_request_pt rq;
 	eml_io_tensor *inputs = NULL;
@@ -439,9 +442,10 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	eml_infer_out outs;
 	eml_infer_stats st;
 	eml_wire_tensor *wout = NULL;
+	eml_pt_parts *pp = NULL;
 	uint8_t *unsealed = NULL; /* the topology key opened through KMS, when it came sealed */
 	size_t unsealed_len = 0;
-	eml_buf rp, receipt, rrec;
+	eml_buf receipt, rrec;
 	eml_audit_record ar;
 	watchdog wd;
 	uint64_t t0 = mono_us();
@@ -454,10 +458,9 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	eml_buf_init(&rrec, EML_AUDIT_MAX_RECORD);
 	memset(&rq, 0, sizeof(rq));
 	memset(&outs, 0, sizeof(outs));
-	eml_buf_init(&rp, 0);
 
 	EML_GUARD(wrc);
-	EML_GUARD(eml_enclave_session_open_request(s, payload, len, &pt, &pt_len));
+	EML_GUARD(eml_enclave_session_open_request_inplace(s, payload, len, &pt, &pt_len));
 	EML_GUARD(eml_request_pt_decode(pt, pt_len, &rq));
 	EML_ENSURE(e->cfg->max_elements == 0 || input_elements(&rq) <= e->cfg->max_elements,
 	           EML_E_ENCLAVE_LIMIT);
@@ -526,9 +529,12 @@ static int serve_request(conn *c, eml_enclave_session *s, const uint8_t *payload
 	                        .outputs = wout,
 	                        .receipt = receipt.p,
 	                        .receipt_len = (uint32_t)receipt.len};
-	EML_GUARD(eml_response_pt_encode(&rp, &resp));
+	/* Sealed from the outputs where they lie: no plaintext copy of them is made. */
+	pp = eml_calloc(1, sizeof(*pp));
+	EML_ENSURE(pp != NULL, EML_E_NOMEM);
+	EML_GUARD(eml_response_pt_parts(pp, &resp));
 	EML_ENSURE(!atomic_load(&wd.fired), EML_E_ENCLAVE_TIMEOUT);
-	EML_GUARD(eml_enclave_session_seal_response(s, rp.p, rp.len, frame));
+	EML_GUARD(eml_enclave_session_seal_response_iov(s, pp->part, pp->n, frame));
 out:
 	watchdog_stop(&wd);
 	if (counted)
@@ -536,14 +542,15 @@ out:
 	c->requests++;
 	eml_buf_cleanup(&receipt);
 	eml_buf_cleanup(&rrec);
-	eml_buf_cleanup(&rp);
+	if (pp != NULL)
+		eml_pt_parts_cleanup(pp);
+	eml_free(pp);
 	eml_free(wout);
 	eml_infer_out_cleanup(&outs);
 	free_names(names, rq.n_inputs);
 	eml_free(inputs);
 	eml_request_pt_cleanup(&rq);
 	eml_free(unsealed);
-	eml_free(pt); /* wipes the request plaintext: topology key and inputs */
 	return rc;
 }
 
@@ -555,9 +562,10 @@ static void *conn_main(void *arg)
 	eml_enclave_session *s = NULL;
 	uint8_t type = 0, *payload = NULL;
 	uint32_t len = 0;
-	eml_buf frame;
+	eml_buf frame, in;
 	int rc, opened = 0;
 	eml_buf_init(&frame, 0);
+	eml_buf_init(&in, 0);
 
 	rc = eml_enclave_session_new(e->hpke_sk, e->hpke_pk, &s);
 	if (rc != EML_OK)
@@ -593,19 +601,27 @@ static void *conn_main(void *arg)
 	if (rc != EML_OK)
 		goto out;
 	for (;;) {
-		eml_buf_cleanup(&frame);
-		eml_buf_init(&frame, 0);
-		rc = eml_net_recv_frame(c->fd, &cfg->limits, cfg->idle_timeout_ms, &type, &payload,
-		                        &len);
+		/* The request and response buffers are kept across requests (no page faults per
+		 * request) unless they grew past EML_ENCLAVE_KEEP_BUF_BYTES. */
+		if (frame.cap > EML_ENCLAVE_KEEP_BUF_BYTES || frame.err != EML_OK) {
+			eml_buf_cleanup(&frame);
+			eml_buf_init(&frame, 0);
+		}
+		frame.len = 0;
+		if (in.cap > EML_ENCLAVE_KEEP_BUF_BYTES || in.err != EML_OK) {
+			eml_buf_cleanup(&in);
+			eml_buf_init(&in, 0);
+		}
+		rc = eml_net_recv_frame_buf(c->fd, &cfg->limits, cfg->idle_timeout_ms, &type, &in);
 		if (rc != EML_OK)
 			break;
 		if (type != EML_FT_REQUEST) {
 			rc = EML_E_MSG_UNEXPECTED;
 			break;
 		}
-		rc = serve_request(c, s, payload, len, &frame);
-		eml_free(payload); /* the request frame: wiped after decryption */
-		payload = NULL;
+		rc = serve_request(c, s, in.p, in.len, &frame);
+		/* the request, decrypted in place: topology key and inputs are wiped here */
+		eml_wipe(in.p, in.len);
 		/* Whatever the request left on this thread's stack (crypto, kernels) goes too. */
 		eml_stack_scrub(EML_STACK_SCRUB_BYTES);
 		if (rc != EML_OK)
@@ -627,6 +643,7 @@ out:
 		audit_event(e, c, EML_AEV_SESSION_CLOSE, EML_OK);
 	eml_free(payload);
 	eml_buf_cleanup(&frame);
+	eml_buf_cleanup(&in);
 	eml_enclave_session_free(s);
 	eml_stack_scrub(EML_STACK_SCRUB_BYTES);
 	close(c->fd);

@@ -229,6 +229,27 @@ out:
 	return rc;
 }
 
+int eml_net_recv_frame_buf(int fd, const eml_frame_limits *limits, int timeout_ms, uint8_t *type,
+                           eml_buf *b)
+{
+	int rc = EML_OK;
+	uint8_t hdr[EML_FRAME_HEADER_LEN], t;
+	uint32_t n;
+	int64_t deadline = deadline_of(timeout_ms);
+	b->len = 0;
+	EML_GUARD(eml_net_read_all(fd, hdr, sizeof(hdr), deadline));
+	EML_GUARD(eml_frame_header_parse(hdr, limits, &t, &n));
+	EML_GUARD(eml_buf_reserve(b, (size_t)n + 1));
+	rc = eml_net_read_all(fd, b->p, n, deadline);
+	if (rc == EML_E_NET_CLOSED)
+		rc = EML_E_FRAME_TRUNCATED;
+	EML_GUARD(rc);
+	b->len = n;
+	*type = t;
+out:
+	return rc;
+}
+
 int eml_net_recv_frame(int fd, const eml_frame_limits *limits, int timeout_ms, uint8_t *type,
                        uint8_t **payload, uint32_t *len)
 {

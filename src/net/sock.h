@@ -37,5 +37,9 @@ int eml_net_read_all(int fd, void *p, size_t n, int64_t deadline_ms);
 int eml_net_send_frame(int fd, uint8_t type, const void *payload, size_t len, int timeout_ms);
 int eml_net_recv_frame(int fd, const eml_frame_limits *limits, int timeout_ms, uint8_t *type,
                        uint8_t **payload, uint32_t *len);
+/* The same into a buffer kept across frames (the payload is b->p[0..b->len)), so a connection
+ * carrying megabytes per request reuses its pages. The caller wipes what it decrypts there. */
+int eml_net_recv_frame_buf(int fd, const eml_frame_limits *limits, int timeout_ms, uint8_t *type,
+                           eml_buf *b);
 
 #endif

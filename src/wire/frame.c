@@ -74,6 +74,17 @@ int eml_frame_encode(eml_buf *b, const eml_frame_limits *limits, uint8_t type, c
 	return eml_buf_error(b);
 }
 
+int eml_frame_encode_head(eml_buf *b, const eml_frame_limits *limits, uint8_t type, size_t len)
+{
+	if (!eml_frame_type_known(type))
+		return EML_E_FRAME_TYPE;
+	if (len > eml_frame_limit(limits, type))
+		return EML_E_FRAME_TOO_LARGE;
+	eml_buf_u32_be(b, (uint32_t)len);
+	eml_buf_u8(b, type);
+	return eml_buf_error(b);
+}
+
 /* Network byte order, through the common cursor and buffer (src/common/cursor.h). */
 int eml_wire_u16(eml_cursor *c, uint16_t *v)
 {

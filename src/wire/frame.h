@@ -72,6 +72,8 @@ int eml_frame_decode(const uint8_t *p, size_t n, const eml_frame_limits *limits,
  * EML_E_FRAME_TYPE for an unknown type. */
 int eml_frame_encode(eml_buf *b, const eml_frame_limits *limits, uint8_t type, const void *payload,
                      size_t len);
+/* The header alone, for a payload of len bytes the caller appends next (same checks). */
+int eml_frame_encode_head(eml_buf *b, const eml_frame_limits *limits, uint8_t type, size_t len);
 
 /* Big-endian helpers for the message codecs (the wire is big-endian throughout). */
 int eml_wire_u16(eml_cursor *c, uint16_t *v);

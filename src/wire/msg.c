@@ -80,7 +80,7 @@ out:
 
 /* ------------------------------------------------------------------ request / response */
 
-int eml_msg_request_encode(eml_buf *b, const eml_msg_request *m)
+int eml_msg_request_encode_head(eml_buf *b, const eml_msg_request *m)
 {
 	if (m->ct_len < EML_WIRE_TAG_LEN)
 		return EML_E_ARG;
@@ -88,8 +88,15 @@ int eml_msg_request_encode(eml_buf *b, const eml_msg_request *m)
 	eml_wire_put_u64(b, m->seq);
 	eml_buf_put(b, m->enc, EML_WIRE_ENC_LEN);
 	eml_wire_put_u32(b, m->ct_len);
-	eml_buf_put(b, m->ct, m->ct_len);
 	return eml_buf_error(b);
+}
+
+int eml_msg_request_encode(eml_buf *b, const eml_msg_request *m)
+{
+	int rc = eml_msg_request_encode_head(b, m);
+	if (rc == EML_OK)
+		eml_buf_put(b, m->ct, m->ct_len);
+	return rc != EML_OK ? rc : eml_buf_error(b);
 }
 
 int eml_msg_request_decode(const uint8_t *p, size_t n, eml_msg_request *m)
@@ -109,7 +116,7 @@ out:
 	return rc;
 }
 
-int eml_msg_response_encode(eml_buf *b, const eml_msg_response *m)
+int eml_msg_response_encode_head(eml_buf *b, const eml_msg_response *m)
 {
 	if (m->ct_len < EML_WIRE_TAG_LEN || m->nonce_len == 0 ||
 	    m->nonce_len > EML_WIRE_MAX_RESPONSE_NONCE)
@@ -118,8 +125,15 @@ int eml_msg_response_encode(eml_buf *b, const eml_msg_response *m)
 	eml_buf_u8(b, m->nonce_len);
 	eml_buf_put(b, m->nonce, m->nonce_len);
 	eml_wire_put_u32(b, m->ct_len);
-	eml_buf_put(b, m->ct, m->ct_len);
 	return eml_buf_error(b);
+}
+
+int eml_msg_response_encode(eml_buf *b, const eml_msg_response *m)
+{
+	int rc = eml_msg_response_encode_head(b, m);
+	if (rc == EML_OK)
+		eml_buf_put(b, m->ct, m->ct_len);
+	return rc != EML_OK ? rc : eml_buf_error(b);
 }
 
 int eml_msg_response_decode(const uint8_t *p, size_t n, eml_msg_response *m)
@@ -165,8 +179,74 @@ out:
 
 /* ------------------------------------------------------------------ tensors */
 
-static int tensor_encode(eml_buf *b, const eml_wire_tensor *t)
+/*
+ * Plaintexts as pieces (eml_pt_parts): the small fields are written to `meta`, reserved at its
+ * exact size first so its bytes never move; the tensors' data, the topology key and the receipt
+ * are referenced where they lie. The sealer streams over the pieces, so megabytes of inputs and
+ * outputs are never copied into a plaintext buffer (and never need wiping there).
+ */
+static size_t tensor_meta_len(const eml_wire_tensor *t)
 {
+	return 2 + (size_t)t->name_len + 2 + 8 * (size_t)t->rank + 8;
+}
+
+static void parts_flush(eml_pt_parts *pp)
+{
+	size_t len = pp->meta.len - pp->mark;
+	if (len == 0)
+		return;
+	if (pp->n >= EML_WIRE_PT_MAX_PARTS) {
+		pp->meta.err = pp->meta.err != EML_OK ? pp->meta.err : EML_E_LIMIT;
+		return;
+	}
+	pp->part[pp->n++] = (eml_iov){pp->meta.p + pp->mark, len};
+	pp->mark = pp->meta.len;
+}
+
+static void parts_ext(eml_pt_parts *pp, const uint8_t *p, size_t n)
+{
+	parts_flush(pp);
+	if (n == 0)
+		return;
+	if (pp->n >= EML_WIRE_PT_MAX_PARTS) {
+		pp->meta.err = pp->meta.err != EML_OK ? pp->meta.err : EML_E_LIMIT;
+		return;
+	}
+	pp->part[pp->n++] = (eml_iov){p, n};
+	pp->total += n;
+}
+
+static int parts_begin(eml_pt_parts *pp, size_t meta_len)
+{
+	memset(pp, 0, sizeof(*pp));
+	eml_buf_init(&pp->meta, 0);
+	return eml_buf_reserve(&pp->meta, meta_len);
+}
+
+static int parts_end(eml_pt_parts *pp)
+{
+	parts_flush(pp);
+	pp->total += pp->meta.len;
+	return eml_buf_error(&pp->meta);
+}
+
+void eml_pt_parts_cleanup(eml_pt_parts *pp)
+{
+	eml_buf_cleanup(&pp->meta);
+	memset(pp, 0, sizeof(*pp));
+}
+
+int eml_pt_parts_flatten(const eml_pt_parts *pp, eml_buf *b)
+{
+	int rc = eml_buf_reserve(b, pp->total);
+	for (size_t i = 0; rc == EML_OK && i < pp->n; i++)
+		eml_buf_put(b, pp->part[i].p, pp->part[i].n);
+	return rc != EML_OK ? rc : eml_buf_error(b);
+}
+
+static int tensor_encode(eml_pt_parts *pp, const eml_wire_tensor *t)
+{
+	eml_buf *b = &pp->meta;
 	if (t->name_len > EML_WIRE_MAX_NAME_LEN || t->rank > EML_MAX_RANK)
 		return EML_E_ARG;
 	eml_wire_put_u16(b, t->name_len);
@@ -176,7 +256,9 @@ static int tensor_encode(eml_buf *b, const eml_wire_tensor *t)
 	for (unsigned i = 0; i < t->rank; i++)
 		eml_wire_put_u64(b, t->dims[i]);
 	eml_wire_put_u64(b, t->data_len);
-	eml_buf_put(b, t->data, (size_t)t->data_len);
+	if (t->data_len > SIZE_MAX)
+		return EML_E_ARG;
+	parts_ext(pp, t->data, (size_t)t->data_len);
 	return eml_buf_error(b);
 }
 
@@ -230,18 +312,32 @@ out:
 	return rc;
 }
 
-int eml_request_pt_encode(eml_buf *b, const eml_request_pt *m)
+int eml_request_pt_parts(eml_pt_parts *pp, const eml_request_pt *m)
 {
 	int rc = EML_OK;
+	size_t meta = EML_WIRE_MODEL_ID_LEN + 4 + 2;
 	EML_ENSURE(m->n_inputs <= EML_WIRE_MAX_TENSORS, EML_E_ARG);
-	eml_buf_put(b, m->model_id, EML_WIRE_MODEL_ID_LEN);
-	eml_wire_put_u32(b, m->tkey_len);
-	eml_buf_put(b, m->tkey, m->tkey_len);
-	eml_wire_put_u16(b, m->n_inputs);
 	for (unsigned i = 0; i < m->n_inputs; i++)
-		EML_GUARD(tensor_encode(b, &m->inputs[i]));
-	rc = eml_buf_error(b);
+		meta += tensor_meta_len(&m->inputs[i]);
+	EML_GUARD(parts_begin(pp, meta));
+	eml_buf_put(&pp->meta, m->model_id, EML_WIRE_MODEL_ID_LEN);
+	eml_wire_put_u32(&pp->meta, m->tkey_len);
+	parts_ext(pp, m->tkey, m->tkey_len);
+	eml_wire_put_u16(&pp->meta, m->n_inputs);
+	for (unsigned i = 0; i < m->n_inputs; i++)
+		EML_GUARD(tensor_encode(pp, &m->inputs[i]));
+	rc = parts_end(pp);
 out:
+	return rc;
+}
+
+int eml_request_pt_encode(eml_buf *b, const eml_request_pt *m)
+{
+	eml_pt_parts pp;
+	int rc = eml_request_pt_parts(&pp, m);
+	if (rc == EML_OK)
+		rc = eml_pt_parts_flatten(&pp, b);
+	eml_pt_parts_cleanup(&pp);
 	return rc;
 }
 
@@ -269,18 +365,32 @@ void eml_request_pt_cleanup(eml_request_pt *m)
 	memset(m, 0, sizeof(*m));
 }
 
-int eml_response_pt_encode(eml_buf *b, const eml_response_pt *m)
+int eml_response_pt_parts(eml_pt_parts *pp, const eml_response_pt *m)
 {
 	int rc = EML_OK;
+	size_t meta = 2 + 4;
 	EML_ENSURE(m->n_outputs <= EML_WIRE_MAX_TENSORS && m->receipt_len <= EML_WIRE_MAX_RECEIPT,
 	           EML_E_ARG);
-	eml_wire_put_u16(b, m->n_outputs);
 	for (unsigned i = 0; i < m->n_outputs; i++)
-		EML_GUARD(tensor_encode(b, &m->outputs[i]));
-	eml_wire_put_u32(b, m->receipt_len);
-	eml_buf_put(b, m->receipt, m->receipt_len);
-	rc = eml_buf_error(b);
+		meta += tensor_meta_len(&m->outputs[i]);
+	EML_GUARD(parts_begin(pp, meta));
+	eml_wire_put_u16(&pp->meta, m->n_outputs);
+	for (unsigned i = 0; i < m->n_outputs; i++)
+		EML_GUARD(tensor_encode(pp, &m->outputs[i]));
+	eml_wire_put_u32(&pp->meta, m->receipt_len);
+	parts_ext(pp, m->receipt, m->receipt_len);
+	rc = parts_end(pp);
 out:
+	return rc;
+}
+
+int eml_response_pt_encode(eml_buf *b, const eml_response_pt *m)
+{
+	eml_pt_parts pp;
+	int rc = eml_response_pt_parts(&pp, m);
+	if (rc == EML_OK)
+		rc = eml_pt_parts_flatten(&pp, b);
+	eml_pt_parts_cleanup(&pp);
 	return rc;
 }
 

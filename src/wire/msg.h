@@ -95,13 +95,36 @@ typedef struct eml_store_entry {
 	uint64_t size;
 } eml_store_entry;
 
+/* A plaintext as pieces: small fields in `meta`, large ones (tensor data, topology key,
+ * receipt) referenced in place; a sealer streams over part[0..n). At most 2 pieces per tensor
+ * plus the fixed fields. */
+#define EML_WIRE_PT_MAX_PARTS (8 + 2 * EML_WIRE_MAX_TENSORS)
+typedef struct eml_pt_parts {
+	eml_buf meta;
+	size_t mark; /* start of the meta bytes not yet recorded as a part */
+	size_t n;
+	size_t total; /* bytes of the whole plaintext */
+	eml_iov part[EML_WIRE_PT_MAX_PARTS];
+} eml_pt_parts;
+
+/* The pieces of a request / response plaintext (same bytes as the _encode functions); the
+ * referenced memory must outlive the parts. Free with eml_pt_parts_cleanup. */
+int eml_request_pt_parts(eml_pt_parts *pp, const eml_request_pt *m);
+int eml_response_pt_parts(eml_pt_parts *pp, const eml_response_pt *m);
+void eml_pt_parts_cleanup(eml_pt_parts *pp);
+/* Appends the concatenated pieces to b. */
+int eml_pt_parts_flatten(const eml_pt_parts *pp, eml_buf *b);
+
 int eml_msg_client_hello_encode(eml_buf *b, const eml_msg_client_hello *m);
 int eml_msg_client_hello_decode(const uint8_t *p, size_t n, eml_msg_client_hello *m);
 int eml_msg_server_hello_encode(eml_buf *b, const eml_msg_server_hello *m);
 int eml_msg_server_hello_decode(const uint8_t *p, size_t n, eml_msg_server_hello *m);
 int eml_msg_request_encode(eml_buf *b, const eml_msg_request *m);
+/* Everything but the ciphertext bytes (ct_len included): the sealer appends them in place. */
+int eml_msg_request_encode_head(eml_buf *b, const eml_msg_request *m);
 int eml_msg_request_decode(const uint8_t *p, size_t n, eml_msg_request *m);
 int eml_msg_response_encode(eml_buf *b, const eml_msg_response *m);
+int eml_msg_response_encode_head(eml_buf *b, const eml_msg_response *m);
 int eml_msg_response_decode(const uint8_t *p, size_t n, eml_msg_response *m);
 /* ERROR: just the u16 code; its text comes from the error table. */
 int eml_msg_error_encode(eml_buf *b, int code);

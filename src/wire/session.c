@@ -1,5 +1,6 @@
 #include "wire/session.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "common/file.h"
@@ -69,6 +70,26 @@ static int emit(eml_buf *frame, uint8_t type, eml_buf *msg)
 	int rc = eml_buf_error(msg);
 	if (rc == EML_OK)
 		rc = eml_frame_encode(frame, NULL, type, msg->p, msg->len);
+	return rc;
+}
+
+/* A sealed message is written in place: the frame header and the message's fields (head), then
+ * ct_len bytes the caller's cipher fills (*ct). One allocation of the final size, no copy of the
+ * ciphertext: requests and responses carry megabytes of tensors. */
+static int emit_sealed(eml_buf *frame, uint8_t type, const eml_buf *head, size_t ct_len,
+                       uint8_t **ct)
+{
+	int rc = EML_OK;
+	size_t len, total;
+	EML_GUARD(eml_buf_error(head));
+	EML_GUARD(eml_add_size(head->len, ct_len, &len));
+	EML_GUARD(eml_add_size(len, EML_FRAME_HEADER_LEN, &total));
+	EML_GUARD(eml_buf_reserve(frame, total));
+	EML_GUARD(eml_frame_encode_head(frame, NULL, type, len));
+	eml_buf_put(frame, head->p, head->len);
+	*ct = eml_buf_extend(frame, ct_len);
+	EML_ENSURE(*ct != NULL, eml_buf_error(frame));
+out:
 	return rc;
 }
 
@@ -165,37 +186,47 @@ out:
 int eml_client_session_seal_request(eml_client_session *s, const uint8_t *pt, size_t pt_len,
                                     eml_buf *frame)
 {
+	eml_iov one = {pt, pt_len};
+	return eml_client_session_seal_request_iov(s, &one, 1, frame);
+}
+
+int eml_client_session_seal_request_iov(eml_client_session *s, const eml_iov *parts, size_t n,
+                                        eml_buf *frame)
+{
 	int rc = EML_OK;
+	size_t pt_len = 0;
 	uint8_t info[INFO_MAX], aad[AAD_MAX];
 	size_t info_len, aad_len, ct_len;
 	uint8_t *ct = NULL;
 	eml_msg_request r;
 	eml_buf msg;
 	eml_buf_init(&msg, 0);
+	size_t start = frame->len;
 	EML_ENSURE(s->state == ST_READY, EML_E_SESSION_STATE);
+	for (size_t i = 0; i < n; i++)
+		EML_GUARD(eml_add_size(pt_len, parts[i].n, &pt_len));
 	EML_ENSURE(pt_len <= EML_FRAME_DEFAULT_CLIENT_MAX - 128, EML_E_LIMIT);
 	EML_GUARD(eml_add_size(pt_len, EML_HPKE_TAG_LEN, &ct_len));
-	ct = eml_alloc(ct_len);
-	EML_ENSURE(ct != NULL, EML_E_NOMEM);
 	make_info(s->doc_hash, info, &info_len);
 	make_aad(EML_SESSION_LABEL_REQUEST, s->session_id, s->next_seq, aad, &aad_len);
 	/* A fresh HPKE setup per request: the context seals exactly this one message. */
 	eml_hpke_ctx_free(s->ctx);
 	s->ctx = NULL;
 	EML_GUARD(eml_hpke_setup_sender(s->pk, info, info_len, s->enc, &s->ctx));
-	EML_GUARD(eml_hpke_seal(s->ctx, aad, aad_len, pt, pt_len, ct));
 	memset(&r, 0, sizeof(r));
 	memcpy(r.session_id, s->session_id, EML_WIRE_SESSION_ID_LEN);
 	r.seq = s->next_seq;
 	memcpy(r.enc, s->enc, EML_WIRE_ENC_LEN);
-	r.ct = ct;
 	r.ct_len = (uint32_t)ct_len;
-	EML_GUARD(eml_msg_request_encode(&msg, &r));
-	EML_GUARD(emit(frame, EML_FT_REQUEST, &msg));
+	EML_GUARD(eml_msg_request_encode_head(&msg, &r));
+	EML_GUARD(emit_sealed(frame, EML_FT_REQUEST, &msg, ct_len, &ct));
+	EML_GUARD(eml_hpke_seal_iov(s->ctx, aad, aad_len, parts, n, ct));
 	s->state = ST_BUSY;
 out:
-	eml_free(ct);
 	eml_buf_cleanup(&msg);
+	if (rc != EML_OK && frame->len > start)
+		frame->len =
+		    start; /* no half-written frame (its bytes are wiped with the buffer) */
 	if (rc != EML_OK && s->state == ST_READY) {
 		eml_hpke_ctx_free(s->ctx);
 		s->ctx = NULL;
@@ -203,14 +234,15 @@ out:
 	return rc;
 }
 
-int eml_client_session_open_response(eml_client_session *s, uint8_t type, const uint8_t *payload,
-                                     size_t len, uint8_t **pt, size_t *pt_len)
+/* Both forms of open_response, as open_request above. */
+static int open_response(eml_client_session *s, uint8_t type, const uint8_t *payload, uint8_t *rw,
+                         size_t len, uint8_t **owned, const uint8_t **pt, size_t *pt_len)
 {
 	int rc = EML_OK;
 	eml_msg_response m;
 	uint8_t aad[AAD_MAX];
 	size_t aad_len;
-	uint8_t *out = NULL;
+	uint8_t *out = NULL, *dst;
 	EML_ENSURE(s->state == ST_BUSY, EML_E_SESSION_STATE);
 	if (type == EML_FT_ERROR)
 		EML_FAIL(remote_error(payload, len));
@@ -218,12 +250,22 @@ int eml_client_session_open_response(eml_client_session *s, uint8_t type, const 
 	EML_GUARD(eml_msg_response_decode(payload, len, &m));
 	EML_ENSURE(m.seq == s->next_seq, EML_E_REPLAY);
 	make_aad(EML_SESSION_LABEL_RESPONSE, s->session_id, m.seq, aad, &aad_len);
-	out = eml_alloc(m.ct_len - EML_HPKE_TAG_LEN + 1);
-	EML_ENSURE(out != NULL, EML_E_NOMEM);
-	EML_GUARD(eml_ohttp_response_open(s->ctx, s->enc, m.nonce, m.nonce_len, aad, aad_len, m.ct,
-	                                  m.ct_len, out));
-	*pt = out;
+	if (rw != NULL) {
+		dst = rw + (m.ct - payload);
+	} else {
+		out = eml_alloc(m.ct_len - EML_HPKE_TAG_LEN + 1);
+		EML_ENSURE(out != NULL, EML_E_NOMEM);
+		dst = out;
+	}
+	rc = eml_ohttp_response_open(s->ctx, s->enc, m.nonce, m.nonce_len, aad, aad_len, m.ct,
+	                             m.ct_len, dst);
+	if (rc != EML_OK && rw != NULL)
+		eml_wipe(dst, m.ct_len - EML_HPKE_TAG_LEN);
+	EML_GUARD(rc);
+	*pt = dst;
 	*pt_len = m.ct_len - EML_HPKE_TAG_LEN;
+	if (owned != NULL)
+		*owned = out;
 	out = NULL;
 	s->next_seq++;
 	s->state = ST_READY;
@@ -237,6 +279,19 @@ out:
 	if (rc != EML_OK)
 		s->state = ST_FAILED;
 	return rc;
+}
+
+int eml_client_session_open_response(eml_client_session *s, uint8_t type, const uint8_t *payload,
+                                     size_t len, uint8_t **pt, size_t *pt_len)
+{
+	const uint8_t *view = NULL;
+	return open_response(s, type, payload, NULL, len, pt, &view, pt_len);
+}
+
+int eml_client_session_open_response_inplace(eml_client_session *s, uint8_t type, uint8_t *payload,
+                                             size_t len, const uint8_t **pt, size_t *pt_len)
+{
+	return open_response(s, type, payload, payload, len, NULL, pt, pt_len);
 }
 
 uint16_t eml_client_session_version(const eml_client_session *s)
@@ -313,14 +368,16 @@ out:
 	return rc;
 }
 
-int eml_enclave_session_open_request(eml_enclave_session *s, const uint8_t *payload, size_t len,
-                                     uint8_t **pt, size_t *pt_len)
+/* Both forms of open_request: the plaintext goes to a fresh allocation (*owned, rw NULL) or over
+ * the ciphertext inside the payload itself (rw = the same payload, writable). */
+static int open_request(eml_enclave_session *s, const uint8_t *payload, uint8_t *rw, size_t len,
+                        uint8_t **owned, const uint8_t **pt, size_t *pt_len)
 {
 	int rc = EML_OK;
 	eml_msg_request r;
 	uint8_t info[INFO_MAX], aad[AAD_MAX];
 	size_t info_len, aad_len;
-	uint8_t *out = NULL;
+	uint8_t *out = NULL, *dst;
 	EML_ENSURE(s->state == ST_READY, EML_E_SESSION_STATE);
 	EML_GUARD(eml_msg_request_decode(payload, len, &r));
 	EML_ENSURE(eml_ct_eq(r.session_id, s->session_id, EML_WIRE_SESSION_ID_LEN),
@@ -330,12 +387,23 @@ int eml_enclave_session_open_request(eml_enclave_session *s, const uint8_t *payl
 	make_info(s->doc_hash, info, &info_len);
 	make_aad(EML_SESSION_LABEL_REQUEST, s->session_id, r.seq, aad, &aad_len);
 	EML_GUARD(eml_hpke_setup_receiver(r.enc, s->sk, info, info_len, &s->ctx));
-	out = eml_alloc(r.ct_len - EML_HPKE_TAG_LEN + 1);
-	EML_ENSURE(out != NULL, EML_E_NOMEM);
-	EML_GUARD(eml_hpke_open(s->ctx, aad, aad_len, r.ct, r.ct_len, out));
+	if (rw != NULL) {
+		dst = rw + (r.ct - payload);
+	} else {
+		out = eml_alloc(r.ct_len - EML_HPKE_TAG_LEN + 1);
+		EML_ENSURE(out != NULL, EML_E_NOMEM);
+		dst = out;
+	}
+	rc = eml_hpke_open(s->ctx, aad, aad_len, r.ct, r.ct_len, dst);
+	/* GCM writes the plaintext before it checks the tag: a forgery's output is wiped. */
+	if (rc != EML_OK && rw != NULL)
+		eml_wipe(dst, r.ct_len - EML_HPKE_TAG_LEN);
+	EML_GUARD(rc);
 	memcpy(s->enc, r.enc, EML_WIRE_ENC_LEN);
-	*pt = out;
+	*pt = dst;
 	*pt_len = r.ct_len - EML_HPKE_TAG_LEN;
+	if (owned != NULL)
+		*owned = out;
 	out = NULL;
 	s->state = ST_BUSY;
 out:
@@ -348,38 +416,69 @@ out:
 	return rc;
 }
 
+int eml_enclave_session_open_request(eml_enclave_session *s, const uint8_t *payload, size_t len,
+                                     uint8_t **pt, size_t *pt_len)
+{
+	const uint8_t *view = NULL;
+	return open_request(s, payload, NULL, len, pt, &view, pt_len);
+}
+
+int eml_enclave_session_open_request_inplace(eml_enclave_session *s, uint8_t *payload, size_t len,
+                                             const uint8_t **pt, size_t *pt_len)
+{
+	return open_request(s, payload, payload, len, NULL, pt, pt_len);
+}
+
 int eml_enclave_session_seal_response(eml_enclave_session *s, const uint8_t *pt, size_t pt_len,
                                       eml_buf *frame)
 {
+	eml_iov one = {pt, pt_len};
+	return eml_enclave_session_seal_response_iov(s, &one, 1, frame);
+}
+
+int eml_enclave_session_seal_response_iov(eml_enclave_session *s, const eml_iov *parts, size_t n,
+                                          eml_buf *frame)
+{
 	int rc = EML_OK;
+	size_t pt_len = 0;
 	eml_msg_response m;
 	uint8_t aad[AAD_MAX];
 	size_t aad_len, ct_len;
 	uint8_t *ct = NULL;
 	eml_buf msg;
 	eml_buf_init(&msg, 0);
+	size_t start = frame->len;
 	EML_ENSURE(s->state == ST_BUSY && s->ctx != NULL, EML_E_SESSION_STATE);
+	for (size_t i = 0; i < n; i++)
+		EML_GUARD(eml_add_size(pt_len, parts[i].n, &pt_len));
 	EML_ENSURE(pt_len <= EML_FRAME_DEFAULT_CLIENT_MAX - 128, EML_E_LIMIT);
 	EML_GUARD(eml_add_size(pt_len, EML_HPKE_TAG_LEN, &ct_len));
-	ct = eml_alloc(ct_len);
-	EML_ENSURE(ct != NULL, EML_E_NOMEM);
 	memset(&m, 0, sizeof(m));
 	m.seq = s->next_seq;
 	m.nonce_len = (uint8_t)eml_ohttp_nonce_len(s->ctx);
 	make_aad(EML_SESSION_LABEL_RESPONSE, s->session_id, m.seq, aad, &aad_len);
-	EML_GUARD(eml_ohttp_response_seal(s->ctx, s->enc, aad, aad_len, pt, pt_len, m.nonce, ct));
-	m.ct = ct;
+	/* The response nonce is fresh randomness drawn by the sealer; the head (which carries it)
+	 * is written after sealing, into the bytes reserved in front of the ciphertext. */
 	m.ct_len = (uint32_t)ct_len;
-	EML_GUARD(eml_msg_response_encode(&msg, &m));
-	EML_GUARD(emit(frame, EML_FT_RESPONSE, &msg));
+	EML_GUARD(eml_msg_response_encode_head(&msg, &m));
+	EML_GUARD(emit_sealed(frame, EML_FT_RESPONSE, &msg, ct_len, &ct));
+	EML_GUARD(eml_ohttp_response_seal_iov(s->ctx, s->enc, aad, aad_len, parts, n, m.nonce, ct));
+	/* the head again, now with the drawn nonce: same length, same place */
+	size_t head_len = msg.len;
+	eml_buf_cleanup(&msg);
+	eml_buf_init(&msg, 0);
+	EML_GUARD(eml_msg_response_encode_head(&msg, &m));
+	assert(msg.len == head_len);
+	memcpy(ct - head_len, msg.p, head_len);
 	s->next_seq++;
 	s->state = ST_READY;
 out:
 	/* One response per request context, then it is gone. */
 	eml_hpke_ctx_free(s->ctx);
 	s->ctx = NULL;
-	eml_free(ct);
 	eml_buf_cleanup(&msg);
+	if (rc != EML_OK && frame->len > start)
+		frame->len = start;
 	if (rc != EML_OK)
 		s->state = ST_FAILED;
 	return rc;

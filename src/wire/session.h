@@ -63,9 +63,16 @@ int eml_client_session_accept(eml_client_session *s, uint8_t type, const uint8_t
 /* Seals one request plaintext (see eml_request_pt_encode) into a REQUEST frame. */
 int eml_client_session_seal_request(eml_client_session *s, const uint8_t *pt, size_t pt_len,
                                     eml_buf *frame);
+/* The same for a plaintext in pieces (eml_request_pt_parts), sealed straight into the frame. */
+int eml_client_session_seal_request_iov(eml_client_session *s, const eml_iov *parts, size_t n,
+                                        eml_buf *frame);
 /* Opens the reply to the outstanding request: RESPONSE or ERROR. *pt is eml_alloc'd. */
 int eml_client_session_open_response(eml_client_session *s, uint8_t type, const uint8_t *payload,
                                      size_t len, uint8_t **pt, size_t *pt_len);
+/* The same, decrypting over the ciphertext inside `payload`: *pt points into it (no copy of
+ * megabytes of outputs); the caller wipes the payload when done with the plaintext. */
+int eml_client_session_open_response_inplace(eml_client_session *s, uint8_t type, uint8_t *payload,
+                                             size_t len, const uint8_t **pt, size_t *pt_len);
 /* The chosen version and session id (after accept). */
 uint16_t eml_client_session_version(const eml_client_session *s);
 void eml_client_session_id(const eml_client_session *s, uint8_t id[EML_WIRE_SESSION_ID_LEN]);
@@ -79,9 +86,14 @@ int eml_enclave_session_hello(eml_enclave_session *s, const uint8_t *payload, si
 /* Opens a REQUEST payload. *pt is eml_alloc'd (wiped on eml_free). */
 int eml_enclave_session_open_request(eml_enclave_session *s, const uint8_t *payload, size_t len,
                                      uint8_t **pt, size_t *pt_len);
+/* The same, decrypting in place inside `payload` (*pt points into it; the caller wipes it). */
+int eml_enclave_session_open_request_inplace(eml_enclave_session *s, uint8_t *payload, size_t len,
+                                             const uint8_t **pt, size_t *pt_len);
 /* Seals the response to the request just opened and appends the RESPONSE frame. */
 int eml_enclave_session_seal_response(eml_enclave_session *s, const uint8_t *pt, size_t pt_len,
                                       eml_buf *frame);
+int eml_enclave_session_seal_response_iov(eml_enclave_session *s, const eml_iov *parts, size_t n,
+                                          eml_buf *frame);
 /* SHA-256 of the attestation document served in this session (for receipts and audit). */
 void eml_enclave_session_doc_hash(const eml_enclave_session *s, uint8_t out[32]);
 /* The session id chosen in the hello (for receipts and audit). */

@@ -1040,3 +1040,101 @@ Test(prop, encryption_bound_to_enclave_identity,
 		eml_enclave_session_free(e);
 	}
 }
+
+/* Sealing from pieces and opening in place (the paths the client and the enclave use for
+ * megabytes of tensors): a plaintext cut at random points seals to a frame that opens, in place,
+ * to the concatenation; the parts of a request plaintext are byte for byte its encoding; a
+ * forged frame opened in place leaves no plaintext behind in the payload. */
+Test(session, sealed_from_pieces_opened_in_place)
+{
+	uint8_t sk[32], pk[32];
+	cr_assert_eq(eml_hpke_keypair_generate(sk, pk), EML_OK);
+	eml_rng g;
+	uint64_t seed = eml_prop_base_seed();
+	eml_rng_seed(&g, seed);
+	for (int it = 0; it < 20; it++) {
+		struct pair s;
+		handshake(&s, sk, pk);
+		size_t total = 1 + eml_rng_below(&g, 5000);
+		uint8_t *msg = malloc(total);
+		eml_rng_bytes(&g, msg, total);
+		eml_iov parts[8];
+		size_t np = 0, at = 0;
+		while (at < total && np < 7) {
+			size_t n = eml_rng_below(&g, total - at + 1); /* empty pieces too */
+			parts[np++] = (eml_iov){msg + at, n};
+			at += n;
+		}
+		parts[np++] = (eml_iov){msg + at, total - at};
+		eml_buf req, resp;
+		eml_buf_init(&req, 0);
+		eml_buf_init(&resp, 0);
+		cr_assert_eq(eml_client_session_seal_request_iov(s.c, parts, np, &req), EML_OK);
+		uint8_t t;
+		const uint8_t *p;
+		uint32_t n;
+		frame_split(&req, &t, &p, &n);
+		const uint8_t *pt;
+		size_t pt_len;
+		uint8_t *rw = (uint8_t *)p;
+		cr_assert_eq(eml_enclave_session_open_request_inplace(s.e, rw, n, &pt, &pt_len),
+		             EML_OK, "seed %llu", (unsigned long long)seed);
+		cr_assert(pt >= rw && pt + pt_len <= rw + n);
+		cr_assert_eq(pt_len, total);
+		cr_assert(memcmp(pt, msg, total) == 0, "seed %llu", (unsigned long long)seed);
+		cr_assert_eq(eml_enclave_session_seal_response_iov(s.e, parts, np, &resp), EML_OK);
+		frame_split(&resp, &t, &p, &n);
+		rw = (uint8_t *)p;
+		cr_assert_eq(eml_client_session_open_response_inplace(s.c, t, rw, n, &pt, &pt_len),
+		             EML_OK);
+		cr_assert(pt_len == total && memcmp(pt, msg, total) == 0);
+		eml_buf_cleanup(&req);
+		eml_buf_cleanup(&resp);
+		pair_free(&s);
+		free(msg);
+	}
+
+	/* A forged request opened in place: refused, and the payload holds no plaintext. */
+	struct pair s;
+	handshake(&s, sk, pk);
+	uint8_t secret[256];
+	memset(secret, 0x5a, sizeof(secret));
+	eml_buf req;
+	eml_buf_init(&req, 0);
+	cr_assert_eq(eml_client_session_seal_request(s.c, secret, sizeof(secret), &req), EML_OK);
+	req.p[req.len - 1] ^= 1; /* the tag */
+	uint8_t t;
+	const uint8_t *p, *pt = NULL;
+	uint32_t n;
+	size_t pt_len = 0;
+	frame_split(&req, &t, &p, &n);
+	cr_assert_eq(eml_enclave_session_open_request_inplace(s.e, (uint8_t *)p, n, &pt, &pt_len),
+	             EML_E_AUTH);
+	uint8_t window[16];
+	memset(window, 0x5a, sizeof(window));
+	cr_assert_null(memmem(p, n, window, sizeof(window)), "unverified plaintext left in place");
+	eml_buf_cleanup(&req);
+	pair_free(&s);
+
+	/* The pieces of a request plaintext are its encoding. */
+	float x[6] = {1, 2, 3, 4, 5, 6};
+	int64_t shape[2] = {3, 2};
+	eml_buf b;
+	eml_buf_init(&b, 0);
+	sample_request_pt(&b, x, shape);
+	eml_request_pt r2;
+	cr_assert_eq(eml_request_pt_decode(b.p, b.len, &r2), EML_OK);
+	eml_pt_parts *pp = calloc(1, sizeof(*pp));
+	cr_assert_eq(eml_request_pt_parts(pp, &r2), EML_OK);
+	cr_assert_gt(pp->n, 1);
+	eml_buf flat;
+	eml_buf_init(&flat, 0);
+	cr_assert_eq(eml_pt_parts_flatten(pp, &flat), EML_OK);
+	cr_assert_eq(flat.len, b.len);
+	cr_assert(memcmp(flat.p, b.p, b.len) == 0);
+	eml_pt_parts_cleanup(pp);
+	free(pp);
+	eml_buf_cleanup(&flat);
+	eml_request_pt_cleanup(&r2);
+	eml_buf_cleanup(&b);
+}
