@@ -53,5 +53,7 @@ extern const eml_op_def eml_op_unique;
 extern const eml_op_def eml_op_gridsample;
 extern const eml_op_def eml_op_roialign;
 extern const eml_op_def eml_op_maxunpool;
+/* opset 20 */
+extern const eml_op_def eml_op_gelu;
 
 #endif

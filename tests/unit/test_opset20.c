@@ -1,0 +1,872 @@
+/*
+ * Opsets 19 and 20 (docs/DECISIONS.md, "Opsets 19 and 20"): every operator version newly claimed
+ * at 19/20 against ONNX Runtime, and the refusals.
+ *
+ * Debian's libonnx-testdata node suite is ONNX 1.12 (opsets <= 17): it has no test of a 19/20
+ * version. So small models are built here (tests/unit/test_engine_mb.h), written with our ONNX
+ * saver, loaded back with our loader (`eml check`'s table must report nothing unsupported), run
+ * by the engine and compared with onnxruntime-node (tools/ort_ref.js --batch: one node process
+ * for every reference missing from the cache ~/.cache/eml/ref/opset20-<sha256 of model and
+ * inputs>): max |a-b| <= 1e-5 + 1e-3 |b| for reals (NaN matches NaN, infinities match exactly),
+ * exact for integers and bools. Covered: Gelu (both approximations, large |x|, NaN, +-inf), Pad-19
+ * wrap (positive, negative, mixed pads, axes, pads beyond the dimension), AveragePool-19
+ * dilations (1-D/2-D/3-D, ceil_mode, count_include_pad, auto_pad), Resize-19
+ * half_pixel_symmetric (nearest/linear/cubic) and keep_aspect_ratio_policy with sizes and axes,
+ * antialias (linear and cubic, down- and up-scaling), ReduceMax/ReduceMin-20 over bool, and each
+ * version that only adds types at least once (Cast/CastLike with saturate, Constant, Equal,
+ * Identity, If, Loop, Scan, Reshape, Shape, Size, QuantizeLinear/DequantizeLinear incl. float16
+ * scales, ConstantOfShape, IsInf, IsNaN), plus unchanged operators at opsets 19 and 20.
+ *
+ * Without node or onnxruntime-node the test FAILS ("run scripts/fetch-testdata"): never a skip.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/file.h"
+#include "common/mem.h"
+#include "crypto/hash.h"
+#include "engine/engine.h"
+#include "engine/ops/ops.h"
+#include "eml/error.h"
+#include "model/model.h"
+#include "onnx/onnx.h"
+#include "onnx/onnx.pb-c.h"
+#include "prop.h"
+#include "tensor/tensor_io.h"
+/* the engine tests' model builder (after engine.h, which it needs) */
+#include "test_engine_mb.h"
+
+#define I(...) ((const int32_t[]){__VA_ARGS__, MB_END})
+#define D(...) ((const int64_t[]){__VA_ARGS__})
+
+#define RTOL 1e-3
+#define ATOL 1e-5
+#define MAX_IN 4
+#define MAX_CASES 96
+
+typedef struct tcase {
+	char id[64];
+	eml_model *m;
+	size_t n_in;
+	eml_tensor_file in[MAX_IN];
+	char dir[PATH_MAX];
+} tcase;
+
+static tcase g_cases[MAX_CASES];
+static size_t g_n;
+
+static void pathf(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void pathf(char *out, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(out, cap, fmt, ap);
+	va_end(ap);
+	cr_assert(n >= 0 && (size_t)n < cap, "path too long");
+}
+
+/* ---- building cases ---- */
+
+static tcase *tc_new(const char *id, int64_t opset)
+{
+	cr_assert(g_n < MAX_CASES);
+	tcase *c = &g_cases[g_n++];
+	memset(c, 0, sizeof(*c));
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	c->m = mb_new(opset);
+	c->m->ir_version = 9; /* ONNX 1.14/1.15 (opsets 19/20) */
+	return c;
+}
+
+static uint64_t g_seed = 0x0f5e7200u;
+
+/* A graph input of dtype/shape with the given bytes (copied). */
+static int32_t tc_input(tcase *c, int32_t dtype, uint32_t rank, const int64_t *dims,
+                        const void *bytes)
+{
+	cr_assert(c->n_in < MAX_IN);
+	int32_t v = mb_value(c->m, dtype, (int32_t)rank, dims);
+	mb_input(c->m, v);
+	eml_tensor_file *t = &c->in[c->n_in++];
+	memset(t, 0, sizeof(*t));
+	t->dtype = dtype;
+	t->rank = rank;
+	uint64_t n = 1;
+	for (uint32_t i = 0; i < rank; i++) {
+		t->dims[i] = dims[i];
+		n *= (uint64_t)dims[i];
+	}
+	t->bytes = n * eml_dtype_size(dtype);
+	t->data = eml_calloc(1, t->bytes + 1);
+	if (t->bytes)
+		memcpy(t->data, bytes, t->bytes);
+	return v;
+}
+
+/* A float input, uniform in [lo, hi) from the seeded PRNG. */
+static int32_t tc_input_f(tcase *c, uint32_t rank, const int64_t *dims, float lo, float hi)
+{
+	uint64_t n = 1;
+	for (uint32_t i = 0; i < rank; i++)
+		n *= (uint64_t)dims[i];
+	float *x = eml_calloc(n + 1, sizeof(float));
+	eml_rng r;
+	eml_rng_seed(&r, g_seed++);
+	for (uint64_t i = 0; i < n; i++)
+		x[i] = eml_rng_float(&r, lo, hi);
+	int32_t v = tc_input(c, EML_DT_FLOAT, rank, dims, x);
+	eml_free(x);
+	return v;
+}
+
+/* A node output that is a graph output, with its element type declared. */
+static int32_t tc_output(tcase *c, int32_t dtype)
+{
+	int32_t v = mb_value(c->m, dtype, -1, NULL);
+	mb_output(c->m, v);
+	return v;
+}
+
+static int32_t c_i64(tcase *c, uint32_t n, const int64_t *v)
+{
+	int64_t d = n;
+	return mb_const(c->m, EML_DT_INT64, 1, &d, v);
+}
+
+static int32_t c_f32(tcase *c, uint32_t n, const float *v)
+{
+	int64_t d = n;
+	return mb_const(c->m, EML_DT_FLOAT, 1, &d, v);
+}
+
+static void graph_input(eml_model *m, int32_t gi, int32_t v)
+{
+	eml_graph *g = &m->graphs[gi];
+	g->inputs = eml_realloc(g->inputs, (g->n_inputs + 1) * 4);
+	g->inputs[g->n_inputs++] = v;
+}
+
+/* ---- the cases ---- */
+
+static void cases_gelu(void)
+{
+	enum { N = 1040 };
+	static float x[N];
+	for (int i = 0; i < 1000; i++)
+		x[i] = -12.0f + 24.0f * (float)i / 999.0f;
+	const float special[] = {
+	    NAN,    INFINITY, -INFINITY, 0.0f,   -0.0f,  1e30f,  -1e30f, 1e-30f, -1e-30f, 20.0f,
+	    -20.0f, 100.0f,   -100.0f,   3e19f,  -3e19f, 5e12f,  -5e12f, 0.5f,   -0.5f,   1.0f,
+	    -1.0f,  3.0f,     -3.0f,     7.5f,   -7.5f,  2e-3f,  -2e-3f, 40.0f,  -40.0f,  1e6f,
+	    -1e6f,  9.0f,     -9.0f,     -5.25f, 5.25f,  -30.0f, 30.0f,  1e-7f,  -1e-7f,  65504.0f};
+	for (int i = 0; i < 40; i++)
+		x[1000 + i] = special[i];
+	for (int form = 0; form < 2; form++) {
+		tcase *c = tc_new(form ? "gelu-tanh" : "gelu-none", 20);
+		int32_t in = tc_input(c, EML_DT_FLOAT, 1, D(N), x);
+		eml_node *n = mb_node(c->m, "Gelu", I(in), I(tc_output(c, EML_DT_FLOAT)));
+		if (form)
+			mb_attr_s(n, "approximate", "tanh");
+	}
+	/* explicit approximate="none", rank 3, inside a chain (MatMul -> Gelu -> Add) */
+	tcase *c = tc_new("gelu-none-chain", 20);
+	int32_t a = tc_input_f(c, 3, D(2, 5, 8), -3, 3);
+	float w[8 * 6];
+	for (int i = 0; i < 48; i++)
+		w[i] = (float)((i * 37) % 11) / 5.0f - 1.0f;
+	int32_t W = mb_const(c->m, EML_DT_FLOAT, 2, D(8, 6), w);
+	int32_t mm = mb_tmp(c->m), g = mb_tmp(c->m);
+	mb_node(c->m, "MatMul", I(a, W), I(mm));
+	mb_attr_s(mb_node(c->m, "Gelu", I(mm), I(g)), "approximate", "none");
+	float b6[6] = {0.1f, -0.2f, 0.3f, -0.4f, 0.5f, -0.6f};
+	mb_node(c->m, "Add", I(g, c_f32(c, 6, b6)), I(tc_output(c, EML_DT_FLOAT)));
+}
+
+static void pad_case(const char *id, uint32_t rank, const int64_t *dims, uint32_t np,
+                     const int64_t *pads, uint32_t na, const int64_t *axes, const char *mode)
+{
+	tcase *c = tc_new(id, 19);
+	int32_t x = tc_input_f(c, rank, dims, -5, 5);
+	int32_t p = c_i64(c, np, pads);
+	int32_t ins[5] = {x, p, MB_END, MB_END, MB_END};
+	if (na) {
+		float zero = 0;
+		ins[2] = mb_const(c->m, EML_DT_FLOAT, 0, NULL, &zero);
+		ins[3] = c_i64(c, na, axes);
+	}
+	mb_attr_s(mb_node(c->m, "Pad", ins, I(tc_output(c, EML_DT_FLOAT))), "mode", mode);
+}
+
+static void cases_pad(void)
+{
+	pad_case("pad-wrap-2d", 2, D(3, 4), 4, D(1, 2, 2, 3), 0, NULL, "wrap");
+	pad_case("pad-wrap-neg", 3, D(2, 3, 5), 6, D(0, -1, 2, 1, 2, -1), 0, NULL, "wrap");
+	pad_case("pad-wrap-axes", 3, D(2, 5, 3), 2, D(-1, 3), 1, D(1), "wrap");
+	pad_case("pad-wrap-axes-neg", 3, D(2, 5, 4), 4, D(2, -2, -1, 3), 2, D(-1, 1), "wrap");
+	pad_case("pad-wrap-twice", 2, D(4, 3), 4, D(0, 3, 3, 2), 0, NULL, "wrap");
+	pad_case("pad-reflect-19", 2, D(4, 5), 4, D(1, 2, 3, 1), 0, NULL, "reflect");
+	pad_case("pad-edge-19", 2, D(4, 5), 4, D(2, 0, 1, 3), 0, NULL, "edge");
+	pad_case("pad-constant-19", 2, D(3, 3), 4, D(1, -1, 2, 1), 0, NULL, "constant");
+}
+
+static void avgpool_case(const char *id, uint32_t rank, const int64_t *dims, const int64_t *k,
+                         const int64_t *dil, const int64_t *st, const int64_t *pads, int ceil,
+                         int cip, const char *auto_pad)
+{
+	tcase *c = tc_new(id, 19);
+	int32_t x = tc_input_f(c, rank, dims, -4, 4);
+	eml_node *n = mb_node(c->m, "AveragePool", I(x), I(tc_output(c, EML_DT_FLOAT)));
+	uint32_t nd = rank - 2;
+	mb_attr_ints(n, "kernel_shape", nd, k);
+	mb_attr_ints(n, "dilations", nd, dil);
+	if (st)
+		mb_attr_ints(n, "strides", nd, st);
+	if (pads)
+		mb_attr_ints(n, "pads", 2 * nd, pads);
+	if (auto_pad)
+		mb_attr_s(n, "auto_pad", auto_pad);
+	mb_attr_i(n, "ceil_mode", ceil);
+	mb_attr_i(n, "count_include_pad", cip);
+}
+
+static void cases_avgpool(void)
+{
+	for (int ceil = 0; ceil < 2; ceil++)
+		for (int cip = 0; cip < 2; cip++) {
+			char id[48];
+			snprintf(id, sizeof(id), "avgpool-dil-2d-c%d-p%d", ceil, cip);
+			avgpool_case(id, 4, D(1, 2, 9, 10), D(3, 3), D(2, 2), D(1, 2),
+			             D(1, 1, 2, 0), ceil, cip, NULL);
+		}
+	avgpool_case("avgpool-dil-1d", 3, D(2, 3, 13), D(3), D(3), D(2), D(2, 1), 1, 1, NULL);
+	avgpool_case("avgpool-dil-1d-nopad", 3, D(1, 2, 11), D(2), D(4), D(3), NULL, 1, 0, NULL);
+	avgpool_case("avgpool-dil-3d", 5, D(1, 1, 5, 6, 7), D(2, 2, 2), D(2, 1, 3), D(1, 2, 1),
+	             NULL, 0, 0, NULL);
+	avgpool_case("avgpool-dil-valid", 4, D(1, 1, 7, 8), D(3, 3), D(2, 2), D(2, 2), NULL, 0, 0,
+	             "VALID");
+	avgpool_case("avgpool-dil-1", 4, D(1, 3, 6, 6), D(2, 3), D(1, 1), D(2, 1), D(0, 1, 1, 1), 1,
+	             1, NULL);
+}
+
+/* Resize of a [1, 2, 5, 6] (or given) input; scales or sizes (with axes when na < rank). */
+static void resize_case(const char *id, uint32_t rank, const int64_t *dims, const char *mode,
+                        const char *ct, const float *scales, const int64_t *sizes, uint32_t na,
+                        const int64_t *axes, const char *policy, int antialias, int excl)
+{
+	tcase *c = tc_new(id, 19);
+	int32_t x = tc_input_f(c, rank, dims, -3, 3);
+	int32_t sc = scales ? c_f32(c, na, scales) : -1;
+	int32_t sz = sizes ? c_i64(c, na, sizes) : -1;
+	int32_t ins[5] = {x, -1, sc, sizes ? sz : MB_END, MB_END};
+	eml_node *n = mb_node(c->m, "Resize", ins, I(tc_output(c, EML_DT_FLOAT)));
+	mb_attr_s(n, "mode", mode);
+	if (ct)
+		mb_attr_s(n, "coordinate_transformation_mode", ct);
+	if (axes)
+		mb_attr_ints(n, "axes", na, axes);
+	if (policy)
+		mb_attr_s(n, "keep_aspect_ratio_policy", policy);
+	if (antialias)
+		mb_attr_i(n, "antialias", 1);
+	if (excl)
+		mb_attr_i(n, "exclude_outside", 1);
+}
+
+static void cases_resize(void)
+{
+	const int64_t *d4 = D(1, 2, 5, 6);
+	resize_case("resize-hps-linear", 4, d4, "linear", "half_pixel_symmetric",
+	            (const float[]){1, 1, 0.7f, 1.3f}, NULL, 4, NULL, NULL, 0, 0);
+	resize_case("resize-hps-cubic", 4, d4, "cubic", "half_pixel_symmetric",
+	            (const float[]){1, 1, 1.6f, 0.55f}, NULL, 4, NULL, NULL, 0, 0);
+	resize_case("resize-hps-nearest", 4, d4, "nearest", "half_pixel_symmetric",
+	            (const float[]){1, 1, 2.3f, 0.75f}, NULL, 4, NULL, NULL, 0, 0);
+	resize_case("resize-hps-sizes-notlarger", 4, d4, "linear", "half_pixel_symmetric", NULL,
+	            (const int64_t[]){1, 2, 7, 11}, 4, NULL, "not_larger", 0, 0);
+	resize_case("resize-notlarger-linear", 4, D(1, 2, 4, 5), "linear", NULL, NULL,
+	            (const int64_t[]){1, 2, 7, 9}, 4, NULL, "not_larger", 0, 0);
+	resize_case("resize-notsmaller-axes", 4, D(1, 1, 6, 5), "cubic", NULL, NULL,
+	            (const int64_t[]){3, 8}, 2, D(2, 3), "not_smaller", 0, 0);
+	resize_case("resize-notsmaller-nearest", 4, D(1, 1, 6, 5), "nearest", "asymmetric", NULL,
+	            (const int64_t[]){9, 4}, 2, D(2, 3), "not_smaller", 0, 0);
+	/* align_corners where in * scale is whole: ORT divides by the rounded output length, the
+	 * ONNX reference by in * scale (both agree then) */
+	resize_case("resize-axes-scales", 3, D(2, 4, 6), "linear", "align_corners",
+	            (const float[]){0.5f, 1.5f}, NULL, 2, D(-1, 1), NULL, 0, 0);
+}
+
+static void cases_resize_antialias(void)
+{
+	const int64_t *d4 = D(1, 2, 9, 12);
+	resize_case("resize-aa-linear-down", 4, d4, "linear", NULL,
+	            (const float[]){1, 1, 0.5f, 0.6f}, NULL, 4, NULL, NULL, 1, 0);
+	resize_case("resize-aa-cubic-down", 4, d4, "cubic", NULL,
+	            (const float[]){1, 1, 0.45f, 0.7f}, NULL, 4, NULL, NULL, 1, 0);
+	resize_case("resize-aa-cubic-down-a05", 4, d4, "cubic", "pytorch_half_pixel",
+	            (const float[]){1, 1, 0.34f, 0.5f}, NULL, 4, NULL, NULL, 1, 0);
+	resize_case("resize-aa-linear-up", 4, D(1, 1, 4, 5), "linear", NULL,
+	            (const float[]){1, 1, 1.5f, 2.0f}, NULL, 4, NULL, NULL, 1, 0);
+	resize_case("resize-aa-cubic-up", 4, D(1, 1, 4, 5), "cubic", NULL,
+	            (const float[]){1, 1, 1.75f, 2.5f}, NULL, 4, NULL, NULL, 1, 0);
+	resize_case("resize-aa-linear-sizes", 4, d4, "linear", "align_corners", NULL,
+	            (const int64_t[]){1, 2, 4, 5}, 4, NULL, NULL, 1, 0);
+	resize_case("resize-aa-cubic-mixed", 4, d4, "cubic", "asymmetric",
+	            (const float[]){1, 1, 0.4f, 1.5f}, NULL, 4, NULL, NULL, 1, 0);
+	resize_case("resize-aa-cubic-excl", 4, d4, "cubic", NULL,
+	            (const float[]){1, 1, 0.5f, 0.75f}, NULL, 4, NULL, NULL, 1, 1);
+}
+
+static void reduce_bool_case(const char *id, const char *op, uint32_t na, const int64_t *axes,
+                             int keep, int noop)
+{
+	tcase *c = tc_new(id, 20);
+	uint8_t b[3 * 4 * 5];
+	eml_rng r;
+	eml_rng_seed(&r, g_seed++);
+	for (int i = 0; i < 60; i++)
+		b[i] = eml_rng_chance(&r, strcmp(op, "ReduceMax") == 0 ? 0.15 : 0.85);
+	int32_t x = tc_input(c, EML_DT_BOOL, 3, D(3, 4, 5), b);
+	int32_t ins[3] = {x, na ? c_i64(c, na, axes) : MB_END, MB_END};
+	eml_node *n = mb_node(c->m, op, ins, I(tc_output(c, EML_DT_BOOL)));
+	mb_attr_i(n, "keepdims", keep);
+	if (noop)
+		mb_attr_i(n, "noop_with_empty_axes", 1);
+}
+
+static void cases_reduce_bool(void)
+{
+	reduce_bool_case("reducemax-bool-ax1", "ReduceMax", 1, D(1), 1, 0);
+	reduce_bool_case("reducemin-bool-ax02", "ReduceMin", 2, D(0, -1), 0, 0);
+	reduce_bool_case("reducemax-bool-all", "ReduceMax", 0, NULL, 0, 0);
+	reduce_bool_case("reducemin-bool-all", "ReduceMin", 0, NULL, 1, 0);
+	reduce_bool_case("reducemin-bool-noop", "ReduceMin", 0, NULL, 1, 1);
+	reduce_bool_case("reducemax-bool-ax2", "ReduceMax", 1, D(2), 0, 0);
+	/* float ReduceMax at 20 (unchanged semantics) */
+	tcase *c = tc_new("reducemax-float-20", 20);
+	int32_t x = tc_input_f(c, 3, D(3, 4, 5), -2, 2);
+	mb_attr_i(
+	    mb_node(c->m, "ReduceMax", I(x, c_i64(c, 1, D(1))), I(tc_output(c, EML_DT_FLOAT))),
+	    "keepdims", 0);
+}
+
+/* Versions that only add types we do not load (float8, bfloat16, string), once each. */
+static void cases_dtype_only(void)
+{
+	tcase *c = tc_new("cast-19-saturate", 19);
+	int32_t x = tc_input_f(c, 2, D(4, 6), -300, 300);
+	eml_node *n = mb_node(c->m, "Cast", I(x), I(tc_output(c, EML_DT_INT32)));
+	mb_attr_i(n, "to", EML_DT_INT32);
+	n = mb_node(c->m, "Cast", I(x), I(tc_output(c, EML_DT_FLOAT16)));
+	mb_attr_i(n, "to", EML_DT_FLOAT16);
+	/* saturate (float8 only) is ignored by us; ORT refuses it on a float16 Cast, so it is set
+	 * on CastLike and QuantizeLinear below only */
+	float big[3] = {1e5f, -1e6f, 70000.0f};
+	n = mb_node(c->m, "Cast", I(c_f32(c, 3, big)), I(tc_output(c, EML_DT_FLOAT16)));
+	mb_attr_i(n, "to", EML_DT_FLOAT16);
+
+	c = tc_new("castlike-19", 19);
+	x = tc_input_f(c, 1, D(7), -50, 50);
+	int64_t like = 0;
+	int32_t lk = mb_const(c->m, EML_DT_INT64, 1, D(1), &like);
+	mb_attr_i(mb_node(c->m, "CastLike", I(x, lk), I(tc_output(c, EML_DT_INT64))), "saturate",
+	          1);
+
+	c = tc_new("constant-equal-identity-19", 19);
+	x = tc_input_f(c, 2, D(2, 3), -1, 1);
+	float cv[6] = {1, 2, 3, 4, 5, 6};
+	int32_t t = mb_tensor(c->m, EML_DT_FLOAT, 2, D(2, 3), cv);
+	int32_t k = mb_tmp(c->m), s = mb_tmp(c->m), id = mb_tmp(c->m), rd = mb_tmp(c->m);
+	eml_node *cn = mb_node(c->m, "Constant", I(MB_END), I(k)); /* no inputs */
+	eml_attr *ta = mb_attr(cn, "value", EML_ATTR_TENSOR);
+	ta->tensor = t;
+	mb_node(c->m, "Add", I(x, k), I(s));
+	mb_node(c->m, "Identity", I(s), I(id));
+	mb_node(c->m, "Round", I(id), I(rd));
+	mb_node(c->m, "Equal", I(rd, k), I(tc_output(c, EML_DT_BOOL)));
+	mb_node(c->m, "Identity", I(id), I(tc_output(c, EML_DT_FLOAT)));
+
+	c = tc_new("reshape-shape-size-19", 19);
+	x = tc_input_f(c, 3, D(2, 3, 4), -1, 1);
+	int32_t rs = mb_tmp(c->m);
+	mb_node(c->m, "Reshape", I(x, c_i64(c, 2, D(4, -1))), I(rs));
+	mb_node(c->m, "Identity", I(rs), I(tc_output(c, EML_DT_FLOAT)));
+	n = mb_node(c->m, "Shape", I(x), I(tc_output(c, EML_DT_INT64)));
+	mb_attr_i(n, "start", 1);
+	mb_attr_i(n, "end", -1);
+	mb_node(c->m, "Size", I(rs), I(tc_output(c, EML_DT_INT64)));
+	n = mb_node(c->m, "Reshape", I(x, c_i64(c, 3, D(0, 0, 4))), I(tc_output(c, EML_DT_FLOAT)));
+	mb_attr_i(n, "allowzero", 0);
+
+	c = tc_new("quant-19", 19);
+	x = tc_input_f(c, 2, D(3, 8), -6, 6);
+	float sc = 0.05f;
+	uint8_t zp = 117;
+	int8_t zpi = -3;
+	int32_t S = mb_const(c->m, EML_DT_FLOAT, 0, NULL, &sc);
+	int32_t Z = mb_const(c->m, EML_DT_UINT8, 0, NULL, &zp);
+	int32_t Zi = mb_const(c->m, EML_DT_INT8, 0, NULL, &zpi);
+	int32_t q = mb_tmp(c->m), qi = mb_tmp(c->m);
+	mb_node(c->m, "QuantizeLinear", I(x, S, Z), I(q));
+	mb_node(c->m, "QuantizeLinear", I(x, S, Zi), I(qi));
+	mb_node(c->m, "Identity", I(q), I(tc_output(c, EML_DT_UINT8)));
+	mb_node(c->m, "DequantizeLinear", I(q, S, Z), I(tc_output(c, EML_DT_FLOAT)));
+	mb_node(c->m, "DequantizeLinear", I(qi, S, Zi), I(tc_output(c, EML_DT_FLOAT)));
+	float pa[3] = {0.1f, 0.02f, 0.5f};
+	uint8_t pz[3] = {128, 10, 0};
+	int32_t q2 = mb_tmp(c->m);
+	n = mb_node(c->m, "QuantizeLinear",
+	            I(x, c_f32(c, 3, pa), mb_const(c->m, EML_DT_UINT8, 1, D(3), pz)), I(q2));
+	mb_attr_i(n, "axis", 0);
+	mb_attr_i(n, "saturate", 1);
+	mb_node(c->m, "Identity", I(q2), I(tc_output(c, EML_DT_UINT8)));
+
+	/* float16 scale (Q/DQ-19): DequantizeLinear outputs float16; QuantizeLinear takes float16 */
+	c = tc_new("quant-19-float16", 19);
+	uint8_t qv[12];
+	for (int i = 0; i < 12; i++)
+		qv[i] = (uint8_t)(i * 21 + 3);
+	x = tc_input(c, EML_DT_UINT8, 2, D(3, 4), qv);
+	/* the scales are graph inputs: a float16 initializer is widened to float32 at assembly
+	 * like every float16 constant (docs/DECISIONS.md) */
+	uint16_t hs = eml_f32_to_f16(0.125f), hs2 = eml_f32_to_f16(0.0625f);
+	uint8_t hz = 100;
+	int32_t HS = tc_input(c, EML_DT_FLOAT16, 0, NULL, &hs);
+	int32_t HS2 = tc_input(c, EML_DT_FLOAT16, 0, NULL, &hs2);
+	int32_t HZ = mb_const(c->m, EML_DT_UINT8, 0, NULL, &hz);
+	int32_t dq = mb_tmp(c->m);
+	mb_node(c->m, "DequantizeLinear", I(x, HS, HZ), I(dq));
+	mb_node(c->m, "Identity", I(dq), I(tc_output(c, EML_DT_FLOAT16)));
+	mb_node(c->m, "QuantizeLinear", I(dq, HS2, HZ), I(tc_output(c, EML_DT_UINT8)));
+
+	c = tc_new("constantofshape-isinf-isnan-20", 20);
+	float sp[8] = {1, INFINITY, -INFINITY, NAN, 0, -2, 3e38f, -0.0f};
+	x = tc_input(c, EML_DT_FLOAT, 1, D(8), sp);
+	mb_node(c->m, "IsInf", I(x), I(tc_output(c, EML_DT_BOOL)));
+	mb_attr_i(mb_node(c->m, "IsInf", I(x), I(tc_output(c, EML_DT_BOOL))), "detect_negative", 0);
+	mb_attr_i(mb_node(c->m, "IsInf", I(x), I(tc_output(c, EML_DT_BOOL))), "detect_positive", 0);
+	mb_node(c->m, "IsNaN", I(x), I(tc_output(c, EML_DT_BOOL)));
+	float fill = 2.5f;
+	int32_t ft = mb_tensor(c->m, EML_DT_FLOAT, 1, D(1), &fill);
+	n = mb_node(c->m, "ConstantOfShape", I(c_i64(c, 2, D(2, 3))),
+	            I(tc_output(c, EML_DT_FLOAT)));
+	mb_attr(n, "value", EML_ATTR_TENSOR)->tensor = ft;
+	mb_node(c->m, "ConstantOfShape", I(c_i64(c, 1, D(4))), I(tc_output(c, EML_DT_FLOAT)));
+}
+
+/* If-19, Loop-19, Scan-19 (subgraphs). */
+static void cases_control(void)
+{
+	/* If: cond from the data (ReduceSum > 0) picks x + 10 or x * 2 */
+	tcase *c = tc_new("if-19", 19);
+	eml_model *m = c->m;
+	int32_t x = tc_input_f(c, 1, D(5), -1, 1.5f);
+	float ten = 10, two = 2, zero = 0;
+	int32_t c10 = mb_const(m, EML_DT_FLOAT, 0, NULL, &ten);
+	int32_t c2 = mb_const(m, EML_DT_FLOAT, 0, NULL, &two);
+	int32_t c0 = mb_const(m, EML_DT_FLOAT, 0, NULL, &zero);
+	int32_t sum = mb_tmp(m), cond = mb_tmp(m);
+	mb_attr_i(mb_node(m, "ReduceSum", I(x), I(sum)), "keepdims", 0);
+	mb_node(m, "Greater", I(sum, c0), I(cond));
+	int32_t gt = mb_graph(m, 0), ge = mb_graph(m, 0);
+	int32_t tv = mb_value(m, EML_DT_FLOAT, -1, NULL), ev = mb_value(m, EML_DT_FLOAT, -1, NULL);
+	mb_node_g(m, gt, "Add", I(x, c10), I(tv));
+	mb_graph_output(m, gt, tv);
+	mb_node_g(m, ge, "Mul", I(x, c2), I(ev));
+	mb_graph_output(m, ge, ev);
+	eml_node *n = mb_node(m, "If", I(cond), I(tc_output(c, EML_DT_FLOAT)));
+	mb_attr_g(n, "then_branch", gt);
+	mb_attr_g(n, "else_branch", ge);
+
+	/* Loop: 4 iterations of acc = acc * 0.5 + x, scan output of each acc */
+	c = tc_new("loop-19", 19);
+	m = c->m;
+	x = tc_input_f(c, 1, D(3), -2, 2);
+	int64_t M = 4;
+	uint8_t tr = 1;
+	float half = 0.5f;
+	int32_t mv = mb_const(m, EML_DT_INT64, 0, NULL, &M);
+	int32_t cv = mb_const(m, EML_DT_BOOL, 0, NULL, &tr);
+	int32_t ch = mb_const(m, EML_DT_FLOAT, 0, NULL, &half);
+	float z3[3] = {0, 0, 0};
+	int32_t a0 = mb_const(m, EML_DT_FLOAT, 1, D(3), z3);
+	int32_t body = mb_graph(m, 0);
+	int32_t it = mb_value(m, EML_DT_INT64, 0, NULL);
+	int32_t cin = mb_value(m, EML_DT_BOOL, 0, NULL);
+	int32_t acc = mb_value(m, EML_DT_FLOAT, 1, D(3));
+	graph_input(m, body, it);
+	graph_input(m, body, cin);
+	graph_input(m, body, acc);
+	int32_t h = mb_tmp(m);
+	int32_t acc2 = mb_value(m, EML_DT_FLOAT, 1, D(3));
+	int32_t cout = mb_value(m, EML_DT_BOOL, 0, NULL);
+	int32_t sout = mb_value(m, EML_DT_FLOAT, 1, D(3));
+	mb_node_g(m, body, "Mul", I(acc, ch), I(h));
+	mb_node_g(m, body, "Add", I(h, x), I(acc2));
+	mb_node_g(m, body, "Identity", I(cin), I(cout));
+	mb_node_g(m, body, "Identity", I(acc2), I(sout));
+	mb_graph_output(m, body, cout);
+	mb_graph_output(m, body, acc2);
+	mb_graph_output(m, body, sout);
+	n = mb_node(m, "Loop", I(mv, cv, a0),
+	            I(tc_output(c, EML_DT_FLOAT), tc_output(c, EML_DT_FLOAT)));
+	mb_attr_g(n, "body", body);
+
+	/* Scan: running sum over the rows of a [4, 3] input */
+	c = tc_new("scan-19", 19);
+	m = c->m;
+	x = tc_input_f(c, 2, D(4, 3), -1, 1);
+	int32_t s0 = mb_const(m, EML_DT_FLOAT, 1, D(3), z3);
+	body = mb_graph(m, 0);
+	int32_t st = mb_value(m, EML_DT_FLOAT, 1, D(3));
+	int32_t row = mb_value(m, EML_DT_FLOAT, 1, D(3));
+	graph_input(m, body, st);
+	graph_input(m, body, row);
+	int32_t st2 = mb_value(m, EML_DT_FLOAT, 1, D(3));
+	int32_t so = mb_value(m, EML_DT_FLOAT, 1, D(3));
+	mb_node_g(m, body, "Add", I(st, row), I(st2));
+	mb_node_g(m, body, "Identity", I(st2), I(so));
+	mb_graph_output(m, body, st2);
+	mb_graph_output(m, body, so);
+	n = mb_node(m, "Scan", I(s0, x), I(tc_output(c, EML_DT_FLOAT), tc_output(c, EML_DT_FLOAT)));
+	mb_attr_g(n, "body", body);
+	mb_attr_i(n, "num_scan_inputs", 1);
+}
+
+/* Operators whose 19/20 versions did not change, at opsets 19 and 20: a small CNN + MLP. */
+static void cases_unchanged(void)
+{
+	for (int opset = 19; opset <= 20; opset++) {
+		tcase *c = tc_new(opset == 19 ? "cnn-19" : "cnn-20", opset);
+		eml_model *m = c->m;
+		int32_t x = tc_input_f(c, 4, D(1, 2, 8, 8), -1, 1);
+		float w[3 * 2 * 3 * 3], b[3], fw[48 * 5];
+		for (int i = 0; i < 54; i++)
+			w[i] = (float)((i * 29) % 13) / 6.0f - 1.0f;
+		for (int i = 0; i < 3; i++)
+			b[i] = 0.1f * (float)i - 0.1f;
+		for (int i = 0; i < 240; i++)
+			fw[i] = (float)((i * 17) % 19) / 9.0f - 1.0f;
+		int32_t W = mb_const(m, EML_DT_FLOAT, 4, D(3, 2, 3, 3), w);
+		int32_t B = mb_const(m, EML_DT_FLOAT, 1, D(3), b);
+		int32_t FW = mb_const(m, EML_DT_FLOAT, 2, D(48, 5), fw);
+		int32_t cv = mb_tmp(m), r = mb_tmp(m), p = mb_tmp(m), f = mb_tmp(m), mm = mb_tmp(m),
+		        sg = mb_tmp(m), ln = mb_tmp(m);
+		eml_node *n = mb_node(m, "Conv", I(x, W, B), I(cv));
+		mb_attr_ints(n, "pads", 4, D(1, 1, 1, 1));
+		mb_node(m, "Relu", I(cv), I(r));
+		n = mb_node(m, "MaxPool", I(r), I(p));
+		mb_attr_ints(n, "kernel_shape", 2, D(2, 2));
+		mb_attr_ints(n, "strides", 2, D(2, 2));
+		mb_node(m, "Flatten", I(p), I(f));
+		mb_node(m, "MatMul", I(f, FW), I(mm));
+		mb_node(m, "Sigmoid", I(mm), I(sg));
+		float g[5] = {1, 1.5f, 0.5f, 2, 1}, be[5] = {0, 0.1f, -0.1f, 0, 0.2f};
+		n = mb_node(m, "LayerNormalization", I(sg, c_f32(c, 5, g), c_f32(c, 5, be)), I(ln));
+		mb_attr_i(n, "axis", -1);
+		mb_node(m, "Softmax", I(ln), I(tc_output(c, EML_DT_FLOAT)));
+	}
+}
+
+/* ---- running ---- */
+
+static void hash_case(const tcase *c, const uint8_t *model, size_t mlen, char hex[33])
+{
+	size_t total = mlen;
+	for (size_t i = 0; i < c->n_in; i++)
+		total += c->in[i].bytes + 64;
+	uint8_t *buf = eml_calloc(1, total + 1);
+	size_t off = 0;
+	memcpy(buf, model, mlen);
+	off += mlen;
+	for (size_t i = 0; i < c->n_in; i++) {
+		const eml_tensor_file *t = &c->in[i];
+		memcpy(buf + off, &t->dtype, 4);
+		memcpy(buf + off + 4, &t->rank, 4);
+		memcpy(buf + off + 8, t->dims, 8 * t->rank);
+		off += 64;
+		memcpy(buf + off, t->data, t->bytes);
+		off += t->bytes;
+	}
+	uint8_t h[32];
+	cr_assert_eq(eml_sha256(buf, off, h), EML_OK);
+	eml_free(buf);
+	eml_hex(h, 16, hex);
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int exists(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0;
+}
+
+static int run_proc(char *const argv[], const char *node_path, const char *err_file)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		if (node_path != NULL)
+			setenv("NODE_PATH", node_path, 1);
+		int o = open("/dev/null", O_WRONLY);
+		int e = open(err_file ? err_file : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (o >= 0)
+			dup2(o, 1);
+		if (e >= 0)
+			dup2(e, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return st;
+}
+
+static char *slurp(const char *path)
+{
+	uint8_t *b = NULL;
+	size_t n = 0;
+	if (eml_file_read(path, 1 << 20, &b, &n) != EML_OK)
+		return strdup("");
+	char *s = malloc(n + 1);
+	memcpy(s, b, n);
+	s[n] = '\0';
+	eml_free(b);
+	return s;
+}
+
+/* Save every case (model + inputs) under its cache directory; run ORT once for all that have
+ * no reference yet. */
+static void references(void)
+{
+	char node_path[PATH_MAX], probe[PATH_MAX + 32];
+	pathf(node_path, sizeof(node_path), "%s/ort/node_modules", eml_test_cache_dir());
+	pathf(probe, sizeof(probe), "%s/onnxruntime-node/package.json", node_path);
+	cr_assert(exists(probe),
+	          "ONNX Runtime (onnxruntime-node) is missing in %s: run scripts/fetch-testdata",
+	          node_path);
+	char manifest[PATH_MAX];
+	char *tmp = eml_test_tmpdir();
+	pathf(manifest, sizeof(manifest), "%s/manifest.json", tmp);
+	FILE *mf = fopen(manifest, "w");
+	cr_assert(mf != NULL);
+	fprintf(mf, "[");
+	size_t pending = 0;
+	for (size_t k = 0; k < g_n; k++) {
+		tcase *c = &g_cases[k];
+		uint8_t *mb = NULL;
+		size_t ml = 0;
+		cr_assert_eq(eml_onnx_save(c->m, &mb, &ml), EML_OK, "%s: save", c->id);
+		char hex[33];
+		hash_case(c, mb, ml, hex);
+		pathf(c->dir, sizeof(c->dir), "%s/ref/opset20-%s-%s", eml_test_cache_dir(), c->id,
+		      hex);
+		char done[PATH_MAX + 16], mpath[PATH_MAX + 16], ipath[PATH_MAX + 32];
+		pathf(done, sizeof(done), "%s/.done", c->dir);
+		if (exists(done)) {
+			eml_free(mb);
+			continue;
+		}
+		cr_assert_eq(mkdir_p(c->dir), 0, "cannot create %s", c->dir);
+		pathf(mpath, sizeof(mpath), "%s/model.onnx", c->dir);
+		cr_assert_eq(eml_file_write_atomic(mpath, mb, ml, 0600), EML_OK);
+		eml_free(mb);
+		fprintf(mf, "%s{\"model\": \"%s\", \"out\": \"%s\", \"inputs\": [",
+		        pending ? ", " : "", mpath, c->dir);
+		for (size_t i = 0; i < c->n_in; i++) {
+			pathf(ipath, sizeof(ipath), "%s/input_%zu.npy", c->dir, i);
+			cr_assert_eq(eml_tensor_write_file(ipath, &c->in[i]), EML_OK);
+			fprintf(mf, "%s\"%s\"", i ? ", " : "", ipath);
+		}
+		fprintf(mf, "]}");
+		pending++;
+	}
+	fprintf(mf, "]\n");
+	fclose(mf);
+	if (pending > 0) {
+		char script[PATH_MAX], err[PATH_MAX + 16];
+		pathf(script, sizeof(script), "%s/tools/ort_ref.js", eml_test_source_dir());
+		pathf(err, sizeof(err), "%s/ort.err", tmp);
+		char *argv[] = {"node", script, "--batch", manifest, NULL};
+		int rc = run_proc(argv, node_path, err);
+		char *msg = slurp(err);
+		cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
+		          "tools/ort_ref.js --batch failed (%s): run scripts/install-deps and "
+		          "scripts/fetch-testdata",
+		          msg);
+		free(msg);
+	}
+	eml_test_rmtree(tmp);
+	free(tmp);
+}
+
+static int real_close(double a, double b)
+{
+	if (isnan(b))
+		return isnan(a);
+	if (isinf(b))
+		return a == b;
+	return fabs(a - b) <= ATOL + RTOL * fabs(b);
+}
+
+/* Run one case through load -> check -> engine and compare with ORT; returns 1 when it agrees,
+ * else 0 with the reason in why. */
+static int run_case(const tcase *c, char *why, size_t cap)
+{
+	char p[PATH_MAX + 32];
+	pathf(p, sizeof(p), "%s/ort_error.txt", c->dir);
+	if (exists(p)) {
+		char *msg = slurp(p);
+		snprintf(why, cap, "ONNX Runtime refused the model: %.300s", msg);
+		free(msg);
+		return 0;
+	}
+	uint8_t *mb = NULL;
+	size_t ml = 0;
+	cr_assert_eq(eml_onnx_save(c->m, &mb, &ml), EML_OK);
+	eml_model *m = NULL;
+	int rc = eml_onnx_load_bytes(mb, ml, NULL, &m);
+	eml_free(mb);
+	if (rc != EML_OK) {
+		snprintf(why, cap, "load: %s", eml_err_name(rc));
+		return 0;
+	}
+	eml_unsupported_op *list = NULL;
+	size_t nu = 0;
+	cr_assert_eq(eml_onnx_check(m, &list, &nu), EML_OK);
+	if (nu != 0) {
+		snprintf(why, cap, "eml check: %s %lld unsupported", list[0].op_type,
+		         (long long)list[0].opset);
+		eml_onnx_unsupported_free(list, nu);
+		eml_model_free(m);
+		return 0;
+	}
+	eml_io_tensor io[MAX_IN];
+	for (size_t i = 0; i < c->n_in; i++)
+		io[i] = mb_io(c->in[i].dtype, c->in[i].rank, c->in[i].dims, c->in[i].data);
+	eml_engine_opts opts = {.threads = 2};
+	eml_plan *plan = NULL;
+	int bad = -1;
+	rc = eml_engine_assemble(m, io, c->n_in, &opts, &plan, &bad);
+	if (rc == EML_OK)
+		rc = eml_plan_run(plan);
+	int ok = rc == EML_OK;
+	if (!ok)
+		snprintf(why, cap, "engine: %s", eml_err_name(rc));
+	size_t no = ok ? eml_plan_n_outputs(plan) : 0;
+	for (size_t k = 0; ok && k < no; k++) {
+		pathf(p, sizeof(p), "%s/output_%zu.npy", c->dir, k);
+		eml_tensor_file ref;
+		if (eml_tensor_read_file(p, &ref) != EML_OK) {
+			snprintf(why, cap, "no reference output %zu", k);
+			ok = 0;
+			break;
+		}
+		eml_io_tensor o;
+		cr_assert_eq(eml_plan_output(plan, k, &o), EML_OK);
+		if (o.dtype != ref.dtype || o.rank != ref.rank ||
+		    memcmp(o.dims, ref.dims, 8 * o.rank) != 0 || o.bytes != ref.bytes) {
+			snprintf(why, cap, "output %zu: dtype %d/%d rank %u/%u bytes %llu/%llu", k,
+			         o.dtype, ref.dtype, o.rank, ref.rank, (unsigned long long)o.bytes,
+			         (unsigned long long)ref.bytes);
+			ok = 0;
+		} else if (eml_dt_is_real(o.dtype)) {
+			size_t es = eml_dtype_size(o.dtype);
+			for (uint64_t i = 0; ok && i < o.bytes / es; i++) {
+				double a = eml_ld_f(o.data, o.dtype, i),
+				       b = eml_ld_f(ref.data, ref.dtype, i);
+				/* float16 results also carry one float16 rounding */
+				int close =
+				    real_close(a, b) || (o.dtype == EML_DT_FLOAT16 &&
+				                         fabs(a - b) <= 1e-3 * fabs(b) + 1e-3);
+				if (!close) {
+					snprintf(why, cap, "output %zu [%llu]: %.9g vs ORT %.9g", k,
+					         (unsigned long long)i, a, b);
+					ok = 0;
+				}
+			}
+		} else if (memcmp(o.data, ref.data, o.bytes) != 0) {
+			size_t es = eml_dtype_size(o.dtype);
+			uint64_t i = 0;
+			while (memcmp((const uint8_t *)o.data + i * es, ref.data + i * es, es) == 0)
+				i++;
+			snprintf(why, cap, "output %zu [%llu]: %lld vs ORT %lld", k,
+			         (unsigned long long)i, (long long)eml_ld_i(o.data, o.dtype, i),
+			         (long long)eml_ld_i(ref.data, ref.dtype, i));
+			ok = 0;
+		}
+		eml_tensor_file_cleanup(&ref);
+	}
+	if (ok) {
+		pathf(p, sizeof(p), "%s/output_%zu.npy", c->dir, no);
+		if (exists(p)) {
+			snprintf(why, cap, "ORT has more outputs than the plan (%zu)", no);
+			ok = 0;
+		}
+	}
+	eml_plan_free(plan);
+	eml_model_free(m);
+	return ok;
+}
+
+static void free_cases(void)
+{
+	for (size_t k = 0; k < g_n; k++) {
+		eml_model_free(g_cases[k].m);
+		for (size_t i = 0; i < g_cases[k].n_in; i++)
+			eml_tensor_file_cleanup(&g_cases[k].in[i]);
+	}
+	g_n = 0;
+}
+
+/* Every opset-19/20 version we claim, against ONNX Runtime. */
+Test(opset20, new_versions_agree_with_onnx_runtime, .timeout = 120)
+{
+	cases_gelu();
+	cases_pad();
+	cases_avgpool();
+	cases_resize();
+	cases_resize_antialias();
+	cases_reduce_bool();
+	cases_dtype_only();
+	cases_control();
+	cases_unchanged();
+	references();
+	int failed = 0;
+	for (size_t k = 0; k < g_n; k++) {
+		char why[512] = "";
+		if (!run_case(&g_cases[k], why, sizeof(why))) {
+			fprintf(stderr, "opset20: %s: %s\n", g_cases[k].id, why);
+			failed++;
+		}
+	}
+	size_t n = g_n;
+	free_cases();
+	cr_assert_eq(failed, 0, "%d of %zu cases disagree with ONNX Runtime (see stderr)", failed,
+	             n);
+}
