@@ -624,7 +624,8 @@ static int exists(const char *p)
 	return stat(p, &st) == 0;
 }
 
-static int run_proc(char *const argv[], const char *node_path, const char *err_file)
+static int run_proc_out(char *const argv[], const char *node_path, const char *out_file,
+                        const char *err_file)
 {
 	fflush(NULL);
 	pid_t pid = fork();
@@ -632,7 +633,7 @@ static int run_proc(char *const argv[], const char *node_path, const char *err_f
 	if (pid == 0) {
 		if (node_path != NULL)
 			setenv("NODE_PATH", node_path, 1);
-		int o = open("/dev/null", O_WRONLY);
+		int o = open(out_file ? out_file : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		int e = open(err_file ? err_file : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		if (o >= 0)
 			dup2(o, 1);
@@ -645,6 +646,11 @@ static int run_proc(char *const argv[], const char *node_path, const char *err_f
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	return st;
+}
+
+static int run_proc(char *const argv[], const char *node_path, const char *err_file)
+{
+	return run_proc_out(argv, node_path, NULL, err_file);
 }
 
 static char *slurp(const char *path)
@@ -869,4 +875,387 @@ Test(opset20, new_versions_agree_with_onnx_runtime, .timeout = 120)
 	free_cases();
 	cr_assert_eq(failed, 0, "%d of %zu cases disagree with ONNX Runtime (see stderr)", failed,
 	             n);
+}
+
+/* ---- refusals ---- */
+
+/* Save, then let mutate() edit the ModelProto (types we cannot build in the IR), then load. */
+static int load_mutated(eml_model *m, void (*mutate)(Onnx__ModelProto *), eml_model **out)
+{
+	uint8_t *b = NULL;
+	size_t n = 0;
+	cr_assert_eq(eml_onnx_save(m, &b, &n), EML_OK);
+	Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, n, b);
+	cr_assert(mp != NULL);
+	mutate(mp);
+	size_t n2 = onnx__model_proto__get_packed_size(mp);
+	uint8_t *b2 = malloc(n2 + 1);
+	onnx__model_proto__pack(mp, b2);
+	onnx__model_proto__free_unpacked(mp, NULL);
+	eml_free(b);
+	int rc = eml_onnx_load_bytes(b2, n2, NULL, out);
+	free(b2);
+	return rc;
+}
+
+/* The unpacked message is freed by protobuf-c's default (malloc) allocator. */
+static void set_raw(Onnx__TensorProto *t, int32_t dtype, size_t len)
+{
+	t->data_type = dtype;
+	t->has_data_type = 1;
+	t->n_float_data = 0;
+	t->n_int32_data = 0;
+	t->has_raw_data = 1;
+	free(t->raw_data.data);
+	t->raw_data.data = calloc(1, len);
+	t->raw_data.len = len;
+}
+
+static void mut_float8_initializer(Onnx__ModelProto *mp)
+{
+	cr_assert(mp->graph->n_initializer >= 1);
+	set_raw(mp->graph->initializer[0], 17 /* FLOAT8E4M3FN */, 4);
+}
+
+static void mut_bfloat16_value(Onnx__ModelProto *mp)
+{
+	Onnx__NodeProto *nd = mp->graph->node[0];
+	cr_assert(nd->n_attribute >= 1 && nd->attribute[0]->t != NULL);
+	set_raw(nd->attribute[0]->t, 16 /* BFLOAT16 */, 2);
+}
+
+static void mut_string_inputs(Onnx__ModelProto *mp)
+{
+	for (size_t i = 0; i < mp->graph->n_input; i++)
+		mp->graph->input[i]->type->tensor_type->elem_type = EML_DT_STRING;
+}
+
+static void mut_none(Onnx__ModelProto *mp)
+{
+	(void)mp;
+}
+
+static int assemble_rc(const eml_model *m, const eml_io_tensor *io, size_t n)
+{
+	eml_plan *p = NULL;
+	int bad = -1;
+	int rc = eml_engine_assemble(m, io, n, NULL, &p, &bad);
+	cr_assert((rc == EML_OK) == (p != NULL));
+	eml_plan_free(p);
+	return rc;
+}
+
+/* The versions' new types are refused with the type errors: float8 / bfloat16 tensors and
+ * string inputs at load, a Cast to float8 at assembly. */
+Test(opset20, new_types_of_19_and_20_are_refused_with_the_type_error)
+{
+	eml_model *out = NULL;
+	/* Add-14 over a float8 initializer at opset 19 */
+	eml_model *m = mb_new(19);
+	int32_t x = mb_value(m, EML_DT_FLOAT, 1, D(4));
+	mb_input(m, x);
+	float w[4] = {1, 2, 3, 4};
+	int32_t y = mb_value(m, EML_DT_FLOAT, -1, NULL);
+	mb_node(m, "Add", I(x, mb_const(m, EML_DT_FLOAT, 1, D(4), w)), I(y));
+	mb_output(m, y);
+	cr_assert_eq(load_mutated(m, mut_none, &out), EML_OK);
+	eml_model_free(out);
+	cr_assert_eq(load_mutated(m, mut_float8_initializer, &out), EML_E_ONNX_DTYPE);
+	eml_model_free(m);
+
+	/* ConstantOfShape-20 with a bfloat16 value */
+	m = mb_new(20);
+	int64_t shp[2] = {2, 2};
+	y = mb_value(m, EML_DT_FLOAT, -1, NULL);
+	float one = 1;
+	eml_node *n =
+	    mb_node(m, "ConstantOfShape", I(mb_const(m, EML_DT_INT64, 1, D(2), shp)), I(y));
+	mb_attr(n, "value", EML_ATTR_TENSOR)->tensor = mb_tensor(m, EML_DT_FLOAT, 1, D(1), &one);
+	mb_output(m, y);
+	cr_assert_eq(load_mutated(m, mut_none, &out), EML_OK);
+	eml_model_free(out);
+	cr_assert_eq(load_mutated(m, mut_bfloat16_value, &out), EML_E_ONNX_DTYPE);
+	eml_model_free(m);
+
+	/* Equal-19 on strings */
+	m = mb_new(19);
+	int32_t a = mb_value(m, EML_DT_FLOAT, 1, D(3)), b = mb_value(m, EML_DT_FLOAT, 1, D(3));
+	mb_input(m, a);
+	mb_input(m, b);
+	y = mb_value(m, EML_DT_BOOL, -1, NULL);
+	mb_node(m, "Equal", I(a, b), I(y));
+	mb_output(m, y);
+	cr_assert_eq(load_mutated(m, mut_none, &out), EML_OK);
+	eml_model_free(out);
+	cr_assert_eq(load_mutated(m, mut_string_inputs, &out), EML_E_ONNX_STRING_TENSOR);
+	eml_model_free(m);
+
+	/* Cast-19 to float8 (and back): nothing declares the type, the engine refuses the Cast */
+	for (int to = 16; to <= 20; to++) {
+		m = mb_new(19);
+		x = mb_value(m, EML_DT_FLOAT, 1, D(3));
+		mb_input(m, x);
+		int32_t t = mb_tmp(m);
+		y = mb_value(m, EML_DT_FLOAT, -1, NULL);
+		n = mb_node(m, "Cast", I(x), I(t));
+		mb_attr_i(n, "to", to);
+		mb_attr_i(n, "saturate", 0);
+		mb_attr_i(mb_node(m, "Cast", I(t), I(y)), "to", EML_DT_FLOAT);
+		mb_output(m, y);
+		cr_assert_eq(load_mutated(m, mut_none, &out), EML_OK);
+		float xv[3] = {1, 2, 3};
+		eml_io_tensor io = mb_io(EML_DT_FLOAT, 1, D(3), xv);
+		cr_assert_eq(assemble_rc(out, &io, 1), EML_E_UNSUPPORTED, "Cast to %d", to);
+		eml_model_free(out);
+		eml_model_free(m);
+	}
+}
+
+static eml_model *single_float_op(int64_t opset, const char *op)
+{
+	eml_model *m = mb_new(opset);
+	int32_t x = mb_value(m, EML_DT_FLOAT, 1, D(4));
+	mb_input(m, x);
+	int32_t y = mb_value(m, EML_DT_FLOAT, -1, NULL);
+	mb_node(m, op, I(x), I(y));
+	mb_output(m, y);
+	return m;
+}
+
+/* A model importing opset 21 is refused as a whole (ONNX_OPSET), by the loader and `eml check`;
+ * the engine refuses every operator at 21. */
+Test(opset20, opset_21_is_refused)
+{
+	eml_model *m = single_float_op(21, "Relu");
+	uint8_t *b = NULL;
+	size_t n = 0;
+	cr_assert_eq(eml_onnx_save(m, &b, &n), EML_OK);
+	eml_model *out = NULL;
+	cr_assert_eq(eml_onnx_load_bytes(b, n, NULL, &out), EML_E_ONNX_OPSET);
+	float xv[4] = {1, -2, 3, -4};
+	eml_io_tensor io = mb_io(EML_DT_FLOAT, 1, D(4), xv);
+	cr_assert_eq(assemble_rc(m, &io, 1), EML_E_UNSUPPORTED);
+	cr_assert_not(eml_onnx_op_supported("", "Relu", 21));
+	cr_assert_not(eml_onnx_op_supported("", "Gelu", 21));
+	char *tmp = eml_test_tmpdir(), path[PATH_MAX], so[PATH_MAX], se[PATH_MAX];
+	pathf(path, sizeof(path), "%s/m21.onnx", tmp);
+	pathf(so, sizeof(so), "%s/out.txt", tmp);
+	pathf(se, sizeof(se), "%s/err.txt", tmp);
+	cr_assert_eq(eml_file_write_atomic(path, b, n, 0600), EML_OK);
+	char *argv[] = {(char *)eml_test_bin(), "check", path, NULL};
+	int st = run_proc_out(argv, NULL, so, se);
+	char *err = slurp(se);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "eml check exit %d", WEXITSTATUS(st));
+	cr_assert(strstr(err, "opset") != NULL, "eml check said: %s", err);
+	free(err);
+	eml_test_rmtree(tmp);
+	free(tmp);
+	eml_free(b);
+	eml_model_free(m);
+}
+
+/* An opset-20 model using an operator not claimed at 20 is refused with the operator named:
+ * `eml check` lists it (exit 3) and the engine does not assemble it. Also Gelu below 20. */
+Test(opset20, ops_not_claimed_at_their_opset_are_named)
+{
+	/* GridSample-20 (N-D, renamed modes) is not implemented */
+	eml_model *m = mb_new(20);
+	int32_t x = mb_value(m, EML_DT_FLOAT, 4, D(1, 1, 3, 3));
+	int32_t g = mb_value(m, EML_DT_FLOAT, 4, D(1, 2, 2, 2));
+	mb_input(m, x);
+	mb_input(m, g);
+	int32_t y = mb_value(m, EML_DT_FLOAT, -1, NULL);
+	mb_attr_s(mb_node(m, "GridSample", I(x, g), I(y)), "mode", "linear");
+	mb_output(m, y);
+	uint8_t *b = NULL;
+	size_t n = 0;
+	cr_assert_eq(eml_onnx_save(m, &b, &n), EML_OK);
+	eml_model *lm = NULL;
+	cr_assert_eq(eml_onnx_load_bytes(b, n, NULL, &lm), EML_OK);
+	eml_unsupported_op *list = NULL;
+	size_t nu = 0;
+	cr_assert_eq(eml_onnx_check(lm, &list, &nu), EML_OK);
+	cr_assert_eq(nu, 1);
+	cr_assert_str_eq(list[0].op_type, "GridSample");
+	cr_assert_eq(list[0].opset, 20);
+	eml_onnx_unsupported_free(list, nu);
+	float xv[9] = {0}, gv[8] = {0};
+	eml_io_tensor io[2] = {mb_io(EML_DT_FLOAT, 4, D(1, 1, 3, 3), xv),
+	                       mb_io(EML_DT_FLOAT, 4, D(1, 2, 2, 2), gv)};
+	cr_assert_eq(assemble_rc(lm, io, 2), EML_E_UNSUPPORTED);
+	char *tmp = eml_test_tmpdir(), path[PATH_MAX], so[PATH_MAX];
+	pathf(path, sizeof(path), "%s/gs20.onnx", tmp);
+	pathf(so, sizeof(so), "%s/out.txt", tmp);
+	cr_assert_eq(eml_file_write_atomic(path, b, n, 0600), EML_OK);
+	char *argv[] = {(char *)eml_test_bin(), "check", path, NULL};
+	int st = run_proc_out(argv, NULL, so, NULL);
+	char *out = slurp(so);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "eml check exit %d", WEXITSTATUS(st));
+	cr_assert(strstr(out, "GridSample") != NULL && strstr(out, " 20 ") != NULL,
+	          "eml check said: %s", out);
+	free(out);
+	eml_test_rmtree(tmp);
+	free(tmp);
+	eml_free(b);
+	eml_model_free(lm);
+	eml_model_free(m);
+	/* GridSample-16 at 18 still is */
+	cr_assert(eml_onnx_op_supported("", "GridSample", 18));
+	cr_assert_not(eml_onnx_op_supported("", "GridSample", 19));
+
+	/* Gelu exists from opset 20 only */
+	for (int v = 7; v <= 21; v++)
+		cr_assert_eq(eml_onnx_op_supported("", "Gelu", v), v == 20, "Gelu at %d", v);
+	m = single_float_op(19, "Gelu");
+	cr_assert_eq(eml_onnx_check(m, &list, &nu), EML_OK);
+	cr_assert(nu == 1 && strcmp(list[0].op_type, "Gelu") == 0 && list[0].opset == 19);
+	eml_onnx_unsupported_free(list, nu);
+	float xv4[4] = {1, 2, 3, 4};
+	eml_io_tensor io4 = mb_io(EML_DT_FLOAT, 1, D(4), xv4);
+	cr_assert_eq(assemble_rc(m, &io4, 1), EML_E_UNSUPPORTED);
+	eml_model_free(m);
+	m = single_float_op(20, "Gelu");
+	cr_assert_eq(assemble_rc(m, &io4, 1), EML_OK);
+	eml_model_free(m);
+}
+
+/* What 19/20 added stays refused at the opsets before them. */
+Test(opset20, new_semantics_are_refused_before_their_opset)
+{
+	float xv[12];
+	for (int i = 0; i < 12; i++)
+		xv[i] = (float)i;
+	eml_io_tensor io = mb_io(EML_DT_FLOAT, 2, D(3, 4), xv);
+	for (int64_t opset = 18; opset <= 19; opset++) {
+		/* Pad mode "wrap" (Pad-19) */
+		eml_model *m = mb_new(opset);
+		int32_t x = mb_value(m, EML_DT_FLOAT, 2, D(3, 4));
+		mb_input(m, x);
+		int64_t pads[4] = {1, 1, 1, 1};
+		int32_t y = mb_tmp(m);
+		mb_attr_s(mb_node(m, "Pad", I(x, mb_const(m, EML_DT_INT64, 1, D(4), pads)), I(y)),
+		          "mode", "wrap");
+		mb_output(m, y);
+		cr_assert_eq(assemble_rc(m, &io, 1), opset >= 19 ? EML_OK : EML_E_UNSUPPORTED);
+		eml_model_free(m);
+		/* Resize half_pixel_symmetric (Resize-19) */
+		m = mb_new(opset);
+		x = mb_value(m, EML_DT_FLOAT, 2, D(3, 4));
+		mb_input(m, x);
+		float sc[2] = {2, 0.5f};
+		y = mb_tmp(m);
+		eml_node *n =
+		    mb_node(m, "Resize", I(x, -1, mb_const(m, EML_DT_FLOAT, 1, D(2), sc)), I(y));
+		mb_attr_s(n, "coordinate_transformation_mode", "half_pixel_symmetric");
+		mb_output(m, y);
+		cr_assert_eq(assemble_rc(m, &io, 1), opset >= 19 ? EML_OK : EML_E_UNSUPPORTED);
+		eml_model_free(m);
+	}
+	/* ReduceMax / ReduceMin over bool (20) */
+	uint8_t bv[6] = {1, 0, 0, 1, 1, 1};
+	eml_io_tensor bio = mb_io(EML_DT_BOOL, 2, D(2, 3), bv);
+	for (int64_t opset = 19; opset <= 20; opset++)
+		for (int mx = 0; mx < 2; mx++) {
+			eml_model *m = mb_new(opset);
+			int32_t x = mb_value(m, EML_DT_BOOL, 2, D(2, 3));
+			mb_input(m, x);
+			int32_t y = mb_tmp(m);
+			mb_node(m, mx ? "ReduceMax" : "ReduceMin", I(x), I(y));
+			mb_output(m, y);
+			eml_plan *p = NULL;
+			int bad = -1;
+			int rc = eml_engine_assemble(m, &bio, 1, NULL, &p, &bad);
+			cr_assert(opset >= 20 ? rc == EML_OK : rc != EML_OK, "opset %lld: %s",
+			          (long long)opset, eml_err_name(rc));
+			if (rc == EML_OK) {
+				cr_assert_eq(eml_plan_run(p), EML_OK);
+				eml_io_tensor o;
+				cr_assert_eq(eml_plan_output(p, 0, &o), EML_OK);
+				cr_assert_eq(o.dtype, EML_DT_BOOL);
+				cr_assert_eq(*(const uint8_t *)o.data, mx ? 1 : 0);
+			}
+			eml_plan_free(p);
+			eml_model_free(m);
+		}
+}
+
+/* Pad wrap by more than the dimension (ONNX reference: numpy "wrap", repeating); ONNX Runtime
+ * 1.30 returns unset memory there, so this is checked against the definition. */
+Test(opset20, pad_wrap_beyond_the_dimension_repeats)
+{
+	eml_model *m = mb_new(19);
+	int32_t x = mb_value(m, EML_DT_FLOAT, 2, D(2, 3));
+	mb_input(m, x);
+	int64_t pads[4] = {1, 4, 2, 5}; /* rows: 1 before, 2 after; cols: 4 before, 5 after */
+	int32_t y = mb_tmp(m);
+	mb_attr_s(mb_node(m, "Pad", I(x, mb_const(m, EML_DT_INT64, 1, D(4), pads)), I(y)), "mode",
+	          "wrap");
+	mb_output(m, y);
+	float xv[6] = {0, 1, 2, 3, 4, 5};
+	eml_io_tensor io = mb_io(EML_DT_FLOAT, 2, D(2, 3), xv);
+	eml_plan *p = NULL;
+	int bad = -1;
+	cr_assert_eq(eml_engine_assemble(m, &io, 1, NULL, &p, &bad), EML_OK);
+	cr_assert_eq(eml_plan_run(p), EML_OK);
+	eml_io_tensor o;
+	cr_assert_eq(eml_plan_output(p, 0, &o), EML_OK);
+	cr_assert(o.rank == 2 && o.dims[0] == 5 && o.dims[1] == 12);
+	const float *yv = o.data;
+	for (int r = 0; r < 5; r++)
+		for (int c = 0; c < 12; c++) {
+			int sr = ((r - 1) % 2 + 2) % 2, sc = ((c - 4) % 3 + 3) % 3;
+			cr_assert_eq(yv[r * 12 + c], xv[sr * 3 + sc], "[%d][%d]", r, c);
+		}
+	eml_plan_free(p);
+	eml_model_free(m);
+}
+
+/* AveragePool-19 with auto_pad SAME_UPPER and dilations: the spec pads by
+ * (out - 1) * stride + (k - 1) * d + 1 - in (ONNX Runtime 1.30 leaves the dilation out and
+ * gets a smaller output), checked against a direct computation. */
+Test(opset20, avgpool_same_upper_with_dilations_follows_the_spec)
+{
+	enum { H = 7, W = 8, K = 3, DL = 2, S = 2 };
+	eml_model *m = mb_new(19);
+	int32_t x = mb_value(m, EML_DT_FLOAT, 4, D(1, 1, H, W));
+	mb_input(m, x);
+	int32_t y = mb_tmp(m);
+	eml_node *n = mb_node(m, "AveragePool", I(x), I(y));
+	mb_attr_ints(n, "kernel_shape", 2, D(K, K));
+	mb_attr_ints(n, "dilations", 2, D(DL, DL));
+	mb_attr_ints(n, "strides", 2, D(S, S));
+	mb_attr_s(n, "auto_pad", "SAME_UPPER");
+	mb_output(m, y);
+	float xv[H * W];
+	for (int i = 0; i < H * W; i++)
+		xv[i] = (float)((i * 7) % 11) - 5.0f;
+	eml_io_tensor io = mb_io(EML_DT_FLOAT, 4, D(1, 1, H, W), xv);
+	eml_plan *p = NULL;
+	int bad = -1;
+	cr_assert_eq(eml_engine_assemble(m, &io, 1, NULL, &p, &bad), EML_OK);
+	cr_assert_eq(eml_plan_run(p), EML_OK);
+	eml_io_tensor o;
+	cr_assert_eq(eml_plan_output(p, 0, &o), EML_OK);
+	int oh = (H + S - 1) / S, ow = (W + S - 1) / S;
+	cr_assert(o.dims[2] == oh && o.dims[3] == ow);
+	int span = (K - 1) * DL + 1;
+	int ph = ((oh - 1) * S + span - H) / 2, pw = ((ow - 1) * S + span - W) / 2;
+	const float *yv = o.data;
+	for (int i = 0; i < oh; i++)
+		for (int j = 0; j < ow; j++) {
+			double sum = 0;
+			int cnt = 0;
+			for (int a = 0; a < K; a++)
+				for (int b2 = 0; b2 < K; b2++) {
+					int r = i * S + a * DL - ph, c = j * S + b2 * DL - pw;
+					if (r >= 0 && r < H && c >= 0 && c < W) {
+						sum += xv[r * W + c];
+						cnt++;
+					}
+				}
+			cr_assert_float_eq(yv[i * ow + j], (float)(sum / cnt), 1e-5, "[%d][%d]", i,
+			                   j);
+		}
+	eml_plan_free(p);
+	eml_model_free(m);
 }
