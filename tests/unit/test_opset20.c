@@ -5,7 +5,8 @@
  * Debian's libonnx-testdata node suite is ONNX 1.12 (opsets <= 17): it has no test of a 19/20
  * version. So small models are built here (tests/unit/test_engine_mb.h), written with our ONNX
  * saver, loaded back with our loader (`eml check`'s table must report nothing unsupported), run
- * by the engine and compared with onnxruntime-node (tools/ort_ref.js --batch: one node process
+ * by the engine (also through decompose -> topology key + blob -> join: the same bytes) and
+ * compared with onnxruntime-node (tools/ort_ref.js --batch: one node process
  * for every reference missing from the cache ~/.cache/eml/ref/opset20-<sha256 of model and
  * inputs>): max |a-b| <= 1e-5 + 1e-3 |b| for reals (NaN matches NaN, infinities match exactly),
  * exact for integers and bools. Covered: Gelu (both approximations, large |x|, NaN, +-inf), Pad-19
@@ -43,6 +44,7 @@
 #include "onnx/onnx.pb-c.h"
 #include "prop.h"
 #include "tensor/tensor_io.h"
+#include "topo/topo.h"
 /* the engine tests' model builder (after engine.h, which it needs) */
 #include "test_engine_mb.h"
 
@@ -834,6 +836,35 @@ static int run_case(const tcase *c, char *why, size_t cap)
 			snprintf(why, cap, "ORT has more outputs than the plan (%zu)", no);
 			ok = 0;
 		}
+	}
+	if (ok) {
+		/* decompose -> topology key + blob -> join: the same bytes out */
+		uint8_t *tkey = NULL, *blob = NULL;
+		size_t tl = 0, bl = 0;
+		cr_assert_eq(eml_topo_decompose(m, NULL, &tkey, &tl, &blob, &bl), EML_OK, "%s",
+		             c->id);
+		eml_tkey *k = NULL;
+		cr_assert_eq(eml_tkey_parse(tkey, tl, &k), EML_OK);
+		eml_model *joined = NULL;
+		uint32_t bad_chunk = 0;
+		cr_assert_eq(eml_topo_join(k, blob, bl, &joined, &bad_chunk), EML_OK);
+		eml_plan *pj = NULL;
+		cr_assert_eq(eml_engine_assemble(joined, io, c->n_in, &opts, &pj, &bad), EML_OK);
+		cr_assert_eq(eml_plan_run(pj), EML_OK);
+		for (size_t k2 = 0; k2 < no; k2++) {
+			eml_io_tensor oa, ob;
+			cr_assert_eq(eml_plan_output(plan, k2, &oa), EML_OK);
+			cr_assert_eq(eml_plan_output(pj, k2, &ob), EML_OK);
+			if (oa.bytes != ob.bytes || memcmp(oa.data, ob.data, oa.bytes) != 0) {
+				snprintf(why, cap, "output %zu differs after decompose/join", k2);
+				ok = 0;
+			}
+		}
+		eml_plan_free(pj);
+		eml_model_free(joined);
+		eml_tkey_free(k);
+		eml_free(tkey);
+		eml_free(blob);
 	}
 	eml_plan_free(plan);
 	eml_model_free(m);

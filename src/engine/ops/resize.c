@@ -256,7 +256,7 @@ static int resize_prep(eml_op_ctx *c)
 		EML_ENSURE(od[i] >= 0 && od[i] < EML_ENGINE_MAX_DIM, EML_E_ENGINE_SHAPE);
 		total += (size_t)od[i];
 		/* taps per output: antialias covers |x - x_ori| < support = (1 or 2) / min(scale, 1) */
-		support[i] = (linear == 2 ? 2.0 : 1.0) / (sc[i] < 1 ? sc[i] : 1.0);
+		support[i] = (linear == 2 ? 2.0 : 1.0) / (sc[i] > 0 && sc[i] < 1 ? sc[i] : 1.0);
 		double win = aa ? 2 * ceil(support[i]) + 1 : 4;
 		EML_ENSURE(win <= 4096, EML_E_ENGINE_SHAPE);
 		taps += (size_t)od[i] * (size_t)win;
