@@ -19,8 +19,7 @@ typedef struct op_entry {
 
 /* Opset ranges are those of the ONNX operator changelog within 7-20 that our implementations
  * cover (attribute-vs-input forms are handled inside each op by the model's opset). What each
- * opset-19/20 version means for us: docs/DECISIONS.md ("Opsets 19 and 20"). GridSample-20
- * (N-D, renamed modes) is not implemented: GridSample stays 16-18. */
+ * opset-19/20 version means for us: docs/DECISIONS.md ("Opsets 19 and 20"). */
 static const op_entry k_ops[] = {
     {"Abs", 7, 20, &eml_op_unary},
     {"Add", 7, 20, &eml_op_binary},
@@ -161,7 +160,7 @@ static const op_entry k_ops[] = {
     {"Det", 11, 20, &eml_op_det},
     {"NonMaxSuppression", 10, 20, &eml_op_nms},
     {"Unique", 11, 20, &eml_op_unique},
-    {"GridSample", 16, 18, &eml_op_gridsample},
+    {"GridSample", 16, 20, &eml_op_gridsample},
     {"RoiAlign", 10, 20, &eml_op_roialign},
     {"MaxUnpool", 9, 20, &eml_op_maxunpool},
     {"Gelu", 20, 20, &eml_op_gelu},

@@ -3,8 +3,8 @@
  * A plain array so the engine team extends it in one place; domain "" is the default ONNX
  * domain ("ai.onnx" is folded into it). Opset ranges follow the ONNX operator changelog
  * (https://github.com/onnx/onnx/blob/main/docs/Changelog.md): the engine implements each
- * operator's forms from opset 7 through 20, except where a row ends earlier (GridSample-20 is
- * not implemented; Scatter was removed at 11). A row means "the model's default-domain opset
+ * operator's forms from opset 7 through 20, except where a row ends earlier (Scatter was
+ * removed at 11). A row means "the model's default-domain opset
  * import lies in [since, until]"; docs/DECISIONS.md ("Opsets 19 and 20") says what each
  * opset-19/20 version changed and what we did about it.
  */
@@ -161,7 +161,7 @@ static const eml_op_support support_table[] = {
     {"", "Det", 11, 20},
     {"", "NonMaxSuppression", 10, 20},
     {"", "Unique", 11, 20},
-    {"", "GridSample", 16, 18},
+    {"", "GridSample", 16, 20},
     {"", "RoiAlign", 10, 20},
     {"", "MaxUnpool", 9, 20},
     /* opset 20 */

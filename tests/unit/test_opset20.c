@@ -13,7 +13,9 @@
  * wrap (positive, negative, mixed pads, axes, pads beyond the dimension), AveragePool-19
  * dilations (1-D/2-D/3-D, ceil_mode, count_include_pad, auto_pad), Resize-19
  * half_pixel_symmetric (nearest/linear/cubic) and keep_aspect_ratio_policy with sizes and axes,
- * antialias (linear and cubic, down- and up-scaling), ReduceMax/ReduceMin-20 over bool, and each
+ * antialias (linear and cubic, down- and up-scaling), ReduceMax/ReduceMin-20 over bool,
+ * GridSample-20 (2-D and 3-D grids, every mode, padding and align_corners; cubic + border against
+ * the reference by hand, as ORT differs there) and GridSample-16 at opset 19, and each
  * version that only adds types at least once (Cast/CastLike with saturate, Constant, Equal,
  * Identity, If, Loop, Scan, Reshape, Shape, Size, QuantizeLinear/DequantizeLinear incl. float16
  * scales, ConstantOfShape, IsInf, IsNaN), plus unchanged operators at opsets 19 and 20.
@@ -580,6 +582,54 @@ static void cases_unchanged(void)
 	}
 }
 
+/* GridSample-20: N-D grids (2-D and 3-D spatial here), modes linear/nearest/cubic, paddings,
+ * align_corners; grid values reach past [-1, 1] so every padding rule is exercised. */
+static void gridsample_case(const char *id, uint32_t rank, const int64_t *xd, const int64_t *gd,
+                            const char *mode, const char *pad, int align)
+{
+	tcase *c = tc_new(id, 20);
+	int32_t x = tc_input_f(c, rank, xd, -2, 2);
+	int32_t g = tc_input_f(c, rank, gd, -1.3f, 1.3f);
+	eml_node *n = mb_node(c->m, "GridSample", I(x, g), I(tc_output(c, EML_DT_FLOAT)));
+	mb_attr_s(n, "mode", mode);
+	mb_attr_s(n, "padding_mode", pad);
+	mb_attr_i(n, "align_corners", align);
+}
+
+static void cases_gridsample(void)
+{
+	static const char *modes[] = {"linear", "nearest", "cubic"};
+	static const char *pads[] = {"zeros", "border", "reflection"};
+	char id[64];
+	/* cubic + border is checked against the ONNX reference instead (ORT does not fold the
+	 * coordinates there; test gridsample_cubic_border_folds_per_axis) */
+	for (int m = 0; m < 3; m++)
+		for (int p = 0; p < 3; p++)
+			for (int al = 0; al < 2; al++) {
+				if (m == 2 && p == 1)
+					continue;
+				snprintf(id, sizeof(id), "gridsample20-2d-%s-%s-a%d", modes[m],
+				         pads[p], al);
+				gridsample_case(id, 4, D(2, 3, 5, 6), D(2, 4, 3, 2), modes[m],
+				                pads[p], al);
+			}
+	/* GridSample-16 (2-D, modes bilinear / bicubic) at opset 19 */
+	gridsample_case("gridsample16-at-19", 4, D(1, 2, 4, 5), D(1, 3, 3, 2), "bicubic", "zeros",
+	                0);
+	g_cases[g_n - 1].m->opsets[0].version = 19;
+	gridsample_case("gridsample16-at-19-lin", 4, D(1, 2, 4, 5), D(1, 3, 3, 2), "bilinear",
+	                "reflection", 1);
+	g_cases[g_n - 1].m->opsets[0].version = 19;
+	for (int m = 0; m < 2; m++)
+		for (int p = 0; p < 3; p++)
+			for (int al = 0; al < 2; al++) {
+				snprintf(id, sizeof(id), "gridsample20-3d-%s-%s-a%d", modes[m],
+				         pads[p], al);
+				gridsample_case(id, 5, D(1, 2, 4, 5, 6), D(1, 3, 2, 4, 3), modes[m],
+				                pads[p], al);
+			}
+}
+
 /* ---- running ---- */
 
 static void hash_case(const tcase *c, const uint8_t *model, size_t mlen, char hex[33])
@@ -893,6 +943,7 @@ Test(opset20, new_versions_agree_with_onnx_runtime, .timeout = 120)
 	cases_dtype_only();
 	cases_control();
 	cases_unchanged();
+	cases_gridsample();
 	references();
 	int failed = 0;
 	for (size_t k = 0; k < g_n; k++) {
@@ -1085,59 +1136,66 @@ Test(opset20, opset_21_is_refused)
 	eml_model_free(m);
 }
 
-/* An opset-20 model using an operator not claimed at 20 is refused with the operator named:
- * `eml check` lists it (exit 3) and the engine does not assemble it. Also Gelu below 20. */
+/* A model using an operator not claimed at its opset is refused with the operator named:
+ * `eml check` lists it (exit 3, and only it) and the engine does not assemble it. Also Gelu below
+ * 20. */
 Test(opset20, ops_not_claimed_at_their_opset_are_named)
 {
-	/* GridSample-20 (N-D, renamed modes) is not implemented */
-	eml_model *m = mb_new(20);
-	int32_t x = mb_value(m, EML_DT_FLOAT, 4, D(1, 1, 3, 3));
-	int32_t g = mb_value(m, EML_DT_FLOAT, 4, D(1, 2, 2, 2));
-	mb_input(m, x);
-	mb_input(m, g);
-	int32_t y = mb_value(m, EML_DT_FLOAT, -1, NULL);
-	mb_attr_s(mb_node(m, "GridSample", I(x, g), I(y)), "mode", "linear");
-	mb_output(m, y);
-	uint8_t *b = NULL;
-	size_t n = 0;
-	cr_assert_eq(eml_onnx_save(m, &b, &n), EML_OK);
-	eml_model *lm = NULL;
-	cr_assert_eq(eml_onnx_load_bytes(b, n, NULL, &lm), EML_OK);
+	/* AffineGrid-20 and DeformConv-19 (new operators) are not implemented */
 	eml_unsupported_op *list = NULL;
 	size_t nu = 0;
-	cr_assert_eq(eml_onnx_check(lm, &list, &nu), EML_OK);
-	cr_assert_eq(nu, 1);
-	cr_assert_str_eq(list[0].op_type, "GridSample");
-	cr_assert_eq(list[0].opset, 20);
-	eml_onnx_unsupported_free(list, nu);
-	float xv[9] = {0}, gv[8] = {0};
-	eml_io_tensor io[2] = {mb_io(EML_DT_FLOAT, 4, D(1, 1, 3, 3), xv),
-	                       mb_io(EML_DT_FLOAT, 4, D(1, 2, 2, 2), gv)};
-	cr_assert_eq(assemble_rc(lm, io, 2), EML_E_UNSUPPORTED);
-	char *tmp = eml_test_tmpdir(), path[PATH_MAX], so[PATH_MAX];
-	pathf(path, sizeof(path), "%s/gs20.onnx", tmp);
-	pathf(so, sizeof(so), "%s/out.txt", tmp);
-	cr_assert_eq(eml_file_write_atomic(path, b, n, 0600), EML_OK);
-	char *argv[] = {(char *)eml_test_bin(), "check", path, NULL};
-	int st = run_proc_out(argv, NULL, so, NULL);
-	char *out = slurp(so);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "eml check exit %d", WEXITSTATUS(st));
-	cr_assert(strstr(out, "GridSample") != NULL && strstr(out, " 20 ") != NULL,
-	          "eml check said: %s", out);
-	free(out);
-	eml_test_rmtree(tmp);
-	free(tmp);
-	eml_free(b);
-	eml_model_free(lm);
-	eml_model_free(m);
-	/* GridSample-16 at 18 still is */
-	cr_assert(eml_onnx_op_supported("", "GridSample", 18));
-	cr_assert_not(eml_onnx_op_supported("", "GridSample", 19));
+	for (int64_t opset = 19; opset <= 20; opset++) {
+		const char *op = opset == 20 ? "AffineGrid" : "DeformConv";
+		eml_model *m = mb_new(opset);
+		int32_t x = mb_value(m, EML_DT_FLOAT, 4, D(1, 1, 3, 3));
+		int32_t g = mb_value(m, EML_DT_FLOAT, 4, D(1, 2, 2, 2));
+		mb_input(m, x);
+		mb_input(m, g);
+		int32_t y = mb_value(m, EML_DT_FLOAT, -1, NULL);
+		mb_node(m, op, I(x, g), I(y));
+		int32_t r = mb_value(m, EML_DT_FLOAT, -1, NULL);
+		mb_node(m, "Relu", I(x), I(r));
+		mb_output(m, y);
+		mb_output(m, r);
+		uint8_t *b = NULL;
+		size_t n = 0;
+		cr_assert_eq(eml_onnx_save(m, &b, &n), EML_OK);
+		eml_model *lm = NULL;
+		cr_assert_eq(eml_onnx_load_bytes(b, n, NULL, &lm), EML_OK);
+		cr_assert_eq(eml_onnx_check(lm, &list, &nu), EML_OK);
+		cr_assert_eq(nu, 1);
+		cr_assert_str_eq(list[0].op_type, op);
+		cr_assert_eq(list[0].opset, opset);
+		eml_onnx_unsupported_free(list, nu);
+		float xv[9] = {0}, gv[8] = {0};
+		eml_io_tensor io[2] = {mb_io(EML_DT_FLOAT, 4, D(1, 1, 3, 3), xv),
+		                       mb_io(EML_DT_FLOAT, 4, D(1, 2, 2, 2), gv)};
+		cr_assert_eq(assemble_rc(lm, io, 2), EML_E_UNSUPPORTED);
+		char *tmp = eml_test_tmpdir(), path[PATH_MAX], so[PATH_MAX], want[64];
+		pathf(path, sizeof(path), "%s/m.onnx", tmp);
+		pathf(so, sizeof(so), "%s/out.txt", tmp);
+		cr_assert_eq(eml_file_write_atomic(path, b, n, 0600), EML_OK);
+		char *argv[] = {(char *)eml_test_bin(), "check", path, NULL};
+		int st = run_proc_out(argv, NULL, so, NULL);
+		char *out = slurp(so);
+		snprintf(want, sizeof(want), " %lld ", (long long)opset);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "eml check exit %d",
+		          WEXITSTATUS(st));
+		cr_assert(strstr(out, op) != NULL && strstr(out, want) != NULL &&
+		              strstr(out, "Relu") == NULL,
+		          "eml check said: %s", out);
+		free(out);
+		eml_test_rmtree(tmp);
+		free(tmp);
+		eml_free(b);
+		eml_model_free(lm);
+		eml_model_free(m);
+	}
 
 	/* Gelu exists from opset 20 only */
 	for (int v = 7; v <= 21; v++)
 		cr_assert_eq(eml_onnx_op_supported("", "Gelu", v), v == 20, "Gelu at %d", v);
-	m = single_float_op(19, "Gelu");
+	eml_model *m = single_float_op(19, "Gelu");
 	cr_assert_eq(eml_onnx_check(m, &list, &nu), EML_OK);
 	cr_assert(nu == 1 && strcmp(list[0].op_type, "Gelu") == 0 && list[0].opset == 19);
 	eml_onnx_unsupported_free(list, nu);
@@ -1182,6 +1240,31 @@ Test(opset20, new_semantics_are_refused_before_their_opset)
 		cr_assert_eq(assemble_rc(m, &io, 1), opset >= 19 ? EML_OK : EML_E_UNSUPPORTED);
 		eml_model_free(m);
 	}
+	/* GridSample: mode names linear/cubic and N-D from 20; bilinear/bicubic before */
+	float gx[8] = {0}, xx[12] = {0};
+	for (int64_t opset = 19; opset <= 20; opset++)
+		for (int k = 0; k < 3; k++) {
+			eml_model *m = mb_new(opset);
+			uint32_t rk = k == 2 ? 3 : 4;
+			const int64_t *xd = rk == 3 ? D(1, 3, 4) : D(1, 1, 3, 4);
+			const int64_t *gd = rk == 3 ? D(1, 4, 1) : D(1, 2, 2, 2);
+			int32_t x = mb_value(m, EML_DT_FLOAT, (int32_t)rk, xd);
+			int32_t g = mb_value(m, EML_DT_FLOAT, (int32_t)rk, gd);
+			mb_input(m, x);
+			mb_input(m, g);
+			int32_t y = mb_tmp(m);
+			eml_node *n = mb_node(m, "GridSample", I(x, g), I(y));
+			mb_attr_s(n, "mode", k == 0 ? "linear" : (k == 1 ? "bicubic" : "nearest"));
+			mb_output(m, y);
+			eml_io_tensor gio[2] = {mb_io(EML_DT_FLOAT, rk, xd, xx),
+			                        mb_io(EML_DT_FLOAT, rk, gd, gx)};
+			int want_ok = k == 1 ? opset == 19 : opset == 20;
+			int rc = assemble_rc(m, gio, 2);
+			cr_assert(want_ok ? rc == EML_OK : rc != EML_OK,
+			          "GridSample %d at %lld: %s", k, (long long)opset,
+			          eml_err_name(rc));
+			eml_model_free(m);
+		}
 	/* ReduceMax / ReduceMin over bool (20) */
 	uint8_t bv[6] = {1, 0, 0, 1, 1, 1};
 	eml_io_tensor bio = mb_io(EML_DT_BOOL, 2, D(2, 3), bv);
@@ -1287,6 +1370,69 @@ Test(opset20, avgpool_same_upper_with_dilations_follows_the_spec)
 			cr_assert_float_eq(yv[i * ow + j], (float)(sum / cnt), 1e-5, "[%d][%d]", i,
 			                   j);
 		}
+	eml_plan_free(p);
+	eml_model_free(m);
+}
+
+/* GridSample-20 cubic with border padding, against the ONNX reference's rule computed by hand:
+ * each coordinate past its border is clamped (per axis), then the 4 taps per axis read with
+ * border padding. ONNX Runtime 1.30 gives other values there. Cubic weights (A = -0.75) at
+ * t = 0.5: -0.09375, 0.59375, 0.59375, -0.09375; at t = 0.7 the last one is -0.11025. */
+Test(opset20, gridsample_cubic_border_folds_per_axis)
+{
+	/* 1-D: X = 0 1 2 3 4, align_corners: x = 2 (g + 1) */
+	eml_model *m = mb_new(20);
+	int32_t x = mb_value(m, EML_DT_FLOAT, 3, D(1, 1, 5));
+	int32_t g = mb_value(m, EML_DT_FLOAT, 3, D(1, 3, 1));
+	mb_input(m, x);
+	mb_input(m, g);
+	int32_t y = mb_tmp(m);
+	eml_node *n = mb_node(m, "GridSample", I(x, g), I(y));
+	mb_attr_s(n, "mode", "cubic");
+	mb_attr_s(n, "padding_mode", "border");
+	mb_attr_i(n, "align_corners", 1);
+	mb_output(m, y);
+	float xv[5] = {0, 1, 2, 3, 4}, gv[3] = {-1.25f, -0.25f, 1.5f};
+	eml_io_tensor io[2] = {mb_io(EML_DT_FLOAT, 3, D(1, 1, 5), xv),
+	                       mb_io(EML_DT_FLOAT, 3, D(1, 3, 1), gv)};
+	eml_plan *p = NULL;
+	int bad = -1;
+	cr_assert_eq(eml_engine_assemble(m, io, 2, NULL, &p, &bad), EML_OK);
+	cr_assert_eq(eml_plan_run(p), EML_OK);
+	eml_io_tensor o;
+	cr_assert_eq(eml_plan_output(p, 0, &o), EML_OK);
+	const float *yv = o.data;
+	/* x = -0.5 -> clamped to 0 (ORT: -0.09375); x = 1.5 -> 1.5; x = 5 -> clamped to 4 */
+	cr_assert_float_eq(yv[0], 0.0f, 1e-6);
+	cr_assert_float_eq(yv[1], 1.5f, 1e-6);
+	cr_assert_float_eq(yv[2], 4.0f, 1e-6);
+	eml_plan_free(p);
+	eml_model_free(m);
+
+	/* 2-D, no align_corners (border [-0.5, 4.5]): X[r][c] = (c == 1); y = -1 is past the border
+	 * and clamped to 0, x = -0.3 is inside its border and stays: taps c = -2..1 read
+	 * 0 0 0 1, weight of c = 1 at t = 0.7 -> -0.11025 (folding x too would give 0) */
+	m = mb_new(20);
+	x = mb_value(m, EML_DT_FLOAT, 4, D(1, 1, 5, 5));
+	g = mb_value(m, EML_DT_FLOAT, 4, D(1, 1, 1, 2));
+	mb_input(m, x);
+	mb_input(m, g);
+	y = mb_tmp(m);
+	n = mb_node(m, "GridSample", I(x, g), I(y));
+	mb_attr_s(n, "mode", "cubic");
+	mb_attr_s(n, "padding_mode", "border");
+	mb_output(m, y);
+	float x2[25] = {0};
+	for (int r = 0; r < 5; r++)
+		x2[r * 5 + 1] = 1;
+	/* x = ((gx + 1) * 5 - 1) / 2 = -0.3 -> gx = -0.92; y = -1 -> gy = -1.2 */
+	float g2[2] = {-0.92f, -1.2f};
+	eml_io_tensor io2[2] = {mb_io(EML_DT_FLOAT, 4, D(1, 1, 5, 5), x2),
+	                        mb_io(EML_DT_FLOAT, 4, D(1, 1, 1, 2), g2)};
+	cr_assert_eq(eml_engine_assemble(m, io2, 2, NULL, &p, &bad), EML_OK);
+	cr_assert_eq(eml_plan_run(p), EML_OK);
+	cr_assert_eq(eml_plan_output(p, 0, &o), EML_OK);
+	cr_assert_float_eq(*(const float *)o.data, -0.11025f, 1e-4, "%g", *(const float *)o.data);
 	eml_plan_free(p);
 	eml_model_free(m);
 }
