@@ -164,6 +164,7 @@ static const op_entry k_ops[] = {
     {"RoiAlign", 10, 20, &eml_op_roialign},
     {"MaxUnpool", 9, 20, &eml_op_maxunpool},
     {"Gelu", 20, 20, &eml_op_gelu},
+    {"AffineGrid", 20, 20, &eml_op_affinegrid},
     /* EML_OPTABLE_MORE */
 };
 

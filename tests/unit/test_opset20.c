@@ -630,6 +630,35 @@ static void cases_gridsample(void)
 			}
 }
 
+/* AffineGrid-20: 2-D and 3-D, align_corners 0/1, a dimension of 1; its grid fed to GridSample. */
+static void cases_affinegrid(void)
+{
+	for (int al = 0; al < 2; al++) {
+		char id[48];
+		snprintf(id, sizeof(id), "affinegrid-2d-a%d", al);
+		tcase *c = tc_new(id, 20);
+		int32_t th = tc_input_f(c, 3, D(2, 2, 3), -1.5f, 1.5f);
+		mb_attr_i(mb_node(c->m, "AffineGrid", I(th, c_i64(c, 4, D(2, 3, 4, 5))),
+		                  I(tc_output(c, EML_DT_FLOAT))),
+		          "align_corners", al);
+		snprintf(id, sizeof(id), "affinegrid-3d-a%d", al);
+		c = tc_new(id, 20);
+		th = tc_input_f(c, 3, D(1, 3, 4), -1.5f, 1.5f);
+		mb_attr_i(mb_node(c->m, "AffineGrid", I(th, c_i64(c, 5, D(1, 2, 3, al ? 4 : 1, 5))),
+		                  I(tc_output(c, EML_DT_FLOAT))),
+		          "align_corners", al);
+	}
+	/* the spatial-transformer pattern: AffineGrid -> GridSample */
+	tcase *c = tc_new("affinegrid-gridsample", 20);
+	int32_t x = tc_input_f(c, 4, D(1, 2, 6, 7), -1, 1);
+	float tv[6] = {0.9f, -0.2f, 0.1f, 0.25f, 1.1f, -0.05f};
+	int32_t th = mb_const(c->m, EML_DT_FLOAT, 3, D(1, 2, 3), tv);
+	int32_t g = mb_tmp(c->m);
+	mb_node(c->m, "AffineGrid", I(th, c_i64(c, 4, D(1, 2, 5, 4))), I(g));
+	mb_attr_s(mb_node(c->m, "GridSample", I(x, g), I(tc_output(c, EML_DT_FLOAT))), "mode",
+	          "linear");
+}
+
 /* ---- running ---- */
 
 static void hash_case(const tcase *c, const uint8_t *model, size_t mlen, char hex[33])
@@ -944,6 +973,7 @@ Test(opset20, new_versions_agree_with_onnx_runtime, .timeout = 120)
 	cases_control();
 	cases_unchanged();
 	cases_gridsample();
+	cases_affinegrid();
 	references();
 	int failed = 0;
 	for (size_t k = 0; k < g_n; k++) {
@@ -1141,11 +1171,11 @@ Test(opset20, opset_21_is_refused)
  * 20. */
 Test(opset20, ops_not_claimed_at_their_opset_are_named)
 {
-	/* AffineGrid-20 and DeformConv-19 (new operators) are not implemented */
+	/* DeformConv-19 (a new operator) is not implemented */
 	eml_unsupported_op *list = NULL;
 	size_t nu = 0;
 	for (int64_t opset = 19; opset <= 20; opset++) {
-		const char *op = opset == 20 ? "AffineGrid" : "DeformConv";
+		const char *op = "DeformConv"; /* DeformConv-19, also the version at 20 */
 		eml_model *m = mb_new(opset);
 		int32_t x = mb_value(m, EML_DT_FLOAT, 4, D(1, 1, 3, 3));
 		int32_t g = mb_value(m, EML_DT_FLOAT, 4, D(1, 2, 2, 2));
