@@ -165,6 +165,7 @@ static const op_entry k_ops[] = {
     {"MaxUnpool", 9, 20, &eml_op_maxunpool},
     {"Gelu", 20, 20, &eml_op_gelu},
     {"AffineGrid", 20, 20, &eml_op_affinegrid},
+    {"DeformConv", 19, 20, &eml_op_deformconv},
     /* EML_OPTABLE_MORE */
 };
 

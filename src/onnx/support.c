@@ -167,6 +167,7 @@ static const eml_op_support support_table[] = {
     /* opset 20 */
     {"", "Gelu", 20, 20},
     {"", "AffineGrid", 20, 20},
+    {"", "DeformConv", 19, 20},
 };
 
 const eml_op_support *eml_onnx_support_table(size_t *n)

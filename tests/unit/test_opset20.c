@@ -659,6 +659,75 @@ static void cases_affinegrid(void)
 	          "linear");
 }
 
+/* DeformConv-19: 2-D with groups, offset groups, mask, bias, strides, pads, dilations; 1-D. */
+static void deform_case(const char *id, int64_t opset, uint32_t r, const int64_t *xd,
+                        const int64_t *wd, int64_t og, int group, int mask, int bias,
+                        const int64_t *st, const int64_t *pd, const int64_t *dl)
+{
+	tcase *c = tc_new(id, opset);
+	int32_t x = tc_input_f(c, r + 2, xd, -1, 1);
+	/* output size */
+	int64_t od[EML_MAX_RANK], K = 1;
+	od[0] = xd[0];
+	od[1] = wd[0];
+	for (uint32_t a = 0; a < r; a++) {
+		int64_t span = (wd[2 + a] - 1) * (dl ? dl[a] : 1) + 1;
+		od[2 + a] =
+		    (xd[2 + a] + (pd ? pd[a] + pd[a + r] : 0) - span) / (st ? st[a] : 1) + 1;
+		K *= wd[2 + a];
+	}
+	float w[512];
+	uint64_t nw = 1;
+	for (uint32_t a = 0; a < r + 2; a++)
+		nw *= (uint64_t)wd[a];
+	cr_assert(nw <= 512);
+	for (uint64_t i = 0; i < nw; i++)
+		w[i] = (float)((i * 37) % 17) / 8.0f - 1.0f;
+	int32_t W = mb_const(c->m, EML_DT_FLOAT, r + 2, wd, w);
+	int64_t ofd[EML_MAX_RANK];
+	memcpy(ofd, od, sizeof(od));
+	ofd[1] = og * K * (int64_t)r;
+	int32_t off = tc_input_f(c, r + 2, ofd, -1.8f, 1.8f);
+	int32_t ins[6] = {x, W, off, MB_END, MB_END, MB_END};
+	int k = 3;
+	if (bias || mask) {
+		float bv[16];
+		for (int i = 0; i < 16; i++)
+			bv[i] = 0.1f * (float)i - 0.5f;
+		ins[k++] = bias ? mb_const(c->m, EML_DT_FLOAT, 1, &wd[0], bv) : -1;
+	}
+	if (mask) {
+		int64_t md[EML_MAX_RANK];
+		memcpy(md, od, sizeof(od));
+		md[1] = og * K;
+		ins[k++] = tc_input_f(c, r + 2, md, 0, 1);
+	}
+	eml_node *n = mb_node(c->m, "DeformConv", ins, I(tc_output(c, EML_DT_FLOAT)));
+	if (group > 1)
+		mb_attr_i(n, "group", group);
+	if (og > 1)
+		mb_attr_i(n, "offset_group", og);
+	if (st)
+		mb_attr_ints(n, "strides", r, st);
+	if (pd)
+		mb_attr_ints(n, "pads", 2 * r, pd);
+	if (dl)
+		mb_attr_ints(n, "dilations", r, dl);
+	mb_attr_ints(n, "kernel_shape", r, wd + 2);
+}
+
+static void cases_deformconv(void)
+{
+	deform_case("deformconv-2d-plain", 19, 2, D(1, 2, 5, 6), D(3, 2, 3, 3), 1, 1, 0, 0, NULL,
+	            NULL, NULL);
+	deform_case("deformconv-2d-mask-bias", 19, 2, D(2, 4, 6, 5), D(4, 2, 2, 3), 2, 2, 1, 1,
+	            D(2, 1), D(1, 0, 1, 2), D(1, 2));
+	deform_case("deformconv-2d-og4-20", 20, 2, D(1, 4, 5, 5), D(2, 4, 3, 3), 4, 1, 1, 0,
+	            D(1, 2), D(1, 1, 1, 1), NULL);
+	deform_case("deformconv-2d-bias-only", 19, 2, D(1, 3, 4, 4), D(3, 1, 2, 2), 1, 3, 0, 1,
+	            NULL, D(0, 1, 1, 0), D(2, 1));
+}
+
 /* ---- running ---- */
 
 static void hash_case(const tcase *c, const uint8_t *model, size_t mlen, char hex[33])
@@ -974,6 +1043,7 @@ Test(opset20, new_versions_agree_with_onnx_runtime, .timeout = 120)
 	cases_unchanged();
 	cases_gridsample();
 	cases_affinegrid();
+	cases_deformconv();
 	references();
 	int failed = 0;
 	for (size_t k = 0; k < g_n; k++) {
@@ -1171,11 +1241,11 @@ Test(opset20, opset_21_is_refused)
  * 20. */
 Test(opset20, ops_not_claimed_at_their_opset_are_named)
 {
-	/* DeformConv-19 (a new operator) is not implemented */
+	/* Col2Im (18, not implemented) at 19, ImageDecoder (20, out of scope) at 20 */
 	eml_unsupported_op *list = NULL;
 	size_t nu = 0;
 	for (int64_t opset = 19; opset <= 20; opset++) {
-		const char *op = "DeformConv"; /* DeformConv-19, also the version at 20 */
+		const char *op = opset == 20 ? "ImageDecoder" : "Col2Im";
 		eml_model *m = mb_new(opset);
 		int32_t x = mb_value(m, EML_DT_FLOAT, 4, D(1, 1, 3, 3));
 		int32_t g = mb_value(m, EML_DT_FLOAT, 4, D(1, 2, 2, 2));

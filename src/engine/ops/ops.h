@@ -54,6 +54,6 @@ extern const eml_op_def eml_op_gridsample;
 extern const eml_op_def eml_op_roialign;
 extern const eml_op_def eml_op_maxunpool;
 /* opset 20 */
-extern const eml_op_def eml_op_gelu, eml_op_affinegrid;
+extern const eml_op_def eml_op_gelu, eml_op_affinegrid, eml_op_deformconv;
 
 #endif
