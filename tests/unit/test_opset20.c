@@ -15,7 +15,8 @@
  * half_pixel_symmetric (nearest/linear/cubic) and keep_aspect_ratio_policy with sizes and axes,
  * antialias (linear and cubic, down- and up-scaling), ReduceMax/ReduceMin-20 over bool,
  * GridSample-20 (2-D and 3-D grids, every mode, padding and align_corners; cubic + border against
- * the reference by hand, as ORT differs there) and GridSample-16 at opset 19, and each
+ * the reference by hand, as ORT differs there) and GridSample-16 at opset 19, AffineGrid-20,
+ * DeformConv-19 (groups, offset groups, mask, bias, strides, pads, dilations), and each
  * version that only adds types at least once (Cast/CastLike with saturate, Constant, Equal,
  * Identity, If, Loop, Scan, Reshape, Shape, Size, QuantizeLinear/DequantizeLinear incl. float16
  * scales, ConstantOfShape, IsInf, IsNaN), plus unchanged operators at opsets 19 and 20.

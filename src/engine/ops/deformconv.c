@@ -108,12 +108,11 @@ static int dc_prep(eml_op_ctx *c)
 		for (uint32_t a = 0; a < r; a++)
 			EML_ENSURE(M->dims[2 + a] == s->out[a], EML_E_ENGINE_SHAPE);
 	}
-	uint64_t scratch = (uint64_t)C * s->K * s->P * sizeof(double);
-	EML_ENSURE(scratch / sizeof(double) / s->K / (s->P ? s->P : 1) == (uint64_t)C || s->P == 0,
-	           EML_E_ENGINE_SHAPE);
-	EML_ENSURE(scratch <= DC_MAX_SCRATCH, EML_E_ENGINE_SHAPE);
-	c->scratch_bytes = (size_t)scratch + 64;
+	/* the output's own limits first (they bound P), then the gathered samples */
 	EML_GUARD(eml_rt_set(c->out[0], X->dtype, X->rank, od));
+	EML_ENSURE(s->P == 0 || (uint64_t)C <= DC_MAX_SCRATCH / sizeof(double) / s->K / s->P,
+	           EML_E_ENGINE_SHAPE);
+	c->scratch_bytes = (size_t)((uint64_t)C * s->K * s->P * sizeof(double)) + 64;
 out:
 	return rc;
 }
