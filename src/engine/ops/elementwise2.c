@@ -472,6 +472,8 @@ static int sm_run(eml_op_ctx *c)
 	eml_rt *o = c->out[0];
 	double *acc = c->scratch;
 	int32_t dt = o->dtype;
+	if (o->elems == 0) /* nothing to sum into (no scratch either) */
+		return EML_OK;
 	memset(acc, 0, (size_t)o->elems * sizeof(double));
 	for (uint32_t k = 0; k < c->n_in; k++) {
 		const eml_rt *t = c->in[k];

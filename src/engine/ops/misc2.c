@@ -453,6 +453,8 @@ static int mvn_run(eml_op_ctx *c)
 			groups *= (uint64_t)X->dims[d];
 		}
 	}
+	if (X->elems == 0) /* an empty input: nothing to normalize (and no scratch) */
+		return EML_OK;
 	double *sum = c->scratch, *sq = sum + groups, *cnt = sq + groups;
 	memset(sum, 0, (size_t)groups * 3 * sizeof(double));
 	for (int pass = 0; pass < 3; pass++) {

@@ -223,7 +223,8 @@ static int r2_run(eml_op_ctx *c)
 		if (take)
 			bi[oo] = k;
 		WALK_END
-		memcpy(Y->data, bi, (size_t)no * sizeof(int64_t));
+		if (no > 0) /* an empty output has no storage */
+			memcpy(Y->data, bi, (size_t)no * sizeof(int64_t));
 		return EML_OK;
 	}
 	if (!real) {
