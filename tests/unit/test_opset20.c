@@ -443,8 +443,7 @@ static void cases_dtype_only(void)
 	for (int i = 0; i < 12; i++)
 		qv[i] = (uint8_t)(i * 21 + 3);
 	x = tc_input(c, EML_DT_UINT8, 2, D(3, 4), qv);
-	/* the scales are graph inputs: a float16 initializer is widened to float32 at assembly
-	 * like every float16 constant (docs/DECISIONS.md) */
+	/* float16 scales as graph inputs */
 	uint16_t hs = eml_f32_to_f16(0.125f), hs2 = eml_f32_to_f16(0.0625f);
 	uint8_t hz = 100;
 	int32_t HS = tc_input(c, EML_DT_FLOAT16, 0, NULL, &hs);
@@ -454,6 +453,10 @@ static void cases_dtype_only(void)
 	mb_node(c->m, "DequantizeLinear", I(x, HS, HZ), I(dq));
 	mb_node(c->m, "Identity", I(dq), I(tc_output(c, EML_DT_FLOAT16)));
 	mb_node(c->m, "QuantizeLinear", I(dq, HS2, HZ), I(tc_output(c, EML_DT_UINT8)));
+	/* and with a float16 initializer scale (widened at assembly; the output stays float16) */
+	uint16_t hs3 = eml_f32_to_f16(0.375f);
+	int32_t HS3 = mb_const(c->m, EML_DT_FLOAT16, 0, NULL, &hs3);
+	mb_node(c->m, "DequantizeLinear", I(x, HS3, HZ), I(tc_output(c, EML_DT_FLOAT16)));
 
 	c = tc_new("constantofshape-isinf-isnan-20", 20);
 	float sp[8] = {1, INFINITY, -INFINITY, NAN, 0, -2, 3e38f, -0.0f};

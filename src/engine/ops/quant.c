@@ -77,6 +77,11 @@ static int ql_prep(eml_op_ctx *c)
 		}
 	}
 	int32_t odt = s->deq ? Sc->dtype : (Z != NULL ? Z->dtype : EML_DT_UINT8);
+	/* a float16 initializer scale reaches us widened to float: the output still takes the
+	 * scale's declared type (DequantizeLinear-19) */
+	if (s->deq && f16_ok && Sc->dtype == EML_DT_FLOAT &&
+	    eml_build_value_dtype(c->b, c->node->inputs[1]) == EML_DT_FLOAT16)
+		odt = EML_DT_FLOAT16;
 	EML_GUARD(eml_rt_set(c->out[0], odt, X->rank, X->dims));
 out:
 	return rc;
