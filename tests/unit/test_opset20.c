@@ -41,6 +41,7 @@
 #include "common/mem.h"
 #include "crypto/hash.h"
 #include "engine/engine.h"
+#include "engine/kernels/gelu.h"
 #include "engine/ops/ops.h"
 #include "eml/error.h"
 #include "model/model.h"
@@ -1716,4 +1717,80 @@ Test(opset20, unchanged_operators_behave_alike_at_18_and_20,
 	cr_assert_gt(cases, 0);
 	cr_assert_gt(ok_runs, 0);
 	fprintf(stderr, "opset20: %d random nodes, %d ran at both opsets\n", cases, ok_runs);
+}
+
+/* The Gelu kernel's every ISA instance (and the dispatcher) against the formula in double: the
+ * tests above run only the one this CPU dispatches to. */
+typedef void (*gelu_fn)(float *, const float *, size_t, int);
+
+static int gelu_isa_supported(const char *isa)
+{
+	if (strcmp(isa, "generic") == 0 || strcmp(isa, "dispatch") == 0)
+		return 1;
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	if (strcmp(isa, "avx2") == 0)
+		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	if (strcmp(isa, "avx512") == 0)
+		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+#endif
+	return 0;
+}
+
+Test(opset20, gelu_kernel_every_isa_matches_the_formula)
+{
+	const struct {
+		const char *isa;
+		gelu_fn f;
+	} sets[] = {
+		{"dispatch", eml_vgelu},
+		{"generic", eml_vgelu_generic},
+#if defined(__x86_64__)
+		{"avx2", eml_vgelu_avx2},
+		{"avx512", eml_vgelu_avx512},
+#endif
+	};
+	enum { N = 4099 }; /* not a multiple of any width: the tail runs too */
+	static float x[N], y[N];
+	int tested = 0;
+	for (size_t si = 0; si < sizeof(sets) / sizeof(sets[0]); si++) {
+		if (!gelu_isa_supported(sets[si].isa))
+			continue;
+		tested++;
+		for (int form = 0; form < 2; form++) {
+			eml_rng r;
+			eml_rng_seed(&r, 77 + (uint64_t)form);
+			for (int i = 0; i < N; i++)
+				x[i] = i < 2000 ? -15.0f + 30.0f * (float)i / 1999.0f
+				                : eml_rng_float(&r, -1, 1) * (i % 3 ? 8.0f : 1e4f);
+			int in_place = form == 1;
+			if (in_place)
+				memcpy(y, x, sizeof(x));
+			sets[si].f(y, in_place ? y : x, N, form);
+			for (int i = 0; i < N; i++) {
+				double v = x[i], w;
+				if (form)
+					w = 0.5 * v *
+					    (1 + tanh(sqrt(2 / 3.14159265358979323846) *
+					              (v + 0.044715 * v * v * v)));
+				else
+					w = 0.5 * v * (1 + erf(v / sqrt(2.0)));
+				/* relative 1e-5 where the result is not tiny; where 1 + erf/tanh cancels
+				 * (large negative x) the error is that of erf/tanh near -1, times |x| */
+				double tol = 1e-5 * fabs(w) + 2e-6 * fabs(v) + 1e-30;
+				cr_assert(fabs(y[i] - w) <= tol,
+				          "%s %s gelu(%.9g) = %.9g, want %.9g", sets[si].isa,
+				          form ? "tanh" : "erf", v, (double)y[i], w);
+			}
+		}
+		/* special values, as ONNX Runtime evaluates the formula */
+		float sp[5] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f}, out[5];
+		for (int form = 0; form < 2; form++) {
+			sets[si].f(out, sp, 5, form);
+			cr_assert(isnan(out[0]) && isinf(out[1]) && out[1] > 0 && isnan(out[2]) &&
+			              out[3] == 0.0f && out[4] == 0.0f,
+			          "%s special values", sets[si].isa);
+		}
+	}
+	cr_assert_geq(tested, 2);
 }
