@@ -1794,3 +1794,83 @@ Test(opset20, gelu_kernel_every_isa_matches_the_formula)
 	}
 	cr_assert_geq(tested, 2);
 }
+
+/* DeformConv's general path (any rank, any real type) against its 2-D float32 path (which ONNX
+ * Runtime checks above): a 1-D float model equals the 2-D one with H = 1 and zero offsets along
+ * H, and the 2-D model in double equals it in float. */
+static const float *deform_run(eml_model *m, const eml_io_tensor *io, size_t n_io, eml_plan **p)
+{
+	int bad = -1;
+	cr_assert_eq(eml_engine_assemble(m, io, n_io, NULL, p, &bad), EML_OK);
+	cr_assert_eq(eml_plan_run(*p), EML_OK);
+	eml_io_tensor o;
+	cr_assert_eq(eml_plan_output(*p, 0, &o), EML_OK);
+	return o.data;
+}
+
+Test(opset20, deformconv_general_path_matches_the_2d_float_path)
+{
+	enum { L = 9, KW = 3, OW = 9 }; /* pads 1 1: OW = L */
+	float x[2 * L], w[3 * 2 * KW], off1[KW * OW], off2[2 * KW * OW];
+	double xd[2 * L], wd[3 * 2 * KW], off2d[2 * KW * OW];
+	eml_rng r;
+	eml_rng_seed(&r, 2026);
+	for (int i = 0; i < 2 * L; i++)
+		xd[i] = x[i] = eml_rng_float(&r, -1, 1);
+	for (int i = 0; i < 3 * 2 * KW; i++)
+		wd[i] = w[i] = eml_rng_float(&r, -1, 1);
+	for (int i = 0; i < KW * OW; i++)
+		off1[i] = eml_rng_float(&r, -2, 2);
+	/* 2-D offsets: channel 2k is along H (0), 2k+1 along W (the 1-D offsets) */
+	for (int k = 0; k < KW; k++)
+		for (int o = 0; o < OW; o++) {
+			off2[(2 * k) * OW + o] = 0;
+			off2[(2 * k + 1) * OW + o] = off1[k * OW + o];
+		}
+	for (int i = 0; i < 2 * KW * OW; i++)
+		off2d[i] = off2[i];
+	const float *y[3];
+	eml_plan *p[3] = {NULL, NULL, NULL};
+	eml_model *m[3];
+	for (int v = 0; v < 3; v++) {
+		int dt = v == 2 ? EML_DT_DOUBLE : EML_DT_FLOAT;
+		int two = v > 0;
+		m[v] = mb_new(19);
+		const int64_t *xdims = two ? D(1, 2, 1, L) : D(1, 2, L);
+		const int64_t *odims = two ? D(1, 2 * KW, 1, OW) : D(1, KW, OW);
+		uint32_t rk = two ? 4 : 3;
+		int32_t xv = mb_value(m[v], dt, (int32_t)rk, xdims);
+		int32_t ov = mb_value(m[v], dt, (int32_t)rk, odims);
+		mb_input(m[v], xv);
+		mb_input(m[v], ov);
+		const int64_t *wdims = two ? D(3, 2, 1, KW) : D(3, 2, KW);
+		/* double initializers are widened to float at assembly: the double weights are an
+		 * input */
+		int32_t W = dt == EML_DT_DOUBLE ? mb_value(m[v], dt, (int32_t)rk, wdims)
+		                                : mb_const(m[v], dt, rk, wdims, w);
+		if (dt == EML_DT_DOUBLE)
+			mb_input(m[v], W);
+		int32_t yv = mb_tmp(m[v]);
+		eml_node *n = mb_node(m[v], "DeformConv", I(xv, W, ov), I(yv));
+		mb_attr_ints(n, "pads", two ? 4 : 2, two ? D(0, 1, 0, 1) : D(1, 1));
+		mb_output(m[v], yv);
+		eml_io_tensor io[3] = {
+		    mb_io(dt, rk, xdims, dt == EML_DT_DOUBLE ? (const void *)xd : (const void *)x),
+		    mb_io(dt, rk, odims,
+		          dt == EML_DT_DOUBLE ? (const void *)off2d
+		                              : (two ? (const void *)off2 : (const void *)off1)),
+		    mb_io(dt, rk, wdims, wd)};
+		y[v] = deform_run(m[v], io, dt == EML_DT_DOUBLE ? 3 : 2, &p[v]);
+	}
+	const double *yd = (const double *)(const void *)y[2];
+	for (int i = 0; i < 3 * OW; i++) {
+		cr_assert(fabsf(y[0][i] - y[1][i]) <= 1e-5f * (1 + fabsf(y[1][i])),
+		          "1-D [%d]: %g vs %g", i, (double)y[0][i], (double)y[1][i]);
+		cr_assert(fabs(yd[i] - y[1][i]) <= 1e-5 * (1 + fabs(yd[i])),
+		          "double [%d]: %g vs %g", i, yd[i], (double)y[1][i]);
+	}
+	for (int v = 0; v < 3; v++) {
+		eml_plan_free(p[v]);
+		eml_model_free(m[v]);
+	}
+}

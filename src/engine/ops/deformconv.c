@@ -7,13 +7,15 @@
  * o * stride - pad_begin + k * dilation + offset[n, g*K*r + k*r + axis, o] (g the offset group
  * of c), by r-linear interpolation with zeros outside the input, times mask[n, g*K + k, o]
  * when given; the samples are gathered once per (channel, tap, position) and shared by the
- * output channels. Any number of spatial axes r >= 1; real types, accumulated in double.
+ * output channels: float32 then multiplies them per group on the SGEMM (Y_g = W_g * cols_g +
+ * B_g), the other real types accumulate in double. Any number of spatial axes r >= 1.
  */
 #include <math.h>
 #include <string.h>
 
 #include "common/guard.h"
 #include "engine/internal.h"
+#include "engine/kernels/gemm.h"
 #include "engine/ops/ops.h"
 
 #define DC_MAX_R (EML_MAX_RANK - 2)
@@ -26,6 +28,8 @@ typedef struct dc_state {
 	int64_t k[DC_MAX_R], st[DC_MAX_R], dil[DC_MAX_R], pad[DC_MAX_R];
 	int64_t in[DC_MAX_R], out[DC_MAX_R];
 	uint64_t K, P, I; /* taps, output positions, input positions */
+	int f32;          /* every operand float32: float gather + SGEMM */
+	size_t col_bytes; /* f32: the gathered samples, then the SGEMM's work area */
 } dc_state;
 
 static int dc_ints(const eml_node *n, const char *name, uint32_t want, int64_t def, int64_t lo,
@@ -112,7 +116,18 @@ static int dc_prep(eml_op_ctx *c)
 	EML_GUARD(eml_rt_set(c->out[0], X->dtype, X->rank, od));
 	EML_ENSURE(s->P == 0 || (uint64_t)C <= DC_MAX_SCRATCH / sizeof(double) / s->K / s->P,
 	           EML_E_ENGINE_SHAPE);
-	c->scratch_bytes = (size_t)((uint64_t)C * s->K * s->P * sizeof(double)) + 64;
+	s->f32 = X->dtype == EML_DT_FLOAT;
+	if (s->f32) {
+		s->col_bytes =
+		    ((size_t)((uint64_t)C * s->K * s->P * sizeof(float)) + 63) & ~(size_t)63;
+		c->scratch_bytes =
+		    s->col_bytes +
+		    eml_sgemm_work_size((size_t)(OC / s->group), (size_t)s->P,
+		                        (size_t)((uint64_t)(C / s->group) * s->K), c->threads) +
+		    64;
+	} else {
+		c->scratch_bytes = (size_t)((uint64_t)C * s->K * s->P * sizeof(double)) + 64;
+	}
 out:
 	return rc;
 }
@@ -149,60 +164,122 @@ static double dc_sample(const dc_state *s, const eml_rt *X, size_t base, const d
 	return v;
 }
 
+/* dc_sample for the common case: 2-D float32. */
+static double dc_sample_f2(const float *x, int64_t H, int64_t W, double h, double w)
+{
+	if (h <= -1 || h >= (double)H || w <= -1 || w >= (double)W)
+		return 0;
+	double fh0 = floor(h), fw0 = floor(w);
+	int64_t h0 = (int64_t)fh0, w0 = (int64_t)fw0;
+	double fh = h - fh0, fw = w - fw0;
+	int top = h0 >= 0, bot = h0 + 1 < H, left = w0 >= 0, right = w0 + 1 < W;
+	double v00 = top && left ? x[h0 * W + w0] : 0;
+	double v01 = top && right ? x[h0 * W + w0 + 1] : 0;
+	double v10 = bot && left ? x[(h0 + 1) * W + w0] : 0;
+	double v11 = bot && right ? x[(h0 + 1) * W + w0 + 1] : 0;
+	return (1 - fh) * ((1 - fw) * v00 + fw * v01) + fh * ((1 - fw) * v10 + fw * v11);
+}
+
+/* The gather of one batch item over output positions [o0, o1): col[ch][k][o]. Positions are
+ * independent, so ranges run on the plan's threads. */
+typedef struct dc_job {
+	const dc_state *s;
+	const eml_rt *X, *O, *M;
+	int64_t n;
+	double *col;
+	float *colf;
+} dc_job;
+
+static void dc_gather(void *ctx, size_t o0, size_t o1)
+{
+	const dc_job *j = ctx;
+	const dc_state *s = j->s;
+	const eml_rt *X = j->X, *O = j->O, *M = j->M;
+	uint32_t r = s->r;
+	int64_t n = j->n, C = X->dims[1], cpog = C / s->ogroup;
+	uint64_t K = s->K, P = s->P;
+	for (uint64_t o = o0; o < o1; o++) {
+		int64_t oi[DC_MAX_R];
+		uint64_t rem = o;
+		for (int a = (int)r - 1; a >= 0; a--) {
+			oi[a] = (int64_t)(rem % (uint64_t)s->out[a]);
+			rem /= (uint64_t)s->out[a];
+		}
+		for (uint64_t k = 0; k < K; k++) {
+			int64_t ki[DC_MAX_R];
+			uint64_t kr = k;
+			for (int a = (int)r - 1; a >= 0; a--) {
+				ki[a] = (int64_t)(kr % (uint64_t)s->k[a]);
+				kr /= (uint64_t)s->k[a];
+			}
+			for (int64_t g = 0; g < s->ogroup; g++) {
+				double p[DC_MAX_R];
+				for (uint32_t a = 0; a < r; a++) {
+					size_t oo = ((size_t)n * (size_t)O->dims[1] +
+					             (size_t)((uint64_t)g * K * r + k * r + a)) *
+					                P +
+					            o;
+					p[a] = (double)(oi[a] * s->st[a] - s->pad[a] +
+					                ki[a] * s->dil[a]) +
+					       eml_ld_f(O->data, O->dtype, oo);
+				}
+				double mk = 1;
+				if (M != NULL)
+					mk = eml_ld_f(M->data, M->dtype,
+					              ((size_t)n * (size_t)M->dims[1] +
+					               (size_t)((uint64_t)g * K + k)) *
+					                      P +
+					                  o);
+				for (int64_t ch = g * cpog; ch < (g + 1) * cpog; ch++) {
+					size_t base = ((size_t)n * (size_t)C + (size_t)ch) * s->I;
+					double v =
+					    mk * (s->f32 && r == 2
+					              ? dc_sample_f2((const float *)X->data + base,
+					                             s->in[0], s->in[1], p[0], p[1])
+					              : dc_sample(s, X, base, p));
+					if (s->f32)
+						j->colf[((uint64_t)ch * K + k) * P + o] = (float)v;
+					else
+						j->col[((uint64_t)ch * K + k) * P + o] = v;
+				}
+			}
+		}
+	}
+}
+
 static int dc_run(eml_op_ctx *c)
 {
 	const dc_state *s = c->state;
 	const eml_rt *X = c->in[0], *W = c->in[1], *O = c->in[2];
 	const eml_rt *B = c->n_in > 3 ? c->in[3] : NULL, *M = c->n_in > 4 ? c->in[4] : NULL;
 	eml_rt *Y = c->out[0];
-	uint32_t r = s->r;
 	int64_t N = X->dims[0], C = X->dims[1], OC = W->dims[0];
-	int64_t cpg = C / s->group, ocpg = OC / s->group, cpog = C / s->ogroup;
+	int64_t cpg = C / s->group, ocpg = OC / s->group;
 	uint64_t K = s->K, P = s->P;
-	double *col = c->scratch; /* [C][K][P] */
+	double *col = c->scratch; /* [C][K][P] (double path) */
+	float *colf = c->scratch; /* [C][K][P] (float32 path) */
 	for (int64_t n = 0; n < N; n++) {
-		/* gather: col[ch][k][o] */
-		for (uint64_t o = 0; o < P; o++) {
-			int64_t oi[DC_MAX_R];
-			uint64_t rem = o;
-			for (int a = (int)r - 1; a >= 0; a--) {
-				oi[a] = (int64_t)(rem % (uint64_t)s->out[a]);
-				rem /= (uint64_t)s->out[a];
-			}
-			for (uint64_t k = 0; k < K; k++) {
-				int64_t ki[DC_MAX_R];
-				uint64_t kr = k;
-				for (int a = (int)r - 1; a >= 0; a--) {
-					ki[a] = (int64_t)(kr % (uint64_t)s->k[a]);
-					kr /= (uint64_t)s->k[a];
+		dc_job job = {s, X, O, M, n, col, colf};
+		eml_parallel_for(c->pool, c->threads, (size_t)P, 64, dc_gather, &job);
+		if (s->f32) {
+			/* per group: Y[ocpg x P] = W_g[ocpg x cpg*K] * cols_g[cpg*K x P] + B_g */
+			void *work = (char *)c->scratch + s->col_bytes;
+			size_t kk = (size_t)((uint64_t)cpg * K);
+			for (int64_t g = 0; g < s->group; g++) {
+				eml_epilogue ep;
+				memset(&ep, 0, sizeof(ep));
+				if (B != NULL) {
+					ep.bias_kind = EML_BIAS_ROW;
+					ep.bias = (const float *)B->data + g * ocpg;
 				}
-				for (int64_t g = 0; g < s->ogroup; g++) {
-					double p[DC_MAX_R];
-					for (uint32_t a = 0; a < r; a++) {
-						size_t oo =
-						    ((size_t)n * (size_t)O->dims[1] +
-						     (size_t)((uint64_t)g * K * r + k * r + a)) *
-						        P +
-						    o;
-						p[a] = (double)(oi[a] * s->st[a] - s->pad[a] +
-						                ki[a] * s->dil[a]) +
-						       eml_ld_f(O->data, O->dtype, oo);
-					}
-					double mk = 1;
-					if (M != NULL)
-						mk = eml_ld_f(M->data, M->dtype,
-						              ((size_t)n * (size_t)M->dims[1] +
-						               (size_t)((uint64_t)g * K + k)) *
-						                      P +
-						                  o);
-					for (int64_t ch = g * cpog; ch < (g + 1) * cpog; ch++) {
-						size_t base =
-						    ((size_t)n * (size_t)C + (size_t)ch) * s->I;
-						col[((uint64_t)ch * K + k) * P + o] =
-						    mk * dc_sample(s, X, base, p);
-					}
-				}
+				eml_sgemm(c->pool, (size_t)ocpg, (size_t)P, kk, 1.0f,
+				          (const float *)W->data + (size_t)(g * ocpg) * kk, kk, 0,
+				          colf + (size_t)g * kk * P, (size_t)P, 0, NULL,
+				          (float *)Y->data +
+				              ((size_t)n * (size_t)OC + (size_t)(g * ocpg)) * P,
+				          (size_t)P, &ep, work);
 			}
+			continue;
 		}
 		/* y[n, oc, o] = B[oc] + sum over the group's channels and taps of W * col */
 		for (int64_t oc = 0; oc < OC; oc++) {
