@@ -1,5 +1,5 @@
 /*
- * More elementwise operators (ONNX operator docs, opsets 7-18):
+ * More elementwise operators (ONNX operator docs, opsets 7-20):
  *  unary   Ceil, Floor, Round (half to even), Sign, Sin, Cos, Tan, Log, Elu, Selu, Softplus,
  *          Softsign;
  *  binary  PRelu (slope broadcast to X), Mod (fmod attribute: C fmod, or the sign of the divisor
