@@ -11,6 +11,14 @@
 // RSS growth is VmHWM after the runs minus VmRSS before the first session was created. --threads
 // sets intra-op threads (inter-op 1, sequential execution); graph optimizations stay at ORT's
 // default ("all"). With --json, one JSON object goes to stdout.
+//
+//   node tools/ort_ref.js --batch MANIFEST.json
+//
+// runs many small models in this one process (tests: node's start-up dominates small runs).
+// MANIFEST is a JSON array of {"model": FILE, "inputs": [FILE.npy, ...], "out": DIR}; inputs
+// are fed by position. Each entry writes DIR/output_<i>.npy, or DIR/ort_error.txt with ONNX
+// Runtime's message when the session or the run fails; then DIR/.done. Exit 0 unless the
+// manifest itself is unusable.
 'use strict';
 
 const fs = require('fs');
@@ -90,8 +98,31 @@ function median(a) {
 	return n === 0 ? 0 : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
+async function batch(manifest) {
+	const entries = JSON.parse(fs.readFileSync(manifest, 'utf8'));
+	const opts = {executionMode: 'sequential', interOpNumThreads: 1, intraOpNumThreads: 1};
+	for (const e of entries) {
+		fs.mkdirSync(e.out, {recursive: true});
+		try {
+			const session = await ort.InferenceSession.create(fs.readFileSync(e.model), opts);
+			const feeds = {};
+			e.inputs.forEach((f, i) => { feeds[session.inputNames[i]] = readNpy(f); });
+			const res = await session.run(feeds);
+			session.outputNames.forEach((n, i) => writeNpy(path.join(e.out, `output_${i}.npy`), res[n]));
+			await session.release();
+		} catch (err) {
+			fs.writeFileSync(path.join(e.out, 'ort_error.txt'), String(err && err.message ? err.message : err));
+		}
+		fs.writeFileSync(path.join(e.out, '.done'), '');
+	}
+}
+
 async function main() {
 	const args = process.argv.slice(2);
+	if (args[0] === '--batch') {
+		if (args.length !== 2) die('usage: ort_ref.js --batch MANIFEST.json');
+		return batch(args[1]);
+	}
 	let model = null, outDir = null, threads = 0, bench = 0, json = false, cold = 3;
 	const inputs = [];
 	for (let i = 0; i < args.length; i++) {

@@ -470,6 +470,15 @@ int eml_build_model_tensor(struct eml_build *b, int32_t tensor, eml_rt *out)
 	return init_const(b, out, &b->m->tensors[tensor]);
 }
 
+/* The model's declared element type of a value (EML_DT_UNDEFINED when unknown): what a widened
+ * float16 constant was (DequantizeLinear-19's output takes its scale's type). */
+int32_t eml_build_value_dtype(const struct eml_build *b, int32_t value)
+{
+	if (b == NULL || value < 0 || (uint32_t)value >= b->m->n_values)
+		return EML_DT_UNDEFINED;
+	return b->m->values[value].dtype;
+}
+
 static void count_uses(struct eml_build *b)
 {
 	const eml_model *m = b->m;

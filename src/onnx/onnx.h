@@ -28,7 +28,7 @@
 #define EML_ONNX_MIN_IR_VERSION 3
 #define EML_ONNX_MAX_IR_VERSION 10
 #define EML_ONNX_MIN_OPSET 7
-#define EML_ONNX_MAX_OPSET 18
+#define EML_ONNX_MAX_OPSET 20
 #define EML_ONNX_MAX_OPSET_IMPORTS 64u
 #define EML_ONNX_MAX_SYMBOLS 65536u
 /* Protobuf message nesting (a main graph with EML_MAX_SUBGRAPH_DEPTH levels of subgraphs needs

@@ -1276,7 +1276,7 @@ static int inj_cmp(const void *x, const void *y)
 
 static int ir_for_opset(gb *b, int opset)
 {
-	static const int ir[19] = {0, 3, 3, 3, 3, 3, 3, 3, 3, 4, 5, 6, 7, 7, 7, 8, 8, 8, 8};
+	static const int ir[21] = {0, 3, 3, 3, 3, 3, 3, 3, 3, 4, 5, 6, 7, 7, 7, 8, 8, 8, 8, 9, 9};
 	if (opset <= 8 && chance(b, 0.5))
 		return 3;
 	return ir[opset];
@@ -1292,7 +1292,7 @@ int eml_gen_model_ir(eml_rng *r, const eml_gen_opts *o, eml_model **out, eml_gen
 	b.o = o != NULL ? o : &dflt;
 	b.info = info != NULL ? info : &scratch;
 	memset(b.info, 0, sizeof(*b.info));
-	b.opset = b.o->opset >= 7 && b.o->opset <= 18 ? b.o->opset : rnd(&b, 7, 18);
+	b.opset = b.o->opset >= 7 && b.o->opset <= 20 ? b.o->opset : rnd(&b, 7, 20);
 	b.m = eml_model_new();
 	if (b.m == NULL)
 		return EML_E_NOMEM;

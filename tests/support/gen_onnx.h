@@ -1,7 +1,7 @@
 /*
  * Random valid ONNX models for tests (property tests, engine conformance, decompose).
  *
- *   eml_gen_opts o = {0};              // defaults: all families, random opset 7..18
+ *   eml_gen_opts o = {0};              // defaults: all families, random opset 7..20
  *   o.n_unsupported = 2;               // inject 2 unsupported operator nodes
  *   uint8_t *onnx; size_t len; eml_gen_info info;
  *   eml_gen_model(&rng, &o, &onnx, &len, &info);   // onnx: eml_alloc'd ModelProto bytes
@@ -43,7 +43,7 @@ enum {
 
 typedef struct eml_gen_opts {
 	unsigned families; /* EML_GEN_* bitmask; 0 = all */
-	int opset;         /* default-domain opset 7..18; 0 = random */
+	int opset;         /* default-domain opset 7..20; 0 = random */
 	int max_layers;    /* hidden layers / conv blocks; 0 = 4 */
 	int max_features;  /* MLP width; 0 = 32 */
 	int max_channels;  /* CNN channels; 0 = 12 */

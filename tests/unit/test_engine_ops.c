@@ -672,7 +672,7 @@ Test(engine_ops, generated_random_nodes_never_crash, .timeout = 300)
 			const char *op = tab[eml_rng_below(&rng, n_ops)].op;
 			if (strcmp(op, "If") == 0)
 				continue;
-			eml_model *m = mb_new(eml_rng_range(&rng, 7, 18));
+			eml_model *m = mb_new(eml_rng_range(&rng, 7, 20));
 			int32_t ins[4];
 			eml_io_tensor io[4];
 			float data[4][64];

@@ -1,6 +1,6 @@
 /*
- * Gelu as exporters write it for opsets <= 18 (Gelu itself is an opset-20 operator, not claimed:
- * docs/OPERATORS.md): the exact form x * 0.5 * (1 + Erf(x / sqrt(2))) and the tanh approximation
+ * Gelu as exporters write it for opsets <= 18 (Gelu itself is an opset-20 operator, native since
+ * opsets 19/20 are claimed: tests/unit/test_opset20.c): the exact form x * 0.5 * (1 + Erf(x / sqrt(2))) and the tanh approximation
  * 0.5 * x * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 * x^3))), run on the claimed operators and
  * compared with the formulas computed here in double.
  */

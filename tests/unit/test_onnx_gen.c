@@ -18,7 +18,7 @@
 
 Test(onnx_gen, generated_models_load_check_and_round_trip)
 {
-	int families[3] = {0, 0, 0}, with_if = 0, opsets[19] = {0};
+	int families[3] = {0, 0, 0}, with_if = 0, opsets[21] = {0};
 	for (uint64_t seed = 1; seed <= 120; seed++) {
 		eml_rng r;
 		eml_rng_seed(&r, seed);
@@ -66,7 +66,7 @@ Test(onnx_gen, generated_models_load_check_and_round_trip)
 	cr_assert_gt(families[EML_GEN_MLP], 10);
 	cr_assert_gt(families[EML_GEN_CNN], 10);
 	cr_assert_gt(with_if, 5);
-	for (int v = 7; v <= 18; v++)
+	for (int v = 7; v <= 20; v++)
 		cr_assert_gt(opsets[v], 0, "opset %d never generated", v);
 }
 
@@ -78,7 +78,7 @@ Test(onnx_gen, options_are_respected)
 		eml_gen_opts o;
 		memset(&o, 0, sizeof(o));
 		o.families = seed % 2 ? EML_GEN_MLP : EML_GEN_CNN;
-		o.opset = 7 + (int)(seed % 12);
+		o.opset = 7 + (int)(seed % 14);
 		o.no_if = 1;
 		o.no_dtypes = 1;
 		eml_model *m = NULL;

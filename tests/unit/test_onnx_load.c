@@ -249,9 +249,9 @@ Test(onnx_load, ir_version_and_opset_ranges)
 	t.mp.has_ir_version = 1;
 	t.mp.ir_version = 3;
 	ASSERT_RC(tm_load(&t), EML_OK);
-	for (int v = 6; v <= 19; v++) {
+	for (int v = 6; v <= 21; v++) {
 		t.op.version = v;
-		ASSERT_RC(tm_load(&t), v >= 7 && v <= 18 ? EML_OK : EML_E_ONNX_OPSET);
+		ASSERT_RC(tm_load(&t), v >= 7 && v <= 20 ? EML_OK : EML_E_ONNX_OPSET);
 	}
 	t.op.version = 13;
 	t.op.domain = "ai.onnx";
@@ -1071,13 +1071,13 @@ Test(onnx_support, table_covers_the_claimed_operators)
 	/* The table covers at least the engine issue's operators (later issues add more). */
 	cr_assert_geq(n, (sizeof(claimed) / sizeof(claimed[0])));
 	for (size_t i = 0; i < (sizeof(claimed) / sizeof(claimed[0])); i++) {
-		for (int v = 7; v <= 18; v++) {
+		for (int v = 7; v <= 20; v++) {
 			cr_assert(eml_onnx_op_supported("", claimed[i], v), "%s %d", claimed[i], v);
 			cr_assert(eml_onnx_op_supported("ai.onnx", claimed[i], v));
 			cr_assert(eml_onnx_op_supported(NULL, claimed[i], v));
 		}
 		cr_assert_not(eml_onnx_op_supported("", claimed[i], 6));
-		cr_assert_not(eml_onnx_op_supported("", claimed[i], 19));
+		cr_assert_not(eml_onnx_op_supported("", claimed[i], 21));
 		cr_assert_not(eml_onnx_op_supported("com.microsoft", claimed[i], 13));
 	}
 	cr_assert_not(eml_onnx_op_supported("", "StringNormalizer", 13));

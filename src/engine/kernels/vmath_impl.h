@@ -126,6 +126,10 @@ static inline vf vm_erf(vf x)
 	return vm_sel(x != x, x, r);
 }
 
+/* VMATH_INLINE_ONLY: only the inline vector functions above (for other kernels built on them,
+ * e.g. gelu_impl.h), not this file's exported arrays. */
+#ifndef VMATH_INLINE_ONLY
+
 #define VM_ARRAY(name, op)                                                                         \
 	void VM_FN(name)(float *y, const float *x, size_t n)                                       \
 	{                                                                                          \
@@ -251,3 +255,5 @@ void VM_FN(eml_vbias_act_)(float *x, size_t n, float bias, int act, float a, flo
 		break;
 	}
 }
+
+#endif /* VMATH_INLINE_ONLY */

@@ -1,5 +1,5 @@
 /*
- * Conv and ConvTranspose (ONNX opsets 7-18: auto_pad, dilations, group, kernel_shape, pads,
+ * Conv and ConvTranspose (ONNX opsets 7-20: auto_pad, dilations, group, kernel_shape, pads,
  * strides; ConvTranspose also output_padding and output_shape) on kernels/conv.h, and
  * BatchNormalization (inference form). Constant weights are copied and pre-packed at assembly;
  * a following BatchNormalization with constant parameters is folded into the weights and bias,

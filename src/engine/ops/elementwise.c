@@ -1,5 +1,5 @@
 /*
- * Elementwise operators (ONNX operator docs, opsets 7-18): unary math and activations, binary
+ * Elementwise operators (ONNX operator docs, opsets 7-20): unary math and activations, binary
  * arithmetic/comparison with multidirectional (numpy) broadcasting, variadic Max/Min, Where, Not,
  * Cast. Float32 compute; integer types (shape logic) computed in int64.
  */
@@ -610,7 +610,7 @@ static int binary_prep(eml_op_ctx *c)
 	s->variadic = s->kind == BIN_MAX || s->kind == BIN_MIN;
 	if (!s->variadic)
 		EML_ENSURE(c->n_in == 2, EML_E_ENGINE_SHAPE);
-	/* Opset < 7 "broadcast"/"axis" attributes are outside 7-18; multidirectional here. */
+	/* Opset < 7 "broadcast"/"axis" attributes are outside 7-20; multidirectional here. */
 	uint32_t r = 0;
 	int64_t d[EML_MAX_RANK];
 	int32_t dt = EML_DT_UNDEFINED;

@@ -1,5 +1,5 @@
 /*
- * More elementwise operators (ONNX operator docs, opsets 7-18):
+ * More elementwise operators (ONNX operator docs, opsets 7-20):
  *  unary   Ceil, Floor, Round (half to even), Sign, Sin, Cos, Tan, Log, Elu, Selu, Softplus,
  *          Softsign;
  *  binary  PRelu (slope broadcast to X), Mod (fmod attribute: C fmod, or the sign of the divisor
@@ -472,6 +472,8 @@ static int sm_run(eml_op_ctx *c)
 	eml_rt *o = c->out[0];
 	double *acc = c->scratch;
 	int32_t dt = o->dtype;
+	if (o->elems == 0) /* nothing to sum into (no scratch either) */
+		return EML_OK;
 	memset(acc, 0, (size_t)o->elems * sizeof(double));
 	for (uint32_t k = 0; k < c->n_in; k++) {
 		const eml_rt *t = c->in[k];

@@ -1,5 +1,5 @@
 /*
- * Gemm (opsets 7-18: Y = alpha*A'*B' + beta*C, C unidirectionally broadcast) and MatMul (numpy
+ * Gemm (opsets 7-20: Y = alpha*A'*B' + beta*C, C unidirectionally broadcast) and MatMul (numpy
  * matmul: batched, broadcasting, 1-D promotion), on the packed SGEMM (kernels/gemm.h). A constant
  * B is packed once at assembly (into a plan constant, so it lives in the arena); a following
  * activation or a constant bias Add is fused into the GEMM epilogue (assemble.c offers them).

@@ -1,5 +1,5 @@
 /*
- * Smaller operators (ONNX operator docs, opsets 7-18): BitShift (11+), CastLike (15+),
+ * Smaller operators (ONNX operator docs, opsets 7-20): BitShift (11+), CastLike (15+),
  * Hardmax (opset < 13 over the flattened [d0..axis-1] x [axis..] view, default axis 1; 13+
  * along one axis, default -1), EyeLike (9+), OneHot (9+; depth must be known: it is the output
  * shape), Compress (9+; the condition must be known: its count is the output shape),
@@ -453,6 +453,8 @@ static int mvn_run(eml_op_ctx *c)
 			groups *= (uint64_t)X->dims[d];
 		}
 	}
+	if (X->elems == 0) /* an empty input: nothing to normalize (and no scratch) */
+		return EML_OK;
 	double *sum = c->scratch, *sq = sum + groups, *cnt = sq + groups;
 	memset(sum, 0, (size_t)groups * 3 * sizeof(double));
 	for (int pass = 0; pass < 3; pass++) {

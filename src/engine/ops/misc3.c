@@ -355,13 +355,17 @@ static int uniq_run(eml_op_ctx *c)
 
 const eml_op_def eml_op_unique = {"Unique", 11, 18, uniq_prep, uniq_run, NULL, NULL};
 
-/* ----- GridSample (16+): 4-D input, grid of normalized (x, y); modes bilinear / nearest (round
- * half to even) / bicubic (A = -0.75); padding zeros / border / reflection; align_corners. Follows
- * the ONNX reference and ONNX Runtime step for step (denormalize, fold out-of-range coordinates,
- * then fetch pixels with the padding rule). ----- */
+/* ----- GridSample (16+): input (N, C, D1..Dr), grid (N, D1_out..Dr_out, r) of normalized
+ * coordinates, the last grid axis in reverse axis order (x for the last input axis, then y, z);
+ * GridSample-16 is 2-D (r = 2) with modes bilinear / nearest / bicubic, GridSample-20 any r >= 1
+ * with the modes renamed linear / nearest / cubic (N-linear and N-cubic: the tensor product of
+ * the 1-D weights). Nearest rounds half to even; cubic uses A = -0.75; padding zeros / border /
+ * reflection; align_corners. Follows the ONNX reference and ONNX Runtime step for step
+ * (denormalize, fold out-of-range coordinates, then fetch samples with the padding rule). ----- */
 
 enum { GS_LINEAR = 0, GS_NEAREST, GS_CUBIC };
 enum { GS_ZEROS = 0, GS_BORDER, GS_REFLECT };
+#define GS_MAX_R (EML_MAX_RANK - 2)
 
 typedef struct gs_state {
 	int mode, pad, align;
@@ -373,15 +377,19 @@ static int gs_prep(eml_op_ctx *c)
 	gs_state *s;
 	EML_ENSURE(c->n_in == 2 && c->in[0] && c->in[1] && c->out[0], EML_E_ENGINE_SHAPE);
 	const eml_rt *X = c->in[0], *G = c->in[1];
-	EML_ENSURE(X->rank == 4 && G->rank == 4 && G->dims[0] == X->dims[0] && G->dims[3] == 2,
+	int v20 = c->opset >= 20;
+	uint32_t r = X->rank >= 3 ? X->rank - 2 : 0;
+	EML_ENSURE(v20 ? X->rank >= 3 : X->rank == 4, EML_E_ENGINE_SHAPE);
+	EML_ENSURE(G->rank == X->rank && G->dims[0] == X->dims[0] &&
+	               G->dims[G->rank - 1] == (int64_t)r,
 	           EML_E_ENGINE_SHAPE);
 	EML_ENSURE(eml_dt_is_real(X->dtype) && eml_dt_is_real(G->dtype), EML_E_ENGINE_SHAPE);
 	EML_GUARD(eml_op_state(c, sizeof(*s), (void **)&s));
-	if (eml_attr_s_eq(c->node, "mode", "bilinear", 1))
+	if (eml_attr_s_eq(c->node, "mode", v20 ? "linear" : "bilinear", 1))
 		s->mode = GS_LINEAR;
 	else if (eml_attr_s_eq(c->node, "mode", "nearest", 0))
 		s->mode = GS_NEAREST;
-	else if (eml_attr_s_eq(c->node, "mode", "bicubic", 0))
+	else if (eml_attr_s_eq(c->node, "mode", v20 ? "cubic" : "bicubic", 0))
 		s->mode = GS_CUBIC;
 	else
 		EML_FAIL(EML_E_ENGINE_SHAPE);
@@ -394,8 +402,12 @@ static int gs_prep(eml_op_ctx *c)
 	else
 		EML_FAIL(EML_E_ENGINE_SHAPE);
 	s->align = (int)eml_attr_i(c->node, "align_corners", 0);
-	int64_t d[4] = {X->dims[0], X->dims[1], G->dims[1], G->dims[2]};
-	EML_GUARD(eml_rt_set(c->out[0], X->dtype, 4, d));
+	int64_t d[EML_MAX_RANK];
+	d[0] = X->dims[0];
+	d[1] = X->dims[1];
+	for (uint32_t a = 0; a < r; a++)
+		d[2 + a] = G->dims[1 + a];
+	EML_GUARD(eml_rt_set(c->out[0], X->dtype, X->rank, d));
 out:
 	return rc;
 }
@@ -418,22 +430,6 @@ static double gs_reflect(double x, double lo, double hi)
 	return x;
 }
 
-static double gs_pixel(const gs_state *s, const eml_rt *X, size_t base, int64_t H, int64_t W,
-                       int64_t r, int64_t cc, const double *border)
-{
-	if (s->pad == GS_ZEROS) {
-		if (cc < 0 || cc >= W || r < 0 || r >= H)
-			return 0;
-	} else if (s->pad == GS_BORDER) {
-		cc = cc < 0 ? 0 : (cc >= W ? W - 1 : cc);
-		r = r < 0 ? 0 : (r >= H ? H - 1 : r);
-	} else {
-		cc = (int64_t)gs_reflect((double)cc, border[0], border[2]);
-		r = (int64_t)gs_reflect((double)r, border[1], border[3]);
-	}
-	return eml_ld_f(X->data, X->dtype, base + (size_t)(r * W + cc));
-}
-
 static void gs_cubic_coeffs(double x, double *k)
 {
 	const double A = -0.75;
@@ -444,96 +440,114 @@ static void gs_cubic_coeffs(double x, double *k)
 	k[3] = ((A * (2 - x) - 5 * A) * (2 - x) + 8 * A) * (2 - x) - 4 * A;
 }
 
+typedef struct gs_geom {
+	uint32_t r;
+	int64_t in[GS_MAX_R];
+	double lo[GS_MAX_R], hi[GS_MAX_R]; /* the border of each axis */
+} gs_geom;
+
+/* The sample at integer position idx[] with the padding rule (0 outside for zeros). */
+static double gs_sample(const gs_state *s, const gs_geom *g, const eml_rt *X, size_t base,
+                        const int64_t *idx)
+{
+	size_t off = 0;
+	for (uint32_t a = 0; a < g->r; a++) {
+		int64_t i = idx[a], n = g->in[a];
+		if (s->pad == GS_ZEROS) {
+			if (i < 0 || i >= n)
+				return 0;
+		} else if (s->pad == GS_BORDER) {
+			i = i < 0 ? 0 : (i >= n ? n - 1 : i);
+		} else {
+			i = (int64_t)gs_reflect((double)i, g->lo[a], g->hi[a]);
+		}
+		off = off * (size_t)n + (size_t)i;
+	}
+	return eml_ld_f(X->data, X->dtype, base + off);
+}
+
 static int gs_run(eml_op_ctx *c)
 {
 	const gs_state *s = c->state;
 	const eml_rt *X = c->in[0], *G = c->in[1];
 	eml_rt *Y = c->out[0];
-	int64_t N = X->dims[0], C = X->dims[1], H = X->dims[2], W = X->dims[3];
-	int64_t HO = Y->dims[2], WO = Y->dims[3];
-	double border[4];
-	border[0] = s->align ? 0 : -0.5;
-	border[1] = s->align ? 0 : -0.5;
-	border[2] = s->align ? (double)(W - 1) : (double)W - 0.5;
-	border[3] = s->align ? (double)(H - 1) : (double)H - 0.5;
+	gs_geom g;
+	g.r = X->rank - 2;
+	uint32_t r = g.r;
+	int64_t N = X->dims[0], C = X->dims[1];
+	size_t in_sp = 1, out_sp = 1;
+	for (uint32_t a = 0; a < r; a++) {
+		int64_t n = X->dims[2 + a];
+		g.in[a] = n;
+		in_sp *= (size_t)n;
+		out_sp *= (size_t)Y->dims[2 + a];
+		g.lo[a] = s->align ? 0 : -0.5;
+		g.hi[a] = s->align ? (double)(n - 1) : (double)n - 0.5;
+	}
+	int taps1 = s->mode == GS_NEAREST ? 1 : (s->mode == GS_LINEAR ? 2 : 4);
+	size_t ncomb = 1;
+	for (uint32_t a = 0; a < r; a++)
+		ncomb *= (size_t)taps1;
 	for (int64_t n = 0; n < N; n++)
-		for (int64_t ch = 0; ch < C; ch++) {
-			size_t base = (size_t)((n * C + ch) * H * W);
-			for (int64_t oy = 0; oy < HO; oy++)
-				for (int64_t ox = 0; ox < WO; ox++) {
-					size_t gi = (size_t)(((n * HO + oy) * WO + ox) * 2);
-					double gx = eml_ld_f(G->data, G->dtype, gi);
-					double gy = eml_ld_f(G->data, G->dtype, gi + 1);
-					double x = s->align ? (gx + 1) / 2 * (double)(W - 1)
-					                    : ((gx + 1) * (double)W - 1) / 2;
-					double y = s->align ? (gy + 1) / 2 * (double)(H - 1)
-					                    : ((gy + 1) * (double)H - 1) / 2;
-					if (s->mode == GS_NEAREST) {
-						x = nearbyint(x);
-						y = nearbyint(y);
-					}
-					if (x < border[0] || x > border[2] || y < border[1] ||
-					    y > border[3]) {
-						if (s->pad == GS_BORDER) {
-							x = x < 0 ? 0
-							          : (x > (double)(W - 1)
-							                 ? (double)(W - 1)
-							                 : x);
-							y = y < 0 ? 0
-							          : (y > (double)(H - 1)
-							                 ? (double)(H - 1)
-							                 : y);
-						} else if (s->pad == GS_REFLECT) {
-							x = gs_reflect(x, border[0], border[2]);
-							y = gs_reflect(y, border[1], border[3]);
-						}
-					}
-					double v;
-					if (s->mode == GS_NEAREST) {
-						v = gs_pixel(s, X, base, H, W, (int64_t)y,
-						             (int64_t)x, border);
-					} else if (s->mode == GS_LINEAR) {
-						int64_t x1 = (int64_t)floor(x),
-						        y1 = (int64_t)floor(y);
-						int64_t x2 = x1 + 1, y2 = y1 + 1;
-						double p11 =
-						    gs_pixel(s, X, base, H, W, y1, x1, border);
-						double p12 =
-						    gs_pixel(s, X, base, H, W, y1, x2, border);
-						double p21 =
-						    gs_pixel(s, X, base, H, W, y2, x1, border);
-						double p22 =
-						    gs_pixel(s, X, base, H, W, y2, x2, border);
-						double dx2 = (double)x2 - x, dx1 = x - (double)x1;
-						double dy2 = (double)y2 - y, dy1 = y - (double)y1;
-						v = dy2 * (dx2 * p11 + dx1 * p12) +
-						    dy1 * (dx2 * p21 + dx1 * p22);
-					} else {
-						int64_t x0 = (int64_t)floor(x) - 1,
-						        y0 = (int64_t)floor(y) - 1;
-						double k[4], rows[4];
-						gs_cubic_coeffs(x - (double)x0 - 1, k);
-						for (int h = 0; h < 4; h++) {
-							rows[h] = 0;
-							for (int w = 0; w < 4; w++)
-								rows[h] +=
-								    k[w] * gs_pixel(s, X, base, H,
-								                    W, y0 + h,
-								                    x0 + w, border);
-						}
-						gs_cubic_coeffs(y - (double)y0 - 1, k);
-						v = 0;
-						for (int h = 0; h < 4; h++)
-							v += k[h] * rows[h];
-					}
-					eml_st_f(Y->data, Y->dtype,
-					         (size_t)(((n * C + ch) * HO + oy) * WO + ox), v);
+		for (size_t o = 0; o < out_sp; o++) {
+			/* coordinates (and taps) are the same for every channel */
+			double x[GS_MAX_R], w[GS_MAX_R][4];
+			int64_t first[GS_MAX_R];
+			size_t gi = ((size_t)n * out_sp + o) * r;
+			for (uint32_t a = 0; a < r; a++) {
+				double gv = eml_ld_f(G->data, G->dtype, gi + (r - 1 - a));
+				double len = (double)g.in[a];
+				x[a] =
+				    s->align ? (gv + 1) / 2 * (len - 1) : ((gv + 1) * len - 1) / 2;
+				if (s->mode == GS_NEAREST)
+					x[a] = nearbyint(x[a]);
+				/* a coordinate past its axis' border is folded back, per axis as the
+				 * ONNX reference does (ONNX Runtime differs for cubic + border:
+				 * docs/DECISIONS.md) */
+				if (x[a] < g.lo[a] || x[a] > g.hi[a]) {
+					if (s->pad == GS_BORDER)
+						x[a] = x[a] < 0 ? 0
+						                : (x[a] > len - 1 ? len - 1 : x[a]);
+					else if (s->pad == GS_REFLECT)
+						x[a] = gs_reflect(x[a], g.lo[a], g.hi[a]);
 				}
+			}
+			for (uint32_t a = 0; a < r; a++) {
+				if (s->mode == GS_NEAREST) {
+					first[a] = (int64_t)x[a];
+					w[a][0] = 1;
+				} else if (s->mode == GS_LINEAR) {
+					first[a] = (int64_t)floor(x[a]);
+					w[a][0] = (double)(first[a] + 1) - x[a];
+					w[a][1] = x[a] - (double)first[a];
+				} else {
+					first[a] = (int64_t)floor(x[a]) - 1;
+					gs_cubic_coeffs(x[a] - (double)first[a] - 1, w[a]);
+				}
+			}
+			for (int64_t ch = 0; ch < C; ch++) {
+				size_t base = (size_t)(n * C + ch) * in_sp;
+				double v = 0;
+				for (size_t comb = 0; comb < ncomb; comb++) {
+					/* last axis fastest, as the 2-D form sums rows of taps */
+					int64_t idx[GS_MAX_R];
+					double wt = 1;
+					size_t rem = comb;
+					for (int a = (int)r - 1; a >= 0; a--) {
+						int k = (int)(rem % (size_t)taps1);
+						rem /= (size_t)taps1;
+						idx[a] = first[a] + k;
+						wt *= w[a][k];
+					}
+					v += wt * gs_sample(s, &g, X, base, idx);
+				}
+				eml_st_f(Y->data, Y->dtype, (size_t)(n * C + ch) * out_sp + o, v);
+			}
 		}
 	return EML_OK;
 }
 
-const eml_op_def eml_op_gridsample = {"GridSample", 16, 18, gs_prep, gs_run, NULL, NULL};
+const eml_op_def eml_op_gridsample = {"GridSample", 16, 20, gs_prep, gs_run, NULL, NULL};
 
 /* ----- RoiAlign (10+; coordinate_transformation_mode 16+, default half_pixel from 16,
  * output_half_pixel before): bilinear samples on a sampling_ratio grid per bin (adaptive when 0),

@@ -26,6 +26,8 @@ void eml_engine_act(float *x, size_t n, int act, float a, float b);
 
 /* The Constant operator reads the model's tensor table through the build. */
 int eml_build_model_tensor(struct eml_build *b, int32_t tensor, eml_rt *out);
+/* The model's declared element type of a value id (EML_DT_UNDEFINED when unknown). */
+int32_t eml_build_value_dtype(const struct eml_build *b, int32_t value);
 
 extern const eml_op_def eml_op_unary, eml_op_binary, eml_op_where, eml_op_cast;
 extern const eml_op_def eml_op_identity, eml_op_reshape, eml_op_flatten, eml_op_squeeze,
@@ -53,5 +55,7 @@ extern const eml_op_def eml_op_unique;
 extern const eml_op_def eml_op_gridsample;
 extern const eml_op_def eml_op_roialign;
 extern const eml_op_def eml_op_maxunpool;
+/* opset 20 */
+extern const eml_op_def eml_op_gelu, eml_op_affinegrid, eml_op_deformconv;
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * MaxPool (with the optional Indices output), AveragePool and GlobalAveragePool (ONNX opsets
- * 7-18: auto_pad, ceil_mode, count_include_pad, dilations, kernel_shape, pads, storage_order,
- * strides) on kernels/pool.h. Pads and auto_pad are resolved here.
+ * 7-20: auto_pad, ceil_mode, count_include_pad, dilations (AveragePool's from opset 19; read at
+ * every opset, as MaxPool's), kernel_shape, pads, storage_order, strides) on kernels/pool.h.
+ * Pads and auto_pad are resolved here; SAME pads by the dilated window.
  */
 #include <string.h>
 

@@ -1,7 +1,9 @@
 /*
- * The quantized family (ONNX operator docs, opsets 10-18): QuantizeLinear, DequantizeLinear
- * (per-tensor, or per-axis from 13), DynamicQuantizeLinear (11+), MatMulInteger, QLinearMatMul,
- * ConvInteger, QLinearConv.
+ * The quantized family (ONNX operator docs, opsets 10-20): QuantizeLinear, DequantizeLinear
+ * (per-tensor, or per-axis from 13; from 19 also a float16 scale and, for QuantizeLinear, a
+ * float16 input, DequantizeLinear's output taking the scale's type; their float8 types and the
+ * float8-only `saturate` attribute are refused with the types by the loader),
+ * DynamicQuantizeLinear (11+), MatMulInteger, QLinearMatMul, ConvInteger, QLinearConv.
  * Products of 8-bit operands accumulate in int32 on the integer GEMM (kernels/qgemm.h: AVX-512
  * VNNI, AVX2 or portable, exact; never widened to float); constant weights are packed once at
  * assembly. Convolutions: im2col rows (one output pixel each) times the packed weights per
@@ -47,11 +49,14 @@ static int ql_prep(eml_op_ctx *c)
 	s->deq = strcmp(c->node->op_type, "DequantizeLinear") == 0;
 	const eml_rt *X = c->in[0], *Sc = c->in[1];
 	const eml_rt *Z = c->n_in > 2 ? c->in[2] : NULL;
-	EML_ENSURE(Sc->dtype == EML_DT_FLOAT, EML_E_ENGINE_SHAPE);
+	int f16_ok = c->opset >= 19; /* Q/DQ-19 add float16 (and bfloat16/float8: not loaded) */
+	EML_ENSURE(Sc->dtype == EML_DT_FLOAT || (f16_ok && Sc->dtype == EML_DT_FLOAT16),
+	           EML_E_ENGINE_SHAPE);
 	if (s->deq)
 		EML_ENSURE(q8(X->dtype) || X->dtype == EML_DT_INT32, EML_E_ENGINE_SHAPE);
 	else
-		EML_ENSURE(X->dtype == EML_DT_FLOAT || X->dtype == EML_DT_INT32,
+		EML_ENSURE(X->dtype == EML_DT_FLOAT || X->dtype == EML_DT_INT32 ||
+		               (f16_ok && X->dtype == EML_DT_FLOAT16),
 		           EML_E_ENGINE_SHAPE);
 	if (Z != NULL) {
 		EML_ENSURE(Z->elems == Sc->elems, EML_E_ENGINE_SHAPE);
@@ -71,7 +76,12 @@ static int ql_prep(eml_op_ctx *c)
 				s->inner *= (uint64_t)X->dims[i];
 		}
 	}
-	int32_t odt = s->deq ? EML_DT_FLOAT : (Z != NULL ? Z->dtype : EML_DT_UINT8);
+	int32_t odt = s->deq ? Sc->dtype : (Z != NULL ? Z->dtype : EML_DT_UINT8);
+	/* a float16 initializer scale reaches us widened to float: the output still takes the
+	 * scale's declared type (DequantizeLinear-19) */
+	if (s->deq && f16_ok && Sc->dtype == EML_DT_FLOAT &&
+	    eml_build_value_dtype(c->b, c->node->inputs[1]) == EML_DT_FLOAT16)
+		odt = EML_DT_FLOAT16;
 	EML_GUARD(eml_rt_set(c->out[0], odt, X->rank, X->dims));
 out:
 	return rc;
@@ -83,23 +93,28 @@ static int ql_run(eml_op_ctx *c)
 	const eml_rt *X = c->in[0], *Sc = c->in[1];
 	const eml_rt *Z = c->n_in > 2 ? c->in[2] : NULL;
 	eml_rt *Y = c->out[0];
-	const float *sc = Sc->data;
 	for (uint64_t i = 0; i < X->elems; i++) {
 		uint64_t ch = (i / s->inner) % s->axis_n;
 		int64_t zp = Z != NULL ? eml_ld_i(Z->data, Z->dtype, ch) : 0;
+		/* a float16 scale widens exactly to float; the arithmetic is float32 */
+		float sc = (float)eml_ld_f(Sc->data, Sc->dtype, ch);
 		if (s->deq) {
 			int64_t v = eml_ld_i(X->data, X->dtype, i);
-			((float *)Y->data)[i] = (float)(v - zp) * sc[ch];
+			float r = (float)(v - zp) * sc;
+			if (Y->dtype == EML_DT_FLOAT)
+				((float *)Y->data)[i] = r;
+			else
+				eml_st_f(Y->data, Y->dtype, i, r);
 		} else {
 			/* float division then round half to even, as the reference does */
-			float q = eml_ld_f(X->data, X->dtype, i) / sc[ch];
+			float q = (float)eml_ld_f(X->data, X->dtype, i) / sc;
 			eml_st_i(Y->data, Y->dtype, i, sat(Y->dtype, nearbyintf(q) + (double)zp));
 		}
 	}
 	return EML_OK;
 }
 
-const eml_op_def eml_op_qlinear = {"*qlinear", 10, 18, ql_prep, ql_run, NULL, NULL};
+const eml_op_def eml_op_qlinear = {"*qlinear", 10, 20, ql_prep, ql_run, NULL, NULL};
 
 /* ----- DynamicQuantizeLinear ----- */
 

@@ -1,5 +1,5 @@
 /*
- * ReduceMean, ReduceSum (ONNX opsets 7-18: axes attribute, or input from opset 13 for ReduceSum
+ * ReduceMean, ReduceSum (ONNX opsets 7-20: axes attribute, or input from opset 13 for ReduceSum
  * and 18 for ReduceMean; keepdims; noop_with_empty_axes) and Softmax (opset < 13: over the
  * flattened [d0..axis-1] x [axis..] view, default axis 1; opset 13+: along one axis, default -1).
  */

@@ -1,5 +1,6 @@
 /*
- * More reductions (ONNX operator docs, opsets 7-18):
+ * More reductions (ONNX operator docs, opsets 7-20; ReduceMax/ReduceMin-20 add bool: any/all,
+ * an empty bool reduction yields false for max and true for min, as the reference does):
  *  ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp, ReduceMax, ReduceMin, ReduceProd,
  *  ReduceSumSquare: `axes` attribute before opset 18, optional input from 18 (with
  *  noop_with_empty_axes); keepdims. An empty reduction yields the operation's identity
@@ -84,7 +85,9 @@ static int r2_prep(eml_op_ctx *c)
 	s->kind = r2_kind_of(c->node->op_type);
 	EML_ENSURE(s->kind != 0, EML_E_UNSUPPORTED);
 	const eml_rt *X = c->in[0];
-	EML_ENSURE(num_dt(X->dtype), EML_E_ENGINE_SHAPE);
+	EML_ENSURE(num_dt(X->dtype) || (X->dtype == EML_DT_BOOL && c->opset >= 20 &&
+	                                (s->kind == R2_MAX || s->kind == R2_MIN)),
+	           EML_E_ENGINE_SHAPE);
 	int keep = (int)eml_attr_i(c->node, "keepdims", 1);
 	s->rank = X->rank;
 	if (s->kind == R2_ARGMAX || s->kind == R2_ARGMIN) {
@@ -220,7 +223,8 @@ static int r2_run(eml_op_ctx *c)
 		if (take)
 			bi[oo] = k;
 		WALK_END
-		memcpy(Y->data, bi, (size_t)no * sizeof(int64_t));
+		if (no > 0) /* an empty output has no storage */
+			memcpy(Y->data, bi, (size_t)no * sizeof(int64_t));
 		return EML_OK;
 	}
 	if (!real) {
@@ -229,6 +233,21 @@ static int r2_run(eml_op_ctx *c)
 		memset(seen, 0, (size_t)no);
 		for (uint64_t o = 0; o < no; o++)
 			acc[o] = s->kind == R2_PROD ? 1 : 0;
+		if (dt == EML_DT_BOOL) {
+			/* max is "any", min is "all"; the empty set gives false / true */
+			for (uint64_t o = 0; o < no; o++)
+				acc[o] = s->kind == R2_MIN;
+			const uint8_t *xb = X->data;
+			WALK_BEGIN
+			if (s->kind == R2_MAX)
+				acc[oo] |= xb[i] != 0;
+			else
+				acc[oo] &= xb[i] != 0;
+			WALK_END
+			for (uint64_t o = 0; o < no; o++)
+				((uint8_t *)Y->data)[o] = (uint8_t)acc[o];
+			return EML_OK;
+		}
 		WALK_BEGIN
 		int64_t v = eml_ld_i(X->data, dt, i);
 		int64_t *a = &acc[oo];

@@ -1,8 +1,11 @@
 /*
- * Resize (ONNX opsets 10-18): modes nearest and linear (N-D, every axis), all coordinate
+ * Resize (ONNX opsets 10-20): modes nearest and linear (N-D, every axis), all coordinate
  * transformation modes (half_pixel, pytorch_half_pixel, align_corners, asymmetric,
- * tf_half_pixel_for_nn, tf_crop_and_resize with roi and extrapolation_value), all nearest_mode
- * roundings, scales or sizes, opset 18 axes and keep_aspect_ratio_policy. Opset 10 (X, scales) is
+ * tf_half_pixel_for_nn, tf_crop_and_resize with roi and extrapolation_value, and Resize-19's
+ * half_pixel_symmetric), all nearest_mode
+ * roundings, scales or sizes, opset 18 axes, keep_aspect_ratio_policy and antialias (linear
+ * and cubic, float; every axis filtered separately with the filter stretched by 1/scale when
+ * downscaling, as ONNX Runtime and Pillow do). Opset 10 (X, scales) is
  * asymmetric with floor rounding, like Upsample. The per-axis source indices and weights are
  * computed at assembly; running only gathers.
  */
@@ -14,13 +17,13 @@
 #include "engine/internal.h"
 #include "engine/ops/ops.h"
 
-enum { CT_HALF, CT_PT_HALF, CT_ALIGN, CT_ASYM, CT_TF_NN, CT_TF_CROP };
+enum { CT_HALF, CT_PT_HALF, CT_ALIGN, CT_ASYM, CT_TF_NN, CT_TF_CROP, CT_HALF_SYM };
 enum { NM_RPF, NM_RPC, NM_FLOOR, NM_CEIL };
 
 typedef struct rs_axis {
-	int32_t i[4]; /* source indices (clamped: edge padding) */
-	float w[4];   /* their weights */
-	uint8_t n;    /* taps: 1 (nearest or exact), 2 (linear), 4 (cubic) */
+	uint32_t first; /* the taps: source indices (clamped: edge padding) TI[first .. first+n)
+	                 * and their weights TW[...] */
+	uint16_t n;     /* 1 (nearest or exact), 2 (linear), 4 (cubic), more with antialias */
 	uint8_t outside;
 } rs_axis;
 
@@ -30,14 +33,46 @@ typedef struct resize_state {
 	uint32_t rank;
 	int64_t in[EML_MAX_RANK], out[EML_MAX_RANK];
 	size_t off[EML_MAX_RANK]; /* start of axis d's table in tab[] */
-	rs_axis tab[];
+	size_t ntab, ntaps;
+	rs_axis tab[]; /* ntab entries, then int32_t ti[ntaps], then float tw[ntaps] */
 } resize_state;
 
-static double coord(int ct, double x, double scale, double in, double out, double r0, double r1,
-                    int *outside)
+static const int32_t *rs_ti(const resize_state *s)
+{
+	return (const int32_t *)(const void *)(s->tab + s->ntab);
+}
+
+static const float *rs_tw(const resize_state *s)
+{
+	return (const float *)(const void *)(rs_ti(s) + s->ntaps);
+}
+
+/* Antialias filters (Resize-18+, ONNX reference and ONNX Runtime): triangle for linear, Keys'
+ * cubic with coefficient A for cubic, stretched by 1/scale when downscaling. */
+static double aa_filter(int cubic, double A, double x)
+{
+	x = fabs(x);
+	if (!cubic)
+		return x < 1 ? 1 - x : 0;
+	if (x < 1)
+		return ((A + 2) * x - (A + 3)) * x * x + 1;
+	if (x < 2)
+		return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+	return 0;
+}
+
+/* out is in * scale unrounded, out_int the output dimension. */
+static double coord(int ct, double x, double scale, double in, double out, double out_int,
+                    double r0, double r1, int *outside)
 {
 	*outside = 0;
 	switch (ct) {
+	case CT_HALF_SYM: {
+		/* Resize-19: half_pixel about the centre of the input, so that the rounding of the
+		 * output size shifts both edges alike */
+		double adj = out > 0 ? out_int / out : 1.0;
+		return in / 2 * (1 - adj) + (x + 0.5) / scale - 0.5;
+	}
 	case CT_PT_HALF:
 		return out > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
 	case CT_ALIGN:
@@ -101,7 +136,9 @@ static int resize_prep(eml_op_ctx *c)
 		EML_FAIL(EML_E_UNSUPPORTED);
 	float A = eml_attr_f(c->node, "cubic_coeff_a", -0.75f);
 	int excl = (int)eml_attr_i(c->node, "exclude_outside", 0);
-	EML_ENSURE(eml_attr_i(c->node, "antialias", 0) == 0, EML_E_UNSUPPORTED);
+	/* antialias (Resize-18+) changes linear and cubic only; computed for float */
+	int aa = linear != 0 && eml_attr_i(c->node, "antialias", 0) != 0;
+	EML_ENSURE(!aa || X->dtype == EML_DT_FLOAT, EML_E_UNSUPPORTED);
 	int ct = CT_HALF, nm = NM_RPF;
 	if (c->opset < 11) {
 		ct = CT_ASYM;
@@ -109,11 +146,13 @@ static int resize_prep(eml_op_ctx *c)
 	} else {
 		static const char *cts[] = {"half_pixel",           "pytorch_half_pixel",
 		                            "align_corners",        "asymmetric",
-		                            "tf_half_pixel_for_nn", "tf_crop_and_resize"};
+		                            "tf_half_pixel_for_nn", "tf_crop_and_resize",
+		                            "half_pixel_symmetric"};
 		static const char *nms[] = {"round_prefer_floor", "round_prefer_ceil", "floor",
 		                            "ceil"};
 		int found = eml_node_attr(c->node, "coordinate_transformation_mode") == NULL;
-		for (int i = 0; i < 6; i++)
+		/* half_pixel_symmetric is Resize-19's */
+		for (int i = 0; i < (c->opset >= 19 ? 7 : 6); i++)
 			if (eml_attr_s_eq(c->node, "coordinate_transformation_mode", cts[i], 0)) {
 				ct = i;
 				found = 1;
@@ -211,15 +250,29 @@ static int resize_prep(eml_op_ctx *c)
 			r1[axes[i]] = eml_rt_get_f(roi, i + na);
 		}
 	}
-	size_t total = 0;
+	size_t total = 0, taps = 0;
+	double support[EML_MAX_RANK];
 	for (uint32_t i = 0; i < r; i++) {
 		EML_ENSURE(od[i] >= 0 && od[i] < EML_ENGINE_MAX_DIM, EML_E_ENGINE_SHAPE);
 		total += (size_t)od[i];
+		/* taps per output: antialias covers |x - x_ori| < support = (1 or 2) / min(scale, 1) */
+		support[i] = (linear == 2 ? 2.0 : 1.0) / (sc[i] > 0 && sc[i] < 1 ? sc[i] : 1.0);
+		double win = aa ? 2 * ceil(support[i]) + 1 : 4;
+		EML_ENSURE(win <= 4096, EML_E_ENGINE_SHAPE);
+		taps += (size_t)od[i] * (size_t)win;
 	}
 	EML_GUARD(eml_rt_set(c->out[0], X->dtype, r, od));
 	/* the per-axis tables live on the heap for the plan's life: keep them bounded */
-	EML_ENSURE(total < ((size_t)1 << 22), EML_E_ENGINE_SHAPE);
-	EML_GUARD(eml_op_state(c, sizeof(*s) + (total + 1) * sizeof(rs_axis), (void **)&s));
+	EML_ENSURE(total < ((size_t)1 << 22) && taps < ((size_t)1 << 24), EML_E_ENGINE_SHAPE);
+	EML_GUARD(eml_op_state(c,
+	                       sizeof(*s) + (total + 1) * sizeof(rs_axis) +
+	                           (taps + 1) * (sizeof(int32_t) + sizeof(float)),
+	                       (void **)&s));
+	s->ntab = total + 1;
+	s->ntaps = taps + 1;
+	int32_t *TI = (int32_t *)(void *)(s->tab + s->ntab);
+	float *TW = (float *)(void *)(TI + s->ntaps);
+	uint32_t nt = 0; /* taps used */
 	s->linear = linear;
 	s->extrap = eml_attr_f(c->node, "extrapolation_value", 0.0f);
 	s->rank = r;
@@ -230,11 +283,13 @@ static int resize_prep(eml_op_ctx *c)
 		s->off[d] = pos;
 		for (int64_t o = 0; o < od[d]; o++) {
 			rs_axis *t = &s->tab[pos + (size_t)o];
+			t->first = nt;
 			int outside;
 			/* "length_resized" of the spec is in * scale, unrounded (as the ONNX
 			 * reference evaluates it) */
 			double v = coord(ct, (double)o, sc[d], (double)X->dims[d],
-			                 (double)X->dims[d] * sc[d], r0[d], r1[d], &outside);
+			                 (double)X->dims[d] * sc[d], (double)od[d], r0[d], r1[d],
+			                 &outside);
 			t->outside = (uint8_t)outside;
 			int64_t in = X->dims[d];
 			if (in == 0) {
@@ -243,8 +298,36 @@ static int resize_prep(eml_op_ctx *c)
 			}
 			if (!linear) {
 				t->n = 1;
-				t->i[0] = (int32_t)nearest(nm, v, in);
-				t->w[0] = 1.0f;
+				TI[nt] = (int32_t)nearest(nm, v, in);
+				TW[nt++] = 1.0f;
+				continue;
+			}
+			if (aa) {
+				/* as ONNX Runtime (and Pillow) window it: taps j in
+				 * [floor(v - support + 1), floor(v + support + 1)), weight
+				 * filter((j - v) * min(scale, 1)), normalized; out-of-range taps
+				 * read the edge (or are dropped with exclude_outside) */
+				double sup = support[d], k = sc[d] < 1 ? sc[d] : 1.0, sum = 0;
+				int64_t j0 = (int64_t)floor(v - sup + 1),
+				        j1 = (int64_t)floor(v + sup + 1);
+				if (j1 - j0 > (int64_t)(2 * ceil(sup) + 1))
+					j1 = j0 + (int64_t)(2 * ceil(sup) + 1);
+				uint32_t n0 = nt;
+				for (int64_t j = j0; j < j1; j++) {
+					if (excl && (j < 0 || j >= in))
+						continue;
+					double w = aa_filter(linear == 2, A, ((double)j - v) * k);
+					TI[nt] = (int32_t)(j < 0 ? 0 : (j >= in ? in - 1 : j));
+					TW[nt++] = (float)w;
+					sum += w;
+				}
+				for (uint32_t q = n0; q < nt; q++)
+					TW[q] = (float)(sum != 0 ? TW[q] / sum : TW[q]);
+				if (nt == n0) {
+					TI[nt] = 0;
+					TW[nt++] = 0.0f;
+				}
+				t->n = (uint16_t)(nt - n0);
 				continue;
 			}
 			/* ONNX reference: taps around floor(v), edge-padded; cubic per Keys with
@@ -269,18 +352,21 @@ static int resize_prep(eml_op_ctx *c)
 				if (excl && (ix < 0 || ix >= in))
 					w[k] = 0;
 				sum += w[k];
-				t->i[k] = (int32_t)(ix < 0 ? 0 : (ix >= in ? in - 1 : ix));
+				TI[nt + (uint32_t)k] =
+				    (int32_t)(ix < 0 ? 0 : (ix >= in ? in - 1 : ix));
 			}
 			for (int k = 0; k < n; k++)
-				t->w[k] = (float)(excl && sum != 0 ? w[k] / sum : w[k]);
-			t->n = (uint8_t)n;
+				TW[nt + (uint32_t)k] =
+				    (float)(excl && sum != 0 ? w[k] / sum : w[k]);
+			t->n = (uint16_t)n;
 			if (rr == 0 && !excl) {
 				/* exact position: one tap */
 				t->n = 1;
-				t->i[0] =
+				TI[nt] =
 				    (int32_t)(f < 0 ? 0 : (f >= (double)in ? (double)in - 1 : f));
-				t->w[0] = 1.0f;
+				TW[nt] = 1.0f;
 			}
+			nt += t->n;
 		}
 		pos += (size_t)od[d];
 	}
@@ -303,6 +389,8 @@ static void rs_rows(void *ctx, size_t r0, size_t r1)
 	uint32_t r = s->rank, last = r - 1;
 	int64_t W = s->out[last];
 	const rs_axis *lt = &s->tab[s->off[last]];
+	const int32_t *TI = rs_ti(s);
+	const float *TW = rs_tw(s);
 	int64_t idx[EML_MAX_RANK] = {0};
 	size_t rem = r0;
 	for (int d = (int)r - 2; d >= 0; d--) {
@@ -319,7 +407,7 @@ static void rs_rows(void *ctx, size_t r0, size_t r1)
 			t[d] = &s->tab[s->off[d] + (size_t)idx[d]];
 			outside |= t[d]->outside;
 			if (t[d]->n == 1)
-				base += (int64_t)t[d]->i[0] * j->xst[d];
+				base += (int64_t)TI[t[d]->first] * j->xst[d];
 			else
 				lin[nlin++] = d;
 		}
@@ -334,15 +422,17 @@ static void rs_rows(void *ctx, size_t r0, size_t r1)
 				float w = 1.0f;
 				for (int q = 0; q < nlin; q++) {
 					const rs_axis *a = t[lin[q]];
-					off += (int64_t)a->i[k[q]] * j->xst[lin[q]];
-					w *= a->w[k[q]];
+					off += (int64_t)TI[a->first + k[q]] * j->xst[lin[q]];
+					w *= TW[a->first + k[q]];
 				}
 				const float *xr = j->x + off;
 				for (int64_t o = 0; o < W; o++) {
 					const rs_axis *a = &lt[o];
-					float v = a->w[0] * xr[a->i[0]];
+					const int32_t *ai = TI + a->first;
+					const float *aw = TW + a->first;
+					float v = aw[0] * xr[ai[0]];
 					for (int q = 1; q < a->n; q++)
-						v += a->w[q] * xr[a->i[q]];
+						v += aw[q] * xr[ai[q]];
 					y[o] += w * v;
 				}
 				int q = 0;
@@ -393,6 +483,8 @@ static int resize_run(eml_op_ctx *c)
 		st *= s->in[d];
 	}
 	int64_t idx[EML_MAX_RANK] = {0};
+	const int32_t *TI = rs_ti(s);
+	const float *TW = rs_tw(s);
 	int isf = X->dtype == EML_DT_FLOAT;
 	for (uint64_t e = 0; e < Y->elems; e++) {
 		const rs_axis *t[EML_MAX_RANK];
@@ -403,7 +495,7 @@ static int resize_run(eml_op_ctx *c)
 			t[d] = &s->tab[s->off[d] + (size_t)idx[d]];
 			outside |= t[d]->outside;
 			if (t[d]->n == 1)
-				base += (int64_t)t[d]->i[0] * xst[d];
+				base += (int64_t)TI[t[d]->first] * xst[d];
 			else
 				lin[nlin++] = d;
 		}
@@ -422,8 +514,8 @@ static int resize_run(eml_op_ctx *c)
 				double w = 1;
 				for (int q = 0; q < nlin; q++) {
 					const rs_axis *a = t[lin[q]];
-					off += (int64_t)a->i[k[q]] * xst[lin[q]];
-					w *= a->w[k[q]];
+					off += (int64_t)TI[a->first + k[q]] * xst[lin[q]];
+					w *= TW[a->first + k[q]];
 				}
 				double xv = isf ? ((const float *)X->data)[off]
 				                : (double)eml_ld_i(X->data, X->dtype, (size_t)off);

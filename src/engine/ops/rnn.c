@@ -1,5 +1,5 @@
 /*
- * RNN, GRU and LSTM (ONNX operator docs, opsets 7-18; layout 14+): forward, reverse and
+ * RNN, GRU and LSTM (ONNX operator docs, opsets 7-20; layout 14+): forward, reverse and
  * bidirectional; optional B, sequence_lens, initial_h (initial_c, P peepholes for LSTM);
  * activations / activation_alpha / activation_beta (Relu, Tanh, Sigmoid, Affine, LeakyRelu,
  * ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign, Softplus; alpha/beta are consumed in

@@ -1,8 +1,10 @@
 /*
- * Data-movement and shape operators (ONNX operator docs, opsets 7-18): Identity, Dropout
+ * Data-movement and shape operators (ONNX operator docs, opsets 7-20): Identity, Dropout
  * (inference), Reshape, Flatten, Squeeze, Unsqueeze (these four are views: the output shares the
  * input's arena bytes), Shape, Size, Constant, ConstantOfShape, Concat, Gather, Slice, Split,
- * Transpose, Expand, Pad.
+ * Transpose, Expand, Pad (mode "wrap" from opset 19). The opset-19/20 versions of Identity,
+ * Reshape, Shape, Size, Constant and ConstantOfShape only add float8/bfloat16 types, which the
+ * loader refuses (docs/DECISIONS.md).
  */
 #include <string.h>
 
@@ -865,11 +867,14 @@ const eml_op_def eml_op_split = {"Split", 1, 99, split_prep, split_run, NULL, NU
 
 /* ----- Pad ----- */
 
-enum { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE };
+enum { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE, PAD_WRAP };
 
 typedef struct pad_state {
 	int mode;
 	int64_t pre[EML_MAX_RANK];
+	/* wrap: the kept (uncropped) source range [lo, hi) of each axis; negative pads crop first,
+	 * then the positive pads repeat what is kept (ONNX reference: slice, then numpy "wrap") */
+	int64_t lo[EML_MAX_RANK], hi[EML_MAX_RANK];
 	uint8_t value[8];
 } pad_state;
 
@@ -889,6 +894,8 @@ static int pad_prep(eml_op_ctx *c)
 		s->mode = PAD_REFLECT;
 	else if (eml_attr_s_eq(c->node, "mode", "edge", 0))
 		s->mode = PAD_EDGE;
+	else if (c->opset >= 19 && eml_attr_s_eq(c->node, "mode", "wrap", 0))
+		s->mode = PAD_WRAP; /* Pad-19 */
 	else
 		EML_FAIL(EML_E_UNSUPPORTED);
 	double cv = 0;
@@ -936,6 +943,11 @@ static int pad_prep(eml_op_ctx *c)
 		if (s->mode == PAD_EDGE && d[i] > 0)
 			EML_ENSURE(x->dims[i] > 0, EML_E_ENGINE_SHAPE);
 		s->pre[i] = pre[i];
+		s->lo[i] = pre[i] < 0 ? -pre[i] : 0;
+		s->hi[i] = x->dims[i] - (post[i] < 0 ? -post[i] : 0);
+		/* wrap repeats the kept part: it must not be empty when something is added */
+		if (s->mode == PAD_WRAP && (pre[i] > 0 || post[i] > 0))
+			EML_ENSURE(s->hi[i] > s->lo[i], EML_E_ENGINE_SHAPE);
 	}
 	EML_GUARD(eml_rt_set(c->out[0], x->dtype, r, d));
 	if (x->dtype == EML_DT_FLOAT) {
@@ -972,6 +984,12 @@ static int pad_run(eml_op_ctx *c)
 				}
 				if (s->mode == PAD_EDGE) {
 					i = i < 0 ? 0 : n - 1;
+				} else if (s->mode == PAD_WRAP) {
+					int64_t len = s->hi[d] - s->lo[d];
+					i = (i - s->lo[d]) % len;
+					if (i < 0)
+						i += len;
+					i += s->lo[d];
 				} else {
 					/* reflect without repeating the edge */
 					int64_t period = 2 * (n - 1);

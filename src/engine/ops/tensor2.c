@@ -1,5 +1,5 @@
 /*
- * Data-movement and indexing operators (ONNX operator docs, opsets 7-18): CumSum (11+), Tile,
+ * Data-movement and indexing operators (ONNX operator docs, opsets 7-20): CumSum (11+), Tile,
  * Range (11+), Trilu (14+), DepthToSpace (DCR/CRD), SpaceToDepth, GatherElements (11+),
  * GatherND (11+, batch_dims 12+), Scatter (9-10), ScatterElements (11+, reduction 16+/18+),
  * ScatterND (11+, reduction 16+/18+), TopK (k attribute before 10, input after; largest/sorted
