@@ -201,7 +201,6 @@ int eml_client_infer(eml_client *c, const uint8_t *tkey, size_t tkey_len,
                      const eml_client_tensor *inputs, size_t n_inputs, eml_client_result **out)
 {
 	int rc = EML_OK;
-	eml_tkey *k = NULL;
 	eml_wire_tensor *win = NULL;
 	eml_pt_parts *pp = NULL;
 	uint8_t type = 0, *payload = NULL;
@@ -211,15 +210,15 @@ int eml_client_infer(eml_client *c, const uint8_t *tkey, size_t tkey_len,
 	EML_ENSURE(!c->dead, EML_E_SESSION_STATE);
 	EML_ENSURE(n_inputs <= EML_WIRE_MAX_TENSORS, EML_E_LIMIT);
 	EML_ENSURE(tkey_len <= UINT32_MAX, EML_E_LIMIT);
-	/* The key is parsed (integrity checked) here only to learn its model id. A KMS-sealed key
-	 * (docs/KMS.md) names its model in its header; the enclave unseals it. */
+	/* Only the key's header is read here, for its model id (the enclave parses and checks the
+	 * whole key). A KMS-sealed key (docs/KMS.md) names its model in its header; the enclave
+	 * unseals it. */
 	eml_request_pt rq;
 	memset(&rq, 0, sizeof(rq));
 	if (eml_kms_is_sealed(tkey, tkey_len)) {
 		EML_GUARD(eml_kms_sealed_model_id(tkey, tkey_len, rq.model_id));
 	} else {
-		EML_GUARD(eml_tkey_parse(tkey, tkey_len, &k));
-		eml_tkey_model_id(k, rq.model_id);
+		EML_GUARD(eml_tkey_peek_model_id(tkey, tkey_len, rq.model_id));
 	}
 	rq.tkey = tkey;
 	rq.tkey_len = (uint32_t)tkey_len;
@@ -270,6 +269,5 @@ out:
 		eml_pt_parts_cleanup(pp); /* the fields' bytes; the tensors stay the caller's */
 	eml_free(pp);
 	eml_free(win);
-	eml_tkey_free(k);
 	return rc;
 }

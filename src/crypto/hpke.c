@@ -276,9 +276,11 @@ out:
 	return rc;
 }
 
-int eml_hpke_setup_receiver_suite(eml_hpke_suite suite, const uint8_t enc[EML_HPKE_ENC_LEN],
-                                  const uint8_t skR[EML_HPKE_SK_LEN], const uint8_t *info,
-                                  size_t info_len, eml_hpke_ctx **out)
+/* pk_known: the receiver's public key when the caller holds it (it is pk(skR); deriving it is a
+ * second scalar multiplication per request), NULL to derive it. */
+static int setup_receiver(eml_hpke_suite suite, const uint8_t enc[EML_HPKE_ENC_LEN],
+                          const uint8_t skR[EML_HPKE_SK_LEN], const uint8_t *pk_known,
+                          const uint8_t *info, size_t info_len, eml_hpke_ctx **out)
 {
 	int rc = EML_OK;
 	eml_hpke_ctx *c = NULL;
@@ -288,7 +290,10 @@ int eml_hpke_setup_receiver_suite(eml_hpke_suite suite, const uint8_t enc[EML_HP
 	EML_GUARD(ctx_new(suite, ROLE_RECEIVER, &c));
 	/* §4.1 Decap(enc, skR). */
 	EML_GUARD(x25519_dh(skR, enc, dh));
-	EML_GUARD(x25519_pub(skR, pkR));
+	if (pk_known != NULL)
+		memcpy(pkR, pk_known, sizeof(pkR));
+	else
+		EML_GUARD(x25519_pub(skR, pkR));
 	EML_GUARD(kem_shared_secret(dh, enc, pkR, ss));
 	memcpy(c->shared_secret, ss, 32);
 	EML_GUARD(key_schedule(c, ss, info, info_len));
@@ -299,6 +304,21 @@ out:
 	eml_wipe(ss, sizeof(ss));
 	eml_hpke_ctx_free(c);
 	return rc;
+}
+
+int eml_hpke_setup_receiver_suite(eml_hpke_suite suite, const uint8_t enc[EML_HPKE_ENC_LEN],
+                                  const uint8_t skR[EML_HPKE_SK_LEN], const uint8_t *info,
+                                  size_t info_len, eml_hpke_ctx **out)
+{
+	return setup_receiver(suite, enc, skR, NULL, info, info_len, out);
+}
+
+int eml_hpke_setup_receiver_pk(const uint8_t enc[EML_HPKE_ENC_LEN],
+                               const uint8_t skR[EML_HPKE_SK_LEN],
+                               const uint8_t pkR[EML_HPKE_PK_LEN], const uint8_t *info,
+                               size_t info_len, eml_hpke_ctx **out)
+{
+	return setup_receiver(EML_HPKE_SUITE_DEFAULT, enc, skR, pkR, info, info_len, out);
 }
 
 int eml_hpke_setup_sender(const uint8_t pkR[EML_HPKE_PK_LEN], const uint8_t *info, size_t info_len,

@@ -74,6 +74,12 @@ int eml_hpke_setup_receiver(const uint8_t enc[EML_HPKE_ENC_LEN], const uint8_t s
 int eml_hpke_setup_sender_suite(eml_hpke_suite suite, const uint8_t pkR[EML_HPKE_PK_LEN],
                                 const uint8_t *info, size_t info_len, const uint8_t *ikmE,
                                 size_t ikmE_len, uint8_t enc[EML_HPKE_ENC_LEN], eml_hpke_ctx **out);
+/* SetupBaseR with the receiver's public key supplied (it must be pk(skR): the enclave's per-boot
+ * pair), saving its derivation per request. */
+int eml_hpke_setup_receiver_pk(const uint8_t enc[EML_HPKE_ENC_LEN],
+                               const uint8_t skR[EML_HPKE_SK_LEN],
+                               const uint8_t pkR[EML_HPKE_PK_LEN], const uint8_t *info,
+                               size_t info_len, eml_hpke_ctx **out);
 int eml_hpke_setup_receiver_suite(eml_hpke_suite suite, const uint8_t enc[EML_HPKE_ENC_LEN],
                                   const uint8_t skR[EML_HPKE_SK_LEN], const uint8_t *info,
                                   size_t info_len, eml_hpke_ctx **out);

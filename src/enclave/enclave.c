@@ -133,10 +133,13 @@ static void audit_flush_locked(enclave *e)
 	e->queued -= sent;
 }
 
-/* Chain, sign and send one record; copy (optional) gets the encoded record (the RESPONSE record
- * is also the receipt, docs/AUDIT.md §3). Returns the chain's result; callers other than the
- * response ignore it: a lost record shows as a gap in the chain, it never fails the request. */
-static int audit_emit(enclave *e, eml_audit_record *r, eml_buf *copy)
+/* Chain, sign and queue one record; copy (optional) gets the encoded record (the RESPONSE record
+ * is also the receipt, docs/AUDIT.md §3). flush: send the queue to the host now; a request's
+ * intermediate records (REQUEST, ASSEMBLY, INFERENCE, WIPE) wait for its RESPONSE or refusal,
+ * so the host is woken once per request, not in the middle of its inference. Returns the
+ * chain's result; callers other than the response ignore it: a lost record shows as a gap in
+ * the chain, it never fails the request. */
+static int audit_emit(enclave *e, eml_audit_record *r, eml_buf *copy, int flush)
 {
 	eml_buf b;
 	int rc;
@@ -159,7 +162,8 @@ static int audit_emit(enclave *e, eml_audit_record *r, eml_buf *copy)
 			}
 		}
 	}
-	audit_flush_locked(e);
+	if (flush)
+		audit_flush_locked(e);
 	pthread_mutex_unlock(&e->audit_lock);
 	eml_buf_cleanup(&b);
 	return rc;
@@ -173,7 +177,7 @@ static void audit_event(enclave *e, const conn *c, int event, int result)
 	r.result = (uint16_t)result;
 	if (c != NULL)
 		memcpy(r.session_id, c->session_id, EML_AUDIT_ID_LEN);
-	(void)audit_emit(e, &r, NULL);
+	(void)audit_emit(e, &r, NULL, 1);
 }
 
 static int io_hash(const eml_io_tensor *t, size_t n, uint8_t out[32])
@@ -474,7 +478,7 @@ static int serve_request(conn *c, eml_enclave_session *s, uint8_t *payload, size
 	EML_GUARD(io_hash(inputs, rq.n_inputs, ar.input_hash));
 	ar.event = EML_AEV_REQUEST;
 	ar.duration_us = mono_us() - t0;
-	(void)audit_emit(e, &ar, NULL);
+	(void)audit_emit(e, &ar, NULL, 0);
 
 	/* The key must be for the model the client named: the blob is fetched by the key's id. */
 	eml_engine_opts eo = {
@@ -493,13 +497,13 @@ static int serve_request(conn *c, eml_enclave_session *s, uint8_t *payload, size
 	memcpy(ar.blob_hash, st.blob_digest, 32);
 	ar.event = EML_AEV_ASSEMBLY;
 	ar.duration_us = st.fetch_us + st.join_us + st.plan_us;
-	(void)audit_emit(e, &ar, NULL);
+	(void)audit_emit(e, &ar, NULL, 0);
 	ar.event = EML_AEV_INFERENCE;
 	ar.duration_us = st.run_us;
-	(void)audit_emit(e, &ar, NULL);
+	(void)audit_emit(e, &ar, NULL, 0);
 	ar.event = EML_AEV_WIPE;
 	ar.duration_us = st.wipe_us;
-	(void)audit_emit(e, &ar, NULL);
+	(void)audit_emit(e, &ar, NULL, 0);
 	EML_GUARD(io_hash(outs.t, outs.n, ar.output_hash));
 
 	EML_ENSURE(outs.n <= EML_WIRE_MAX_TENSORS, EML_E_LIMIT);
@@ -523,7 +527,7 @@ static int serve_request(conn *c, eml_enclave_session *s, uint8_t *payload, size
 	eml_enclave_session_doc_hash(s, ar.doc_hash);
 	ar.event = EML_AEV_RESPONSE;
 	ar.duration_us = mono_us() - t0;
-	EML_GUARD(audit_emit(e, &ar, &rrec));
+	EML_GUARD(audit_emit(e, &ar, &rrec, 1));
 	EML_GUARD(eml_receipt_wrap(rrec.p, rrec.len, e->start_doc, e->start_doc_len, &receipt));
 	eml_response_pt resp = {.n_outputs = (uint16_t)outs.n,
 	                        .outputs = wout,
@@ -594,7 +598,7 @@ static void *conn_main(void *arg)
 		eml_enclave_session_id(s, c->session_id);
 		memcpy(r.session_id, c->session_id, EML_AUDIT_ID_LEN);
 		eml_enclave_session_doc_hash(s, r.doc_hash);
-		(void)audit_emit(e, &r, NULL);
+		(void)audit_emit(e, &r, NULL, 1);
 		opened = 1;
 	}
 	rc = eml_net_write_all(c->fd, frame.p, frame.len, eml_net_now_ms() + cfg->io_timeout_ms);
@@ -730,7 +734,7 @@ int eml_enclave_run(const eml_enclave_config *cfg, const volatile sig_atomic_t *
 		r.doc = e->start_doc;
 		r.doc_len = (uint32_t)e->start_doc_len;
 		memcpy(r.doc_hash, e->start_doc_hash, 32);
-		(void)audit_emit(e, &r, NULL);
+		(void)audit_emit(e, &r, NULL, 1);
 	}
 
 	EML_GUARD(eml_net_listen(&listen_addr, &lfd));

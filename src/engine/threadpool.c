@@ -54,6 +54,7 @@ struct eml_threadpool {
 	atomic_uint_fast64_t claim;      /* run generation (low 32 bits) << 32 | next task */
 	atomic_size_t finished;          /* tasks of the current run finished */
 	atomic_int scrubbed;             /* workers that wiped their stacks (release) */
+	atomic_int park; /* set at release: idle workers block at once instead of spinning */
 	/* current run */
 	eml_task_fn fn;
 	void *ctx;
@@ -114,6 +115,10 @@ static int spin_until(int (*pred)(eml_threadpool *, uint64_t), eml_threadpool *p
 			return 1;
 		POOL_PAUSE();
 		if ((i & 63) == 63) {
+			/* A released pool's workers stop spinning at once: after a request the core
+			 * belongs to the response's way out (sealing, the host, the client). */
+			if (atomic_load_explicit(&p->park, memory_order_relaxed))
+				return pred(p, arg);
 			uint64_t t = now_ns();
 			if (!t0)
 				t0 = t;
@@ -207,6 +212,7 @@ int eml_threadpool_new(int threads, eml_threadpool **out)
 	atomic_init(&p->claim, 0);
 	atomic_init(&p->finished, 0);
 	atomic_init(&p->scrubbed, 0);
+	atomic_init(&p->park, 0);
 	if (threads > 1) {
 		p->tids = eml_calloc((size_t)threads - 1, sizeof(pthread_t));
 		EML_ENSURE(p->tids != NULL, EML_E_NOMEM);
@@ -313,8 +319,10 @@ int eml_threadpool_acquire(int threads, eml_threadpool **out)
 		}
 	}
 	pthread_mutex_unlock(&cache_mu);
-	if (*out != NULL)
+	if (*out != NULL) {
+		atomic_store_explicit(&(*out)->park, 0, memory_order_relaxed);
 		return EML_OK;
+	}
 	return eml_threadpool_new(threads, out);
 }
 
@@ -330,6 +338,7 @@ void eml_threadpool_release(eml_threadpool *p)
 		/* the pool goes back to the cache only once every worker's stack is clean */
 		while (atomic_load_explicit(&p->scrubbed, memory_order_acquire) < p->nworkers)
 			sched_yield();
+		atomic_store_explicit(&p->park, 1, memory_order_relaxed);
 	}
 	/* This thread ran tasks too; its stack is wiped by its owner after the request. */
 	eml_clear_vector_regs();

@@ -712,3 +712,13 @@ int eml_tkey_model_copy(const eml_tkey *k, eml_model **out)
 	                           k->raw_len - EML_TKEY_HEADER_LEN - EML_SHA256_LEN,
 	                           k->h.plaintext_len, out);
 }
+
+int eml_tkey_peek_model_id(const uint8_t *p, size_t n, uint8_t id[EML_MODEL_ID_LEN])
+{
+	eml_tkey_hdr h;
+	int rc = eml_tkey_parse_header(p, n, &h);
+	if (rc == EML_OK)
+		memcpy(id, h.model_id, EML_MODEL_ID_LEN);
+	eml_wipe(&h, sizeof(h)); /* it holds the blob key */
+	return rc;
+}

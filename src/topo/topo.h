@@ -66,6 +66,10 @@ typedef struct eml_tkey eml_tkey;
 int eml_tkey_parse(const uint8_t *p, size_t n, eml_tkey **out);
 void eml_tkey_free(eml_tkey *k);
 const eml_model *eml_tkey_model(const eml_tkey *k);
+/* The model id from a topology key's header alone (magic, version and fixed fields checked; the
+ * body and its digest are not): what a client needs to name the model, without parsing the
+ * graph. The enclave parses and checks the whole key. */
+int eml_tkey_peek_model_id(const uint8_t *p, size_t n, uint8_t id[EML_MODEL_ID_LEN]);
 void eml_tkey_model_id(const eml_tkey *k, uint8_t id[EML_MODEL_ID_LEN]);
 uint64_t eml_tkey_plaintext_len(const eml_tkey *k);
 void eml_tkey_blob_digest(const eml_tkey *k, uint8_t d[32]);

@@ -386,7 +386,7 @@ static int open_request(eml_enclave_session *s, const uint8_t *payload, uint8_t 
 	EML_ENSURE(r.seq == s->next_seq, EML_E_REPLAY);
 	make_info(s->doc_hash, info, &info_len);
 	make_aad(EML_SESSION_LABEL_REQUEST, s->session_id, r.seq, aad, &aad_len);
-	EML_GUARD(eml_hpke_setup_receiver(r.enc, s->sk, info, info_len, &s->ctx));
+	EML_GUARD(eml_hpke_setup_receiver_pk(r.enc, s->sk, s->pk, info, info_len, &s->ctx));
 	if (rw != NULL) {
 		dst = rw + (r.ct - payload);
 	} else {

@@ -304,3 +304,33 @@ Test(hkdf, rfc5869_known_answers)
 	             EML_E_ARG);
 	cr_assert_eq(eml_hkdf_extract(7, NULL, 0, ikm, 22, prk), EML_E_ARG);
 }
+
+/* The receiver set-up with the public key supplied (the enclave's per-boot pair) derives the
+ * same context as the one that computes pk(skR); a different public key gives another context
+ * (the key is bound into the KEM context, RFC 9180 §4.1). */
+Test(hpke, receiver_with_known_public_key)
+{
+	uint8_t sk[32], pk[32], sk2[32], pk2[32], enc[32];
+	cr_assert_eq(eml_hpke_keypair_generate(sk, pk), EML_OK);
+	cr_assert_eq(eml_hpke_keypair_generate(sk2, pk2), EML_OK);
+	eml_hpke_ctx *s = NULL, *a = NULL, *b = NULL, *c = NULL;
+	cr_assert_eq(eml_hpke_setup_sender(pk, (const uint8_t *)"info", 4, enc, &s), EML_OK);
+	cr_assert_eq(eml_hpke_setup_receiver(enc, sk, (const uint8_t *)"info", 4, &a), EML_OK);
+	cr_assert_eq(eml_hpke_setup_receiver_pk(enc, sk, pk, (const uint8_t *)"info", 4, &b),
+	             EML_OK);
+	cr_assert_eq(eml_hpke_setup_receiver_pk(enc, sk, pk2, (const uint8_t *)"info", 4, &c),
+	             EML_OK);
+	eml_hpke_kat ks, ka, kb, kc;
+	eml_hpke_ctx_kat(s, &ks);
+	eml_hpke_ctx_kat(a, &ka);
+	eml_hpke_ctx_kat(b, &kb);
+	eml_hpke_ctx_kat(c, &kc);
+	cr_assert(memcmp(ka.shared_secret, ks.shared_secret, 32) == 0);
+	cr_assert(memcmp(kb.shared_secret, ks.shared_secret, 32) == 0);
+	cr_assert(memcmp(kb.key, ka.key, ka.key_len) == 0);
+	cr_assert(memcmp(kc.shared_secret, ks.shared_secret, 32) != 0);
+	eml_hpke_ctx_free(s);
+	eml_hpke_ctx_free(a);
+	eml_hpke_ctx_free(b);
+	eml_hpke_ctx_free(c);
+}
