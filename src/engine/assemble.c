@@ -470,13 +470,27 @@ int eml_build_model_tensor(struct eml_build *b, int32_t tensor, eml_rt *out)
 	return init_const(b, out, &b->m->tensors[tensor]);
 }
 
+static int is_op(const eml_node *n, const char *op);
+
 /* The model's declared element type of a value (EML_DT_UNDEFINED when unknown): what a widened
  * float16 constant was (DequantizeLinear-19's output takes its scale's type). */
 int32_t eml_build_value_dtype(const struct eml_build *b, int32_t value)
 {
 	if (b == NULL || value < 0 || (uint32_t)value >= b->m->n_values)
 		return EML_DT_UNDEFINED;
-	return b->m->values[value].dtype;
+	if (b->m->values[value].dtype != EML_DT_UNDEFINED)
+		return b->m->values[value].dtype;
+	/* undeclared: a Constant node's output has its tensor's (unwidened) type */
+	for (uint32_t g = 0; g < b->m->n_graphs; g++)
+		for (uint32_t i = 0; i < b->m->graphs[g].n_nodes; i++) {
+			const eml_node *n = &b->m->graphs[g].nodes[i];
+			if (n->n_outputs == 1 && n->outputs[0] == value && is_op(n, "Constant") &&
+			    n->n_attrs == 1 && n->attrs[0].type == EML_ATTR_TENSOR &&
+			    n->attrs[0].tensor >= 0 &&
+			    (uint32_t)n->attrs[0].tensor < b->m->n_tensors)
+				return b->m->tensors[n->attrs[0].tensor].dtype;
+		}
+	return EML_DT_UNDEFINED;
 }
 
 static void count_uses(struct eml_build *b)
@@ -871,7 +885,7 @@ out:
 }
 
 /*
- * Loop (opsets 11-18) is unrolled at assembly: the plan is per request, so the trip count M and
+ * Loop (opsets 11-20) is unrolled at assembly: the plan is per request, so the trip count M and
  * the condition are usually known here (constants, the request's inputs, or values folded from
  * them: a body that passes its condition through, or computes it from the iteration number or
  * from known values). Each iteration builds the body graph again: before iteration i+1 every
@@ -1193,7 +1207,7 @@ out:
 }
 
 /*
- * Scan (opsets 9-18) is unrolled like Loop (see above): the iteration count is the scan inputs'
+ * Scan (opsets 9-20) is unrolled like Loop (see above): the iteration count is the scan inputs'
  * length along their scan axes, a shape, so always known at assembly. Iteration t binds the
  * body's state inputs to the current states (aliases) and each scan input to its slice t (or
  * T-1-t when that input's direction is reverse), cut by a ScanSlice step (or folded from a

@@ -458,6 +458,13 @@ static void cases_dtype_only(void)
 	uint16_t hs3 = eml_f32_to_f16(0.375f);
 	int32_t HS3 = mb_const(c->m, EML_DT_FLOAT16, 0, NULL, &hs3);
 	mb_node(c->m, "DequantizeLinear", I(x, HS3, HZ), I(tc_output(c, EML_DT_FLOAT16)));
+	/* and with the float16 scale from a Constant node (an undeclared value: its type is the
+	 * Constant's tensor's) */
+	uint16_t hs4 = eml_f32_to_f16(0.25f);
+	int32_t HS4 = mb_tmp(c->m);
+	mb_attr(mb_node(c->m, "Constant", I(MB_END), I(HS4)), "value", EML_ATTR_TENSOR)->tensor =
+	    mb_tensor(c->m, EML_DT_FLOAT16, 0, NULL, &hs4);
+	mb_node(c->m, "DequantizeLinear", I(x, HS4, HZ), I(tc_output(c, EML_DT_FLOAT16)));
 
 	c = tc_new("constantofshape-isinf-isnan-20", 20);
 	float sp[8] = {1, INFINITY, -INFINITY, NAN, 0, -2, 3e38f, -0.0f};
