@@ -64,14 +64,10 @@ out:
 int eml_frame_encode(eml_buf *b, const eml_frame_limits *limits, uint8_t type, const void *payload,
                      size_t len)
 {
-	if (!eml_frame_type_known(type))
-		return EML_E_FRAME_TYPE;
-	if (len > eml_frame_limit(limits, type))
-		return EML_E_FRAME_TOO_LARGE;
-	eml_buf_u32_be(b, (uint32_t)len);
-	eml_buf_u8(b, type);
-	eml_buf_put(b, payload, len);
-	return eml_buf_error(b);
+	int rc = eml_frame_encode_head(b, limits, type, len);
+	if (rc == EML_OK)
+		eml_buf_put(b, payload, len);
+	return rc != EML_OK ? rc : eml_buf_error(b);
 }
 
 int eml_frame_encode_head(eml_buf *b, const eml_frame_limits *limits, uint8_t type, size_t len)

@@ -1,5 +1,7 @@
 #include "prop.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
 #include <stdarg.h>
@@ -7,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 uint64_t eml_prop_seed_cur;
@@ -334,4 +337,41 @@ void eml_window_set_free(eml_window_set *s)
 	free(s->tag);
 	free(s->slot);
 	free(s);
+}
+
+void eml_test_pathf(char *out, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(out, cap, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap) {
+		fprintf(stderr, "path too long: %s\n", fmt);
+		abort();
+	}
+}
+
+int eml_test_run_proc(char *const argv[], const char *node_path, const char *out_file,
+                      const char *err_file)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (node_path != NULL)
+			setenv("NODE_PATH", node_path, 1);
+		int o = open(out_file ? out_file : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int e = open(err_file ? err_file : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (o >= 0)
+			dup2(o, 1);
+		if (e >= 0)
+			dup2(e, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return st;
 }

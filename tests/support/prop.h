@@ -85,6 +85,13 @@ const char *eml_test_bin(void);
 /* A fresh temporary directory (mkdtemp under $TMPDIR or /tmp); the caller removes it with
  * eml_test_rmtree. Returns a static-lifetime string owned by the caller (free()). */
 char *eml_test_tmpdir(void);
+/* snprintf into a path buffer; a truncated path aborts (a test must not use a wrong path). */
+void eml_test_pathf(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Runs argv (PATH searched) with stdout/stderr to files (NULL: /dev/null) and NODE_PATH set when
+ * given; returns the wait status. */
+int eml_test_run_proc(char *const argv[], const char *node_path, const char *out_file,
+                      const char *err_file);
 void eml_test_rmtree(const char *path);
 
 #endif

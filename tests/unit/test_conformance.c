@@ -36,6 +36,7 @@
 #include "model/model.h"
 #include "onnx/onnx.h"
 #include "onnx/onnx.pb-c.h"
+#include "prop.h"
 #include "tensor/tensor_io.h"
 
 #define DATA_ROOT "/usr/share/libonnx-testdata/data"
@@ -44,18 +45,6 @@
 #define TEST_TIMEOUT_S 120
 #define MAX_TESTS 4096
 #define MAX_IO 64
-
-/* snprintf into a path buffer; truncation is a test failure, not a silent wrong path. */
-static void pathf(char *out, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void pathf(char *out, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(out, cap, fmt, ap);
-	va_end(ap);
-	cr_assert(n >= 0 && (size_t)n < cap, "path too long");
-}
 
 static const char *suites[] = {"node", "pytorch-converted", "pytorch-operator", "simple"};
 
@@ -245,7 +234,7 @@ static int run_dataset(const eml_model *m, const char *ddir, int threads, char *
 	memset(io, 0, sizeof(io));
 
 	for (;; n_in++) {
-		pathf(path, sizeof(path), "%s/input_%zu.pb", ddir, n_in);
+		eml_test_pathf(path, sizeof(path), "%s/input_%zu.pb", ddir, n_in);
 		if (access(path, F_OK) != 0 || n_in == MAX_IO)
 			break;
 		int rc = eml_tensor_read_file(path, &ins[n_in]);
@@ -260,7 +249,7 @@ static int run_dataset(const eml_model *m, const char *ddir, int threads, char *
 		io[n_in].bytes = ins[n_in].bytes;
 	}
 	for (;; n_out++) {
-		pathf(path, sizeof(path), "%s/output_%zu.pb", ddir, n_out);
+		eml_test_pathf(path, sizeof(path), "%s/output_%zu.pb", ddir, n_out);
 		if (access(path, F_OK) != 0 || n_out == MAX_IO)
 			break;
 		int rc = eml_tensor_read_file(path, &outs[n_out]);
@@ -334,7 +323,7 @@ static void run_test(const char *tdir, int threads, struct result *r)
 	char path[PATH_MAX];
 	eml_model *m = NULL;
 	memset(r, 0, sizeof(*r));
-	pathf(path, sizeof(path), "%s/model.onnx", tdir);
+	eml_test_pathf(path, sizeof(path), "%s/model.onnx", tdir);
 	int rc = eml_onnx_load_file(path, &m);
 	if (rc != EML_OK) {
 		r->status = R_SKIP_LOAD;
@@ -376,7 +365,7 @@ static void run_test(const char *tdir, int threads, struct result *r)
 	int nt = threads > 0 ? 1 : 2;
 	for (size_t i = 0; i < ns && r->status == R_PASS; i++) {
 		char ddir[PATH_MAX], why[400] = "";
-		pathf(ddir, sizeof(ddir), "%s/%s", tdir, sets[i]);
+		eml_test_pathf(ddir, sizeof(ddir), "%s/%s", tdir, sets[i]);
 		for (int t = 0; t < nt; t++) {
 			if (!run_dataset(m, ddir, tlist[t], why, sizeof(why))) {
 				r->status = R_FAIL;
@@ -449,7 +438,7 @@ static FILE *open_report(char *path, size_t cap)
 	if (slash == NULL)
 		return NULL;
 	*slash = '\0';
-	pathf(path, cap, "%s/conformance.txt", exe);
+	eml_test_pathf(path, cap, "%s/conformance.txt", exe);
 	return fopen(path, "w");
 }
 
@@ -468,14 +457,14 @@ Test(conformance, onnx_backend_tests_for_every_claimed_operator)
 
 	for (size_t s = 0; s < EML_ARRAY_LEN(suites); s++) {
 		char sdir[PATH_MAX];
-		pathf(sdir, sizeof(sdir), "%s/%s", DATA_ROOT, suites[s]);
+		eml_test_pathf(sdir, sizeof(sdir), "%s/%s", DATA_ROOT, suites[s]);
 		char **tests;
 		size_t nt = list_dir(sdir, "", &tests);
 		cr_assert(nt > 0, "no tests in %s", sdir);
 		for (size_t t = 0; t < nt; t++) {
 			char tdir[PATH_MAX], mpath[PATH_MAX + 16];
-			pathf(tdir, sizeof(tdir), "%s/%s", sdir, tests[t]);
-			pathf(mpath, sizeof(mpath), "%s/model.onnx", tdir);
+			eml_test_pathf(tdir, sizeof(tdir), "%s/%s", sdir, tests[t]);
+			eml_test_pathf(mpath, sizeof(mpath), "%s/model.onnx", tdir);
 			if (access(mpath, F_OK) != 0)
 				continue;
 			struct entry *e = &all[n_all];
@@ -575,16 +564,16 @@ static int relu_with_expected(const char *tmp, float scale, int reshape)
 {
 	const char *src = DATA_ROOT "/node/test_relu";
 	char p[PATH_MAX], q[PATH_MAX];
-	pathf(p, sizeof(p), "%s/test_data_set_0", tmp);
+	eml_test_pathf(p, sizeof(p), "%s/test_data_set_0", tmp);
 	mkdir(p, 0700);
-	pathf(p, sizeof(p), "%s/model.onnx", src);
-	pathf(q, sizeof(q), "%s/model.onnx", tmp);
+	eml_test_pathf(p, sizeof(p), "%s/model.onnx", src);
+	eml_test_pathf(q, sizeof(q), "%s/model.onnx", tmp);
 	copy_file(p, q);
-	pathf(p, sizeof(p), "%s/test_data_set_0/input_0.pb", src);
-	pathf(q, sizeof(q), "%s/test_data_set_0/input_0.pb", tmp);
+	eml_test_pathf(p, sizeof(p), "%s/test_data_set_0/input_0.pb", src);
+	eml_test_pathf(q, sizeof(q), "%s/test_data_set_0/input_0.pb", tmp);
 	copy_file(p, q);
 	eml_tensor_file out;
-	pathf(p, sizeof(p), "%s/test_data_set_0/output_0.pb", src);
+	eml_test_pathf(p, sizeof(p), "%s/test_data_set_0/output_0.pb", src);
 	cr_assert_eq(eml_tensor_read_file(p, &out), EML_OK);
 	float *v = (float *)(void *)out.data;
 	uint64_t n = out.bytes / 4, big = 0;
@@ -596,7 +585,7 @@ static int relu_with_expected(const char *tmp, float scale, int reshape)
 		out.dims[out.rank] = 1;
 		out.rank++;
 	}
-	pathf(q, sizeof(q), "%s/test_data_set_0/output_0.pb", tmp);
+	eml_test_pathf(q, sizeof(q), "%s/test_data_set_0/output_0.pb", tmp);
 	cr_assert_eq(eml_tensor_write_file(q, &out), EML_OK);
 	eml_tensor_file_cleanup(&out);
 	struct result r;

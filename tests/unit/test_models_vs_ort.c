@@ -42,18 +42,6 @@
 #define MAX_OUT 16
 #define SEED_BASE 0xE3170000u
 
-/* snprintf into a path buffer; truncation is a test failure, not a silent wrong path. */
-static void pathf(char *out, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void pathf(char *out, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(out, cap, fmt, ap);
-	va_end(ap);
-	cr_assert(n >= 0 && (size_t)n < cap, "path too long");
-}
-
 struct model_case {
 	const char *id;
 	int in_cache; /* 1: under the cache dir, 0: under the vectors dir */
@@ -172,37 +160,12 @@ static const struct model_case *find_case(const char *id)
 
 static void model_path(const struct model_case *c, char *out, size_t cap)
 {
-	pathf(out, cap, "%s/%s", c->in_cache ? eml_test_cache_dir() : eml_test_vectors_dir(),
-	      c->rel);
+	eml_test_pathf(out, cap, "%s/%s",
+	               c->in_cache ? eml_test_cache_dir() : eml_test_vectors_dir(), c->rel);
 	struct stat st;
 	cr_assert(stat(out, &st) == 0,
 	          "model %s is missing (%s): run make testdata (scripts/fetch-testdata BUILD)",
 	          c->id, out);
-}
-
-/* Run argv with stdout/stderr to files; returns the wait status. NODE_PATH set when given. */
-static int run_proc(char *const argv[], const char *node_path, const char *out_file,
-                    const char *err_file)
-{
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		if (node_path != NULL)
-			setenv("NODE_PATH", node_path, 1);
-		int o = open(out_file ? out_file : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(err_file ? err_file : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (o >= 0)
-			dup2(o, 1);
-		if (e >= 0)
-			dup2(e, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	int st = 0;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	return st;
 }
 
 static char *slurp_text(const char *path)
@@ -223,13 +186,13 @@ static void require_ort(char *node_path, size_t cap)
 {
 	snprintf(node_path, cap, "%s/ort/node_modules", eml_test_cache_dir());
 	char probe[PATH_MAX];
-	pathf(probe, sizeof(probe), "%s/onnxruntime-node/package.json", node_path);
+	eml_test_pathf(probe, sizeof(probe), "%s/onnxruntime-node/package.json", node_path);
 	struct stat st;
 	cr_assert(stat(probe, &st) == 0,
 	          "ONNX Runtime (onnxruntime-node) is missing in %s: run scripts/fetch-testdata",
 	          node_path);
 	char *argv[] = {"node", "--version", NULL};
-	int rc = run_proc(argv, NULL, NULL, NULL);
+	int rc = eml_test_run_proc(argv, NULL, NULL, NULL);
 	cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
 	          "node is missing: run scripts/install-deps and scripts/fetch-testdata");
 }
@@ -353,32 +316,33 @@ static size_t ort_reference(const struct model_case *c, const char *mpath, uint6
 	for (uint32_t i = 0; i < c->rank; i++)
 		snprintf(shape + strlen(shape), sizeof(shape) - strlen(shape), "%s%lld",
 		         i ? "x" : "", (long long)c->dims[i]);
-	pathf(dir, sizeof(dir), "%s/ref/%s-%llx-%s-%s", eml_test_cache_dir(), hex,
-	      (unsigned long long)seed, shape,
-	      c->text_image ? "text" : (c->vad ? "vad" : "uniform"));
-	pathf(done, sizeof(done), "%s/.done", dir);
+	eml_test_pathf(dir, sizeof(dir), "%s/ref/%s-%llx-%s-%s", eml_test_cache_dir(), hex,
+	               (unsigned long long)seed, shape,
+	               c->text_image ? "text" : (c->vad ? "vad" : "uniform"));
+	eml_test_pathf(done, sizeof(done), "%s/.done", dir);
 	struct stat st;
 	if (stat(done, &st) != 0) {
 		cr_assert_eq(mkdir_p(dir), 0, "cannot create %s", dir);
 		char script[PATH_MAX], spec[MAX_IN][PATH_MAX + 8], err[PATH_MAX + 16];
 		char *argv[8 + 2 * MAX_IN];
 		int a = 0;
-		pathf(script, sizeof(script), "%s/tools/ort_ref.js", eml_test_source_dir());
-		pathf(err, sizeof(err), "%s/ort.err", dir);
+		eml_test_pathf(script, sizeof(script), "%s/tools/ort_ref.js",
+		               eml_test_source_dir());
+		eml_test_pathf(err, sizeof(err), "%s/ort.err", dir);
 		argv[a++] = "node";
 		argv[a++] = script;
 		argv[a++] = (char *)mpath;
 		for (size_t i = 0; i < n_in; i++) {
-			pathf(in_path, sizeof(in_path), "%s/input_%zu.npy", dir, i);
+			eml_test_pathf(in_path, sizeof(in_path), "%s/input_%zu.npy", dir, i);
 			cr_assert_eq(eml_tensor_write_file(in_path, &input[i]), EML_OK);
-			pathf(spec[i], sizeof(spec[i]), "%zu=%s", i, in_path);
+			eml_test_pathf(spec[i], sizeof(spec[i]), "%zu=%s", i, in_path);
 			argv[a++] = "--input";
 			argv[a++] = spec[i];
 		}
 		argv[a++] = "--output-dir";
 		argv[a++] = dir;
 		argv[a] = NULL;
-		int rc = run_proc(argv, node_path, NULL, err);
+		int rc = eml_test_run_proc(argv, node_path, NULL, err);
 		char *msg = slurp_text(err);
 		cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
 		          "tools/ort_ref.js failed for %s (%s): run scripts/fetch-testdata", c->id,
@@ -391,7 +355,7 @@ static size_t ort_reference(const struct model_case *c, const char *mpath, uint6
 		/* The cached inputs must be the ones we generate (same seed, same PRNG). */
 		for (size_t i = 0; i < n_in; i++) {
 			eml_tensor_file cached;
-			pathf(in_path, sizeof(in_path), "%s/input_%zu.npy", dir, i);
+			eml_test_pathf(in_path, sizeof(in_path), "%s/input_%zu.npy", dir, i);
 			cr_assert_eq(eml_tensor_read_file(in_path, &cached), EML_OK);
 			cr_assert(cached.bytes == input[i].bytes &&
 			              memcmp(cached.data, input[i].data, input[i].bytes) == 0,
@@ -402,7 +366,7 @@ static size_t ort_reference(const struct model_case *c, const char *mpath, uint6
 	size_t n = 0;
 	for (; n < MAX_OUT; n++) {
 		char p[PATH_MAX + 32];
-		pathf(p, sizeof(p), "%s/output_%zu.npy", dir, n);
+		eml_test_pathf(p, sizeof(p), "%s/output_%zu.npy", dir, n);
 		if (stat(p, &st) != 0)
 			break;
 		cr_assert_eq(eml_tensor_read_file(p, &outs[n]), EML_OK, "%s", p);
@@ -610,14 +574,14 @@ Test(models_vs_ort, mnist_shipped_test_data)
 	int sets = 0;
 	for (int s = 0; s < 8; s++) {
 		char p[PATH_MAX];
-		pathf(p, sizeof(p), "%s/models/mnist-8/test_data_set_%d/input_0.pb",
-		      eml_test_vectors_dir(), s);
+		eml_test_pathf(p, sizeof(p), "%s/models/mnist-8/test_data_set_%d/input_0.pb",
+		               eml_test_vectors_dir(), s);
 		eml_tensor_file in, want;
 		if (access(p, F_OK) != 0)
 			break;
 		cr_assert_eq(eml_tensor_read_file(p, &in), EML_OK);
-		pathf(p, sizeof(p), "%s/models/mnist-8/test_data_set_%d/output_0.pb",
-		      eml_test_vectors_dir(), s);
+		eml_test_pathf(p, sizeof(p), "%s/models/mnist-8/test_data_set_%d/output_0.pb",
+		               eml_test_vectors_dir(), s);
 		cr_assert_eq(eml_tensor_read_file(p, &want), EML_OK);
 		eml_plan *pl = assemble(m, &in, 1, 1);
 		eml_io_tensor o;
@@ -664,7 +628,7 @@ static void cli_run(struct cli *c, char **args)
 	argv[n] = NULL;
 	snprintf(c->out, sizeof(c->out), "%s/stdout", c->dir);
 	snprintf(c->err, sizeof(c->err), "%s/stderr", c->dir);
-	c->status = run_proc(argv, NULL, c->out, c->err);
+	c->status = eml_test_run_proc(argv, NULL, c->out, c->err);
 	free(c->stdout_text);
 	free(c->stderr_text);
 	c->stdout_text = slurp_text(c->out);
@@ -701,12 +665,12 @@ Test(eml_run, mnist_plain_and_decomposed_match_shipped_outputs)
 	c.dir = eml_test_tmpdir();
 	char mpath[PATH_MAX], in[PATH_MAX], spec[PATH_MAX + 8], outdir[PATH_MAX + 8];
 	model_path(find_case("mnist"), mpath, sizeof(mpath));
-	pathf(in, sizeof(in), "%s/models/mnist-8/test_data_set_1/input_0.pb",
-	      eml_test_vectors_dir());
+	eml_test_pathf(in, sizeof(in), "%s/models/mnist-8/test_data_set_1/input_0.pb",
+	               eml_test_vectors_dir());
 	eml_tensor_file want;
 	char wpath[PATH_MAX];
-	pathf(wpath, sizeof(wpath), "%s/models/mnist-8/test_data_set_1/output_0.pb",
-	      eml_test_vectors_dir());
+	eml_test_pathf(wpath, sizeof(wpath), "%s/models/mnist-8/test_data_set_1/output_0.pb",
+	               eml_test_vectors_dir());
 	cr_assert_eq(eml_tensor_read_file(wpath, &want), EML_OK);
 
 	/* Plain model, input by name (names are kept in an ONNX file), .npy and .pb outputs. */
@@ -715,8 +679,8 @@ Test(eml_run, mnist_plain_and_decomposed_match_shipped_outputs)
 	cr_assert_not_null(m->values[m->graphs[0].inputs[0]].name);
 	char in_name[256]; /* a copy: the model is freed below */
 	snprintf(in_name, sizeof(in_name), "%s", m->values[m->graphs[0].inputs[0]].name);
-	pathf(spec, sizeof(spec), "%s=%s", in_name, in);
-	pathf(outdir, sizeof(outdir), "%s/a", c.dir);
+	eml_test_pathf(spec, sizeof(spec), "%s=%s", in_name, in);
+	eml_test_pathf(outdir, sizeof(outdir), "%s/a", c.dir);
 	char *a1[] = {mpath,    "--input",  spec, "--output-dir", outdir, "--pb",
 	              "--json", "--repeat", "3",  "--threads",    "1",    NULL};
 	cli_run(&c, a1);
@@ -727,7 +691,7 @@ Test(eml_run, mnist_plain_and_decomposed_match_shipped_outputs)
 	const char *outs[] = {"output_0.npy", "output_0.pb"};
 	for (int i = 0; i < 2; i++) {
 		char p[PATH_MAX * 2];
-		pathf(p, sizeof(p), "%s/%s", outdir, outs[i]);
+		eml_test_pathf(p, sizeof(p), "%s/%s", outdir, outs[i]);
 		eml_tensor_file got;
 		cr_assert_eq(eml_tensor_read_file(p, &got), EML_OK, "%s", p);
 		cr_assert_eq(got.bytes, want.bytes);
@@ -745,20 +709,20 @@ Test(eml_run, mnist_plain_and_decomposed_match_shipped_outputs)
 	cr_assert_eq(eml_topo_decompose(m, NULL, &tkey, &tl, &blob, &bl), EML_OK);
 	eml_model_free(m);
 	char kp[PATH_MAX], wp[PATH_MAX];
-	pathf(kp, sizeof(kp), "%s/mnist.tkey", c.dir);
-	pathf(wp, sizeof(wp), "%s/mnist.weights", c.dir);
+	eml_test_pathf(kp, sizeof(kp), "%s/mnist.tkey", c.dir);
+	eml_test_pathf(wp, sizeof(wp), "%s/mnist.weights", c.dir);
 	cr_assert_eq(eml_file_write_atomic(kp, tkey, tl, 0600), EML_OK);
 	cr_assert_eq(eml_file_write_atomic(wp, blob, bl, 0600), EML_OK);
 	eml_free(tkey);
 	eml_free(blob);
-	pathf(spec, sizeof(spec), "0=%s", in);
-	pathf(outdir, sizeof(outdir), "%s/b", c.dir);
+	eml_test_pathf(spec, sizeof(spec), "0=%s", in);
+	eml_test_pathf(outdir, sizeof(outdir), "%s/b", c.dir);
 	char *a2[] = {"--key", kp, "--weights", wp, "--input", spec, "--output-dir", outdir, NULL};
 	cli_run(&c, a2);
 	cr_assert_eq(cli_exit(&c), 0, "eml run --key failed: %s", c.stderr_text);
 	char pa[PATH_MAX * 2], pb[PATH_MAX * 2];
-	pathf(pa, sizeof(pa), "%s/a/output_0.npy", c.dir);
-	pathf(pb, sizeof(pb), "%s/b/output_0.npy", c.dir);
+	eml_test_pathf(pa, sizeof(pa), "%s/a/output_0.npy", c.dir);
+	eml_test_pathf(pb, sizeof(pb), "%s/b/output_0.npy", c.dir);
 	eml_tensor_file ta, tb;
 	cr_assert_eq(eml_tensor_read_file(pa, &ta), EML_OK);
 	cr_assert_eq(eml_tensor_read_file(pb, &tb), EML_OK);
@@ -768,7 +732,7 @@ Test(eml_run, mnist_plain_and_decomposed_match_shipped_outputs)
 	eml_tensor_file_cleanup(&tb);
 
 	/* With names stripped, the ONNX input name no longer matches anything. */
-	pathf(spec, sizeof(spec), "%s=%s", in_name, in);
+	eml_test_pathf(spec, sizeof(spec), "%s=%s", in_name, in);
 	char *a3[] = {"--key", kp, "--weights", wp, "--input", spec, "--output-dir", outdir, NULL};
 	cli_run(&c, a3);
 	cr_assert_neq(cli_exit(&c), 0);
@@ -781,7 +745,7 @@ Test(eml_run, mnist_plain_and_decomposed_match_shipped_outputs)
 	wb[wl / 2] ^= 1;
 	cr_assert_eq(eml_file_write_atomic(wp, wb, wl, 0600), EML_OK);
 	eml_free(wb);
-	pathf(spec, sizeof(spec), "0=%s", in);
+	eml_test_pathf(spec, sizeof(spec), "0=%s", in);
 	char *a4[] = {"--key", kp, "--weights", wp, "--input", spec, "--output-dir", outdir, NULL};
 	cli_run(&c, a4);
 	cr_assert_eq(cli_exit(&c), 4, "tampered blob: %s", c.stderr_text);
@@ -802,13 +766,13 @@ Test(eml_run, input_errors_name_the_input_and_never_crash)
 	model_path(find_case("mnist"), mpath, sizeof(mpath));
 	char good[PATH_MAX], f_dtype[PATH_MAX], f_rank[PATH_MAX], f_shape[PATH_MAX],
 	    f_rank9[PATH_MAX], f_junk[PATH_MAX], outdir[PATH_MAX];
-	pathf(good, sizeof(good), "%s/good.npy", c.dir);
-	pathf(f_dtype, sizeof(f_dtype), "%s/dtype.npy", c.dir);
-	pathf(f_rank, sizeof(f_rank), "%s/rank.npy", c.dir);
-	pathf(f_shape, sizeof(f_shape), "%s/shape.npy", c.dir);
-	pathf(f_rank9, sizeof(f_rank9), "%s/rank9.npy", c.dir);
-	pathf(f_junk, sizeof(f_junk), "%s/junk.npy", c.dir);
-	pathf(outdir, sizeof(outdir), "%s/out", c.dir);
+	eml_test_pathf(good, sizeof(good), "%s/good.npy", c.dir);
+	eml_test_pathf(f_dtype, sizeof(f_dtype), "%s/dtype.npy", c.dir);
+	eml_test_pathf(f_rank, sizeof(f_rank), "%s/rank.npy", c.dir);
+	eml_test_pathf(f_shape, sizeof(f_shape), "%s/shape.npy", c.dir);
+	eml_test_pathf(f_rank9, sizeof(f_rank9), "%s/rank9.npy", c.dir);
+	eml_test_pathf(f_junk, sizeof(f_junk), "%s/junk.npy", c.dir);
+	eml_test_pathf(outdir, sizeof(outdir), "%s/out", c.dir);
 	int64_t d4[4] = {1, 1, 28, 28}, d3[3] = {1, 28, 28}, dbad[4] = {1, 1, 7, 5};
 	write_npy(good, EML_DT_FLOAT, 4, d4);
 	write_npy(f_dtype, EML_DT_INT64, 4, d4);
@@ -845,7 +809,7 @@ Test(eml_run, input_errors_name_the_input_and_never_crash)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char spec[PATH_MAX + 64];
-		pathf(spec, sizeof(spec), "%s=%s", bad[i].spec_name, bad[i].file);
+		eml_test_pathf(spec, sizeof(spec), "%s=%s", bad[i].spec_name, bad[i].file);
 		char *mem = (char *)(bad[i].extra ? bad[i].extra : "0");
 		char *args[] = {mpath,  "--input",      spec, "--output-dir",
 		                outdir, "--max-memory", mem,  NULL};
@@ -871,7 +835,7 @@ Test(eml_run, input_errors_name_the_input_and_never_crash)
 
 	/* Usage errors. */
 	char spec[PATH_MAX + 8];
-	pathf(spec, sizeof(spec), "0=%s", good);
+	eml_test_pathf(spec, sizeof(spec), "0=%s", good);
 	char *u1[] = {mpath, "--input", spec, "--input", spec, NULL};
 	cli_run(&c, u1);
 	cr_assert_eq(cli_exit(&c), 2, "%s", c.stderr_text);

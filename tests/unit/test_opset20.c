@@ -72,17 +72,6 @@ typedef struct tcase {
 static tcase g_cases[MAX_CASES];
 static size_t g_n;
 
-static void pathf(char *out, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void pathf(char *out, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(out, cap, fmt, ap);
-	va_end(ap);
-	cr_assert(n >= 0 && (size_t)n < cap, "path too long");
-}
-
 /* ---- building cases ---- */
 
 static tcase *tc_new(const char *id, int64_t opset)
@@ -787,35 +776,6 @@ static int exists(const char *p)
 	return stat(p, &st) == 0;
 }
 
-static int run_proc_out(char *const argv[], const char *node_path, const char *out_file,
-                        const char *err_file)
-{
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		if (node_path != NULL)
-			setenv("NODE_PATH", node_path, 1);
-		int o = open(out_file ? out_file : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(err_file ? err_file : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (o >= 0)
-			dup2(o, 1);
-		if (e >= 0)
-			dup2(e, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	int st = 0;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	return st;
-}
-
-static int run_proc(char *const argv[], const char *node_path, const char *err_file)
-{
-	return run_proc_out(argv, node_path, NULL, err_file);
-}
-
 static char *slurp(const char *path)
 {
 	uint8_t *b = NULL;
@@ -834,14 +794,14 @@ static char *slurp(const char *path)
 static void references(void)
 {
 	char node_path[PATH_MAX], probe[PATH_MAX + 32];
-	pathf(node_path, sizeof(node_path), "%s/ort/node_modules", eml_test_cache_dir());
-	pathf(probe, sizeof(probe), "%s/onnxruntime-node/package.json", node_path);
+	eml_test_pathf(node_path, sizeof(node_path), "%s/ort/node_modules", eml_test_cache_dir());
+	eml_test_pathf(probe, sizeof(probe), "%s/onnxruntime-node/package.json", node_path);
 	cr_assert(exists(probe),
 	          "ONNX Runtime (onnxruntime-node) is missing in %s: run scripts/fetch-testdata",
 	          node_path);
 	char manifest[PATH_MAX];
 	char *tmp = eml_test_tmpdir();
-	pathf(manifest, sizeof(manifest), "%s/manifest.json", tmp);
+	eml_test_pathf(manifest, sizeof(manifest), "%s/manifest.json", tmp);
 	FILE *mf = fopen(manifest, "w");
 	cr_assert(mf != NULL);
 	fprintf(mf, "[");
@@ -853,22 +813,22 @@ static void references(void)
 		cr_assert_eq(eml_onnx_save(c->m, &mb, &ml), EML_OK, "%s: save", c->id);
 		char hex[33];
 		hash_case(c, mb, ml, hex);
-		pathf(c->dir, sizeof(c->dir), "%s/ref/opset20-%s-%s", eml_test_cache_dir(), c->id,
-		      hex);
+		eml_test_pathf(c->dir, sizeof(c->dir), "%s/ref/opset20-%s-%s", eml_test_cache_dir(),
+		               c->id, hex);
 		char done[PATH_MAX + 16], mpath[PATH_MAX + 16], ipath[PATH_MAX + 32];
-		pathf(done, sizeof(done), "%s/.done", c->dir);
+		eml_test_pathf(done, sizeof(done), "%s/.done", c->dir);
 		if (exists(done)) {
 			eml_free(mb);
 			continue;
 		}
 		cr_assert_eq(mkdir_p(c->dir), 0, "cannot create %s", c->dir);
-		pathf(mpath, sizeof(mpath), "%s/model.onnx", c->dir);
+		eml_test_pathf(mpath, sizeof(mpath), "%s/model.onnx", c->dir);
 		cr_assert_eq(eml_file_write_atomic(mpath, mb, ml, 0600), EML_OK);
 		eml_free(mb);
 		fprintf(mf, "%s{\"model\": \"%s\", \"out\": \"%s\", \"inputs\": [",
 		        pending ? ", " : "", mpath, c->dir);
 		for (size_t i = 0; i < c->n_in; i++) {
-			pathf(ipath, sizeof(ipath), "%s/input_%zu.npy", c->dir, i);
+			eml_test_pathf(ipath, sizeof(ipath), "%s/input_%zu.npy", c->dir, i);
 			cr_assert_eq(eml_tensor_write_file(ipath, &c->in[i]), EML_OK);
 			fprintf(mf, "%s\"%s\"", i ? ", " : "", ipath);
 		}
@@ -879,10 +839,11 @@ static void references(void)
 	fclose(mf);
 	if (pending > 0) {
 		char script[PATH_MAX], err[PATH_MAX + 16];
-		pathf(script, sizeof(script), "%s/tools/ort_ref.js", eml_test_source_dir());
-		pathf(err, sizeof(err), "%s/ort.err", tmp);
+		eml_test_pathf(script, sizeof(script), "%s/tools/ort_ref.js",
+		               eml_test_source_dir());
+		eml_test_pathf(err, sizeof(err), "%s/ort.err", tmp);
 		char *argv[] = {"node", script, "--batch", manifest, NULL};
-		int rc = run_proc(argv, node_path, err);
+		int rc = eml_test_run_proc(argv, node_path, NULL, err);
 		char *msg = slurp(err);
 		cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
 		          "tools/ort_ref.js --batch failed (%s): run scripts/install-deps and "
@@ -908,7 +869,7 @@ static int real_close(double a, double b)
 static int run_case(const tcase *c, char *why, size_t cap)
 {
 	char p[PATH_MAX + 32];
-	pathf(p, sizeof(p), "%s/ort_error.txt", c->dir);
+	eml_test_pathf(p, sizeof(p), "%s/ort_error.txt", c->dir);
 	if (exists(p)) {
 		char *msg = slurp(p);
 		snprintf(why, cap, "ONNX Runtime refused the model: %.300s", msg);
@@ -949,7 +910,7 @@ static int run_case(const tcase *c, char *why, size_t cap)
 		snprintf(why, cap, "engine: %s", eml_err_name(rc));
 	size_t no = ok ? eml_plan_n_outputs(plan) : 0;
 	for (size_t k = 0; ok && k < no; k++) {
-		pathf(p, sizeof(p), "%s/output_%zu.npy", c->dir, k);
+		eml_test_pathf(p, sizeof(p), "%s/output_%zu.npy", c->dir, k);
 		eml_tensor_file ref;
 		if (eml_tensor_read_file(p, &ref) != EML_OK) {
 			snprintf(why, cap, "no reference output %zu", k);
@@ -992,7 +953,7 @@ static int run_case(const tcase *c, char *why, size_t cap)
 		eml_tensor_file_cleanup(&ref);
 	}
 	if (ok) {
-		pathf(p, sizeof(p), "%s/output_%zu.npy", c->dir, no);
+		eml_test_pathf(p, sizeof(p), "%s/output_%zu.npy", c->dir, no);
 		if (exists(p)) {
 			snprintf(why, cap, "ORT has more outputs than the plan (%zu)", no);
 			ok = 0;
@@ -1233,12 +1194,12 @@ Test(opset20, opset_21_is_refused)
 	cr_assert_not(eml_onnx_op_supported("", "Relu", 21));
 	cr_assert_not(eml_onnx_op_supported("", "Gelu", 21));
 	char *tmp = eml_test_tmpdir(), path[PATH_MAX], so[PATH_MAX], se[PATH_MAX];
-	pathf(path, sizeof(path), "%s/m21.onnx", tmp);
-	pathf(so, sizeof(so), "%s/out.txt", tmp);
-	pathf(se, sizeof(se), "%s/err.txt", tmp);
+	eml_test_pathf(path, sizeof(path), "%s/m21.onnx", tmp);
+	eml_test_pathf(so, sizeof(so), "%s/out.txt", tmp);
+	eml_test_pathf(se, sizeof(se), "%s/err.txt", tmp);
 	cr_assert_eq(eml_file_write_atomic(path, b, n, 0600), EML_OK);
 	char *argv[] = {(char *)eml_test_bin(), "check", path, NULL};
-	int st = run_proc_out(argv, NULL, so, se);
+	int st = eml_test_run_proc(argv, NULL, so, se);
 	char *err = slurp(se);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "eml check exit %d", WEXITSTATUS(st));
 	cr_assert(strstr(err, "opset") != NULL, "eml check said: %s", err);
@@ -1285,11 +1246,11 @@ Test(opset20, ops_not_claimed_at_their_opset_are_named)
 		                       mb_io(EML_DT_FLOAT, 4, D(1, 2, 2, 2), gv)};
 		cr_assert_eq(assemble_rc(lm, io, 2), EML_E_UNSUPPORTED);
 		char *tmp = eml_test_tmpdir(), path[PATH_MAX], so[PATH_MAX], want[64];
-		pathf(path, sizeof(path), "%s/m.onnx", tmp);
-		pathf(so, sizeof(so), "%s/out.txt", tmp);
+		eml_test_pathf(path, sizeof(path), "%s/m.onnx", tmp);
+		eml_test_pathf(so, sizeof(so), "%s/out.txt", tmp);
 		cr_assert_eq(eml_file_write_atomic(path, b, n, 0600), EML_OK);
 		char *argv[] = {(char *)eml_test_bin(), "check", path, NULL};
-		int st = run_proc_out(argv, NULL, so, NULL);
+		int st = eml_test_run_proc(argv, NULL, so, NULL);
 		char *out = slurp(so);
 		snprintf(want, sizeof(want), " %lld ", (long long)opset);
 		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "eml check exit %d",

@@ -23,27 +23,10 @@ static inline vf vm_gelu_tanh(vf x)
 	return vm_splat(0.5f) * x * (vm_splat(1.0f) + t);
 }
 
-#define GELU_LOOP(op)                                                                              \
-	do {                                                                                       \
-		size_t i = 0;                                                                      \
-		for (; i + VMATH_W <= n; i += VMATH_W) {                                           \
-			vf v;                                                                      \
-			memcpy(&v, x + i, sizeof(v));                                              \
-			v = op(v);                                                                 \
-			memcpy(y + i, &v, sizeof(v));                                              \
-		}                                                                                  \
-		if (i < n) {                                                                       \
-			vf v = vm_splat(0.0f);                                                     \
-			memcpy(&v, x + i, (n - i) * sizeof(float));                                \
-			v = op(v);                                                                 \
-			memcpy(y + i, &v, (n - i) * sizeof(float));                                \
-		}                                                                                  \
-	} while (0)
-
 void VM_FN(eml_vgelu_)(float *y, const float *x, size_t n, int tanh_approx)
 {
 	if (tanh_approx)
-		GELU_LOOP(vm_gelu_tanh);
+		VM_MAP_LOOP(vm_gelu_tanh);
 	else
-		GELU_LOOP(vm_gelu_erf);
+		VM_MAP_LOOP(vm_gelu_erf);
 }

@@ -128,24 +128,31 @@ static inline vf vm_erf(vf x)
 
 /* VMATH_INLINE_ONLY: only the inline vector functions above (for other kernels built on them,
  * e.g. gelu_impl.h), not this file's exported arrays. */
+/* y[i] = op(x[i]) for i < n, a vector at a time (the tail through a zero-padded vector). Shared
+ * with the kernels that include this file inline-only (gelu_impl.h). */
+#define VM_MAP_LOOP(op)                                                                            \
+	do {                                                                                       \
+		size_t i_ = 0;                                                                     \
+		for (; i_ + VMATH_W <= n; i_ += VMATH_W) {                                         \
+			vf v_;                                                                     \
+			memcpy(&v_, x + i_, sizeof(v_));                                           \
+			v_ = op(v_);                                                               \
+			memcpy(y + i_, &v_, sizeof(v_));                                           \
+		}                                                                                  \
+		if (i_ < n) {                                                                      \
+			vf v_ = vm_splat(0.0f);                                                    \
+			memcpy(&v_, x + i_, (n - i_) * sizeof(float));                             \
+			v_ = op(v_);                                                               \
+			memcpy(y + i_, &v_, (n - i_) * sizeof(float));                             \
+		}                                                                                  \
+	} while (0)
+
 #ifndef VMATH_INLINE_ONLY
 
 #define VM_ARRAY(name, op)                                                                         \
 	void VM_FN(name)(float *y, const float *x, size_t n)                                       \
 	{                                                                                          \
-		size_t i = 0;                                                                      \
-		for (; i + VMATH_W <= n; i += VMATH_W) {                                           \
-			vf v;                                                                      \
-			memcpy(&v, x + i, sizeof(v));                                              \
-			v = op(v);                                                                 \
-			memcpy(y + i, &v, sizeof(v));                                              \
-		}                                                                                  \
-		if (i < n) {                                                                       \
-			vf v = vm_splat(0.0f);                                                     \
-			memcpy(&v, x + i, (n - i) * sizeof(float));                                \
-			v = op(v);                                                                 \
-			memcpy(y + i, &v, (n - i) * sizeof(float));                                \
-		}                                                                                  \
+		VM_MAP_LOOP(op);                                                                   \
 	}
 
 VM_ARRAY(eml_vexp_, vm_exp)
