@@ -29,6 +29,7 @@ typedef struct rs_axis {
 
 typedef struct resize_state {
 	int linear;
+	int direct; /* every output reads one input element with weight 1, none outside (nearest) */
 	float extrap;
 	uint32_t rank;
 	int64_t in[EML_MAX_RANK], out[EML_MAX_RANK];
@@ -370,6 +371,10 @@ static int resize_prep(eml_op_ctx *c)
 		}
 		pos += (size_t)od[d];
 	}
+	s->direct = 1;
+	for (size_t i = 0; i + 1 < s->ntab && s->direct; i++)
+		if (s->tab[i].outside || s->tab[i].n != 1 || TW[s->tab[i].first] != 1.0f)
+			s->direct = 0;
 out:
 	return rc;
 }
@@ -397,53 +402,72 @@ static void rs_rows(void *ctx, size_t r0, size_t r1)
 		idx[d] = (int64_t)(rem % (size_t)s->out[d]);
 		rem /= (size_t)s->out[d];
 	}
+	int64_t prev = -1;
 	for (size_t row = r0; row < r1; row++) {
 		float *y = j->y + row * (size_t)W;
 		const rs_axis *t[EML_MAX_RANK];
-		uint32_t lin[EML_MAX_RANK];
-		int nlin = 0, outside = 0;
-		int64_t base = 0;
-		for (uint32_t d = 0; d < last; d++) {
-			t[d] = &s->tab[s->off[d] + (size_t)idx[d]];
-			outside |= t[d]->outside;
-			if (t[d]->n == 1)
-				base += (int64_t)TI[t[d]->first] * j->xst[d];
-			else
-				lin[nlin++] = d;
-		}
-		if (outside) {
-			for (int64_t o = 0; o < W; o++)
-				y[o] = s->extrap;
-		} else {
-			memset(y, 0, (size_t)W * sizeof(float));
-			uint32_t k[EML_MAX_RANK] = {0};
-			for (;;) {
-				int64_t off = base;
-				float w = 1.0f;
-				for (int q = 0; q < nlin; q++) {
-					const rs_axis *a = t[lin[q]];
-					off += (int64_t)TI[a->first + k[q]] * j->xst[lin[q]];
-					w *= TW[a->first + k[q]];
-				}
-				const float *xr = j->x + off;
-				for (int64_t o = 0; o < W; o++) {
-					const rs_axis *a = &lt[o];
-					const int32_t *ai = TI + a->first;
-					const float *aw = TW + a->first;
-					float v = aw[0] * xr[ai[0]];
-					for (int q = 1; q < a->n; q++)
-						v += aw[q] * xr[ai[q]];
-					y[o] += w * v;
-				}
-				int q = 0;
-				while (q < nlin && ++k[q] >= t[lin[q]]->n)
-					k[q++] = 0;
-				if (q == nlin)
-					break;
+		if (s->direct) {
+			/* Nearest: a gather along the row; an upscaled row that reads the same input
+			 * row as the one above it is a copy of it. */
+			int64_t b = 0;
+			for (uint32_t d = 0; d < last; d++)
+				b += (int64_t)TI[s->tab[s->off[d] + (size_t)idx[d]].first] *
+				     j->xst[d];
+			if (b == prev) {
+				memcpy(y, y - W, (size_t)W * sizeof(float));
+			} else {
+				const float *xr = j->x + b;
+				for (int64_t o = 0; o < W; o++)
+					y[o] = xr[TI[lt[o].first]];
 			}
-			for (int64_t o = 0; o < W; o++)
-				if (lt[o].outside)
+			prev = b;
+		} else {
+			uint32_t lin[EML_MAX_RANK];
+			int nlin = 0, outside = 0;
+			int64_t base = 0;
+			for (uint32_t d = 0; d < last; d++) {
+				t[d] = &s->tab[s->off[d] + (size_t)idx[d]];
+				outside |= t[d]->outside;
+				if (t[d]->n == 1)
+					base += (int64_t)TI[t[d]->first] * j->xst[d];
+				else
+					lin[nlin++] = d;
+			}
+			if (outside) {
+				for (int64_t o = 0; o < W; o++)
 					y[o] = s->extrap;
+			} else {
+				memset(y, 0, (size_t)W * sizeof(float));
+				uint32_t k[EML_MAX_RANK] = {0};
+				for (;;) {
+					int64_t off = base;
+					float w = 1.0f;
+					for (int q = 0; q < nlin; q++) {
+						const rs_axis *a = t[lin[q]];
+						off +=
+						    (int64_t)TI[a->first + k[q]] * j->xst[lin[q]];
+						w *= TW[a->first + k[q]];
+					}
+					const float *xr = j->x + off;
+					for (int64_t o = 0; o < W; o++) {
+						const rs_axis *a = &lt[o];
+						const int32_t *ai = TI + a->first;
+						const float *aw = TW + a->first;
+						float v = aw[0] * xr[ai[0]];
+						for (int q = 1; q < a->n; q++)
+							v += aw[q] * xr[ai[q]];
+						y[o] += w * v;
+					}
+					int q = 0;
+					while (q < nlin && ++k[q] >= t[lin[q]]->n)
+						k[q++] = 0;
+					if (q == nlin)
+						break;
+				}
+				for (int64_t o = 0; o < W; o++)
+					if (lt[o].outside)
+						y[o] = s->extrap;
+			}
 		}
 		for (int d = (int)r - 2; d >= 0; d--) {
 			if (++idx[d] < s->out[d])
