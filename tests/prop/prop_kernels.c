@@ -316,6 +316,17 @@ static int rand_conv(eml_rng *r, eml_conv_params *p, int transpose)
 			p->pad_begin[i] = p->pad_end[i] = 1;
 		}
 	}
+	if (transpose && eml_rng_chance(r, 0.2)) {
+		/* Taps that do not overlap (stride = kernel, no dilation or padding: upsampling
+		 * heads): the kernel writes each output row once instead of scatter-adding. */
+		p->nd = 2;
+		for (int i = 0; i < 2; i++) {
+			p->kernel[i] = 1 + eml_rng_below(r, 3);
+			p->stride[i] = p->kernel[i];
+			p->dilation[i] = 1;
+			p->pad_begin[i] = p->pad_end[i] = p->output_padding[i] = 0;
+		}
+	}
 	p->act = (int)eml_rng_below(r, 8);
 	p->act_a = p->act == EML_ACT_CLIP ? -0.5f : (p->act == EML_ACT_HARDSIGMOID ? 0.2f : 0.1f);
 	p->act_b = p->act == EML_ACT_CLIP ? 0.5f : 0.5f;

@@ -724,10 +724,51 @@ size_t eml_convt_work_size(const eml_conv_params *p, int threads)
 
 typedef struct col2im_job {
 	const eml_conv_params *p;
-	const float *col; /* rows x cn */
-	float *y;         /* group's first output channel of this image */
+	const float *col;  /* rows x cn */
+	float *y;          /* group's first output channel of this image */
+	const float *bias; /* group's first bias (disjoint path), or NULL */
 	size_t c0, cn, kp, os;
 } col2im_job;
+
+/* 2-D ConvTranspose whose taps do not overlap: stride = kernel, no dilation, no padding, no
+ * output padding (the 2x upsampling of segmentation heads). Every output element is one tap of
+ * one input element, so each output row is written once from the column rows, with the bias,
+ * activation and post-affine on the way, instead of a bias pass, a scatter-add and an
+ * activation pass over the whole output. */
+static int convt_disjoint(const eml_conv_params *p)
+{
+	if (p->nd != 2)
+		return 0;
+	for (int d = 0; d < 2; d++)
+		if (p->stride[d] != p->kernel[d] || p->dilation[d] != 1 || p->pad_begin[d] != 0 ||
+		    p->out[d] != p->in[d] * p->kernel[d])
+			return 0;
+	return 1;
+}
+
+/* Output channel m for the chunk's whole input rows (c0 and cn are multiples of the row). */
+static void col2im_disjoint_task(void *ctx, size_t m, int thread)
+{
+	(void)thread;
+	const col2im_job *j = ctx;
+	const eml_conv_params *p = j->p;
+	const size_t iw_n = p->in[1], kh_n = p->kernel[0], kw_n = p->kernel[1], ow_n = p->out[1];
+	const size_t ih0 = j->c0 / iw_n, nrows = j->cn / iw_n;
+	const float b = j->bias != NULL ? j->bias[m] : 0.0f;
+	for (size_t r = 0; r < nrows; r++)
+		for (size_t kh = 0; kh < kh_n; kh++) {
+			float *yr = j->y + m * j->os + ((ih0 + r) * kh_n + kh) * ow_n;
+			for (size_t kw = 0; kw < kw_n; kw++) {
+				const float *src =
+				    j->col + (m * j->kp + kh * kw_n + kw) * j->cn + r * iw_n;
+				for (size_t iw = 0; iw < iw_n; iw++)
+					yr[iw * kw_n + kw] = src[iw] + b;
+			}
+			eml_act_apply(yr, ow_n, p->act, p->act_a, p->act_b);
+			if (p->post)
+				eml_affine_apply(yr, ow_n, p->post_s, p->post_t);
+		}
+}
 
 /* Scatter-add the column rows of output channel `m` (one task per channel: no write races). */
 static void col2im_task(void *ctx, size_t m, int thread)
@@ -834,20 +875,25 @@ void eml_convt(eml_threadpool *pool, const eml_conv_params *p, const float *X, c
 	size_t kp = prod(p->kernel, p->nd);
 	if (p->batch == 0 || p->out_c == 0 || os == 0)
 		return;
-	for (size_t n = 0; n < p->batch; n++)
-		for (size_t m = 0; m < p->out_c; m++) {
-			float b = bias ? bias[m] : 0.0f;
-			float *y = Y + (n * p->out_c + m) * os;
-			for (size_t i = 0; i < os; i++)
-				y[i] = b;
-		}
+	size_t chunk = convt_chunk(p);
+	/* the disjoint path takes whole input rows per chunk (never more than the scratch holds) */
+	int disjoint = convt_disjoint(p) && chunk >= p->in[1];
+	if (disjoint)
+		chunk = chunk / p->in[1] * p->in[1];
+	else
+		for (size_t n = 0; n < p->batch; n++)
+			for (size_t m = 0; m < p->out_c; m++) {
+				float b = bias ? bias[m] : 0.0f;
+				float *y = Y + (n * p->out_c + m) * os;
+				for (size_t i = 0; i < os; i++)
+					y[i] = b;
+			}
 	unsigned char *w = (unsigned char *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
 	if (!packed_w) {
 		eml_convt_prepare(p, W, (float *)w);
 		packed_w = (const float *)w;
 		w += eml_convt_packed_size(p);
 	}
-	size_t chunk = convt_chunk(p);
 	float *col = (float *)w;
 	void *gwork = w + align64(rows * chunk * sizeof(float));
 	size_t pa_stride = align64(eml_sgemm_packed_a_size(rows, cg)) / sizeof(float);
@@ -861,14 +907,16 @@ void eml_convt(eml_threadpool *pool, const eml_conv_params *p, const float *X, c
 				col2im_job cj = {.p = p,
 				                 .col = col,
 				                 .y = Y + (n * p->out_c + g * mg) * os,
+				                 .bias = bias != NULL ? bias + g * mg : NULL,
 				                 .c0 = c0,
 				                 .cn = cn,
 				                 .kp = kp,
 				                 .os = os};
-				eml_threadpool_run(pool, mg, col2im_task, &cj);
+				eml_threadpool_run(
+				    pool, mg, disjoint ? col2im_disjoint_task : col2im_task, &cj);
 			}
 		}
-	if (p->act != EML_ACT_NONE || p->post) {
+	if (!disjoint && (p->act != EML_ACT_NONE || p->post)) {
 		act_job aj = {.p = p, .y = Y, .os = os};
 		eml_threadpool_run(pool, p->batch * p->out_c, act_task, &aj);
 	}
