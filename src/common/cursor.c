@@ -12,20 +12,6 @@ void eml_cur_init(eml_cursor *c, const void *p, size_t len)
 	c->pos = 0;
 }
 
-size_t eml_cur_remaining(const eml_cursor *c)
-{
-	return c->len - c->pos;
-}
-
-int eml_cur_view(eml_cursor *c, size_t n, const uint8_t **out)
-{
-	if (n > c->len - c->pos)
-		return EML_E_TRUNCATED;
-	*out = c->p + c->pos;
-	c->pos += n;
-	return EML_OK;
-}
-
 int eml_cur_copy(eml_cursor *c, void *out, size_t n)
 {
 	const uint8_t *v;
@@ -39,60 +25,6 @@ int eml_cur_skip(eml_cursor *c, size_t n)
 {
 	const uint8_t *v;
 	return eml_cur_view(c, n, &v);
-}
-
-static int read_le(eml_cursor *c, size_t n, uint64_t *v)
-{
-	const uint8_t *b;
-	int rc = eml_cur_view(c, n, &b);
-	if (rc != EML_OK)
-		return rc;
-	uint64_t x = 0;
-	for (size_t i = 0; i < n; i++)
-		x |= (uint64_t)b[i] << (8 * i);
-	*v = x;
-	return EML_OK;
-}
-
-int eml_cur_u8(eml_cursor *c, uint8_t *v)
-{
-	uint64_t x;
-	int rc = read_le(c, 1, &x);
-	if (rc == EML_OK)
-		*v = (uint8_t)x;
-	return rc;
-}
-
-int eml_cur_u16(eml_cursor *c, uint16_t *v)
-{
-	uint64_t x;
-	int rc = read_le(c, 2, &x);
-	if (rc == EML_OK)
-		*v = (uint16_t)x;
-	return rc;
-}
-
-int eml_cur_u32(eml_cursor *c, uint32_t *v)
-{
-	uint64_t x;
-	int rc = read_le(c, 4, &x);
-	if (rc == EML_OK)
-		*v = (uint32_t)x;
-	return rc;
-}
-
-int eml_cur_u64(eml_cursor *c, uint64_t *v)
-{
-	return read_le(c, 8, v);
-}
-
-int eml_cur_i64(eml_cursor *c, int64_t *v)
-{
-	uint64_t x;
-	int rc = read_le(c, 8, &x);
-	if (rc == EML_OK)
-		memcpy(v, &x, sizeof(x));
-	return rc;
 }
 
 static int read_be(eml_cursor *c, size_t n, uint64_t *v)

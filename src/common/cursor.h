@@ -8,6 +8,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "eml/error.h"
 
 typedef struct eml_cursor {
 	const uint8_t *p;
@@ -16,19 +19,84 @@ typedef struct eml_cursor {
 } eml_cursor;
 
 void eml_cur_init(eml_cursor *c, const void *p, size_t len);
-size_t eml_cur_remaining(const eml_cursor *c);
-int eml_cur_u8(eml_cursor *c, uint8_t *v);
-int eml_cur_u16(eml_cursor *c, uint16_t *v);
-int eml_cur_u32(eml_cursor *c, uint32_t *v);
-int eml_cur_u64(eml_cursor *c, uint64_t *v);
-int eml_cur_i64(eml_cursor *c, int64_t *v);
+
+/* The readers below are inline: parsers call them per field (a topology key: tens of thousands
+ * of times per request). */
+static inline size_t eml_cur_remaining(const eml_cursor *c)
+{
+	return c->len - c->pos;
+}
+
+/* Point at the next n bytes without copying, and advance. */
+static inline int eml_cur_view(eml_cursor *c, size_t n, const uint8_t **out)
+{
+	if (n > c->len - c->pos)
+		return EML_E_TRUNCATED;
+	*out = c->p + c->pos;
+	c->pos += n;
+	return EML_OK;
+}
+
+/* n (1..8) bytes, little-endian. */
+static inline int eml_cur_le_(eml_cursor *c, size_t n, uint64_t *v)
+{
+	const uint8_t *b;
+	int rc = eml_cur_view(c, n, &b);
+	if (rc != EML_OK)
+		return rc;
+	uint64_t x = 0;
+	for (size_t i = 0; i < n; i++)
+		x |= (uint64_t)b[i] << (8 * i);
+	*v = x;
+	return EML_OK;
+}
+
+static inline int eml_cur_u8(eml_cursor *c, uint8_t *v)
+{
+	uint64_t x;
+	int rc = eml_cur_le_(c, 1, &x);
+	if (rc == EML_OK)
+		*v = (uint8_t)x;
+	return rc;
+}
+
+static inline int eml_cur_u16(eml_cursor *c, uint16_t *v)
+{
+	uint64_t x;
+	int rc = eml_cur_le_(c, 2, &x);
+	if (rc == EML_OK)
+		*v = (uint16_t)x;
+	return rc;
+}
+
+static inline int eml_cur_u32(eml_cursor *c, uint32_t *v)
+{
+	uint64_t x;
+	int rc = eml_cur_le_(c, 4, &x);
+	if (rc == EML_OK)
+		*v = (uint32_t)x;
+	return rc;
+}
+
+static inline int eml_cur_u64(eml_cursor *c, uint64_t *v)
+{
+	return eml_cur_le_(c, 8, v);
+}
+
+static inline int eml_cur_i64(eml_cursor *c, int64_t *v)
+{
+	uint64_t x;
+	int rc = eml_cur_le_(c, 8, &x);
+	if (rc == EML_OK)
+		memcpy(v, &x, sizeof(x));
+	return rc;
+}
+
 int eml_cur_u16_be(eml_cursor *c, uint16_t *v);
 int eml_cur_u32_be(eml_cursor *c, uint32_t *v);
 int eml_cur_u64_be(eml_cursor *c, uint64_t *v);
 /* Copy n bytes out. */
 int eml_cur_copy(eml_cursor *c, void *out, size_t n);
-/* Point at the next n bytes without copying, and advance. */
-int eml_cur_view(eml_cursor *c, size_t n, const uint8_t **out);
 int eml_cur_skip(eml_cursor *c, size_t n);
 /* EML_OK when nothing remains, EML_E_TRAILING otherwise. */
 int eml_cur_end(const eml_cursor *c);

@@ -232,7 +232,7 @@ static int get_u32(pctx *x, uint32_t *v)
 
 static int get_i32(pctx *x, int32_t *v)
 {
-	uint32_t u;
+	uint32_t u = 0;
 	int rc = get_u32(x, &u);
 	*v = (int32_t)u;
 	return rc;
