@@ -76,9 +76,22 @@ typedef struct enclave {
 	eml_blobcache *blobs; /* fetched ciphertext (public), enclave/blobcache.h */
 } enclave;
 
+/* The per-request time limit: one thread per connection (started at its first request, so a
+ * request does not pay a thread creation), armed for each request, that sets `fired` (the
+ * engine's cancellation flag) when the deadline passes before the request disarms it. */
+typedef struct watchdog {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop, armed, running;
+	int64_t deadline_ms; /* eml_net_now_ms clock (CLOCK_MONOTONIC) */
+	atomic_int fired;
+	pthread_t t;
+} watchdog;
+
 typedef struct conn {
 	enclave *e;
 	int fd;
+	watchdog wd;
 	uint8_t session_id[EML_AUDIT_ID_LEN]; /* zero until the hello succeeded */
 	uint64_t requests;                    /* the next request's number in the session */
 } conn;
@@ -360,26 +373,20 @@ static uint64_t input_elements(const eml_request_pt *rq)
 	return total;
 }
 
-/* The per-request time limit: a thread that sets `fired` (the engine's cancellation flag) when
- * the deadline passes before watchdog_stop. */
-typedef struct watchdog {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int done, running;
-	int64_t deadline_ms; /* eml_net_now_ms clock (CLOCK_MONOTONIC) */
-	atomic_int fired;
-	pthread_t t;
-} watchdog;
-
 static void *watchdog_main(void *arg)
 {
 	watchdog *w = arg;
 	pthread_mutex_lock(&w->mu);
-	while (!w->done) {
+	while (!w->stop) {
+		if (!w->armed) {
+			pthread_cond_wait(&w->cv, &w->mu);
+			continue;
+		}
 		int64_t left = w->deadline_ms - eml_net_now_ms();
 		if (left <= 0) {
 			atomic_store(&w->fired, 1);
-			break;
+			w->armed = 0;
+			continue;
 		}
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -395,35 +402,53 @@ static void *watchdog_main(void *arg)
 	return NULL;
 }
 
-static int watchdog_start(watchdog *w, int ms)
+/* Arms the connection's watchdog for ms (<= 0: no limit), starting its thread the first time. */
+static int watchdog_arm(watchdog *w, int ms)
 {
-	pthread_condattr_t ca;
-	memset(w, 0, sizeof(*w));
-	atomic_init(&w->fired, 0);
 	if (ms <= 0)
 		return EML_OK;
-	w->deadline_ms = eml_net_now_ms() + ms;
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	w->running = 1;
-	if (pthread_create(&w->t, NULL, watchdog_main, w) != 0) {
-		w->running = 0;
-		pthread_cond_destroy(&w->cv);
-		pthread_mutex_destroy(&w->mu);
-		return EML_E_NOMEM;
+	if (!w->running) {
+		pthread_condattr_t ca;
+		atomic_init(&w->fired, 0);
+		w->stop = w->armed = 0;
+		pthread_mutex_init(&w->mu, NULL);
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&w->cv, &ca);
+		pthread_condattr_destroy(&ca);
+		if (pthread_create(&w->t, NULL, watchdog_main, w) != 0) {
+			pthread_cond_destroy(&w->cv);
+			pthread_mutex_destroy(&w->mu);
+			return EML_E_NOMEM;
+		}
+		w->running = 1;
 	}
+	pthread_mutex_lock(&w->mu);
+	atomic_store(&w->fired, 0);
+	w->deadline_ms = eml_net_now_ms() + ms;
+	w->armed = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 	return EML_OK;
 }
 
-static void watchdog_stop(watchdog *w)
+/* Under the lock: once disarmed, the request's flag can no longer be set. */
+static void watchdog_disarm(watchdog *w)
 {
 	if (!w->running)
 		return;
 	pthread_mutex_lock(&w->mu);
-	w->done = 1;
+	w->armed = 0;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void watchdog_free(watchdog *w)
+{
+	if (!w->running)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->t, NULL);
@@ -451,10 +476,10 @@ static int serve_request(conn *c, eml_enclave_session *s, uint8_t *payload, size
 	size_t unsealed_len = 0;
 	eml_buf receipt, rrec;
 	eml_audit_record ar;
-	watchdog wd;
+	watchdog *wd = &c->wd;
 	uint64_t t0 = mono_us();
 	/* The time limit runs from here (the request has arrived whole) to the sealed response. */
-	int wrc = watchdog_start(&wd, e->cfg->max_request_ms);
+	int wrc = watchdog_arm(wd, e->cfg->max_request_ms);
 	memset(&ar, 0, sizeof(ar));
 	memcpy(ar.session_id, c->session_id, EML_AUDIT_ID_LEN);
 	ar.request_seq = c->requests;
@@ -482,7 +507,7 @@ static int serve_request(conn *c, eml_enclave_session *s, uint8_t *payload, size
 
 	/* The key must be for the model the client named: the blob is fetched by the key's id. */
 	eml_engine_opts eo = {
-	    .threads = e->cfg->threads, .max_memory = e->cfg->max_memory, .cancel = &wd.fired};
+	    .threads = e->cfg->threads, .max_memory = e->cfg->max_memory, .cancel = &wd->fired};
 	/* A sealed topology key (docs/KMS.md) is opened by KMS for this attested enclave only. */
 	EML_GUARD(eml_kms_enclave_unseal(e->nsm, &e->nsm_lock, rq.tkey, rq.tkey_len,
 	                                 fetch_kms_creds, e, &unsealed, &unsealed_len));
@@ -491,7 +516,7 @@ static int serve_request(conn *c, eml_enclave_session *s, uint8_t *payload, size
 	                       fetch_blob, e, e->blobs, &eo, &outs, &st, &bad_input);
 	/* Past the deadline nothing is answered but the refusal, however far the request got (the
 	 * plan, arena included, is already wiped and freed by eml_enclave_infer). */
-	EML_ENSURE(!atomic_load(&wd.fired), EML_E_ENCLAVE_TIMEOUT);
+	EML_ENSURE(!atomic_load(&wd->fired), EML_E_ENCLAVE_TIMEOUT);
 	EML_GUARD(rc);
 	EML_ENSURE(memcmp(st.model_id, rq.model_id, EML_MODEL_ID_BYTES) == 0, EML_E_MODEL_MISMATCH);
 	memcpy(ar.blob_hash, st.blob_digest, 32);
@@ -537,10 +562,10 @@ static int serve_request(conn *c, eml_enclave_session *s, uint8_t *payload, size
 	pp = eml_calloc(1, sizeof(*pp));
 	EML_ENSURE(pp != NULL, EML_E_NOMEM);
 	EML_GUARD(eml_response_pt_parts(pp, &resp));
-	EML_ENSURE(!atomic_load(&wd.fired), EML_E_ENCLAVE_TIMEOUT);
+	EML_ENSURE(!atomic_load(&wd->fired), EML_E_ENCLAVE_TIMEOUT);
 	EML_GUARD(eml_enclave_session_seal_response_iov(s, pp->part, pp->n, frame));
 out:
-	watchdog_stop(&wd);
+	watchdog_disarm(wd);
 	if (counted)
 		atomic_fetch_sub(&e->active_requests, 1);
 	c->requests++;
@@ -650,6 +675,7 @@ out:
 	eml_buf_cleanup(&in);
 	eml_enclave_session_free(s);
 	eml_stack_scrub(EML_STACK_SCRUB_BYTES);
+	watchdog_free(&c->wd);
 	close(c->fd);
 	atomic_fetch_sub(&e->conns, 1);
 	eml_free(c);
