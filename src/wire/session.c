@@ -224,9 +224,9 @@ int eml_client_session_seal_request_iov(eml_client_session *s, const eml_iov *pa
 	s->state = ST_BUSY;
 out:
 	eml_buf_cleanup(&msg);
+	/* no half-written frame (its bytes are wiped with the buffer) */
 	if (rc != EML_OK && frame->len > start)
-		frame->len =
-		    start; /* no half-written frame (its bytes are wiped with the buffer) */
+		frame->len = start;
 	if (rc != EML_OK && s->state == ST_READY) {
 		eml_hpke_ctx_free(s->ctx);
 		s->ctx = NULL;
