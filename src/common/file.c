@@ -63,6 +63,12 @@ out:
 
 int eml_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
+	return eml_file_write_atomic_map(path, data, len, mode, errno_to_rc);
+}
+
+int eml_file_write_atomic_map(const char *path, const void *data, size_t len, mode_t mode,
+                              int (*errno_rc)(int))
+{
 	int rc = EML_OK;
 	char tmp[PATH_MAX];
 	int fd = -1, dfd = -1, created = 0;
@@ -73,22 +79,25 @@ int eml_file_write_atomic(const char *path, const void *data, size_t len, mode_t
 	int n = snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, rhex);
 	EML_ENSURE(n > 0 && (size_t)n < sizeof(tmp), EML_E_ARG);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	EML_ENSURE(fd >= 0, errno_to_rc(errno));
+	EML_ENSURE(fd >= 0, errno_rc(errno));
 	created = 1;
-	EML_ENSURE(fchmod(fd, mode) == 0, errno_to_rc(errno));
+	EML_ENSURE(fchmod(fd, mode) == 0, errno_rc(errno));
 	const uint8_t *p = data;
 	size_t done = 0;
 	while (done < len) {
 		ssize_t w = write(fd, p + done, len - done);
 		if (w < 0 && errno == EINTR)
 			continue;
-		EML_ENSURE(w > 0, errno_to_rc(errno));
+		/* a short write is a full disk or a file size limit */
+		EML_ENSURE(w > 0, errno_rc(w == 0 ? ENOSPC : errno));
 		done += (size_t)w;
 	}
-	EML_ENSURE(fsync(fd) == 0, EML_E_IO);
-	EML_ENSURE(close(fd) == 0, EML_E_IO);
+	/* delayed allocation: some file systems report ENOSPC only here */
+	EML_ENSURE(fsync(fd) == 0, errno_rc(errno));
+	int k = close(fd);
 	fd = -1;
-	EML_ENSURE(rename(tmp, path) == 0, errno_to_rc(errno));
+	EML_ENSURE(k == 0, errno_rc(errno));
+	EML_ENSURE(rename(tmp, path) == 0, errno_rc(errno));
 	created = 0;
 	/* Make the rename durable. */
 	char dir[PATH_MAX];

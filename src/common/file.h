@@ -16,6 +16,10 @@ int eml_file_read(const char *path, size_t max_len, uint8_t **out, size_t *out_l
 
 /* Write data to path atomically with the given mode (e.g. 0600). Replaces an existing file. */
 int eml_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* The same, with the caller's mapping of a failed call's errno to a result code (a short write
+ * is reported as ENOSPC): the host's store tells a full disk apart. */
+int eml_file_write_atomic_map(const char *path, const void *data, size_t len, mode_t mode,
+                              int (*errno_rc)(int));
 
 /* Fill buf with n bytes from the kernel's CSPRNG (getrandom). EML_E_RANDOM on failure. */
 int eml_random_bytes(void *buf, size_t n);

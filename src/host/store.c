@@ -44,53 +44,11 @@ static int io_rc(int e)
 	}
 }
 
-/*
- * Atomic replace of `path` (same contract as eml_file_write_atomic, but out-of-space errors are
- * told apart): write a temp file in the same folder, fsync it, rename it over the final name,
- * fsync the folder. Every failure unlinks the temp file; a crash leaves at most a temp file,
- * which eml_store_open sweeps. A short write counts as out of space (a full disk or a file
- * size limit gives a short write, then ENOSPC/EFBIG).
- */
-static int store_write_atomic(const char *folder, const char *path, const void *data, size_t len)
+/* Atomic replace through eml_file_write_atomic_map with io_rc: a full disk or quota is
+ * EML_E_STORE_FULL. A crash leaves at most a temp file, which eml_store_open sweeps. */
+static int store_write_atomic(const char *path, const void *data, size_t len)
 {
-	int rc = EML_OK, fd = -1, dfd = -1, created = 0;
-	char tmp[PATH_MAX], rhex[13];
-	uint8_t rnd[6];
-	EML_GUARD(eml_random_bytes(rnd, sizeof(rnd)));
-	eml_hex(rnd, sizeof(rnd), rhex);
-	int k = snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, rhex);
-	EML_ENSURE(k > 0 && (size_t)k < sizeof(tmp), EML_E_ARG);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	EML_ENSURE(fd >= 0, io_rc(errno));
-	created = 1;
-	const uint8_t *p = data;
-	size_t done = 0;
-	while (done < len) {
-		ssize_t w = write(fd, p + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		EML_ENSURE(w > 0, w == 0 ? EML_E_STORE_FULL : io_rc(errno));
-		done += (size_t)w;
-	}
-	/* Delayed allocation: some file systems report ENOSPC only here. */
-	EML_ENSURE(fsync(fd) == 0, io_rc(errno));
-	k = close(fd);
-	fd = -1;
-	EML_ENSURE(k == 0, io_rc(errno));
-	EML_ENSURE(rename(tmp, path) == 0, io_rc(errno));
-	created = 0;
-	/* Make the rename durable. */
-	dfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		(void)fsync(dfd);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
-	if (created)
-		unlink(tmp);
-	return rc;
+	return eml_file_write_atomic_map(path, data, len, 0600, io_rc);
 }
 
 /* Total size of the blobs (regular files under blobs/, temp files included: they take space). */
@@ -227,7 +185,7 @@ int eml_store_put(eml_store *s, const uint8_t *blob, size_t n, eml_store_entry *
 	eml_store_entry e;
 	uint8_t old[32];
 	int had_old;
-	char p[PATH_MAX], folder[PATH_MAX], idhex[33], line[66];
+	char p[PATH_MAX], idhex[33], line[66];
 	memset(&e, 0, sizeof(e));
 	EML_ENSURE(n <= s->max_blob, EML_E_STORE_TOO_LARGE);
 	EML_GUARD(eml_store_blob_model_id(blob, n, e.model_id));
@@ -247,15 +205,13 @@ int eml_store_put(eml_store *s, const uint8_t *blob, size_t n, eml_store_entry *
 	}
 	/* Blob first, then the index entry that points at it: a crash in between leaves at most an
 	 * unreferenced blob, never a dangling index entry. */
-	EML_GUARD(sub(s, "blobs", NULL, folder, sizeof(folder)));
 	EML_GUARD(blob_path(s, e.sha256, p, sizeof(p)));
-	EML_GUARD(store_write_atomic(folder, p, blob, n));
+	EML_GUARD(store_write_atomic(p, blob, n));
 	eml_hex(e.model_id, 16, idhex);
 	eml_hex(e.sha256, 32, line);
 	line[64] = '\n';
-	EML_GUARD(sub(s, "models", NULL, folder, sizeof(folder)));
 	EML_GUARD(sub(s, "models", idhex, p, sizeof(p)));
-	rc = store_write_atomic(folder, p, line, 65);
+	rc = store_write_atomic(p, line, 65);
 	if (rc != EML_OK) {
 		/* The index still names the old blob (or none): the new one is unreferenced, so
 		 * give its space back, unless it is the old blob itself (same bytes). */
