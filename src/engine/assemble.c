@@ -884,6 +884,24 @@ out:
 	return rc;
 }
 
+/* Loop and Scan: the node's first N outputs are the loop-carried values' final records. */
+static int bind_carried(struct eml_build *b, const eml_node *n, const int32_t *cur, uint32_t N)
+{
+	int rc = EML_OK;
+	eml_plan *p = b->p;
+	for (uint32_t j = 0; j < N; j++) {
+		int32_t o = n->outputs[j];
+		if (o < 0)
+			continue;
+		EML_ENSURE((uint32_t)o < b->m->n_values && p->all[o]->kind == EML_RT_NONE,
+		           EML_E_ENGINE_SHAPE);
+		EML_GUARD(alias_record(b, p->all[o], cur[j]));
+		b->dep[o] = b->dep[cur[j]];
+	}
+out:
+	return rc;
+}
+
 /*
  * Loop (opsets 11-20) is unrolled at assembly: the plan is per request, so the trip count M and
  * the condition are usually known here (constants, the request's inputs, or values folded from
@@ -1123,15 +1141,7 @@ static int build_loop(struct eml_build *b, const eml_node *n, int depth)
 		iters++;
 	}
 	/* final carried values */
-	for (uint32_t j = 0; j < N; j++) {
-		int32_t o = n->outputs[j];
-		if (o < 0)
-			continue;
-		EML_ENSURE((uint32_t)o < m->n_values && p->all[o]->kind == EML_RT_NONE,
-		           EML_E_ENGINE_SHAPE);
-		EML_GUARD(alias_record(b, p->all[o], cur[j]));
-		b->dep[o] = b->dep[cur[j]];
-	}
+	EML_GUARD(bind_carried(b, n, cur, N));
 	/* scan outputs: [iterations, ...] */
 	for (uint32_t k = 0; k < K; k++) {
 		int32_t o = n->outputs[N + k];
@@ -1393,15 +1403,7 @@ static int build_scan(struct eml_build *b, const eml_node *n, int depth)
 		for (uint32_t i = 0; i < nv; i++)
 			map[vals[i]] = -1;
 	}
-	for (uint32_t j = 0; j < N; j++) {
-		int32_t o = n->outputs[j];
-		if (o < 0)
-			continue;
-		EML_ENSURE((uint32_t)o < m->n_values && p->all[o]->kind == EML_RT_NONE,
-		           EML_E_ENGINE_SHAPE);
-		EML_GUARD(alias_record(b, p->all[o], cur[j]));
-		b->dep[o] = b->dep[cur[j]];
-	}
+	EML_GUARD(bind_carried(b, n, cur, N));
 	for (uint32_t k = 0; k < K; k++) {
 		int32_t o = n->outputs[N + k];
 		if (o < 0)
