@@ -69,7 +69,7 @@ static int unix_listen(const char *path)
 	return fd;
 }
 
-static int unix_connect(const char *path)
+int eml_e2e_unix_connect(const char *path)
 {
 	struct sockaddr_un sa;
 	memset(&sa, 0, sizeof(sa));
@@ -96,7 +96,7 @@ static void *pump_main(void *arg)
 {
 	pump *pm = arg;
 	eml_rec *r = pm->r;
-	int cfd = pm->cfd, tfd = unix_connect(r->target);
+	int cfd = pm->cfd, tfd = eml_e2e_unix_connect(r->target);
 	free(pm);
 	uint8_t buf[65536];
 	int open_c = 1, open_t = 1;
@@ -279,7 +279,7 @@ static int wait_socket(const char *path, pid_t pid)
 	struct stat st;
 	while (now_ms() < end) {
 		if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-			int fd = unix_connect(path);
+			int fd = eml_e2e_unix_connect(path);
 			if (fd >= 0) {
 				close(fd);
 				return 0;

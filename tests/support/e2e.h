@@ -57,6 +57,8 @@ typedef struct eml_e2e {
 
 /* Start everything and write a policy pinned to the simulated enclave. 0 on success. */
 int eml_e2e_start(eml_e2e *e, const eml_e2e_opts *o);
+/* A blocking connection to a Unix socket path; -1 on failure. */
+int eml_e2e_unix_connect(const char *path);
 /* Stop the processes and proxies, remove the folder. Safe on a failed start. */
 void eml_e2e_stop(eml_e2e *e);
 /* Restart only the enclave (e.g. after a test killed it). */

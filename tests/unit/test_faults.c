@@ -89,22 +89,6 @@ static int infer_case(eml_e2e *e, eml_case *c)
 	return infer_case_timeout(e->client_addr, e->policy, c, 30000);
 }
 
-static int unix_connect_path(const char *path)
-{
-	struct sockaddr_un sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* Wait until the peer closes fd (EOF or reset), reading and discarding; returns the time it took
  * in ms, or -1 past timeout_ms. *error_code gets the code of an ERROR frame seen first (0 if
  * none). */
@@ -496,7 +480,7 @@ Test(faults, enclave_killed_mid_request, .timeout = 120)
 /* Send an UPLOAD frame of blob: all of it, or only `part` bytes of the payload. */
 static int upload_raw(const char *sock, const uint8_t *blob, size_t n, size_t part)
 {
-	int fd = unix_connect_path(sock);
+	int fd = eml_e2e_unix_connect(sock);
 	cr_assert_geq(fd, 0);
 	uint8_t h[EML_FRAME_HEADER_LEN];
 	frame_header(h, (uint32_t)n, EML_FT_UPLOAD);
@@ -582,7 +566,7 @@ static int open_many(const char *path, int *fds, int n)
 {
 	int k = 0;
 	for (; k < n; k++) {
-		fds[k] = unix_connect_path(path);
+		fds[k] = eml_e2e_unix_connect(path);
 		if (fds[k] < 0)
 			break;
 	}
@@ -697,7 +681,7 @@ Test(faults, hostile_peers_against_the_host, .timeout = 120)
 	cr_assert_eq(pthread_create(&st, NULL, serve_loop, &sv), 0);
 
 	/* Slowloris on the first header: one byte every 400 ms. */
-	int fd = unix_connect_path(e.host_listen);
+	int fd = eml_e2e_unix_connect(e.host_listen);
 	cr_assert_geq(fd, 0);
 	frame_header(h, 16, EML_FT_STORE_LIST);
 	int64_t t0 = now_ms();
@@ -715,7 +699,7 @@ Test(faults, hostile_peers_against_the_host, .timeout = 120)
 	close(fd);
 
 	/* Slowloris inside a frame: an UPLOAD header announcing 1 MiB, then a trickle. */
-	fd = unix_connect_path(e.host_listen);
+	fd = eml_e2e_unix_connect(e.host_listen);
 	frame_header(h, 1 << 20, EML_FT_UPLOAD);
 	send_all(fd, h, sizeof(h));
 	t0 = now_ms();
@@ -732,7 +716,7 @@ Test(faults, hostile_peers_against_the_host, .timeout = 120)
 	close(fd);
 
 	/* Half-open: half a header, then the writing half shut: the host closes at once. */
-	fd = unix_connect_path(e.host_listen);
+	fd = eml_e2e_unix_connect(e.host_listen);
 	send_all(fd, h, 2);
 	shutdown(fd, SHUT_WR);
 	ms = wait_closed(fd, 3000, NULL);
@@ -740,7 +724,7 @@ Test(faults, hostile_peers_against_the_host, .timeout = 120)
 	cr_assert_lt(ms, 1000, "half-closed peer kept %lld ms", (long long)ms);
 	close(fd);
 	/* Silent after connect: cut at the handshake timeout. */
-	fd = unix_connect_path(e.host_listen);
+	fd = eml_e2e_unix_connect(e.host_listen);
 	ms = wait_closed(fd, HS_MS + 3000, NULL);
 	cr_assert_geq(ms, HS_MS - 200);
 	cr_assert_lt(ms, HS_MS + 1500);
@@ -751,7 +735,7 @@ Test(faults, hostile_peers_against_the_host, .timeout = 120)
 	const uint8_t types[] = {EML_FT_UPLOAD, EML_FT_CLIENT_HELLO, EML_FT_REQUEST,
 	                         EML_FT_STORE_LIST};
 	for (size_t i = 0; i < sizeof(types); i++) {
-		fd = unix_connect_path(e.host_listen);
+		fd = eml_e2e_unix_connect(e.host_listen);
 		frame_header(h, 0xFFFFFFF0u, types[i]);
 		send_all(fd, h, sizeof(h));
 		ms = wait_closed(fd, 3000, &code);
@@ -763,7 +747,7 @@ Test(faults, hostile_peers_against_the_host, .timeout = 120)
 	}
 
 	/* Garbage after a valid frame: the valid one is answered, then ERROR, then close. */
-	fd = unix_connect_path(e.host_listen);
+	fd = eml_e2e_unix_connect(e.host_listen);
 	uint8_t msg[EML_FRAME_HEADER_LEN + 64];
 	frame_header(msg, 0, EML_FT_STORE_LIST);
 	for (size_t i = EML_FRAME_HEADER_LEN; i < sizeof(msg); i++)
@@ -837,10 +821,10 @@ Test(faults, hostile_peers_against_the_enclave_listener, .timeout = 120)
 	cr_assert_eq(opened, n);
 	/* A gigabyte frame and a trickle too. */
 	uint8_t h[EML_FRAME_HEADER_LEN];
-	int big = unix_connect_path(e.enclave_listen);
+	int big = eml_e2e_unix_connect(e.enclave_listen);
 	frame_header(h, 0xFFFFFFF0u, EML_FT_CLIENT_HELLO);
 	send_all(big, h, sizeof(h));
-	int trickle = unix_connect_path(e.enclave_listen);
+	int trickle = eml_e2e_unix_connect(e.enclave_listen);
 	send_all(trickle, h, 1);
 	int code = 0;
 	int64_t big_ms = wait_closed(big, 3000, &code);
