@@ -207,6 +207,32 @@ static int io_hash(const eml_io_tensor *t, size_t n, uint8_t out[32])
 	return eml_audit_tensors_hash(at, n, out);
 }
 
+/* A request's tensor hashes for its audit records, computed alongside its inference
+ * (eml_infer_overlap): the inputs' while the model is assembled, the outputs' while the plan is
+ * wiped. */
+typedef struct hash_job {
+	const eml_io_tensor *in;
+	size_t n_in;
+	int in_done, in_rc, out_rc;
+	uint64_t in_us;
+	uint8_t in_hash[32], out_hash[32];
+} hash_job;
+
+static void hash_inputs(void *arg)
+{
+	hash_job *j = arg;
+	uint64_t t0 = mono_us();
+	j->in_rc = io_hash(j->in, j->n_in, j->in_hash);
+	j->in_us = mono_us() - t0;
+	j->in_done = 1;
+}
+
+static void hash_outputs(void *arg, const eml_infer_out *o)
+{
+	hash_job *j = arg;
+	j->out_rc = io_hash(o->t, o->n, j->out_hash);
+}
+
 void eml_enclave_config_defaults(eml_enclave_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -476,6 +502,7 @@ static int serve_request(conn *c, eml_enclave_session *s, uint8_t *payload, size
 	size_t unsealed_len = 0;
 	eml_buf receipt, rrec;
 	eml_audit_record ar;
+	hash_job hj = {.in_rc = EML_E_INTERNAL, .out_rc = EML_E_INTERNAL};
 	watchdog *wd = &c->wd;
 	uint64_t t0 = mono_us();
 	/* The time limit runs from here (the request has arrived whole) to the sealed response. */
@@ -500,24 +527,36 @@ static int serve_request(conn *c, eml_enclave_session *s, uint8_t *payload, size
 	counted = 1;
 	EML_GUARD(inputs_from_wire(&rq, &inputs, &names));
 	memcpy(ar.model_id, rq.model_id, EML_AUDIT_ID_LEN);
-	EML_GUARD(io_hash(inputs, rq.n_inputs, ar.input_hash));
-	ar.event = EML_AEV_REQUEST;
-	ar.duration_us = mono_us() - t0;
-	(void)audit_emit(e, &ar, NULL, 0);
+	hj.in = inputs;
+	hj.n_in = rq.n_inputs;
+	uint64_t decode_us = mono_us() - t0;
 
 	/* The key must be for the model the client named: the blob is fetched by the key's id. */
 	eml_engine_opts eo = {
 	    .threads = e->cfg->threads, .max_memory = e->cfg->max_memory, .cancel = &wd->fired};
+	eml_infer_overlap ov = {
+	    .with_assembly = hash_inputs, .with_wipe = hash_outputs, .arg = &hj};
 	/* A sealed topology key (docs/KMS.md) is opened by KMS for this attested enclave only. */
-	EML_GUARD(eml_kms_enclave_unseal(e->nsm, &e->nsm_lock, rq.tkey, rq.tkey_len,
-	                                 fetch_kms_creds, e, &unsealed, &unsealed_len));
-	rc = eml_enclave_infer(unsealed != NULL ? unsealed : rq.tkey,
-	                       unsealed != NULL ? unsealed_len : rq.tkey_len, inputs, rq.n_inputs,
-	                       fetch_blob, e, e->blobs, &eo, &outs, &st, &bad_input);
+	int irc = eml_kms_enclave_unseal(e->nsm, &e->nsm_lock, rq.tkey, rq.tkey_len,
+	                                 fetch_kms_creds, e, &unsealed, &unsealed_len);
+	if (irc == EML_OK)
+		irc = eml_enclave_infer(unsealed != NULL ? unsealed : rq.tkey,
+		                        unsealed != NULL ? unsealed_len : rq.tkey_len, inputs,
+		                        rq.n_inputs, fetch_blob, e, e->blobs, &eo, &ov, &outs, &st,
+		                        &bad_input);
+	/* The REQUEST record comes first in the chain whatever happened next; its input hash was
+	 * computed alongside the assembly (or here, if the key never reached it). */
+	if (!hj.in_done)
+		hash_inputs(&hj);
+	EML_GUARD(hj.in_rc);
+	memcpy(ar.input_hash, hj.in_hash, 32);
+	ar.event = EML_AEV_REQUEST;
+	ar.duration_us = decode_us + hj.in_us;
+	(void)audit_emit(e, &ar, NULL, 0);
 	/* Past the deadline nothing is answered but the refusal, however far the request got (the
 	 * plan, arena included, is already wiped and freed by eml_enclave_infer). */
 	EML_ENSURE(!atomic_load(&wd->fired), EML_E_ENCLAVE_TIMEOUT);
-	EML_GUARD(rc);
+	EML_GUARD(irc);
 	EML_ENSURE(memcmp(st.model_id, rq.model_id, EML_MODEL_ID_BYTES) == 0, EML_E_MODEL_MISMATCH);
 	memcpy(ar.blob_hash, st.blob_digest, 32);
 	ar.event = EML_AEV_ASSEMBLY;
@@ -529,7 +568,8 @@ static int serve_request(conn *c, eml_enclave_session *s, uint8_t *payload, size
 	ar.event = EML_AEV_WIPE;
 	ar.duration_us = st.wipe_us;
 	(void)audit_emit(e, &ar, NULL, 0);
-	EML_GUARD(io_hash(outs.t, outs.n, ar.output_hash));
+	EML_GUARD(hj.out_rc);
+	memcpy(ar.output_hash, hj.out_hash, 32);
 
 	EML_ENSURE(outs.n <= EML_WIRE_MAX_TENSORS, EML_E_LIMIT);
 	wout = eml_calloc(outs.n != 0 ? outs.n : 1, sizeof(*wout));

@@ -40,10 +40,32 @@ typedef struct eml_infer_out {
 	uint8_t *storage;
 } eml_infer_out;
 
+/* Below this many bytes (of inputs, or of outputs) the overlapped work runs in line: a second
+ * thread costs more to start than it saves. */
+#define EML_INFER_OVERLAP_MIN_BYTES ((uint64_t)1 << 20)
+
+/*
+ * Work of the caller's that overlaps the request's own (docs/PERFORMANCE.md, fourth pass), both
+ * optional:
+ *  - with_assembly is called exactly once per call of eml_enclave_infer, whatever its result:
+ *    when the inputs are large, on a second thread while the key is parsed, the blob joined and
+ *    the plan assembled (mostly single-threaded work), and joined before the run so it never
+ *    competes with the engine's threads; otherwise in line, first.
+ *  - with_wipe is called once on success, on the calling thread, with the outputs already
+ *    copied out: when they are large, while a second thread wipes the plan; otherwise after
+ *    the wipe. Either way the plan is wiped when eml_enclave_infer returns.
+ * Both side threads scrub their stacks before they end.
+ */
+typedef struct eml_infer_overlap {
+	void (*with_assembly)(void *arg);
+	void (*with_wipe)(void *arg, const eml_infer_out *out);
+	void *arg;
+} eml_infer_overlap;
+
 int eml_enclave_infer(const uint8_t *tkey, size_t tkey_len, const eml_io_tensor *inputs,
                       size_t n_inputs, eml_blob_fetch_fn fetch, void *fetch_ctx,
-                      eml_blobcache *cache, const eml_engine_opts *eo, eml_infer_out *out,
-                      eml_infer_stats *st, int *bad_input);
+                      eml_blobcache *cache, const eml_engine_opts *eo, const eml_infer_overlap *ov,
+                      eml_infer_out *out, eml_infer_stats *st, int *bad_input);
 
 void eml_infer_out_cleanup(eml_infer_out *o);
 

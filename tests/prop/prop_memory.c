@@ -71,10 +71,10 @@ static int scan_enclave(eml_e2e *e, eml_case *c, size_t *scanned)
 	return t;
 }
 
-static void scan_battery(void)
+static void scan_battery(const eml_e2e_opts *opts)
 {
 	eml_e2e e;
-	eml_e2e_opts o = {0};
+	eml_e2e_opts o = *opts;
 	cr_assert_eq(eml_e2e_start(&e, &o), 0, "could not start host and enclave");
 	PROP_FOR_EACH_CASE(rng)
 	{
@@ -108,7 +108,8 @@ static void scan_battery(void)
  * process memory. */
 Test(prop, ephemeral_round_trip_memory_scan, .description = P5, .timeout = 900)
 {
-	scan_battery();
+	eml_e2e_opts o = {0};
+	scan_battery(&o);
 }
 
 #define P10                                                                                        \
@@ -120,7 +121,18 @@ Test(prop, ephemeral_round_trip_memory_scan, .description = P5, .timeout = 900)
  * overwritten. */
 Test(prop, memory_security_memory_scan, .description = P10, .timeout = 900)
 {
-	scan_battery();
+	eml_e2e_opts o = {0};
+	scan_battery(&o);
+}
+
+/* The same battery with every request's input and output hashing on a second thread, beside the
+ * assembly and the wipe (the path large tensors take; the test binary lowers its threshold to
+ * zero): the side threads leave nothing behind either. */
+Test(memory, overlapped_hashing_leaves_no_plaintext, .timeout = 900)
+{
+	eml_e2e_opts o = {.enclave_bin = variant("hooks"),
+	                  .enclave_env = "EML_TEST_OVERLAP_MIN_BYTES=0"};
+	scan_battery(&o);
 }
 
 /* Negative control: without wiping, the same scan finds the canaries. */

@@ -40,7 +40,8 @@ static void infer(const uint8_t *tk, size_t tl, blobsrc *b, const float *x, floa
 	eml_infer_stats st;
 	int bad = -1;
 	eml_engine_opts eo = {.threads = 1};
-	cr_assert_eq(eml_enclave_infer(tk, tl, &in, 1, fetch, b, NULL, &eo, &o, &st, &bad), EML_OK);
+	cr_assert_eq(eml_enclave_infer(tk, tl, &in, 1, fetch, b, NULL, &eo, NULL, &o, &st, &bad),
+	             EML_OK);
 	cr_assert_eq(o.n, 1);
 	cr_assert_eq(o.t[0].bytes, 40);
 	memcpy(out, o.t[0].data, 40);

@@ -226,7 +226,7 @@ Test(kms_procs, owner_seals_client_infers_enclave_asks_host_for_credentials, .fi
 	eml_infer_stats ist;
 	int bad = -1;
 	eml_engine_opts eo = {.threads = 1};
-	cr_assert_eq(eml_enclave_infer(tk, tl, &in, 1, fetch, &b, NULL, &eo, &io, &ist, &bad),
+	cr_assert_eq(eml_enclave_infer(tk, tl, &in, 1, fetch, &b, NULL, &eo, NULL, &io, &ist, &bad),
 	             EML_OK);
 	char op[1200];
 	snprintf(op, sizeof(op), "%s/output_0.npy", od);
