@@ -25,19 +25,21 @@ struct eml_client {
 	eml_policy *policy;
 	eml_client_session *s;
 	eml_client_attestation att;
-	int dead;    /* after a refusal the session is closed */
-	eml_buf req; /* the REQUEST frame (ciphertext), kept across requests: no page faults */
+	int dead;     /* after a refusal the session is closed */
+	eml_buf req;  /* the REQUEST frame (ciphertext), kept across requests: no page faults */
+	eml_buf resp; /* the RESPONSE frame, kept likewise; its plaintext is wiped after each */
 };
+
+/* A response buffer that grew past this is not kept for the next request. */
+#define EML_CLIENT_KEEP_BUF_BYTES ((size_t)16 << 20)
 
 struct eml_client_result {
 	size_t n;
 	eml_client_tensor *t;
 	char **names;
-	uint8_t *frame;    /* the RESPONSE payload, decrypted in place */
-	const uint8_t *pt; /* the response plaintext, inside frame */
-	uint8_t *data;     /* the outputs, each 64-byte aligned */
-	size_t pt_len;
-	eml_response_pt resp;
+	uint8_t *data; /* the outputs, each 64-byte aligned */
+	uint8_t *receipt;
+	size_t receipt_len;
 };
 
 /* Session verifier callback: the document must satisfy the policy and carry our nonce; its
@@ -83,6 +85,7 @@ void eml_client_free(eml_client *c)
 	eml_client_session_free(c->s);
 	eml_policy_free(c->policy);
 	eml_buf_cleanup(&c->req);
+	eml_buf_cleanup(&c->resp);
 	eml_free(c);
 }
 
@@ -135,8 +138,8 @@ const eml_client_tensor *eml_client_result_tensor(const eml_client_result *r, si
 
 const uint8_t *eml_client_result_receipt(const eml_client_result *r, size_t *len)
 {
-	*len = r->resp.receipt_len;
-	return r->resp.receipt_len > 0 ? r->resp.receipt : NULL;
+	*len = r->receipt_len;
+	return r->receipt_len > 0 ? r->receipt : NULL;
 }
 
 void eml_client_result_free(eml_client_result *r)
@@ -148,25 +151,32 @@ void eml_client_result_free(eml_client_result *r)
 			eml_free(r->names[i]);
 	eml_free(r->names);
 	eml_free(r->t);
-	eml_response_pt_cleanup(&r->resp);
-	eml_free(r->data);  /* wipes the outputs */
-	eml_free(r->frame); /* wipes the response plaintext */
+	eml_free(r->data); /* wipes the outputs */
+	eml_free(r->receipt);
 	eml_free(r);
 }
 
 /* Outputs are copied out of the response plaintext into one block where each tensor starts
- * 64-byte aligned, so callers can read them as arrays of their element type. */
-static int result_from_pt(eml_client_result *r)
+ * 64-byte aligned, so callers can read them as arrays of their element type; the receipt is
+ * copied too. The plaintext itself stays in the client's buffer, which the caller wipes. */
+static int result_from_pt(eml_client_result *r, const uint8_t *pt, size_t pt_len)
 {
 	int rc = EML_OK;
 	size_t total = 0;
-	EML_GUARD(eml_response_pt_decode(r->pt, r->pt_len, &r->resp));
-	r->n = r->resp.n_outputs;
+	eml_response_pt resp;
+	memset(&resp, 0, sizeof(resp));
+	EML_GUARD(eml_response_pt_decode(pt, pt_len, &resp));
+	if (resp.receipt_len > 0) {
+		r->receipt = eml_memdup(resp.receipt, resp.receipt_len);
+		EML_ENSURE(r->receipt != NULL, EML_E_NOMEM);
+		r->receipt_len = resp.receipt_len;
+	}
+	r->n = resp.n_outputs;
 	r->t = eml_calloc(r->n != 0 ? r->n : 1, sizeof(*r->t));
 	r->names = eml_calloc(r->n != 0 ? r->n : 1, sizeof(*r->names));
 	EML_ENSURE(r->t != NULL && r->names != NULL, EML_E_NOMEM);
 	for (size_t i = 0; i < r->n; i++) {
-		size_t padded = ((size_t)r->resp.outputs[i].data_len + 63) & ~(size_t)63;
+		size_t padded = ((size_t)resp.outputs[i].data_len + 63) & ~(size_t)63;
 		EML_GUARD(eml_add_size(total, padded, &total));
 	}
 	EML_GUARD(eml_add_size(total, 64, &total));
@@ -174,7 +184,7 @@ static int result_from_pt(eml_client_result *r)
 	EML_ENSURE(r->data != NULL, EML_E_NOMEM);
 	uint8_t *base = (uint8_t *)(((uintptr_t)r->data + 63) & ~(uintptr_t)63);
 	for (size_t i = 0; i < r->n; i++) {
-		const eml_wire_tensor *w = &r->resp.outputs[i];
+		const eml_wire_tensor *w = &resp.outputs[i];
 		EML_ENSURE(w->rank <= EML_CLIENT_MAX_RANK, EML_E_MSG_MALFORMED);
 		if (w->name_len > 0) {
 			r->names[i] = eml_calloc(1, (size_t)w->name_len + 1);
@@ -194,6 +204,7 @@ static int result_from_pt(eml_client_result *r)
 		base += ((size_t)w->data_len + 63) & ~(size_t)63;
 	}
 out:
+	eml_response_pt_cleanup(&resp);
 	return rc;
 }
 
@@ -203,8 +214,9 @@ int eml_client_infer(eml_client *c, const uint8_t *tkey, size_t tkey_len,
 	int rc = EML_OK;
 	eml_wire_tensor *win = NULL;
 	eml_pt_parts *pp = NULL;
-	uint8_t type = 0, *payload = NULL;
-	uint32_t len = 0;
+	uint8_t type = 0;
+	const uint8_t *pt = NULL;
+	size_t pt_len = 0;
 	eml_client_result *r = NULL;
 	c->req.len = 0;
 	EML_ENSURE(!c->dead, EML_E_SESSION_STATE);
@@ -250,21 +262,24 @@ int eml_client_infer(eml_client *c, const uint8_t *tkey, size_t tkey_len,
 	EML_GUARD(eml_request_pt_parts(pp, &rq));
 	EML_GUARD(eml_client_session_seal_request_iov(c->s, pp->part, pp->n, &c->req));
 	EML_GUARD(eml_net_write_all(c->fd, c->req.p, c->req.len, eml_net_now_ms() + c->timeout_ms));
-	EML_GUARD(eml_net_recv_frame(c->fd, &c->limits, c->timeout_ms, &type, &payload, &len));
+	if (c->resp.cap > EML_CLIENT_KEEP_BUF_BYTES || c->resp.err != EML_OK) {
+		eml_buf_cleanup(&c->resp);
+		eml_buf_init(&c->resp, 0);
+	}
+	EML_GUARD(eml_net_recv_frame_buf(c->fd, &c->limits, c->timeout_ms, &type, &c->resp));
 	r = eml_calloc(1, sizeof(*r));
 	EML_ENSURE(r != NULL, EML_E_NOMEM);
-	r->frame = payload;
-	payload = NULL;
-	EML_GUARD(eml_client_session_open_response_inplace(c->s, type, r->frame, len, &r->pt,
-	                                                   &r->pt_len));
-	EML_GUARD(result_from_pt(r));
+	EML_GUARD(eml_client_session_open_response_inplace(c->s, type, c->resp.p, c->resp.len, &pt,
+	                                                   &pt_len));
+	EML_GUARD(result_from_pt(r, pt, pt_len));
 	*out = r;
 	r = NULL;
 out:
 	if (rc != EML_OK)
 		c->dead = 1;
+	/* the response plaintext, decrypted in place: the outputs were copied out */
+	eml_wipe(c->resp.p, c->resp.len);
 	eml_client_result_free(r);
-	eml_free(payload);
 	if (pp != NULL)
 		eml_pt_parts_cleanup(pp); /* the fields' bytes; the tensors stay the caller's */
 	eml_free(pp);

@@ -23,6 +23,11 @@ struct eml_conn {
 	/* input: header, then the payload the header announced */
 	uint8_t *in;
 	size_t in_len, in_cap;
+	/* a relayed frame (eml_conn_cb.relay_to): its payload goes to `relay` as it arrives */
+	int decided;         /* relay_to was asked about the frame being read */
+	int relaying;        /* its payload is being relayed (in_len stays at the header) */
+	uint32_t relay_left; /* payload bytes still to come */
+	eml_conn *relay;     /* NULL once the target closed: the rest is read and dropped */
 	/* output queue */
 	uint8_t *out;
 	size_t out_off, out_len, out_cap;
@@ -84,6 +89,10 @@ static void conn_mark_closed(eml_conn *c, int rc)
 	if (c->closed)
 		return;
 	c->closed = 1;
+	/* Nothing relays into a closed connection (it is freed at the end of the round). */
+	for (eml_conn *x = c->loop->conns; x != NULL; x = x->next)
+		if (x->relay == c)
+			x->relay = NULL;
 	epoll_ctl(c->loop->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	shutdown(c->fd, SHUT_RDWR);
 	if (c->cb.on_close != NULL)
@@ -286,8 +295,29 @@ int eml_conn_send(eml_conn *c, const void *p, size_t n)
 		conn_mark_closed(c, EML_E_LIMIT);
 		return EML_E_LIMIT;
 	}
-	/* Compact, then grow to fit. */
-	if (c->out_off > 0) {
+	/* Nothing queued: write through, and queue only what the socket does not take now (an
+	 * error is left for on_writable to report, as for queued bytes). */
+	if (pending == 0 && !c->closing) {
+		const uint8_t *q = p;
+		while (n > 0) {
+			ssize_t w = send(c->fd, q, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w > 0) {
+				q += w;
+				n -= (size_t)w;
+				c->last_ms = eml_net_now_ms();
+				continue;
+			}
+			if (w < 0 && errno == EINTR)
+				continue;
+			break;
+		}
+		p = q;
+		if (n == 0)
+			return EML_OK;
+	}
+	/* Compact (when what moves is no more than what was sent, so relaying a frame in pieces
+	 * stays linear), then grow to fit. */
+	if (c->out_off > 0 && (c->out_off >= pending || c->out_len + n > c->out_cap)) {
 		memmove(c->out, c->out + c->out_off, pending);
 		c->out_off = 0;
 		c->out_len = pending;
@@ -386,7 +416,53 @@ static void drain(eml_conn *c)
 	}
 }
 
-/* Read what is available; deliver each whole frame. */
+#define LOOP_RELAY_CHUNK 65536 /* = what the input buffer may keep between frames */
+
+static void frame_done(eml_conn *c)
+{
+	c->in_len = 0;
+	c->decided = 0;
+	c->relaying = 0;
+	c->relay = NULL;
+	c->frames_in++;
+}
+
+/* A relayed frame: pass on what has arrived of its payload. 1: stop reading for now. */
+static int relay_some(eml_conn *c)
+{
+	size_t chunk = c->relay_left < LOOP_RELAY_CHUNK ? c->relay_left : LOOP_RELAY_CHUNK;
+	if (c->in_cap < chunk) {
+		uint8_t *q = eml_realloc(c->in, chunk);
+		if (q == NULL) {
+			conn_mark_closed(c, EML_E_NOMEM);
+			return 1;
+		}
+		c->in = q;
+		c->in_cap = chunk;
+	}
+	ssize_t r = recv(c->fd, c->in, chunk, 0);
+	if (r == 0) {
+		conn_mark_closed(c, EML_E_FRAME_TRUNCATED);
+		return 1;
+	}
+	if (r < 0) {
+		if (errno == EINTR)
+			return 0;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			conn_mark_closed(c, EML_E_NET_CLOSED);
+		return 1;
+	}
+	c->last_ms = eml_net_now_ms();
+	/* A target that refuses (closed, or over its output bound: it is closed) gets no more. */
+	if (c->relay != NULL && eml_conn_send(c->relay, c->in, (size_t)r) != EML_OK)
+		c->relay = NULL;
+	c->relay_left -= (uint32_t)r;
+	if (c->relay_left == 0)
+		frame_done(c);
+	return 0;
+}
+
+/* Read what is available; deliver each whole frame, or relay it as it arrives. */
 static void on_readable(eml_conn *c)
 {
 	if (c->draining) {
@@ -395,6 +471,11 @@ static void on_readable(eml_conn *c)
 	}
 	for (int rounds = 0; rounds < 64 && !c->closed && !c->closing; rounds++) {
 		size_t want;
+		if (c->relaying) {
+			if (relay_some(c))
+				return;
+			continue;
+		}
 		if (c->in_len < EML_FRAME_HEADER_LEN) {
 			want = EML_FRAME_HEADER_LEN;
 		} else {
@@ -404,6 +485,21 @@ static void on_readable(eml_conn *c)
 			if (rc != EML_OK) {
 				eml_conn_fail(c, rc);
 				return;
+			}
+			if (!c->decided && c->cb.relay_to != NULL) {
+				c->decided = 1;
+				eml_conn *to = c->cb.relay_to(c, t, n);
+				if (to != NULL && !to->closed) {
+					if (eml_conn_send(to, c->in, EML_FRAME_HEADER_LEN) !=
+					    EML_OK)
+						to = NULL;
+					c->relay = to;
+					c->relay_left = n;
+					c->relaying = 1;
+					if (n == 0)
+						frame_done(c);
+					continue;
+				}
 			}
 			want = EML_FRAME_HEADER_LEN + (size_t)n;
 		}
@@ -442,8 +538,7 @@ static void on_readable(eml_conn *c)
 		/* A whole frame. */
 		uint8_t t = c->in[4];
 		uint32_t n = (uint32_t)(want - EML_FRAME_HEADER_LEN);
-		c->in_len = 0;
-		c->frames_in++;
+		frame_done(c);
 		if (c->cb.on_frame != NULL)
 			c->cb.on_frame(c, t, c->in + EML_FRAME_HEADER_LEN, n, c->in, want);
 		/* Do not keep a large payload buffer around between frames. */

@@ -1,6 +1,7 @@
 /*
  * A small epoll event loop for the host (single-threaded, non-blocking, level-triggered). It owns
- * listeners and connections; connections deliver whole frames.
+ * listeners and connections; connections deliver whole frames, or relay them to another
+ * connection as they arrive (eml_conn_cb.relay_to).
  *
  * Bounded buffers: a connection's input holds at most one frame (header, then exactly the payload
  * its header announced, after the type and length were checked against the limits); its output
@@ -48,6 +49,13 @@ typedef struct eml_conn_cb {
 	                 const uint8_t *raw, size_t raw_len);
 	/* The connection is closing: rc is EML_OK for an orderly close, else the reason. */
 	void (*on_close)(eml_conn *c, int rc);
+	/* Optional: a frame's header has arrived and passed the limits. Return a connection to
+	 * relay the frame to as it arrives (cut-through: the header, then each piece of the
+	 * payload, byte for byte, queued on that connection's output like any send), or NULL to
+	 * have it delivered whole to on_frame. A relayed frame is not given to on_frame. If the
+	 * target closes meanwhile, the rest of the frame is read and dropped; if this connection
+	 * ends inside the frame, the target has a partial frame: the owner closes it (on_close). */
+	eml_conn *(*relay_to)(eml_conn *c, uint8_t type, uint32_t len);
 } eml_conn_cb;
 
 typedef struct eml_conn_opts {
