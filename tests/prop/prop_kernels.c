@@ -316,6 +316,35 @@ static int rand_conv(eml_rng *r, eml_conv_params *p, int transpose)
 			p->pad_begin[i] = p->pad_end[i] = 1;
 		}
 	}
+	if (!transpose && eml_rng_chance(r, 0.2)) {
+		/* Stride 1, 2-D, rows of whole vectors or wide (a partial last vector): the direct
+		 * path (no im2col) under AVX-512; several panels of 14 output channels, a partial
+		 * one, groups, dilation, asymmetric pads. */
+		p->nd = 2;
+		p->batch = 1 + eml_rng_below(r, 2);
+		p->group = 1 + eml_rng_below(r, 2);
+		p->in_c = p->group * (1 + eml_rng_below(r, 8));
+		p->out_c = p->group * (1 + eml_rng_below(r, 30));
+		size_t out[2] = {1 + eml_rng_below(r, 5), eml_rng_chance(r, 0.25)
+		                                              ? 144 + eml_rng_below(r, 24)
+		                                              : 16 * (1 + eml_rng_below(r, 3))};
+		for (int i = 0; i < 2; i++) {
+			p->kernel[i] = 1 + eml_rng_below(r, 4);
+			p->stride[i] = 1;
+			p->dilation[i] = eml_rng_chance(r, 0.25) ? 2 : 1;
+			p->pad_begin[i] = eml_rng_below(r, 3);
+			p->pad_end[i] = eml_rng_below(r, 3);
+		}
+		if (p->kernel[0] == 1 && p->kernel[1] == 1)
+			p->kernel[1] = 3;
+		for (int i = 0; i < 2; i++) {
+			/* the input that gives this output: out = in + pads - effective kernel + 1 */
+			size_t eff = (p->kernel[i] - 1) * p->dilation[i] + 1;
+			if (out[i] + eff - 1 <= p->pad_begin[i] + p->pad_end[i])
+				p->pad_begin[i] = p->pad_end[i] = 0;
+			p->in[i] = out[i] + eff - 1 - p->pad_begin[i] - p->pad_end[i];
+		}
+	}
 	if (transpose && eml_rng_chance(r, 0.2)) {
 		/* Taps that do not overlap (stride = kernel, no dilation or padding: upsampling
 		 * heads): the kernel writes each output row once instead of scatter-adding. */

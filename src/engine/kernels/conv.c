@@ -17,6 +17,7 @@
 
 #include "engine/kernels/conv_internal.h"
 #include "engine/kernels/gemm.h"
+#include "engine/kernels/vmath.h"
 
 #define COL_BUDGET_FLOATS ((size_t)1 << 20) /* 4 MiB of im2col scratch per thread */
 #define COL_MIN_CHUNK 256
@@ -82,7 +83,43 @@ int eml_convt_out_shape(eml_conv_params *p)
 
 /* ---- path selection ---- */
 
-enum conv_path { PATH_POINTWISE, PATH_DEPTHWISE, PATH_IM2COL };
+enum conv_path { PATH_POINTWISE, PATH_DEPTHWISE, PATH_IM2COL, PATH_DIRECT };
+
+/*
+ * Direct path (AVX-512): a stride-1 2-D convolution with a kernel larger than 1x1 reads its
+ * input straight from one zero-padded copy (eml_conv_direct_avx512) instead of writing the
+ * im2col matrix (kernel-area times the input) and reading it back: on OCR det's 3x3 96->24
+ * convolutions at 160x160 the im2col traffic, not the arithmetic, was the bound. Taken when
+ * the output rows fill the 16-lane vectors (width a multiple of 16, or wide enough that the
+ * last partial vector hardly matters) and the padded copy stays within DIRECT_MAX_FLOATS.
+ */
+#define DIRECT_MAX_FLOATS ((size_t)1 << 24) /* 64 MiB */
+#define DIRECT_MIN_WIDE 144
+
+static size_t direct_rows(const eml_conv_params *p)
+{
+	return p->pad_begin[0] + p->in[0] + p->pad_end[0];
+}
+
+static size_t direct_cols(const eml_conv_params *p)
+{
+	return p->pad_begin[1] + p->in[1] + p->pad_end[1];
+}
+
+static int direct_ok(const eml_conv_params *p)
+{
+	if (p->nd != 2 || p->stride[0] != 1 || p->stride[1] != 1 ||
+	    (p->kernel[0] == 1 && p->kernel[1] == 1) || strcmp(eml_sgemm_isa(), "avx512") != 0 ||
+	    eml_sgemm_nr() != 32)
+		return 0;
+	if (p->out[1] % 16 != 0 && p->out[1] < DIRECT_MIN_WIDE)
+		return 0;
+	size_t cg = p->in_c / p->group, plane = direct_rows(p) * direct_cols(p);
+	if (plane == 0 || plane > DIRECT_MAX_FLOATS / cg ||
+	    cg * p->kernel[0] * p->kernel[1] > INT32_MAX / 2)
+		return 0;
+	return 1;
+}
 
 static int conv_path(const eml_conv_params *p)
 {
@@ -91,7 +128,7 @@ static int conv_path(const eml_conv_params *p)
 	for (int i = 0; i < p->nd; i++)
 		if (p->kernel[i] != 1 || p->stride[i] != 1 || p->pad_begin[i] != 0 ||
 		    p->pad_end[i] != 0)
-			return PATH_IM2COL;
+			return direct_ok(p) ? PATH_DIRECT : PATH_IM2COL;
 	return PATH_POINTWISE;
 }
 
@@ -208,12 +245,22 @@ static size_t conv_slot(const eml_conv_params *p, int threads, size_t *col_float
 	       gather_floats(p, chunk) * sizeof(float);
 }
 
+/* The direct path's scratch: the zero-padded input of one group, then the tap offsets. */
+static size_t direct_work_size(const eml_conv_params *p)
+{
+	size_t cg = p->in_c / p->group;
+	return 64 + align64(cg * direct_rows(p) * direct_cols(p) * sizeof(float)) +
+	       align64((conv_kg(p) + EML_DIRECT_PREFETCH_TAPS) * sizeof(int32_t));
+}
+
 size_t eml_conv_work_size_prepacked(const eml_conv_params *p, int threads)
 {
 	if (threads < 1)
 		threads = 1;
 	if (conv_path(p) == PATH_DEPTHWISE)
 		return dw_work_size(p, threads);
+	if (conv_path(p) == PATH_DIRECT)
+		return direct_work_size(p);
 	size_t colf;
 	return 64 + (size_t)threads * conv_slot(p, threads, &colf);
 }
@@ -537,32 +584,45 @@ typedef struct conv_job {
 	    *gemm_pool; /* pool for the GEMM inside a task (NULL when tasks run in parallel) */
 } conv_job;
 
+/* One input plane (ih x iw) into an R x C zero-padded plane, ph rows and pw columns in. */
+static void pad_plane(const float *x, size_t ih, size_t iw, size_t ph, size_t pw, size_t R,
+                      size_t C, float *d)
+{
+	memset(d, 0, ph * C * sizeof(float));
+	for (size_t r = 0; r < ih; r++) {
+		float *dr = d + (ph + r) * C;
+		memset(dr, 0, pw * sizeof(float));
+		memcpy(dr + pw, x + r * iw, iw * sizeof(float));
+		memset(dr + pw + iw, 0, (C - pw - iw) * sizeof(float));
+	}
+	memset(d + (ph + ih) * C, 0, (R - ph - ih) * C * sizeof(float));
+}
+
+/* Offsets of the taps (channel, kernel row, kernel column: im2col's row order) in a padded
+ * input of R x C planes. */
+static void tap_offsets(const eml_conv_params *p, size_t cg, size_t R, size_t C, int32_t *off)
+{
+	size_t kh = p->kernel[0], kw = p->kernel[1], r = 0;
+	for (size_t ci = 0; ci < cg; ci++)
+		for (size_t a = 0; a < kh; a++)
+			for (size_t b = 0; b < kw; b++)
+				off[r++] = (int32_t)(ci * R * C + a * p->dilation[0] * C +
+				                     b * p->dilation[1]);
+}
+
 static void im2col_gather(const conv_job *j, const float *x, size_t c0, size_t cn, float *panels,
                           float *buf)
 {
 	const eml_conv_params *p = j->p;
 	size_t R = j->g_rows, C = j->g_cols, plane = R * C, cg = j->cg;
-	size_t ih = p->in[0], iw = p->in[1], ph = p->pad_begin[0], pw = p->pad_begin[1];
+	size_t ih = p->in[0], iw = p->in[1];
 	float *pad = buf;
 	int32_t *rowoff = (int32_t *)(buf + align64(cg * plane * sizeof(float)) / sizeof(float));
 	int32_t *colidx = rowoff + align64(j->kg * sizeof(int32_t)) / sizeof(int32_t);
-	for (size_t ci = 0; ci < cg; ci++) {
-		float *d = pad + ci * plane;
-		memset(d, 0, ph * C * sizeof(float));
-		for (size_t r = 0; r < ih; r++) {
-			float *dr = d + (ph + r) * C;
-			memset(dr, 0, pw * sizeof(float));
-			memcpy(dr + pw, x + (ci * ih + r) * iw, iw * sizeof(float));
-			memset(dr + pw + iw, 0, (C - pw - iw) * sizeof(float));
-		}
-		memset(d + (ph + ih) * C, 0, (R - ph - ih) * C * sizeof(float));
-	}
-	size_t kh = p->kernel[0], kw = p->kernel[1], r = 0;
 	for (size_t ci = 0; ci < cg; ci++)
-		for (size_t a = 0; a < kh; a++)
-			for (size_t b = 0; b < kw; b++)
-				rowoff[r++] = (int32_t)(ci * plane + a * p->dilation[0] * C +
-				                        b * p->dilation[1]);
+		pad_plane(x + ci * ih * iw, ih, iw, p->pad_begin[0], p->pad_begin[1], R, C,
+		          pad + ci * plane);
+	tap_offsets(p, cg, R, C, rowoff);
 	size_t ow = p->out[1], oh = c0 / ow, owi = c0 % ow;
 	for (size_t q = 0; q < cn; q++) {
 		colidx[q] = (int32_t)(oh * p->stride[0] * C + owi * p->stride[1]);
@@ -621,6 +681,91 @@ static void conv_task(void *ctx, size_t task, int thread)
 	eml_sgemm_packed_ab(j->gemm_pool, j->mg, cn, j->kg, pa, col, y + c0, j->os, &ep, gwork);
 }
 
+/* ---- direct path (PATH_DIRECT) ---- */
+
+#define DIRECT_MR 14 /* the AVX-512 SGEMM's MR: the packed A panels' height */
+#define DIRECT_NR 32 /* output columns per tile */
+
+typedef struct direct_job {
+	const eml_conv_params *p;
+	const float *x; /* this group's input channels */
+	float *pad;     /* its zero-padded copy */
+	const int32_t *off;
+	const float *panels; /* this group's packed A panels (after the header) */
+	const float *bias;   /* this group's bias, or NULL */
+	float *y;            /* this group's output channels */
+	size_t R, C, K, mg, oh, ow, mpanels, xtiles;
+} direct_job;
+
+static void direct_pad_task(void *ctx, size_t ci, int thread)
+{
+	(void)thread;
+	const direct_job *j = ctx;
+	const eml_conv_params *p = j->p;
+	pad_plane(j->x + ci * p->in[0] * p->in[1], p->in[0], p->in[1], p->pad_begin[0],
+	          p->pad_begin[1], j->R, j->C, j->pad + ci * j->R * j->C);
+}
+
+/* One output row of one panel of output channels, DIRECT_NR columns: then its epilogue while
+ * the tile is in cache. */
+static void direct_task(void *ctx, size_t t, int thread)
+{
+	(void)thread;
+	const direct_job *j = ctx;
+	const eml_conv_params *p = j->p;
+	size_t xt = t % j->xtiles, r = t / j->xtiles;
+	size_t mp = r % j->mpanels, oy = r / j->mpanels;
+	size_t x0 = xt * DIRECT_NR, w = min_sz(DIRECT_NR, j->ow - x0);
+	size_t m0 = mp * DIRECT_MR, h = min_sz(DIRECT_MR, j->mg - m0), ldc = j->oh * j->ow;
+	float *c = j->y + m0 * ldc + oy * j->ow + x0;
+#if defined(__x86_64__)
+	eml_conv_direct_avx512(j->K, j->panels + mp * j->K * DIRECT_MR, j->pad + oy * j->C + x0,
+	                       j->off, c, ldc, (int)h, (int)w);
+#else
+	(void)c;      /* direct_ok selects this path only with the AVX-512 kernels */
+#endif
+	if (j->bias == NULL && p->act == EML_ACT_NONE && !p->post)
+		return;
+	for (size_t i = 0; i < h; i++) {
+		float *ci = c + i * ldc;
+		eml_vbias_act(ci, w, j->bias ? j->bias[m0 + i] : -0.0f, p->act, p->act_a, p->act_b);
+		if (p->post)
+			eml_affine_apply(ci, w, p->post_s, p->post_t);
+	}
+}
+
+static void conv_direct(eml_threadpool *pool, const eml_conv_params *p, const float *X,
+                        const float *packed_w, const float *bias, float *Y, void *work)
+{
+	direct_job j = {.p = p};
+	size_t cg = p->in_c / p->group;
+	j.R = direct_rows(p);
+	j.C = direct_cols(p);
+	j.K = conv_kg(p);
+	j.mg = p->out_c / p->group;
+	j.oh = p->out[0];
+	j.ow = p->out[1];
+	j.mpanels = (j.mg + DIRECT_MR - 1) / DIRECT_MR;
+	j.xtiles = (j.ow + DIRECT_NR - 1) / DIRECT_NR;
+	j.pad = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+	int32_t *off = (int32_t *)(j.pad + align64(cg * j.R * j.C * sizeof(float)) / sizeof(float));
+	tap_offsets(p, cg, j.R, j.C, off);
+	for (size_t k = j.K; k < j.K + EML_DIRECT_PREFETCH_TAPS; k++)
+		off[k] = off[j.K - 1];
+	j.off = off;
+	size_t is = p->in[0] * p->in[1], os = j.oh * j.ow;
+	size_t pa_stride = align64(eml_sgemm_packed_a_size(j.mg, j.K)) / sizeof(float);
+	for (size_t n = 0; n < p->batch; n++)
+		for (size_t g = 0; g < p->group; g++) {
+			j.x = X + (n * p->in_c + g * cg) * is;
+			j.y = Y + (n * p->out_c + g * j.mg) * os;
+			j.panels = packed_w + g * pa_stride + EML_SGEMM_PACKED_HDR_FLOATS;
+			j.bias = bias ? bias + g * j.mg : NULL;
+			eml_threadpool_run(pool, cg, direct_pad_task, &j);
+			eml_threadpool_run(pool, j.oh * j.mpanels * j.xtiles, direct_task, &j);
+		}
+}
+
 void eml_conv(eml_threadpool *pool, const eml_conv_params *p, const float *X, const float *W,
               const float *packed_w, const float *bias, float *Y, void *work)
 {
@@ -637,6 +782,10 @@ void eml_conv(eml_threadpool *pool, const eml_conv_params *p, const float *X, co
 		eml_conv_prepare(p, W, (float *)w);
 		packed_w = (const float *)w;
 		w += eml_conv_packed_size(p);
+	}
+	if (path == PATH_DIRECT) {
+		conv_direct(pool, p, X, packed_w, bias, Y, w);
+		return;
 	}
 	conv_job j = {.p = p, .x = X, .packed = packed_w, .bias = bias, .y = Y, .slots = w};
 	j.slot_bytes = conv_slot(p, threads, &j.col_floats);
