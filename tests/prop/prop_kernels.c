@@ -317,8 +317,8 @@ static int rand_conv(eml_rng *r, eml_conv_params *p, int transpose)
 		}
 	}
 	if (!transpose && eml_rng_chance(r, 0.2)) {
-		/* Stride 1, 2-D, rows of whole vectors or wide (a partial last vector): the direct
-		 * path (no im2col) under AVX-512; several panels of 14 output channels, a partial
+		/* Stride 1, 2-D, rows that fill most vector lanes or not: the direct path (no
+		 * im2col) under AVX-512, or im2col; several panels of 14 output channels, a partial
 		 * one, groups, dilation, asymmetric pads. */
 		p->nd = 2;
 		p->batch = 1 + eml_rng_below(r, 2);
@@ -327,7 +327,7 @@ static int rand_conv(eml_rng *r, eml_conv_params *p, int transpose)
 		p->out_c = p->group * (1 + eml_rng_below(r, 30));
 		size_t out[2] = {1 + eml_rng_below(r, 5), eml_rng_chance(r, 0.25)
 		                                              ? 144 + eml_rng_below(r, 24)
-		                                              : 16 * (1 + eml_rng_below(r, 3))};
+		                                              : 8 + eml_rng_below(r, 60)};
 		for (int i = 0; i < 2; i++) {
 			p->kernel[i] = 1 + eml_rng_below(r, 4);
 			p->stride[i] = 1;

@@ -90,11 +90,13 @@ enum conv_path { PATH_POINTWISE, PATH_DEPTHWISE, PATH_IM2COL, PATH_DIRECT };
  * input straight from one zero-padded copy (eml_conv_direct_avx512) instead of writing the
  * im2col matrix (kernel-area times the input) and reading it back: on OCR det's 3x3 96->24
  * convolutions at 160x160 the im2col traffic, not the arithmetic, was the bound. Taken when
- * the output rows fill the 16-lane vectors (width a multiple of 16, or wide enough that the
- * last partial vector hardly matters) and the padded copy stays within DIRECT_MAX_FLOATS.
+ * the output rows fill at least DIRECT_MIN_LANES of the vector lanes they use (a row is tiles
+ * of 32 columns, the last one 16 or 32 lanes wide: 40 columns use 48 lanes, 20 use 32) and the
+ * padded copy stays within DIRECT_MAX_FLOATS. Measured against im2col + SGEMM on this
+ * machine's shapes: faster or equal from 80 % of the lanes up, slower below (7x7, 20x20).
  */
 #define DIRECT_MAX_FLOATS ((size_t)1 << 24) /* 64 MiB */
-#define DIRECT_MIN_WIDE 144
+#define DIRECT_MIN_LANES 0.8
 
 static size_t direct_rows(const eml_conv_params *p)
 {
@@ -112,7 +114,9 @@ static int direct_ok(const eml_conv_params *p)
 	    (p->kernel[0] == 1 && p->kernel[1] == 1) || strcmp(eml_sgemm_isa(), "avx512") != 0 ||
 	    eml_sgemm_nr() != 32)
 		return 0;
-	if (p->out[1] % 16 != 0 && p->out[1] < DIRECT_MIN_WIDE)
+	size_t ow = p->out[1], rem = ow % 32;
+	size_t lanes = ow - rem + (rem == 0 ? 0 : (rem <= 16 ? 16 : 32));
+	if ((double)ow < DIRECT_MIN_LANES * (double)lanes)
 		return 0;
 	size_t cg = p->in_c / p->group, plane = direct_rows(p) * direct_cols(p);
 	if (plane == 0 || plane > DIRECT_MAX_FLOATS / cg ||
