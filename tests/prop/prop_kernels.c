@@ -317,9 +317,9 @@ static int rand_conv(eml_rng *r, eml_conv_params *p, int transpose)
 		}
 	}
 	if (!transpose && eml_rng_chance(r, 0.2)) {
-		/* Stride 1, 2-D, rows that fill most vector lanes or not: the direct path (no
-		 * im2col) under AVX-512, or im2col; several panels of 14 output channels, a partial
-		 * one, groups, dilation, asymmetric pads. */
+		/* 2-D, rows that fill most vector lanes or not: the direct path (no im2col) under
+		 * AVX-512, or im2col; strides 1-3 (phased rows), several panels of 14 output
+		 * channels, a partial one, groups, dilation, asymmetric pads. */
 		p->nd = 2;
 		p->batch = 1 + eml_rng_below(r, 2);
 		p->group = 1 + eml_rng_below(r, 2);
@@ -330,7 +330,7 @@ static int rand_conv(eml_rng *r, eml_conv_params *p, int transpose)
 		                                              : 8 + eml_rng_below(r, 60)};
 		for (int i = 0; i < 2; i++) {
 			p->kernel[i] = 1 + eml_rng_below(r, 4);
-			p->stride[i] = 1;
+			p->stride[i] = eml_rng_chance(r, 0.3) ? 2 + eml_rng_below(r, 2) : 1;
 			p->dilation[i] = eml_rng_chance(r, 0.25) ? 2 : 1;
 			p->pad_begin[i] = eml_rng_below(r, 3);
 			p->pad_end[i] = eml_rng_below(r, 3);
@@ -338,11 +338,13 @@ static int rand_conv(eml_rng *r, eml_conv_params *p, int transpose)
 		if (p->kernel[0] == 1 && p->kernel[1] == 1)
 			p->kernel[1] = 3;
 		for (int i = 0; i < 2; i++) {
-			/* the input that gives this output: out = in + pads - effective kernel + 1 */
+			/* an input that gives this output: out = (in + pads - eff) / stride + 1 */
 			size_t eff = (p->kernel[i] - 1) * p->dilation[i] + 1;
-			if (out[i] + eff - 1 <= p->pad_begin[i] + p->pad_end[i])
+			size_t span = (out[i] - 1) * p->stride[i] + eff +
+			              eml_rng_below(r, p->stride[i]); /* any remainder */
+			if (span <= p->pad_begin[i] + p->pad_end[i])
 				p->pad_begin[i] = p->pad_end[i] = 0;
-			p->in[i] = out[i] + eff - 1 - p->pad_begin[i] - p->pad_end[i];
+			p->in[i] = span - p->pad_begin[i] - p->pad_end[i];
 		}
 	}
 	if (transpose && eml_rng_chance(r, 0.2)) {

@@ -97,20 +97,33 @@ enum conv_path { PATH_POINTWISE, PATH_DEPTHWISE, PATH_IM2COL, PATH_DIRECT };
  */
 #define DIRECT_MAX_FLOATS ((size_t)1 << 24) /* 64 MiB */
 #define DIRECT_MIN_LANES 0.8
+#define DIRECT_MAX_PHASES 4 /* horizontal strides up to this */
 
+/*
+ * The padded copy: R rows per channel; a horizontal stride s stores each padded row as s
+ * phases (columns q, q + s, q + 2s, ... for q < s), each direct_phase_len floats long, so that
+ * the columns one tap reads for consecutive outputs are contiguous again. A vertical stride is
+ * only a row step. Stride 1: one phase, the plain padded row.
+ */
 static size_t direct_rows(const eml_conv_params *p)
 {
 	return p->pad_begin[0] + p->in[0] + p->pad_end[0];
 }
 
+static size_t direct_phase_len(const eml_conv_params *p)
+{
+	size_t c = p->pad_begin[1] + p->in[1] + p->pad_end[1], s = p->stride[1];
+	return (c + s - 1) / s;
+}
+
 static size_t direct_cols(const eml_conv_params *p)
 {
-	return p->pad_begin[1] + p->in[1] + p->pad_end[1];
+	return p->stride[1] * direct_phase_len(p);
 }
 
 static int direct_ok(const eml_conv_params *p)
 {
-	if (p->nd != 2 || p->stride[0] != 1 || p->stride[1] != 1 ||
+	if (p->nd != 2 || p->stride[1] > DIRECT_MAX_PHASES ||
 	    (p->kernel[0] == 1 && p->kernel[1] == 1) || strcmp(eml_sgemm_isa(), "avx512") != 0 ||
 	    eml_sgemm_nr() != 32)
 		return 0;
@@ -603,15 +616,19 @@ static void pad_plane(const float *x, size_t ih, size_t iw, size_t ph, size_t pw
 }
 
 /* Offsets of the taps (channel, kernel row, kernel column: im2col's row order) in a padded
- * input of R x C planes. */
-static void tap_offsets(const eml_conv_params *p, size_t cg, size_t R, size_t C, int32_t *off)
+ * input of R rows of C floats per channel, each row s phases of plen floats (s = 1, plen = C:
+ * plain rows; see direct_cols). */
+static void tap_offsets(const eml_conv_params *p, size_t cg, size_t R, size_t C, size_t s,
+                        size_t plen, int32_t *off)
 {
 	size_t kh = p->kernel[0], kw = p->kernel[1], r = 0;
 	for (size_t ci = 0; ci < cg; ci++)
 		for (size_t a = 0; a < kh; a++)
-			for (size_t b = 0; b < kw; b++)
+			for (size_t b = 0; b < kw; b++) {
+				size_t col = b * p->dilation[1];
 				off[r++] = (int32_t)(ci * R * C + a * p->dilation[0] * C +
-				                     b * p->dilation[1]);
+				                     col % s * plen + col / s);
+			}
 }
 
 static void im2col_gather(const conv_job *j, const float *x, size_t c0, size_t cn, float *panels,
@@ -626,7 +643,7 @@ static void im2col_gather(const conv_job *j, const float *x, size_t c0, size_t c
 	for (size_t ci = 0; ci < cg; ci++)
 		pad_plane(x + ci * ih * iw, ih, iw, p->pad_begin[0], p->pad_begin[1], R, C,
 		          pad + ci * plane);
-	tap_offsets(p, cg, R, C, rowoff);
+	tap_offsets(p, cg, R, C, 1, C, rowoff);
 	size_t ow = p->out[1], oh = c0 / ow, owi = c0 % ow;
 	for (size_t q = 0; q < cn; q++) {
 		colidx[q] = (int32_t)(oh * p->stride[0] * C + owi * p->stride[1]);
@@ -699,32 +716,52 @@ typedef struct direct_job {
 	const float *bias;   /* this group's bias, or NULL */
 	float *y;            /* this group's output channels */
 	size_t R, C, K, mg, oh, ow, mpanels, xtiles;
+	size_t xper, xtasks; /* tiles of a row per task; tasks per row and panel */
 } direct_job;
+
+/* A task is at least this much work (about a microsecond): with few input channels (a short
+ * K) one tile is too little to be worth a dispatch. */
+#define DIRECT_TASK_FLOPS 200000.0
 
 static void direct_pad_task(void *ctx, size_t ci, int thread)
 {
 	(void)thread;
 	const direct_job *j = ctx;
 	const eml_conv_params *p = j->p;
-	pad_plane(j->x + ci * p->in[0] * p->in[1], p->in[0], p->in[1], p->pad_begin[0],
-	          p->pad_begin[1], j->R, j->C, j->pad + ci * j->R * j->C);
+	size_t ih = p->in[0], iw = p->in[1], ph = p->pad_begin[0], pw = p->pad_begin[1];
+	size_t s = p->stride[1], plen = j->C / s;
+	const float *x = j->x + ci * ih * iw;
+	float *d = j->pad + ci * j->R * j->C;
+	if (s == 1) {
+		pad_plane(x, ih, iw, ph, pw, j->R, j->C, d);
+		return;
+	}
+	memset(d, 0, j->R * j->C * sizeof(float));
+	for (size_t r = 0; r < ih; r++) {
+		float *dr = d + (ph + r) * j->C;
+		const float *xr = x + r * iw;
+		/* phase q takes the input columns c with (pw + c) % s == q: every s-th from c0 */
+		for (size_t q = 0; q < s; q++) {
+			size_t c0 = (q + s - pw % s) % s;
+			float *dq = dr + q * plen + (pw + c0) / s;
+			for (size_t c = c0, t = 0; c < iw; c += s, t++)
+				dq[t] = xr[c];
+		}
+	}
 }
 
-/* One output row of one panel of output channels, DIRECT_NR columns: then its epilogue while
- * the tile is in cache. */
-static void direct_task(void *ctx, size_t t, int thread)
+/* One tile: DIRECT_NR columns of one output row for one panel of output channels, then its
+ * epilogue while the tile is in cache. */
+static void direct_tile(const direct_job *j, size_t oy, size_t mp, size_t xt)
 {
-	(void)thread;
-	const direct_job *j = ctx;
 	const eml_conv_params *p = j->p;
-	size_t xt = t % j->xtiles, r = t / j->xtiles;
-	size_t mp = r % j->mpanels, oy = r / j->mpanels;
 	size_t x0 = xt * DIRECT_NR, w = min_sz(DIRECT_NR, j->ow - x0);
 	size_t m0 = mp * DIRECT_MR, h = min_sz(DIRECT_MR, j->mg - m0), ldc = j->oh * j->ow;
 	float *c = j->y + m0 * ldc + oy * j->ow + x0;
 #if defined(__x86_64__)
-	eml_conv_direct_avx512(j->K, j->panels + mp * j->K * DIRECT_MR, j->pad + oy * j->C + x0,
-	                       j->off, c, ldc, (int)h, (int)w);
+	eml_conv_direct_avx512(j->K, j->panels + mp * j->K * DIRECT_MR,
+	                       j->pad + oy * p->stride[0] * j->C + x0, j->off, c, ldc, (int)h,
+	                       (int)w);
 #else
 	(void)c;      /* direct_ok selects this path only with the AVX-512 kernels */
 #endif
@@ -736,6 +773,18 @@ static void direct_task(void *ctx, size_t t, int thread)
 		if (p->post)
 			eml_affine_apply(ci, w, p->post_s, p->post_t);
 	}
+}
+
+/* A task: xper consecutive tiles of one output row and panel. */
+static void direct_task(void *ctx, size_t t, int thread)
+{
+	(void)thread;
+	const direct_job *j = ctx;
+	size_t xc = t % j->xtasks, r = t / j->xtasks;
+	size_t mp = r % j->mpanels, oy = r / j->mpanels;
+	size_t xe = min_sz((xc + 1) * j->xper, j->xtiles);
+	for (size_t xt = xc * j->xper; xt < xe; xt++)
+		direct_tile(j, oy, mp, xt);
 }
 
 static void conv_direct(eml_threadpool *pool, const eml_conv_params *p, const float *X,
@@ -751,9 +800,13 @@ static void conv_direct(eml_threadpool *pool, const eml_conv_params *p, const fl
 	j.ow = p->out[1];
 	j.mpanels = (j.mg + DIRECT_MR - 1) / DIRECT_MR;
 	j.xtiles = (j.ow + DIRECT_NR - 1) / DIRECT_NR;
+	j.xper = (size_t)(DIRECT_TASK_FLOPS / (2.0 * DIRECT_MR * DIRECT_NR * (double)j.K)) + 1;
+	if (j.xper > j.xtiles)
+		j.xper = j.xtiles;
+	j.xtasks = (j.xtiles + j.xper - 1) / j.xper;
 	j.pad = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
 	int32_t *off = (int32_t *)(j.pad + align64(cg * j.R * j.C * sizeof(float)) / sizeof(float));
-	tap_offsets(p, cg, j.R, j.C, off);
+	tap_offsets(p, cg, j.R, j.C, p->stride[1], j.C / p->stride[1], off);
 	for (size_t k = j.K; k < j.K + EML_DIRECT_PREFETCH_TAPS; k++)
 		off[k] = off[j.K - 1];
 	j.off = off;
@@ -766,7 +819,7 @@ static void conv_direct(eml_threadpool *pool, const eml_conv_params *p, const fl
 			j.panels = packed_w + g * pa_stride + EML_SGEMM_PACKED_HDR_FLOATS;
 			j.bias = bias ? bias + g * j.mg : NULL;
 			eml_threadpool_run(pool, cg, direct_pad_task, &j);
-			eml_threadpool_run(pool, j.oh * j.mpanels * j.xtiles, direct_task, &j);
+			eml_threadpool_run(pool, j.oh * j.mpanels * j.xtasks, direct_task, &j);
 		}
 }
 
