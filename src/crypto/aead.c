@@ -1,6 +1,7 @@
 #include "crypto/aead.h"
 
 #include <limits.h>
+#include <string.h>
 #include <openssl/evp.h>
 
 #include "common/guard.h"
@@ -9,6 +10,8 @@
 struct eml_aead {
 	EVP_CIPHER_CTX *enc;
 	EVP_CIPHER_CTX *dec;
+	EVP_CIPHER_CTX *ctr; /* eml_aead_ctx_decrypt_verified: made on first use */
+	uint8_t key[EML_AEAD_KEY_LEN];
 };
 
 /* OpenSSL takes int lengths: process in slices that fit. */
@@ -93,6 +96,7 @@ int eml_aead_new(const uint8_t key[EML_AEAD_KEY_LEN], eml_aead **out)
 	EML_ENSURE(a->enc != NULL && a->dec != NULL, EML_E_NOMEM);
 	EML_GUARD(gcm_init(a->enc, key, 1));
 	EML_GUARD(gcm_init(a->dec, key, 0));
+	memcpy(a->key, key, EML_AEAD_KEY_LEN);
 	*out = a;
 	a = NULL;
 out:
@@ -106,7 +110,8 @@ void eml_aead_free(eml_aead *a)
 		return;
 	EVP_CIPHER_CTX_free(a->enc); /* OpenSSL cleanses the key schedule on free */
 	EVP_CIPHER_CTX_free(a->dec);
-	eml_free(a);
+	EVP_CIPHER_CTX_free(a->ctr);
+	eml_free(a); /* wipes the key copy */
 }
 
 int eml_aead_ctx_seal(eml_aead *a, const uint8_t nonce[EML_AEAD_NONCE_LEN], const void *aad,
@@ -119,6 +124,35 @@ int eml_aead_ctx_open(eml_aead *a, const uint8_t nonce[EML_AEAD_NONCE_LEN], cons
                       size_t aad_len, const void *ct, size_t ct_len, uint8_t *out)
 {
 	return do_open(a->dec, nonce, aad, aad_len, ct, ct_len, out);
+}
+
+/*
+ * GCM encrypts with counter blocks inc32(J0), inc32(J0) + 1, ... where J0 = nonce || 0x00000001
+ * for a 96-bit nonce (SP 800-38D §7.1): plain CTR from nonce || 0x00000002 gives the same
+ * keystream as long as the low 32 bits do not wrap (OpenSSL's CTR carries into the nonce), i.e.
+ * for up to 2^32 - 2 blocks (64 GiB) per message.
+ */
+int eml_aead_ctx_decrypt_verified(eml_aead *a, const uint8_t nonce[EML_AEAD_NONCE_LEN],
+                                  const void *ct, size_t ct_len, uint8_t *out)
+{
+	uint8_t iv[16];
+	if (ct_len < EML_AEAD_TAG_LEN)
+		return EML_E_AUTH;
+	size_t len = ct_len - EML_AEAD_TAG_LEN;
+	if (len / 16 > (size_t)UINT32_MAX - 3)
+		return EML_E_LIMIT;
+	if (a->ctr == NULL) {
+		a->ctr = EVP_CIPHER_CTX_new();
+		if (a->ctr == NULL)
+			return EML_E_NOMEM;
+		if (EVP_DecryptInit_ex(a->ctr, EVP_aes_256_ctr(), NULL, a->key, NULL) != 1)
+			return EML_E_CRYPTO;
+	}
+	memcpy(iv, nonce, EML_AEAD_NONCE_LEN);
+	iv[12] = 0, iv[13] = 0, iv[14] = 0, iv[15] = 2;
+	if (EVP_DecryptInit_ex(a->ctr, NULL, NULL, NULL, iv) != 1)
+		return EML_E_CRYPTO;
+	return gcm_update(a->ctr, out, ct, len);
 }
 
 int eml_aead_seal(const uint8_t key[EML_AEAD_KEY_LEN], const uint8_t nonce[EML_AEAD_NONCE_LEN],

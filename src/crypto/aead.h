@@ -29,6 +29,13 @@ int eml_aead_ctx_seal(eml_aead *a, const uint8_t nonce[EML_AEAD_NONCE_LEN], cons
                       size_t aad_len, const void *pt, size_t pt_len, uint8_t *out);
 int eml_aead_ctx_open(eml_aead *a, const uint8_t nonce[EML_AEAD_NONCE_LEN], const void *aad,
                       size_t aad_len, const void *ct, size_t ct_len, uint8_t *out);
+/* Decrypt a ciphertext (tag included, as eml_aead_ctx_open takes it) WITHOUT checking its tag:
+ * the same AES-CTR keystream as GCM, minus GHASH. Only for bytes whose integrity the caller has
+ * already established otherwise: the weight blob whose SHA-256, computed over these very bytes
+ * in enclave memory, equals the digest pinned in the owner's topology key (docs/DECISIONS.md,
+ * "Weights whose digest is known"). Never for bytes from the network as they arrive. */
+int eml_aead_ctx_decrypt_verified(eml_aead *a, const uint8_t nonce[EML_AEAD_NONCE_LEN],
+                                  const void *ct, size_t ct_len, uint8_t *out);
 void eml_aead_free(eml_aead *a); /* wipes the key schedule */
 
 #endif

@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/file.h"
@@ -71,5 +72,44 @@ Test(crypto, aes256gcm_known_answer_and_tamper)
 	uint8_t again[76];
 	cr_assert_eq(eml_aead_ctx_seal(a, iv, aad, 20, pt, 60, again), EML_OK);
 	cr_assert(memcmp(again, out, 76) == 0);
+	/* The verified-ciphertext decryption (no tag check) is GCM's keystream: the vector's
+	 * plaintext again. */
+	memset(back, 0, sizeof(back));
+	cr_assert_eq(eml_aead_ctx_decrypt_verified(a, iv, out, 76, back), EML_OK);
+	cr_assert(memcmp(back, pt, 60) == 0);
+	cr_assert_eq(eml_aead_ctx_decrypt_verified(a, iv, out, 15, back), EML_E_AUTH);
 	eml_aead_free(a);
+}
+
+/* eml_aead_ctx_decrypt_verified gives what eml_aead_ctx_open gives, at every length around the
+ * 16-byte block and across many blocks, in place and not, with the context reused. */
+Test(crypto, aes256gcm_verified_decrypt_is_the_gcm_keystream)
+{
+	uint8_t key[32], iv[12];
+	size_t cap = 70000;
+	uint8_t *pt = malloc(cap), *ct = malloc(cap + 16), *a1 = malloc(cap), *a2 = malloc(cap);
+	for (size_t i = 0; i < 32; i++)
+		key[i] = (uint8_t)(i * 7 + 1);
+	for (size_t i = 0; i < cap; i++)
+		pt[i] = (uint8_t)(i * 131 + (i >> 8));
+	eml_aead *a;
+	cr_assert_eq(eml_aead_new(key, &a), EML_OK);
+	size_t lens[] = {0, 1, 15, 16, 17, 31, 32, 33, 255, 4096, 4097, 65536, 70000};
+	for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+		size_t n = lens[li];
+		for (size_t i = 0; i < 12; i++)
+			iv[i] = (uint8_t)(li * 13 + i);
+		cr_assert_eq(eml_aead_ctx_seal(a, iv, "ad", 2, pt, n, ct), EML_OK);
+		cr_assert_eq(eml_aead_ctx_open(a, iv, "ad", 2, ct, n + 16, a1), EML_OK);
+		cr_assert_eq(eml_aead_ctx_decrypt_verified(a, iv, ct, n + 16, a2), EML_OK);
+		cr_assert(memcmp(a1, pt, n) == 0 && memcmp(a2, pt, n) == 0, "length %zu", n);
+		/* in place */
+		cr_assert_eq(eml_aead_ctx_decrypt_verified(a, iv, ct, n + 16, ct), EML_OK);
+		cr_assert(memcmp(ct, pt, n) == 0, "in place, length %zu", n);
+	}
+	eml_aead_free(a);
+	free(pt);
+	free(ct);
+	free(a1);
+	free(a2);
 }
