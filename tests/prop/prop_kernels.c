@@ -490,6 +490,19 @@ static void conv_case(eml_rng *r, eml_threadpool *pool, int transpose)
 		if (packed)
 			eml_convt_prepare(&p, W, packed);
 		eml_convt(pool, &p, X, packed ? NULL : W, packed, bias, Y, work);
+	} else if (packed && eml_rng_chance(r, 0.4)) {
+		/* weights packed with a per-output-channel scale (folded BatchNormalization): the
+		 * reference takes the scaled weights */
+		float *scale = rand_buf(r, p.out_c);
+		float *Ws = malloc(wn * sizeof(float));
+		cr_assert_not_null(Ws);
+		for (size_t i = 0; i < wn; i++)
+			Ws[i] = W[i] * scale[i / (wn / p.out_c)];
+		conv_ref(&p, X, Ws, bias, want);
+		eml_conv_prepare_scaled(&p, W, scale, packed);
+		eml_conv(pool, &p, X, NULL, packed, bias, Y, work);
+		free(Ws);
+		free(scale);
 	} else {
 		conv_ref(&p, X, W, bias, want);
 		if (packed)

@@ -381,19 +381,37 @@ void eml_sgemm_pack_a(const float *A, size_t lda, int trans_a, size_t M, size_t 
 	             isa->pack_a);
 }
 
+/* n floats of x times the period-`per` pattern s (x[i] *= s[i % per]); per divides n. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#endif
+static void
+mul_pattern(float *x, size_t n, const float *s, size_t per)
+{
+	for (size_t b = 0; b < n; b += per)
+		for (size_t i = 0; i < per; i++)
+			x[b + i] *= s[i];
+}
+
 void eml_sgemm_packed_a_scale_rows(float *packed, const float *scale)
 {
 	uint64_t hdr[4];
 	memcpy(hdr, packed, sizeof(hdr));
 	size_t mr = (size_t)hdr[1], M = (size_t)hdr[2], K = (size_t)hdr[3];
 	float *p = packed + PACKED_HDR_FLOATS;
-	/* panel i0: rows i0..i0+mr-1 interleaved by k (p[k * mr + i]) */
+	/* panel i0: rows i0..i0+mr-1 interleaved by k (p[k * mr + i]): the panel is the row
+	 * scales repeated K times; 8 repeats per pass keep the vector loop long (mr <= MAX_MR) */
+	float pat[8 * MAX_MR];
 	for (size_t i0 = 0; i0 < M; i0 += mr) {
 		size_t h = min_sz(mr, M - i0);
 		float *q = p + (i0 / mr) * K * mr;
-		for (size_t k = 0; k < K; k++)
-			for (size_t i = 0; i < h; i++)
-				q[k * mr + i] *= scale[i0 + i];
+		for (size_t i = 0; i < mr; i++)
+			pat[i] = i < h ? scale[i0 + i] : 0.0f; /* rows past M are zero anyway */
+		for (size_t r = 1; r < 8; r++)
+			memcpy(pat + r * mr, pat, mr * sizeof(float));
+		size_t k8 = K / 8 * 8;
+		mul_pattern(q, k8 * mr, pat, 8 * mr);
+		mul_pattern(q + k8 * mr, (K - k8) * mr, pat, mr);
 	}
 }
 
@@ -423,8 +441,11 @@ void eml_sgemm_pack_b(const float *B, size_t ldb, int trans_b, size_t K, size_t 
 	memcpy(packed, hdr, sizeof(hdr));
 	if (K == 0 || N == 0)
 		return;
-	pack_b_block(B, ldb, trans_b, 0, K, 0, N, isa->nr, packed + PACKED_HDR_FLOATS,
-	             K * (size_t)isa->nr);
+	if (!trans_b && isa->pack_b)
+		isa->pack_b(B, ldb, 0, K, 0, N, packed + PACKED_HDR_FLOATS, K * (size_t)isa->nr);
+	else
+		pack_b_block(B, ldb, trans_b, 0, K, 0, N, isa->nr, packed + PACKED_HDR_FLOATS,
+		             K * (size_t)isa->nr);
 }
 
 /* ---- driver ---- */
