@@ -523,6 +523,8 @@ static void relay_accept(eml_loop *l, int fd, void *arg)
 	eml_loop_add_conn(l, fd, &r->e.opts, &relay_cb, r, NULL);
 }
 
+static void echo_round_trip(int fd, const char *word);
+
 static void relay_start(struct relay_srv *r, const char *dir, int *src, int *dst)
 {
 	char text[512];
@@ -540,22 +542,26 @@ static void relay_start(struct relay_srv *r, const char *dir, int *src, int *dst
 	cr_assert_eq(eml_net_connect(&a, 1000, dst), EML_OK);
 	cr_assert_eq(eml_net_send_frame(*dst, EML_FT_SERVER_HELLO, "target", 6, 1000), EML_OK);
 	cr_assert_eq(eml_net_connect(&a, 1000, src), EML_OK);
-	/* the target is known once a frame it sent has come back... it sends none back; wait for
-	 * the loop to have read it by sending an echo frame on the source */
-	cr_assert_eq(eml_net_send_frame(*src, EML_FT_CLIENT_HELLO, "ping", 4, 1000), EML_OK);
-	uint8_t t;
-	uint8_t *p = NULL;
-	uint32_t n;
-	eml_frame_limits lim = {.client_max = 1 << 22, .weight_max = 1 << 22};
-	cr_assert_eq(eml_net_recv_frame(*src, &lim, 2000, &t, &p, &n), EML_OK);
-	cr_assert(t == EML_FT_CLIENT_HELLO && n == 4);
-	eml_free(p);
+	/* the loop has read the target's hello once an echo on the source has come back */
+	echo_round_trip(*src, "ping");
 }
 
 static void frame_hdr(uint8_t h[5], uint32_t n, uint8_t type)
 {
 	h[0] = (uint8_t)(n >> 24), h[1] = (uint8_t)(n >> 16), h[2] = (uint8_t)(n >> 8);
 	h[3] = (uint8_t)n, h[4] = type;
+}
+
+/* A 4-byte CLIENT_HELLO sent on fd comes back whole (delivered to on_frame, echoed). */
+static void echo_round_trip(int fd, const char *word)
+{
+	uint8_t t, *p = NULL;
+	uint32_t pn;
+	eml_frame_limits lim = {.client_max = 1 << 22, .weight_max = 1 << 22};
+	cr_assert_eq(eml_net_send_frame(fd, EML_FT_CLIENT_HELLO, word, 4, 1000), EML_OK);
+	cr_assert_eq(eml_net_recv_frame(fd, &lim, 2000, &t, &p, &pn), EML_OK);
+	cr_assert(t == EML_FT_CLIENT_HELLO && pn == 4 && memcmp(p, word, 4) == 0);
+	eml_free(p);
 }
 
 /* Bytes available on fd within ms (0 on timeout). */
@@ -591,13 +597,7 @@ Test(loop, relay_passes_a_frame_on_as_it_arrives)
 	             EML_OK);
 	cr_assert_eq(memcmp(got, frame, 5 + n), 0, "relayed bytes differ");
 	/* Framing goes on after the relayed frame: the next (non-request) frame comes back whole. */
-	cr_assert_eq(eml_net_send_frame(src, EML_FT_CLIENT_HELLO, "next", 4, 1000), EML_OK);
-	uint8_t t, *p = NULL;
-	uint32_t pn;
-	eml_frame_limits lim = {.client_max = 1 << 22, .weight_max = 1 << 22};
-	cr_assert_eq(eml_net_recv_frame(src, &lim, 2000, &t, &p, &pn), EML_OK);
-	cr_assert(t == EML_FT_CLIENT_HELLO && pn == 4 && memcmp(p, "next", 4) == 0);
-	eml_free(p);
+	echo_round_trip(src, "next");
 	/* An empty relayed frame is just its header. */
 	frame_hdr(frame, 0, EML_FT_REQUEST);
 	cr_assert_eq(eml_net_write_all(src, frame, 5, eml_net_now_ms() + 1000), EML_OK);
@@ -654,13 +654,7 @@ Test(loop, relay_cut_short_by_either_side)
 	usleep(50000);
 	cr_assert_eq(eml_net_write_all(src, frame + part, 5 + n - part, eml_net_now_ms() + 2000),
 	             EML_OK);
-	cr_assert_eq(eml_net_send_frame(src, EML_FT_CLIENT_HELLO, "more", 4, 1000), EML_OK);
-	uint8_t t, *p = NULL;
-	uint32_t pn;
-	eml_frame_limits lim = {.client_max = 1 << 22, .weight_max = 1 << 22};
-	cr_assert_eq(eml_net_recv_frame(src, &lim, 2000, &t, &p, &pn), EML_OK);
-	cr_assert(t == EML_FT_CLIENT_HELLO && pn == 4 && memcmp(p, "more", 4) == 0);
-	eml_free(p);
+	echo_round_trip(src, "more");
 	close(src);
 	echo_stop(&r.e);
 	free(frame);

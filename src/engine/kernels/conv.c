@@ -17,6 +17,7 @@
 
 #include "engine/kernels/conv_internal.h"
 #include "engine/kernels/gemm.h"
+#include "engine/kernels/gemm_internal.h"
 #include "engine/kernels/vmath.h"
 
 #define COL_BUDGET_FLOATS ((size_t)1 << 20) /* 4 MiB of im2col scratch per thread */
@@ -87,7 +88,7 @@ enum conv_path { PATH_POINTWISE, PATH_DEPTHWISE, PATH_IM2COL, PATH_DIRECT };
 
 /*
  * Direct path (AVX-512): a stride-1 2-D convolution with a kernel larger than 1x1 reads its
- * input straight from one zero-padded copy (eml_conv_direct_avx512) instead of writing the
+ * input straight from one zero-padded copy (eml_ukernel_offsets_avx512) instead of writing the
  * im2col matrix (kernel-area times the input) and reading it back: on OCR det's 3x3 96->24
  * convolutions at 160x160 the im2col traffic, not the arithmetic, was the bound. Taken when
  * the output rows fill at least DIRECT_MIN_LANES of the vector lanes they use (a row is tiles
@@ -267,7 +268,7 @@ static size_t direct_work_size(const eml_conv_params *p)
 {
 	size_t cg = p->in_c / p->group;
 	return 64 + align64(cg * direct_rows(p) * direct_cols(p) * sizeof(float)) +
-	       align64((conv_kg(p) + EML_DIRECT_PREFETCH_TAPS) * sizeof(int32_t));
+	       align64((conv_kg(p) + EML_UKERNEL_PREFETCH_TAPS) * sizeof(int32_t));
 }
 
 size_t eml_conv_work_size_prepacked(const eml_conv_params *p, int threads)
@@ -704,8 +705,8 @@ static void conv_task(void *ctx, size_t task, int thread)
 
 /* ---- direct path (PATH_DIRECT) ---- */
 
-#define DIRECT_MR 14 /* the AVX-512 SGEMM's MR: the packed A panels' height */
-#define DIRECT_NR 32 /* output columns per tile */
+#define DIRECT_MR EML_AVX512_MR /* the packed A panels' height */
+#define DIRECT_NR 32            /* output columns per tile */
 
 typedef struct direct_job {
 	const eml_conv_params *p;
@@ -759,9 +760,9 @@ static void direct_tile(const direct_job *j, size_t oy, size_t mp, size_t xt)
 	size_t m0 = mp * DIRECT_MR, h = min_sz(DIRECT_MR, j->mg - m0), ldc = j->oh * j->ow;
 	float *c = j->y + m0 * ldc + oy * j->ow + x0;
 #if defined(__x86_64__)
-	eml_conv_direct_avx512(j->K, j->panels + mp * j->K * DIRECT_MR,
-	                       j->pad + oy * p->stride[0] * j->C + x0, j->off, c, ldc, (int)h,
-	                       (int)w);
+	eml_ukernel_offsets_avx512(j->K, j->panels + mp * j->K * DIRECT_MR,
+	                           j->pad + oy * p->stride[0] * j->C + x0, j->off, c, ldc, (int)h,
+	                           (int)w);
 #else
 	(void)c;      /* direct_ok selects this path only with the AVX-512 kernels */
 #endif
@@ -807,7 +808,7 @@ static void conv_direct(eml_threadpool *pool, const eml_conv_params *p, const fl
 	j.pad = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
 	int32_t *off = (int32_t *)(j.pad + align64(cg * j.R * j.C * sizeof(float)) / sizeof(float));
 	tap_offsets(p, cg, j.R, j.C, p->stride[1], j.C / p->stride[1], off);
-	for (size_t k = j.K; k < j.K + EML_DIRECT_PREFETCH_TAPS; k++)
+	for (size_t k = j.K; k < j.K + EML_UKERNEL_PREFETCH_TAPS; k++)
 		off[k] = off[j.K - 1];
 	j.off = off;
 	size_t is = p->in[0] * p->in[1], os = j.oh * j.ow;

@@ -7,7 +7,6 @@
 #include <stdint.h>
 
 #include "engine/kernels/conv_internal.h"
-#include "engine/kernels/gemm_internal.h"
 
 void eml_dw_row_avx512(const eml_dw_geom *g, const float *x, const float *w, float bias, size_t oh,
                        float *y)
@@ -203,90 +202,5 @@ void eml_im2col_gather_avx512(const float *x, const int32_t *rowoff, size_t rows
 			_mm512_storeu_ps(dst + r * 32, v0);
 			_mm512_storeu_ps(dst + r * 32 + 16, v1);
 		}
-	}
-}
-
-/*
- * Direct stride-1 2-D convolution tile (no im2col): h <= 14 output channels x w <= 32 output
- * columns of one output row. The weights are SGEMM's packed A panel (a[k * 14 + i]); row k of
- * the implicit im2col matrix is, for this tile, the w contiguous floats at x + off[k] of the
- * zero-padded input (off: channel, kernel row and column of tap k). Masked loads never touch
- * the lanes past w. The same accumulation as the GEMM micro-kernel, one pass over all of K.
- */
-#define DMR 14
-_Static_assert(DMR == EML_AVX512_MR, "the packed A panels are the AVX-512 SGEMM's");
-
-static inline __attribute__((always_inline)) void dkern(const int R, const int V, size_t K,
-                                                        const float *a, const float *x,
-                                                        const int32_t *off, float *c, size_t ldc,
-                                                        __mmask16 m0, __mmask16 m1)
-{
-	__m512 acc0[DMR], acc1[DMR];
-#pragma GCC unroll 14
-	for (int i = 0; i < R; i++) {
-		acc0[i] = _mm512_setzero_ps();
-		acc1[i] = _mm512_setzero_ps();
-	}
-	for (size_t k = 0; k < K; k++) {
-		const float *b = x + off[k];
-		/* the taps jump between rows and channel planes: fetch a few taps ahead (the
-		 * offset table has DIRECT_PREFETCH_TAPS spare entries past K) */
-		const float *bn = x + off[k + EML_DIRECT_PREFETCH_TAPS];
-		_mm_prefetch((const char *)bn, _MM_HINT_T0);
-		_mm_prefetch((const char *)(bn + 16), _MM_HINT_T0);
-		_mm_prefetch((const char *)(a + 8 * DMR), _MM_HINT_T0);
-		__m512 b0 = V == 2 ? _mm512_loadu_ps(b) : _mm512_maskz_loadu_ps(m0, b);
-		__m512 b1 = V == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
-#pragma GCC unroll 14
-		for (int i = 0; i < R; i++) {
-			__m512 av = _mm512_set1_ps(a[i]);
-			acc0[i] = _mm512_fmadd_ps(av, b0, acc0[i]);
-			if (V == 2)
-				acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);
-		}
-		a += DMR;
-	}
-#pragma GCC unroll 14
-	for (int i = 0; i < R; i++) {
-		float *ci = c + (size_t)i * ldc;
-		_mm512_mask_storeu_ps(ci, m0, acc0[i]);
-		if (V == 2)
-			_mm512_mask_storeu_ps(ci + 16, m1, acc1[i]);
-	}
-}
-
-#define DCASE(R)                                                                                   \
-	case R:                                                                                    \
-		if (w > 16)                                                                        \
-			dkern(R, 2, K, a, x, off, c, ldc, 0xFFFF, m1);                             \
-		else                                                                               \
-			dkern(R, 1, K, a, x, off, c, ldc, m0, 0);                                  \
-		break;
-
-void eml_conv_direct_avx512(size_t K, const float *a, const float *x, const int32_t *off, float *c,
-                            size_t ldc, int h, int w)
-{
-	__mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
-	__mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : (w > 16 ? (1u << (w - 16)) - 1 : 0));
-	switch (h) {
-		DCASE(1)
-		DCASE(2)
-		DCASE(3)
-		DCASE(4)
-		DCASE(5)
-		DCASE(6)
-		DCASE(7)
-		DCASE(8)
-		DCASE(9)
-		DCASE(10)
-		DCASE(11)
-		DCASE(12)
-		DCASE(13)
-	default:
-		if (w > 16)
-			dkern(DMR, 2, K, a, x, off, c, ldc, 0xFFFF, m1);
-		else
-			dkern(DMR, 1, K, a, x, off, c, ldc, m0, 0);
-		break;
 	}
 }

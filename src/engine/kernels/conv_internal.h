@@ -24,14 +24,6 @@ void eml_im2col_gather_avx512(const float *x, const int32_t *rowoff, size_t rows
                               const int32_t *colidx, size_t cn, float *panels, size_t nr,
                               size_t ps);
 
-/* Direct stride-1 2-D convolution tile (conv.c, PATH_DIRECT): h <= 14 rows of a packed A panel
- * (SGEMM's AVX-512 MR = 14) times, per k, the w <= 32 floats at x + off[k]; stores to c. off
- * has EML_DIRECT_PREFETCH_TAPS more entries past K (prefetch addresses only: any offset into x
- * will do). */
-#define EML_DIRECT_PREFETCH_TAPS 48
-void eml_conv_direct_avx512(size_t K, const float *a, const float *x, const int32_t *off, float *c,
-                            size_t ldc, int h, int w);
-
 #define DW_PLANE_MAX_TAPS 64
 typedef void (*eml_dw_plane_fn)(const eml_dw_geom *g, const float *x, const float *w, float bias,
                                 float *y);

@@ -5,15 +5,20 @@
  * loads/stores, one vector only when 16 columns or fewer remain.
  */
 #include <immintrin.h>
+#include <stdint.h>
 
 #include "engine/kernels/gemm_internal.h"
 
 #define AMR EML_AVX512_MR
 
-static inline __attribute__((always_inline)) void kern(const int R, const int V, size_t kc,
-                                                       const float *a, const float *b, size_t ldb,
-                                                       float *c, size_t ldc, int accumulate,
-                                                       __mmask16 m0, __mmask16 m1)
+/* OFFS = 0: row k of B at b + k * ldb (the packed or unpacked B of a GEMM). OFFS = 1: at
+ * b + off[k] (eml_ukernel_offsets_avx512), prefetched EML_UKERNEL_PREFETCH_TAPS rows ahead since
+ * the rows jump around. */
+static inline __attribute__((always_inline)) void kern(const int R, const int V, const int OFFS,
+                                                       size_t kc, const float *a, const float *b,
+                                                       size_t ldb, const int32_t *off, float *c,
+                                                       size_t ldc, int accumulate, __mmask16 m0,
+                                                       __mmask16 m1)
 {
 	__m512 acc0[AMR], acc1[AMR];
 #pragma GCC unroll 14
@@ -25,12 +30,14 @@ static inline __attribute__((always_inline)) void kern(const int R, const int V,
 	for (int i = 0; i < R; i++)
 		_mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
 	for (size_t k = 0; k < kc; k++) {
-		_mm_prefetch((const char *)(b + 8 * ldb), _MM_HINT_T0);
-		_mm_prefetch((const char *)(b + 8 * ldb + 16), _MM_HINT_T0);
+		const float *bk = OFFS ? b + off[k] : b;
+		const float *bn = OFFS ? b + off[k + EML_UKERNEL_PREFETCH_TAPS] : b + 8 * ldb;
+		_mm_prefetch((const char *)bn, _MM_HINT_T0);
+		_mm_prefetch((const char *)(bn + 16), _MM_HINT_T0);
 		_mm_prefetch((const char *)(a + 8 * AMR), _MM_HINT_T0);
 		/* masked: only valid columns are read (B may be unpacked) */
-		__m512 b0 = V == 2 ? _mm512_loadu_ps(b) : _mm512_maskz_loadu_ps(m0, b);
-		__m512 b1 = V == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
+		__m512 b0 = V == 2 ? _mm512_loadu_ps(bk) : _mm512_maskz_loadu_ps(m0, bk);
+		__m512 b1 = V == 2 ? _mm512_maskz_loadu_ps(m1, bk + 16) : b0;
 #pragma GCC unroll 14
 		for (int i = 0; i < R; i++) {
 			__m512 av = _mm512_set1_ps(a[i]);
@@ -39,7 +46,8 @@ static inline __attribute__((always_inline)) void kern(const int R, const int V,
 				acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);
 		}
 		a += AMR;
-		b += ldb;
+		if (!OFFS)
+			b += ldb;
 	}
 #pragma GCC unroll 14
 	for (int i = 0; i < R; i++) {
@@ -56,40 +64,49 @@ static inline __attribute__((always_inline)) void kern(const int R, const int V,
 	}
 }
 
-#define KCASE(R)                                                                                   \
+/* The row count selects a specialization; more than 16 columns take two vectors. */
+#define KCASE(R, OFFS)                                                                             \
 	case R:                                                                                    \
 		if (w > 16)                                                                        \
-			kern(R, 2, kc, a, b, ldb, c, ldc, accumulate, 0xFFFF, m1);                 \
+			kern(R, 2, OFFS, kc, a, b, ldb, off, c, ldc, accumulate, 0xFFFF, m1);      \
 		else                                                                               \
-			kern(R, 1, kc, a, b, ldb, c, ldc, accumulate, m0, 0);                      \
+			kern(R, 1, OFFS, kc, a, b, ldb, off, c, ldc, accumulate, m0, 0);           \
 		break;
+
+#define KSWITCH(OFFS)                                                                              \
+	__mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);                              \
+	__mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : (w > 16 ? (1u << (w - 16)) - 1 : 0));        \
+	switch (h) {                                                                               \
+		KCASE(1, OFFS)                                                                     \
+		KCASE(2, OFFS)                                                                     \
+		KCASE(3, OFFS)                                                                     \
+		KCASE(4, OFFS)                                                                     \
+		KCASE(5, OFFS)                                                                     \
+		KCASE(6, OFFS)                                                                     \
+		KCASE(7, OFFS)                                                                     \
+		KCASE(8, OFFS)                                                                     \
+		KCASE(9, OFFS)                                                                     \
+		KCASE(10, OFFS)                                                                    \
+		KCASE(11, OFFS)                                                                    \
+		KCASE(12, OFFS)                                                                    \
+		KCASE(13, OFFS)                                                                    \
+	default:                                                                                   \
+		KCASE(AMR, OFFS)                                                                   \
+	}
 
 void eml_ukernel_avx512(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
                         int accumulate, int h, int w)
 {
-	__mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
-	__mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : (w > 16 ? (1u << (w - 16)) - 1 : 0));
-	switch (h) {
-		KCASE(1)
-		KCASE(2)
-		KCASE(3)
-		KCASE(4)
-		KCASE(5)
-		KCASE(6)
-		KCASE(7)
-		KCASE(8)
-		KCASE(9)
-		KCASE(10)
-		KCASE(11)
-		KCASE(12)
-		KCASE(13)
-	default:
-		if (w > 16)
-			kern(AMR, 2, kc, a, b, ldb, c, ldc, accumulate, 0xFFFF, m1);
-		else
-			kern(AMR, 1, kc, a, b, ldb, c, ldc, accumulate, m0, 0);
-		break;
-	}
+	const int32_t *off = NULL;
+	KSWITCH(0)
+}
+
+void eml_ukernel_offsets_avx512(size_t kc, const float *a, const float *b, const int32_t *off,
+                                float *c, size_t ldc, int h, int w)
+{
+	const size_t ldb = 0;
+	const int accumulate = 0;
+	KSWITCH(1)
 }
 
 void eml_gemm_small_m_avx512(size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,

@@ -10,6 +10,7 @@
 #define EML_ENGINE_KERNELS_GEMM_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef void (*eml_ukernel_fn)(size_t kc, const float *a, const float *b, size_t ldb, float *c,
                                size_t ldc, int accumulate, int h_or_mr, int w_or_nr);
@@ -49,5 +50,12 @@ void eml_ukernel_avx512(size_t kc, const float *a, const float *b, size_t ldb, f
                         int accumulate, int h, int w);
 void eml_ukernel_avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
                       int accumulate, int h, int w);
+
+/* The AVX-512 tile with row k of B at b + off[k] instead of b + k * ldb, stored (not added): the
+ * direct convolution (conv.c), where row k is the w input columns that tap k reads. off has
+ * EML_UKERNEL_PREFETCH_TAPS more entries past kc (prefetch addresses only: any offset into b). */
+#define EML_UKERNEL_PREFETCH_TAPS 48
+void eml_ukernel_offsets_avx512(size_t kc, const float *a, const float *b, const int32_t *off,
+                                float *c, size_t ldc, int h, int w);
 
 #endif
