@@ -14,6 +14,7 @@
 #include "common/guard.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/regs.h"
 #include "crypto/ed25519.h"
 #include "crypto/hash.h"
 #include "host/channel.h"
@@ -442,7 +443,7 @@ static int watchdog_arm(watchdog *w, int ms)
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 		pthread_cond_init(&w->cv, &ca);
 		pthread_condattr_destroy(&ca);
-		if (pthread_create(&w->t, NULL, watchdog_main, w) != 0) {
+		if (eml_thread_create_clean(&w->t, watchdog_main, w) != 0) {
 			pthread_cond_destroy(&w->cv);
 			pthread_mutex_destroy(&w->mu);
 			return EML_E_NOMEM;

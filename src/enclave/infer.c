@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "crypto/hash.h"
+#include "common/regs.h"
 #include "topo/topo.h"
 
 static uint64_t now_us(void)
@@ -76,8 +77,10 @@ static void *side_main(void *p)
 {
 	side *sd = p;
 	sd->fn(sd->arg);
-	/* whatever the job left on this thread's stack (hash state, pointers) goes with it */
+	/* whatever the job left on this thread's stack (hash state, pointers) and in its vector
+	 * registers goes with it: glibc's thread exit runs after the scrub */
 	eml_stack_scrub(EML_STACK_SCRUB_BYTES);
+	eml_clear_vector_regs();
 	return NULL;
 }
 
@@ -85,7 +88,9 @@ static void side_start(side *sd, void (*fn)(void *), void *arg)
 {
 	sd->fn = fn;
 	sd->arg = arg;
-	sd->started = pthread_create(&sd->th, NULL, side_main, sd) == 0;
+	/* A new thread starts with a copy of this one's vector registers, which the engine and
+	 * the ciphers just used (common/regs.h): found by the memory scan. */
+	sd->started = eml_thread_create_clean(&sd->th, side_main, sd) == 0;
 	if (!sd->started)
 		fn(arg);
 }
@@ -239,6 +244,8 @@ out:
 	}
 	if (rc != EML_OK)
 		eml_infer_out_cleanup(out);
+	/* The plan may have been freed on a side thread: this thread ran kernels and hashes too. */
+	eml_clear_vector_regs();
 	st->wipe_us = h.wipe_us;
 	/* Durations only (info level, off by default): no sizes, shapes or values. */
 	if (rc == EML_OK)

@@ -31,7 +31,7 @@
 #endif
 
 #include "common/guard.h"
-#include "engine/kernels/regs.h"
+#include "common/regs.h"
 #include "common/mem.h"
 #include "eml/error.h"
 
@@ -231,7 +231,7 @@ int eml_threadpool_new(int threads, eml_threadpool **out)
 			EML_ENSURE(wa != NULL, EML_E_NOMEM);
 			wa->p = p;
 			wa->index = i + 1;
-			if (pthread_create(&p->tids[i], NULL, worker_main, wa) != 0) {
+			if (eml_thread_create_clean(&p->tids[i], worker_main, wa) != 0) {
 				eml_free(wa);
 				EML_FAIL(EML_E_NOMEM);
 			}

@@ -13,6 +13,7 @@
 #include "common/file.h"
 #include "common/guard.h"
 #include "common/mem.h"
+#include "common/regs.h"
 #include "crypto/aead.h"
 #include "crypto/hash.h"
 #include "topo/topo_int.h"
@@ -367,6 +368,7 @@ static void *dec_thread(void *arg)
 {
 	dec_range(arg);
 	eml_stack_scrub(EML_STACK_SCRUB_BYTES);
+	eml_clear_vector_regs(); /* the plaintext blocks passed through them (common/regs.h) */
 	return NULL;
 }
 
@@ -444,7 +446,7 @@ int eml_blob_decrypt_opts(const eml_tkey *k, const uint8_t *blob, size_t n, cons
 		dec_range(&jobs[0]);
 	} else {
 		for (int t = 1; t < threads; t++) {
-			if (pthread_create(&tids[t], NULL, dec_thread, &jobs[t]) != 0)
+			if (eml_thread_create_clean(&tids[t], dec_thread, &jobs[t]) != 0)
 				break;
 			started = t;
 		}

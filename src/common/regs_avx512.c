@@ -1,9 +1,5 @@
-/*
- * Clearing the vector registers after a request (threadpool.c): kernels leave weights and
- * activations in zmm0-31, and the register file can later be written to memory (a signal frame's
- * xsave area, a lazy-binding trampoline), below a stack that was already wiped.
- */
-#include "engine/kernels/regs.h"
+/* Clearing zmm0-31 (see common/regs.h for why). */
+#include "common/regs.h"
 
 void eml_clear_vector_regs_avx512(void)
 {

@@ -1,5 +1,5 @@
-/* Clearing ymm0-15 after a request (see regs_avx512.c). */
-#include "engine/kernels/regs.h"
+/* Clearing ymm0-15 (see common/regs.h for why). */
+#include "common/regs.h"
 
 void eml_clear_vector_regs_avx2(void)
 {
