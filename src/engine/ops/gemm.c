@@ -252,10 +252,27 @@ typedef struct matmul_state {
 	int64_t bdims[EML_MAX_RANK];
 	int64_t sa[EML_MAX_RANK], sb[EML_MAX_RANK]; /* batch strides in matrices (0 = bcast) */
 	uint64_t batches;
-	int flat;             /* B shared by all batches and A dense: one GEMM of batches*M rows */
-	const eml_rt *packed; /* packed B when constant and shared */
+	int flat;           /* B shared by all batches and A dense: one GEMM of batches*M rows */
+	eml_rt *packed;     /* packed B when constant and shared */
+	const float *b_src; /* its source until matmul_finalize packs it (assembly only) */
 	epi e;
 } matmul_state;
+
+/* Constant B is packed once, straight into the arena after placement (as Conv's weights): no
+ * heap copy to place and wipe. Its source (the model's weights, or a folded constant on the
+ * build heap) lives until the end of assembly. */
+static int matmul_finalize(eml_op_ctx *c)
+{
+	matmul_state *s = c->state;
+	if (s->packed != NULL && s->packed->deferred) {
+		if (s->packed->data == NULL || s->b_src == NULL)
+			return EML_E_ENGINE_OP;
+		eml_sgemm_pack_b(s->b_src, s->N, 0, s->K, s->N, s->packed->data);
+		s->b_src = NULL; /* nothing of the plan points into the model */
+		s->packed->deferred = 0;
+	}
+	return EML_OK;
+}
 
 static int matmul_prep(eml_op_ctx *c)
 {
@@ -311,8 +328,17 @@ static int matmul_prep(eml_op_ctx *c)
 	s->N = (size_t)N;
 	s->K = (size_t)K;
 	s->flat = a_dense && b_shared;
-	if (b_shared && B->kind == EML_RT_CONST && c->b != NULL && M * N * K > 0) {
-		EML_GUARD(pack_b(c, B, 0, s->K, s->N, &s->packed));
+	if (b_shared && B->kind == EML_RT_CONST && c->b != NULL && M * N * K > 0 &&
+	    A->kind == EML_RT_CONST) {
+		/* may be folded right after this prep: pack now */
+		EML_GUARD(pack_b(c, B, 0, s->K, s->N, (const eml_rt **)&s->packed));
+		c->in[1] = NULL; /* run reads only the packed copy */
+	} else if (b_shared && B->kind == EML_RT_CONST && c->b != NULL && M * N * K > 0) {
+		int64_t n = (int64_t)((eml_sgemm_packed_b_size(s->K, s->N) + 3) / 4);
+		EML_GUARD(eml_build_new_const_deferred(c->b, EML_DT_FLOAT, 1, &n, &s->packed));
+		EML_GUARD(eml_op_add_input(c, s->packed));
+		s->b_src = B->data;
+		c->finalize = matmul_finalize;
 		c->in[1] = NULL; /* run reads only the packed copy */
 	}
 	size_t rows = s->flat ? s->M * (size_t)s->batches : s->M;
