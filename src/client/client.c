@@ -262,6 +262,9 @@ int eml_client_infer(eml_client *c, const uint8_t *tkey, size_t tkey_len,
 	EML_GUARD(eml_request_pt_parts(pp, &rq));
 	EML_GUARD(eml_client_session_seal_request_iov(c->s, pp->part, pp->n, &c->req));
 	EML_GUARD(eml_net_write_all(c->fd, c->req.p, c->req.len, eml_net_now_ms() + c->timeout_ms));
+	/* The next request's key set-up, while the enclave works on this one (a failure here only
+	 * means the next seal does it itself). */
+	(void)eml_client_session_prepare(c->s);
 	if (c->resp.cap > EML_CLIENT_KEEP_BUF_BYTES || c->resp.err != EML_OK) {
 		eml_buf_cleanup(&c->resp);
 		eml_buf_init(&c->resp, 0);

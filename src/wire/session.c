@@ -27,6 +27,9 @@ struct eml_client_session {
 	/* The outstanding request: its context and enc, needed to open its response. */
 	eml_hpke_ctx *ctx;
 	uint8_t enc[EML_WIRE_ENC_LEN];
+	/* The next request's context, set up ahead (eml_client_session_prepare): fresh, unused. */
+	eml_hpke_ctx *next_ctx;
+	uint8_t next_enc[EML_WIRE_ENC_LEN];
 };
 
 struct eml_enclave_session {
@@ -122,7 +125,18 @@ void eml_client_session_free(eml_client_session *s)
 	if (s == NULL)
 		return;
 	eml_hpke_ctx_free(s->ctx);
+	eml_hpke_ctx_free(s->next_ctx);
 	eml_free(s);
+}
+
+int eml_client_session_prepare(eml_client_session *s)
+{
+	uint8_t info[INFO_MAX];
+	size_t info_len;
+	if ((s->state != ST_READY && s->state != ST_BUSY) || s->next_ctx != NULL)
+		return EML_OK;
+	make_info(s->doc_hash, info, &info_len);
+	return eml_hpke_setup_sender(s->pk, info, info_len, s->next_enc, &s->next_ctx);
 }
 
 int eml_client_session_hello(eml_client_session *s, eml_buf *frame)
@@ -209,10 +223,17 @@ int eml_client_session_seal_request_iov(eml_client_session *s, const eml_iov *pa
 	EML_GUARD(eml_add_size(pt_len, EML_HPKE_TAG_LEN, &ct_len));
 	make_info(s->doc_hash, info, &info_len);
 	make_aad(EML_SESSION_LABEL_REQUEST, s->session_id, s->next_seq, aad, &aad_len);
-	/* A fresh HPKE setup per request: the context seals exactly this one message. */
+	/* A fresh HPKE setup per request: the context seals exactly this one message (it may
+	 * have been set up ahead, while the previous response was awaited). */
 	eml_hpke_ctx_free(s->ctx);
 	s->ctx = NULL;
-	EML_GUARD(eml_hpke_setup_sender(s->pk, info, info_len, s->enc, &s->ctx));
+	if (s->next_ctx != NULL) {
+		s->ctx = s->next_ctx;
+		s->next_ctx = NULL;
+		memcpy(s->enc, s->next_enc, EML_WIRE_ENC_LEN);
+	} else {
+		EML_GUARD(eml_hpke_setup_sender(s->pk, info, info_len, s->enc, &s->ctx));
+	}
 	memset(&r, 0, sizeof(r));
 	memcpy(r.session_id, s->session_id, EML_WIRE_SESSION_ID_LEN);
 	r.seq = s->next_seq;

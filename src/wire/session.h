@@ -64,6 +64,11 @@ int eml_client_session_accept(eml_client_session *s, uint8_t type, const uint8_t
 int eml_client_session_seal_request(eml_client_session *s, const uint8_t *pt, size_t pt_len,
                                     eml_buf *frame);
 /* The same for a plaintext in pieces (eml_request_pt_parts), sealed straight into the frame. */
+/* Set up the next request's HPKE context now (a fresh ephemeral key, as every request has; it
+ * depends only on the enclave's key and document), so that sealing the request does not wait for
+ * the X25519 work: the client calls it while it waits for a response. No-op when one is ready or
+ * the session is not usable. */
+int eml_client_session_prepare(eml_client_session *s);
 int eml_client_session_seal_request_iov(eml_client_session *s, const eml_iov *parts, size_t n,
                                         eml_buf *frame);
 /* Opens the reply to the outstanding request: RESPONSE or ERROR. *pt is eml_alloc'd. */

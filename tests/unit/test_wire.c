@@ -668,6 +668,35 @@ Test(session, requests_in_sequence_and_replay_refused)
 	pair_free(&s);
 }
 
+/* A context set up ahead (eml_client_session_prepare, while a response is awaited) is used by
+ * the next request only, once: every request still has its own enc, prepared or not, and each
+ * opens and is answered. */
+Test(session, contexts_set_up_ahead_are_fresh_and_used_once)
+{
+	uint8_t sk[32], pk[32];
+	cr_assert_eq(eml_hpke_keypair_generate(sk, pk), EML_OK);
+	struct pair s;
+	handshake(&s, sk, pk);
+	eml_buf r[4];
+	for (int i = 0; i < 4; i++) {
+		if (i != 2) /* one request without a prepared context */
+			cr_assert_eq(eml_client_session_prepare(s.c), EML_OK);
+		cr_assert_eq(eml_client_session_prepare(s.c), EML_OK); /* idempotent */
+		round_trip(&s, i % 2 ? "odd request" : "even request", &r[i]);
+		for (int j = 0; j < i; j++)
+			cr_assert(memcmp(r[i].p + 5 + 24, r[j].p + 5 + 24, 32) != 0,
+			          "requests %d and %d share an enc", j, i);
+	}
+	for (int i = 0; i < 4; i++)
+		eml_buf_cleanup(&r[i]);
+	pair_free(&s);
+	/* Before the handshake there is nothing to prepare (no key): a no-op. */
+	eml_client_session *c;
+	cr_assert_eq(eml_client_session_new(&c), EML_OK);
+	cr_assert_eq(eml_client_session_prepare(c), EML_OK);
+	eml_client_session_free(c);
+}
+
 Test(session, reordered_and_cross_session_requests_refused)
 {
 	uint8_t sk[32], pk[32];
