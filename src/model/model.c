@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "common/arena.h"
 #include "common/mem.h"
 
 size_t eml_dtype_size(int dtype)
@@ -97,6 +98,10 @@ void eml_model_free(eml_model *m)
 {
 	if (m == NULL)
 		return;
+	if (m->arena != NULL) {
+		eml_arena_free(m->arena);
+		goto data;
+	}
 	if (m->graphs != NULL) {
 		for (uint32_t g = 0; g < m->n_graphs; g++) {
 			eml_graph *gr = &m->graphs[g];
@@ -119,6 +124,7 @@ void eml_model_free(eml_model *m)
 		for (uint32_t i = 0; i < m->n_opsets; i++)
 			eml_free(m->opsets[i].domain);
 	eml_free(m->opsets);
+data:
 	if (m->data_storage == 0)
 		eml_free(m->data);
 	else if (m->data_storage == 1)

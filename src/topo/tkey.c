@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/cursor.h"
+#include "common/arena.h"
 #include "common/guard.h"
 #include "common/mem.h"
 #include "crypto/hash.h"
@@ -214,6 +215,12 @@ typedef struct pctx {
 	uint64_t plaintext_len;
 } pctx;
 
+/* The parsed topology's blocks all come from the model's arena (freed at once). */
+static void *xcalloc(pctx *x, size_t n, size_t size)
+{
+	return eml_arena_calloc(x->m->arena, n, size);
+}
+
 /* An array of n elements, each at least `min_bytes` long on the wire: refuse counts the remaining
  * input cannot possibly hold before allocating (so a 4-byte count cannot request gigabytes). */
 static int check_count(pctx *x, uint64_t n, uint64_t limit, size_t min_bytes)
@@ -255,7 +262,7 @@ static int get_bytes(pctx *x, int text, uint8_t **out, size_t *out_len)
 	EML_ENSURE(eml_cur_view(&x->c, n, &v) == EML_OK, EML_E_TKEY_MALFORMED);
 	if (text)
 		EML_ENSURE(memchr(v, 0, n) == NULL, EML_E_TKEY_MALFORMED);
-	uint8_t *s = eml_alloc((size_t)n + 1);
+	uint8_t *s = xcalloc(x, (size_t)n + 1, 1);
 	EML_ENSURE(s != NULL, EML_E_NOMEM);
 	memcpy(s, v, n);
 	s[n] = 0;
@@ -278,7 +285,7 @@ static int get_ids(pctx *x, int opt, uint32_t limit, uint32_t *n_out, int32_t **
 	uint32_t n;
 	EML_GUARD(get_u32(x, &n));
 	EML_GUARD(check_count(x, n, limit, 4));
-	int32_t *v = eml_calloc(n ? n : 1, sizeof(int32_t));
+	int32_t *v = xcalloc(x, n, sizeof(int32_t));
 	EML_ENSURE(v != NULL, EML_E_NOMEM);
 	*out = v;
 	*n_out = n;
@@ -327,7 +334,7 @@ static int get_attr(pctx *x, eml_attr *a)
 	case EML_ATTR_FLOATS:
 		EML_GUARD(get_u32(x, &a->n));
 		EML_GUARD(check_count(x, a->n, EML_MAX_ATTR_ELEMS, 4));
-		a->floats = eml_calloc(a->n ? a->n : 1, sizeof(float));
+		a->floats = xcalloc(x, a->n, sizeof(float));
 		EML_ENSURE(a->floats != NULL, EML_E_NOMEM);
 		for (uint32_t i = 0; i < a->n; i++) {
 			uint32_t u;
@@ -338,7 +345,7 @@ static int get_attr(pctx *x, eml_attr *a)
 	case EML_ATTR_INTS:
 		EML_GUARD(get_u32(x, &a->n));
 		EML_GUARD(check_count(x, a->n, EML_MAX_ATTR_ELEMS, 8));
-		a->ints = eml_calloc(a->n ? a->n : 1, sizeof(int64_t));
+		a->ints = xcalloc(x, a->n, sizeof(int64_t));
 		EML_ENSURE(a->ints != NULL, EML_E_NOMEM);
 		for (uint32_t i = 0; i < a->n; i++)
 			EML_GUARD(get_i64(x, &a->ints[i]));
@@ -347,8 +354,8 @@ static int get_attr(pctx *x, eml_attr *a)
 		uint32_t n;
 		EML_GUARD(get_u32(x, &n));
 		EML_GUARD(check_count(x, n, EML_MAX_ATTR_ELEMS, 4));
-		a->strings = eml_calloc(n ? n : 1, sizeof(uint8_t *));
-		a->string_lens = eml_calloc(n ? n : 1, sizeof(size_t));
+		a->strings = xcalloc(x, n, sizeof(uint8_t *));
+		a->string_lens = xcalloc(x, n, sizeof(size_t));
 		EML_ENSURE(a->strings != NULL && a->string_lens != NULL, EML_E_NOMEM);
 		a->n = n; /* strings[] is zeroed, so a partial parse frees cleanly */
 		for (uint32_t i = 0; i < n; i++)
@@ -359,7 +366,7 @@ static int get_attr(pctx *x, eml_attr *a)
 		uint32_t n;
 		EML_GUARD(get_u32(x, &n));
 		EML_GUARD(check_count(x, n, EML_MAX_ATTR_ELEMS, 4));
-		a->graphs = eml_calloc(n ? n : 1, sizeof(int32_t));
+		a->graphs = xcalloc(x, n, sizeof(int32_t));
 		EML_ENSURE(a->graphs != NULL, EML_E_NOMEM);
 		a->n = n;
 		for (uint32_t i = 0; i < n; i++) {
@@ -494,6 +501,9 @@ int eml_tkey_parse_body(const uint8_t *p, size_t n, uint64_t plaintext_len, eml_
 	int rc = EML_OK;
 	eml_model *m = eml_model_new();
 	EML_ENSURE(m != NULL, EML_E_NOMEM);
+	/* chunks of a quarter of the key: a typical key's tables fit in a few */
+	m->arena = eml_arena_new(n / 4 + 4096);
+	EML_ENSURE(m->arena != NULL, EML_E_NOMEM);
 	pctx x = {.m = m, .plaintext_len = plaintext_len};
 	eml_cur_init(&x.c, p, n);
 	uint32_t cnt;
@@ -501,7 +511,7 @@ int eml_tkey_parse_body(const uint8_t *p, size_t n, uint64_t plaintext_len, eml_
 	EML_GUARD(get_i64(&x, &m->ir_version));
 	EML_GUARD(get_u32(&x, &cnt));
 	EML_GUARD(check_count(&x, cnt, EML_MAX_GRAPHS, 12));
-	m->opsets = eml_calloc(cnt ? cnt : 1, sizeof(eml_opset));
+	m->opsets = xcalloc(&x, cnt, sizeof(eml_opset));
 	EML_ENSURE(m->opsets != NULL, EML_E_NOMEM);
 	m->n_opsets = cnt;
 	for (uint32_t i = 0; i < cnt; i++) {
@@ -513,7 +523,7 @@ int eml_tkey_parse_body(const uint8_t *p, size_t n, uint64_t plaintext_len, eml_
 	 * against the limit here and against the real tensor count once it is known. */
 	EML_GUARD(get_u32(&x, &cnt));
 	EML_GUARD(check_count(&x, cnt, EML_MAX_VALUES, 13));
-	m->values = eml_calloc(cnt ? cnt : 1, sizeof(eml_value));
+	m->values = xcalloc(&x, cnt, sizeof(eml_value));
 	EML_ENSURE(m->values != NULL, EML_E_NOMEM);
 	m->n_values = cnt;
 	m->n_tensors = EML_MAX_TENSORS; /* provisional bound, tightened below */
@@ -523,7 +533,7 @@ int eml_tkey_parse_body(const uint8_t *p, size_t n, uint64_t plaintext_len, eml_
 
 	EML_GUARD(get_u32(&x, &cnt));
 	EML_GUARD(check_count(&x, cnt, EML_MAX_TENSORS, 24));
-	m->tensors = eml_calloc(cnt ? cnt : 1, sizeof(eml_tensor));
+	m->tensors = xcalloc(&x, cnt, sizeof(eml_tensor));
 	EML_ENSURE(m->tensors != NULL, EML_E_NOMEM);
 	m->n_tensors = cnt;
 	for (uint32_t i = 0; i < cnt; i++)
@@ -535,7 +545,7 @@ int eml_tkey_parse_body(const uint8_t *p, size_t n, uint64_t plaintext_len, eml_
 	EML_GUARD(get_u32(&x, &cnt));
 	EML_ENSURE(cnt >= 1, EML_E_TKEY_MALFORMED);
 	EML_GUARD(check_count(&x, cnt, EML_MAX_GRAPHS, 20));
-	m->graphs = eml_calloc(cnt, sizeof(eml_graph));
+	m->graphs = xcalloc(&x, cnt, sizeof(eml_graph));
 	EML_ENSURE(m->graphs != NULL, EML_E_NOMEM);
 	m->n_graphs = cnt;
 	uint64_t total_nodes = 0;
@@ -559,7 +569,7 @@ int eml_tkey_parse_body(const uint8_t *p, size_t n, uint64_t plaintext_len, eml_
 		EML_GUARD(check_count(&x, nn, EML_MAX_NODES, 20));
 		total_nodes += nn;
 		EML_ENSURE(total_nodes <= EML_MAX_NODES, EML_E_TKEY_LIMIT);
-		gr->nodes = eml_calloc(nn ? nn : 1, sizeof(eml_node));
+		gr->nodes = xcalloc(&x, nn, sizeof(eml_node));
 		EML_ENSURE(gr->nodes != NULL, EML_E_NOMEM);
 		gr->n_nodes = nn;
 		for (uint32_t i = 0; i < nn; i++) {
@@ -571,7 +581,7 @@ int eml_tkey_parse_body(const uint8_t *p, size_t n, uint64_t plaintext_len, eml_
 			uint32_t na;
 			EML_GUARD(get_u32(&x, &na));
 			EML_GUARD(check_count(&x, na, EML_MAX_ATTRS, 12));
-			nd->attrs = eml_calloc(na ? na : 1, sizeof(eml_attr));
+			nd->attrs = xcalloc(&x, na, sizeof(eml_attr));
 			EML_ENSURE(nd->attrs != NULL, EML_E_NOMEM);
 			nd->n_attrs = na;
 			for (uint32_t a = 0; a < na; a++)

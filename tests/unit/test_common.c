@@ -1,8 +1,10 @@
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/arena.h"
 #include "common/cursor.h"
 #include "common/file.h"
 #include "common/mem.h"
@@ -120,6 +122,35 @@ Test(common, secmem_pool_reuses_only_wiped_regions)
 	eml_secmem_unmap(p, len);
 	cr_assert_eq(eml_secmem_pool_idle_bytes(), 0);
 	eml_secmem_set_pool_limit((size_t)512 << 20);
+}
+
+/* Arena blocks: zeroed, 16-byte aligned, disjoint (each filled and checked after all the others
+ * were written), across chunk boundaries and with blocks larger than a chunk; overflowing sizes
+ * are refused. */
+Test(common, arena_blocks_zeroed_aligned_disjoint)
+{
+	eml_arena *a = eml_arena_new(1000);
+	cr_assert_not_null(a);
+	enum { N = 400 };
+	unsigned char *blk[N];
+	size_t len[N];
+	for (int i = 0; i < N; i++) {
+		len[i] = (size_t)(i * 37 % 301) + (i % 50 == 0 ? 5000 : 0); /* 0 included */
+		blk[i] = eml_arena_calloc(a, len[i], 1);
+		cr_assert_not_null(blk[i]);
+		cr_assert_eq((uintptr_t)blk[i] % 16, 0);
+		for (size_t k = 0; k < len[i]; k++)
+			cr_assert_eq(blk[i][k], 0);
+		memset(blk[i], i & 0xff, len[i]);
+	}
+	for (int i = 0; i < N; i++)
+		for (size_t k = 0; k < len[i]; k++)
+			cr_assert_eq(blk[i][k], (unsigned char)(i & 0xff), "block %d overwritten",
+			             i);
+	cr_assert_null(eml_arena_calloc(a, SIZE_MAX / 2, 4));
+	cr_assert_null(eml_arena_calloc(a, SIZE_MAX, 1));
+	eml_arena_free(a);
+	eml_arena_free(NULL);
 }
 
 Test(common, atomic_write_replaces_and_reads_back)
