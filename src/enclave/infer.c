@@ -234,11 +234,16 @@ out:
 	side_join(&sa);
 	if (rc == EML_OK && ov != NULL && ov->with_wipe != NULL &&
 	    io_bytes(out->t, out->n) >= overlap_min_bytes()) {
+		t0 = now_us();
 		side_start(&sw, release, &h);
+		st->wipe_path_us = now_us() - t0;
 		ov->with_wipe(ov->arg, out);
+		t0 = now_us();
 		side_join(&sw);
+		st->wipe_path_us += now_us() - t0;
 	} else {
 		release(&h);
+		st->wipe_path_us = h.wipe_us;
 		if (rc == EML_OK && ov != NULL && ov->with_wipe != NULL)
 			ov->with_wipe(ov->arg, out);
 	}
@@ -251,9 +256,10 @@ out:
 	if (rc == EML_OK)
 		eml_log_info(
 		    "request timings: fetch %llu us%s, join %llu us, plan %llu us, run %llu us, "
-		    "wipe %llu us",
+		    "wipe %llu us (%llu us on the request's path)",
 		    (unsigned long long)st->fetch_us, st->blob_cached ? " (cached)" : "",
 		    (unsigned long long)st->join_us, (unsigned long long)st->plan_us,
-		    (unsigned long long)st->run_us, (unsigned long long)st->wipe_us);
+		    (unsigned long long)st->run_us, (unsigned long long)st->wipe_us,
+		    (unsigned long long)st->wipe_path_us);
 	return rc;
 }

@@ -25,6 +25,9 @@ typedef int (*eml_blob_fetch_fn)(void *ctx, const uint8_t model_id[EML_MODEL_ID_
 
 typedef struct eml_infer_stats {
 	uint64_t fetch_us, join_us, plan_us, run_us, wipe_us;
+	/* of wipe_us, the part on the request's path: all of it in line; beside the output hash
+	 * (eml_infer_overlap), the thread start and the wait for the wipe after the hash */
+	uint64_t wipe_path_us;
 	uint64_t arena_bytes;
 	uint8_t blob_digest[32]; /* SHA-256 of the blob actually used */
 	uint8_t model_id[EML_MODEL_ID_BYTES];
