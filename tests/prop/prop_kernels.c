@@ -261,6 +261,9 @@ static size_t prodv(const size_t *v, int n)
 	return p;
 }
 
+/* 1: rand_conv draws only large direct-path convolutions (differential_kernels_conv_banded). */
+static int g_big;
+
 /* Random valid conv parameters; kind 0 = Conv, 1 = ConvTranspose. Returns 0 when valid. */
 static int rand_conv(eml_rng *r, eml_conv_params *p, int transpose)
 {
@@ -346,6 +349,26 @@ static int rand_conv(eml_rng *r, eml_conv_params *p, int transpose)
 				p->pad_begin[i] = p->pad_end[i] = 0;
 			p->in[i] = span - p->pad_begin[i] - p->pad_end[i];
 		}
+	}
+	if (!transpose && g_big) {
+		/* An input whose padded copy passes 1 MiB: the direct path pads it in bands of
+		 * output rows, one buffer per thread. */
+		p->nd = 2;
+		p->batch = 1;
+		p->group = 1;
+		p->in_c = 48 + eml_rng_below(r, 24);
+		p->out_c = 1 + eml_rng_below(r, 16);
+		for (int i = 0; i < 2; i++) {
+			p->kernel[i] = 1 + eml_rng_below(r, 3);
+			p->stride[i] = 1 + eml_rng_below(r, 2);
+			p->dilation[i] = eml_rng_chance(r, 0.2) ? 2 : 1;
+			p->pad_begin[i] = eml_rng_below(r, 3);
+			p->pad_end[i] = eml_rng_below(r, 3);
+		}
+		if (p->kernel[0] == 1 && p->kernel[1] == 1)
+			p->kernel[0] = 3;
+		p->in[0] = 36 + eml_rng_below(r, 20);
+		p->in[1] = 96 + eml_rng_below(r, 40);
 	}
 	if (transpose && eml_rng_chance(r, 0.2)) {
 		/* Taps that do not overlap (stride = kernel, no dilation or padding: upsampling
@@ -546,6 +569,23 @@ Test(prop, differential_kernels_conv, .description = "differential kernels: Conv
 	}
 	eml_sgemm_force_isa(NULL);
 	cr_assert_geq(ran, 1);
+	eml_threadpool_free(pool);
+}
+
+/* Large inputs on the direct path: banded padding, 1 and 2 threads, strides 1 and 2. */
+Test(prop, differential_kernels_conv_banded,
+     .description = "differential kernels: Conv, direct path padded in bands")
+{
+	eml_threadpool *pool = NULL;
+	cr_assert_eq(eml_threadpool_new(2, &pool), 0);
+	g_big = 1;
+	PROP_FOR_EACH_CASE(rng)
+	{
+		if (eml_prop_case_cur >= 12) /* each case is tens of MFLOP against a naive loop */
+			break;
+		conv_case(&rng, eml_prop_case_cur % 2 ? pool : NULL, 0);
+	}
+	g_big = 0;
 	eml_threadpool_free(pool);
 }
 

@@ -263,12 +263,49 @@ static size_t conv_slot(const eml_conv_params *p, int threads, size_t *col_float
 	       gather_floats(p, chunk) * sizeof(float);
 }
 
-/* The direct path's scratch: the zero-padded input of one group, then the tap offsets. */
-static size_t direct_work_size(const eml_conv_params *p)
+/*
+ * A large input is padded in bands of output rows, each thread into its own buffer of
+ * DIRECT_BAND_BYTES that stays in its L2 while the band's tiles read it, instead of one padded
+ * copy of the whole input written to memory and read back (OCR det's 96x160x160 input: 10 MB
+ * each way per convolution). A small input is padded whole, once (it stays in cache anyway),
+ * and so is one with too few output rows to give every thread bands.
+ */
+#define DIRECT_BAND_BYTES ((size_t)512 << 10)
+#define DIRECT_WHOLE_BYTES ((size_t)1 << 20)
+
+/* Output rows per band, or 0 to pad the input whole. */
+static size_t direct_band(const eml_conv_params *p, int threads)
 {
-	size_t cg = p->in_c / p->group;
-	return 64 + align64(cg * direct_rows(p) * direct_cols(p) * sizeof(float)) +
-	       align64((conv_kg(p) + EML_UKERNEL_PREFETCH_TAPS) * sizeof(int32_t));
+	size_t cg = p->in_c / p->group, row = cg * direct_cols(p) * sizeof(float);
+	size_t keff = (p->kernel[0] - 1) * p->dilation[0] + 1, s0 = p->stride[0];
+	if (cg * direct_rows(p) * direct_cols(p) * sizeof(float) <= DIRECT_WHOLE_BYTES)
+		return 0;
+	size_t rows = DIRECT_BAND_BYTES / row; /* padded rows that fit the budget */
+	size_t band = rows > keff ? (rows - keff) / s0 + 1 : 1;
+	/* at least two bands per thread */
+	size_t most = p->out[0] / (2 * (size_t)(threads > 0 ? threads : 1));
+	if (most < 1)
+		return 0;
+	return band < most ? band : most;
+}
+
+/* Padded rows a band of `band` output rows reads. */
+static size_t direct_band_rows(const eml_conv_params *p, size_t band)
+{
+	return (band - 1) * p->stride[0] + (p->kernel[0] - 1) * p->dilation[0] + 1;
+}
+
+/* The direct path's scratch: the zero-padded input of one group (whole, or one band per thread),
+ * then the tap offsets. */
+static size_t direct_work_size(const eml_conv_params *p, int threads)
+{
+	size_t cg = p->in_c / p->group, band = direct_band(p, threads);
+	size_t pad =
+	    band == 0
+	        ? align64(cg * direct_rows(p) * direct_cols(p) * sizeof(float))
+	        : (size_t)(threads > 0 ? threads : 1) *
+	              align64(cg * direct_band_rows(p, band) * direct_cols(p) * sizeof(float));
+	return 64 + pad + align64((conv_kg(p) + EML_UKERNEL_PREFETCH_TAPS) * sizeof(int32_t));
 }
 
 size_t eml_conv_work_size_prepacked(const eml_conv_params *p, int threads)
@@ -278,7 +315,7 @@ size_t eml_conv_work_size_prepacked(const eml_conv_params *p, int threads)
 	if (conv_path(p) == PATH_DEPTHWISE)
 		return dw_work_size(p, threads);
 	if (conv_path(p) == PATH_DIRECT)
-		return direct_work_size(p);
+		return direct_work_size(p, threads);
 	size_t colf;
 	return 64 + (size_t)threads * conv_slot(p, threads, &colf);
 }
@@ -711,7 +748,8 @@ static void conv_task(void *ctx, size_t task, int thread)
 typedef struct direct_job {
 	const eml_conv_params *p;
 	const float *x; /* this group's input channels */
-	float *pad;     /* its zero-padded copy */
+	float *pad;     /* its zero-padded copy: whole, or a band per thread (pad_stride apart) */
+	size_t band, band_rows, pad_stride;
 	const int32_t *off;
 	const float *panels; /* this group's packed A panels (after the header) */
 	const float *bias;   /* this group's bias, or NULL */
@@ -724,23 +762,29 @@ typedef struct direct_job {
  * K) one tile is too little to be worth a dispatch. */
 #define DIRECT_TASK_FLOPS 200000.0
 
-static void direct_pad_task(void *ctx, size_t ci, int thread)
+/* Padded rows [r0, r0 + n) of input channel ci into d (n rows of C floats, stored as stride
+ * phases): zero outside the input. */
+static void direct_pad_rows(const direct_job *j, size_t ci, size_t r0, size_t n, float *d)
 {
-	(void)thread;
-	const direct_job *j = ctx;
 	const eml_conv_params *p = j->p;
 	size_t ih = p->in[0], iw = p->in[1], ph = p->pad_begin[0], pw = p->pad_begin[1];
 	size_t s = p->stride[1], plen = j->C / s;
 	const float *x = j->x + ci * ih * iw;
-	float *d = j->pad + ci * j->R * j->C;
-	if (s == 1) {
-		pad_plane(x, ih, iw, ph, pw, j->R, j->C, d);
-		return;
-	}
-	memset(d, 0, j->R * j->C * sizeof(float));
-	for (size_t r = 0; r < ih; r++) {
-		float *dr = d + (ph + r) * j->C;
-		const float *xr = x + r * iw;
+	for (size_t r = 0; r < n; r++) {
+		float *dr = d + r * j->C;
+		size_t pr = r0 + r;
+		if (pr < ph || pr - ph >= ih) {
+			memset(dr, 0, j->C * sizeof(float));
+			continue;
+		}
+		const float *xr = x + (pr - ph) * iw;
+		if (s == 1) {
+			memset(dr, 0, pw * sizeof(float));
+			memcpy(dr + pw, xr, iw * sizeof(float));
+			memset(dr + pw + iw, 0, (j->C - pw - iw) * sizeof(float));
+			continue;
+		}
+		memset(dr, 0, j->C * sizeof(float));
 		/* phase q takes the input columns c with (pw + c) % s == q: every s-th from c0 */
 		for (size_t q = 0; q < s; q++) {
 			size_t c0 = (q + s - pw % s) % s;
@@ -751,18 +795,24 @@ static void direct_pad_task(void *ctx, size_t ci, int thread)
 	}
 }
 
+static void direct_pad_task(void *ctx, size_t ci, int thread)
+{
+	(void)thread;
+	const direct_job *j = ctx;
+	direct_pad_rows(j, ci, 0, j->R, j->pad + ci * j->R * j->C);
+}
+
 /* One tile: DIRECT_NR columns of one output row for one panel of output channels, then its
  * epilogue while the tile is in cache. */
-static void direct_tile(const direct_job *j, size_t oy, size_t mp, size_t xt)
+static void direct_tile(const direct_job *j, const float *rows, size_t oy, size_t mp, size_t xt)
 {
 	const eml_conv_params *p = j->p;
 	size_t x0 = xt * DIRECT_NR, w = min_sz(DIRECT_NR, j->ow - x0);
 	size_t m0 = mp * DIRECT_MR, h = min_sz(DIRECT_MR, j->mg - m0), ldc = j->oh * j->ow;
 	float *c = j->y + m0 * ldc + oy * j->ow + x0;
 #if defined(__x86_64__)
-	eml_ukernel_offsets_avx512(j->K, j->panels + mp * j->K * DIRECT_MR,
-	                           j->pad + oy * p->stride[0] * j->C + x0, j->off, c, ldc, (int)h,
-	                           (int)w);
+	eml_ukernel_offsets_avx512(j->K, j->panels + mp * j->K * DIRECT_MR, rows + x0, j->off, c,
+	                           ldc, (int)h, (int)w);
 #else
 	(void)c;      /* direct_ok selects this path only with the AVX-512 kernels */
 #endif
@@ -784,8 +834,27 @@ static void direct_task(void *ctx, size_t t, int thread)
 	size_t xc = t % j->xtasks, r = t / j->xtasks;
 	size_t mp = r % j->mpanels, oy = r / j->mpanels;
 	size_t xe = min_sz((xc + 1) * j->xper, j->xtiles);
+	const float *rows = j->pad + oy * j->p->stride[0] * j->C;
 	for (size_t xt = xc * j->xper; xt < xe; xt++)
-		direct_tile(j, oy, mp, xt);
+		direct_tile(j, rows, oy, mp, xt);
+}
+
+/* A band task: pad the band's rows into this thread's buffer, then every tile of the band. */
+static void direct_band_task(void *ctx, size_t b, int thread)
+{
+	const direct_job *j = ctx;
+	const eml_conv_params *p = j->p;
+	size_t cg = p->in_c / p->group, oy0 = b * j->band, oy1 = min_sz(oy0 + j->band, j->oh);
+	float *buf = j->pad + (size_t)thread * j->pad_stride;
+	for (size_t ci = 0; ci < cg; ci++)
+		direct_pad_rows(j, ci, oy0 * p->stride[0], j->band_rows,
+		                buf + ci * j->band_rows * j->C);
+	for (size_t mp = 0; mp < j->mpanels; mp++)
+		for (size_t oy = oy0; oy < oy1; oy++) {
+			const float *rows = buf + (oy - oy0) * p->stride[0] * j->C;
+			for (size_t xt = 0; xt < j->xtiles; xt++)
+				direct_tile(j, rows, oy, mp, xt);
+		}
 }
 
 static void conv_direct(eml_threadpool *pool, const eml_conv_params *p, const float *X,
@@ -805,9 +874,18 @@ static void conv_direct(eml_threadpool *pool, const eml_conv_params *p, const fl
 	if (j.xper > j.xtiles)
 		j.xper = j.xtiles;
 	j.xtasks = (j.xtiles + j.xper - 1) / j.xper;
+	int threads = eml_threadpool_threads(pool);
+	j.band = direct_band(p, threads);
 	j.pad = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
-	int32_t *off = (int32_t *)(j.pad + align64(cg * j.R * j.C * sizeof(float)) / sizeof(float));
-	tap_offsets(p, cg, j.R, j.C, p->stride[1], j.C / p->stride[1], off);
+	size_t plane_rows = j.R, pad_bytes = align64(cg * j.R * j.C * sizeof(float));
+	if (j.band > 0) {
+		j.band_rows = direct_band_rows(p, j.band);
+		plane_rows = j.band_rows;
+		j.pad_stride = align64(cg * j.band_rows * j.C * sizeof(float)) / sizeof(float);
+		pad_bytes = (size_t)(threads > 0 ? threads : 1) * j.pad_stride * sizeof(float);
+	}
+	int32_t *off = (int32_t *)((unsigned char *)j.pad + pad_bytes);
+	tap_offsets(p, cg, plane_rows, j.C, p->stride[1], j.C / p->stride[1], off);
 	for (size_t k = j.K; k < j.K + EML_UKERNEL_PREFETCH_TAPS; k++)
 		off[k] = off[j.K - 1];
 	j.off = off;
@@ -819,8 +897,14 @@ static void conv_direct(eml_threadpool *pool, const eml_conv_params *p, const fl
 			j.y = Y + (n * p->out_c + g * j.mg) * os;
 			j.panels = packed_w + g * pa_stride + EML_SGEMM_PACKED_HDR_FLOATS;
 			j.bias = bias ? bias + g * j.mg : NULL;
-			eml_threadpool_run(pool, cg, direct_pad_task, &j);
-			eml_threadpool_run(pool, j.oh * j.mpanels * j.xtasks, direct_task, &j);
+			if (j.band > 0) {
+				eml_threadpool_run(pool, (j.oh + j.band - 1) / j.band,
+				                   direct_band_task, &j);
+			} else {
+				eml_threadpool_run(pool, cg, direct_pad_task, &j);
+				eml_threadpool_run(pool, j.oh * j.mpanels * j.xtasks, direct_task,
+				                   &j);
+			}
 		}
 }
 
