@@ -27,42 +27,6 @@ int eml_cur_skip(eml_cursor *c, size_t n)
 	return eml_cur_view(c, n, &v);
 }
 
-static int read_be(eml_cursor *c, size_t n, uint64_t *v)
-{
-	const uint8_t *b;
-	int rc = eml_cur_view(c, n, &b);
-	if (rc != EML_OK)
-		return rc;
-	uint64_t x = 0;
-	for (size_t i = 0; i < n; i++)
-		x = x << 8 | b[i];
-	*v = x;
-	return EML_OK;
-}
-
-int eml_cur_u16_be(eml_cursor *c, uint16_t *v)
-{
-	uint64_t x;
-	int rc = read_be(c, 2, &x);
-	if (rc == EML_OK)
-		*v = (uint16_t)x;
-	return rc;
-}
-
-int eml_cur_u32_be(eml_cursor *c, uint32_t *v)
-{
-	uint64_t x;
-	int rc = read_be(c, 4, &x);
-	if (rc == EML_OK)
-		*v = (uint32_t)x;
-	return rc;
-}
-
-int eml_cur_u64_be(eml_cursor *c, uint64_t *v)
-{
-	return read_be(c, 8, v);
-}
-
 int eml_cur_end(const eml_cursor *c)
 {
 	return c->pos == c->len ? EML_OK : EML_E_TRAILING;

@@ -37,8 +37,8 @@ static inline int eml_cur_view(eml_cursor *c, size_t n, const uint8_t **out)
 	return EML_OK;
 }
 
-/* n (1..8) bytes, little-endian. */
-static inline int eml_cur_le_(eml_cursor *c, size_t n, uint64_t *v)
+/* n (1..8) bytes as an unsigned integer, little-endian or (be) big-endian. */
+static inline int eml_cur_uint_(eml_cursor *c, size_t n, int be, uint64_t *v)
 {
 	const uint8_t *b;
 	int rc = eml_cur_view(c, n, &b);
@@ -46,72 +46,57 @@ static inline int eml_cur_le_(eml_cursor *c, size_t n, uint64_t *v)
 		return rc;
 	uint64_t x = 0;
 	for (size_t i = 0; i < n; i++)
-		x |= (uint64_t)b[i] << (8 * i);
+		x = be ? x << 8 | b[i] : x | (uint64_t)b[i] << (8 * i);
 	*v = x;
 	return EML_OK;
 }
 
-static inline int eml_cur_u8(eml_cursor *c, uint8_t *v)
-{
-	uint64_t x;
-	int rc = eml_cur_le_(c, 1, &x);
-	if (rc == EML_OK)
-		*v = (uint8_t)x;
-	return rc;
-}
+/* eml_cur_u8 .. eml_cur_u64 and the _be forms */
+#define EML_CUR_READER(name, type, n, be)                                                          \
+	static inline int name(eml_cursor *c, type *v)                                             \
+	{                                                                                          \
+		uint64_t x;                                                                        \
+		int rc = eml_cur_uint_(c, n, be, &x);                                              \
+		if (rc == EML_OK)                                                                  \
+			*v = (type)x;                                                              \
+		return rc;                                                                         \
+	}
+EML_CUR_READER(eml_cur_u8, uint8_t, 1, 0)
+EML_CUR_READER(eml_cur_u16, uint16_t, 2, 0)
+EML_CUR_READER(eml_cur_u32, uint32_t, 4, 0)
+EML_CUR_READER(eml_cur_u64, uint64_t, 8, 0)
+EML_CUR_READER(eml_cur_u16_be, uint16_t, 2, 1)
+EML_CUR_READER(eml_cur_u32_be, uint32_t, 4, 1)
+EML_CUR_READER(eml_cur_u64_be, uint64_t, 8, 1)
+#undef EML_CUR_READER
 
-static inline int eml_cur_u16(eml_cursor *c, uint16_t *v)
-{
-	uint64_t x;
-	int rc = eml_cur_le_(c, 2, &x);
-	if (rc == EML_OK)
-		*v = (uint16_t)x;
-	return rc;
-}
-
-static inline int eml_cur_u32(eml_cursor *c, uint32_t *v)
-{
-	uint64_t x;
-	int rc = eml_cur_le_(c, 4, &x);
-	if (rc == EML_OK)
-		*v = (uint32_t)x;
-	return rc;
-}
-
-static inline int eml_cur_u64(eml_cursor *c, uint64_t *v)
-{
-	return eml_cur_le_(c, 8, v);
-}
-
+/* Two's complement, as the bits say (no implementation-defined conversion). */
 static inline int eml_cur_i64(eml_cursor *c, int64_t *v)
 {
 	uint64_t x;
-	int rc = eml_cur_le_(c, 8, &x);
+	int rc = eml_cur_uint_(c, 8, 0, &x);
 	if (rc == EML_OK)
 		memcpy(v, &x, sizeof(x));
 	return rc;
 }
 
-int eml_cur_u16_be(eml_cursor *c, uint16_t *v);
-int eml_cur_u32_be(eml_cursor *c, uint32_t *v);
-int eml_cur_u64_be(eml_cursor *c, uint64_t *v);
 /* Copy n bytes out. */
 int eml_cur_copy(eml_cursor *c, void *out, size_t n);
 int eml_cur_skip(eml_cursor *c, size_t n);
 /* EML_OK when nothing remains, EML_E_TRAILING otherwise. */
 int eml_cur_end(const eml_cursor *c);
 
-/*
- * A growable byte buffer for writing (integers little-endian unless _be). Storage comes from
- * eml_alloc and is wiped on growth and on cleanup. Errors are sticky: after a failed append every
- * later append is a no-op and eml_buf_error returns the first error.
- */
 /* A byte range: a message assembled from pieces where they lie (see eml_hpke_seal_iov). */
 typedef struct eml_iov {
 	const uint8_t *p;
 	size_t n;
 } eml_iov;
 
+/*
+ * A growable byte buffer for writing (integers little-endian unless _be). Storage comes from
+ * eml_alloc and is wiped on growth and on cleanup. Errors are sticky: after a failed append every
+ * later append is a no-op and eml_buf_error returns the first error.
+ */
 typedef struct eml_buf {
 	uint8_t *p;
 	size_t len;

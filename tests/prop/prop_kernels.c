@@ -782,20 +782,6 @@ typedef struct vm_set {
 	vfn f[4];
 } vm_set;
 
-static int vm_set_supported(const char *isa)
-{
-	if (strcmp(isa, "generic") == 0)
-		return 1;
-#if defined(__x86_64__)
-	__builtin_cpu_init();
-	if (strcmp(isa, "avx2") == 0)
-		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	if (strcmp(isa, "avx512") == 0)
-		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-#endif
-	return 0;
-}
-
 /* differential kernels: vectorized exp/sigmoid/tanh/erf (every ISA instance and the dispatcher)
  * vs libm in double, rounded to float. */
 Test(prop, differential_kernels_vmath, .description = "differential kernels: vector math")
@@ -813,7 +799,7 @@ Test(prop, differential_kernels_vmath, .description = "differential kernels: vec
 	double (*const refs[])(double) = {exp, ref_sigmoid, tanh, erf};
 	const char *const names[] = {"exp", "sigmoid", "tanh", "erf"};
 	for (size_t si = 0; si < sizeof(sets) / sizeof(sets[0]); si++) {
-		if (strcmp(sets[si].isa, "dispatch") != 0 && !vm_set_supported(sets[si].isa))
+		if (!eml_test_isa_supported(sets[si].isa))
 			continue;
 		const vfn *fns = sets[si].f;
 		PROP_FOR_EACH_CASE(rng)

@@ -12,6 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/file.h"
+#include "common/mem.h"
+#include "eml/error.h"
+
 uint64_t eml_prop_seed_cur;
 
 const char *eml_prop_msg(const char *fmt, ...)
@@ -374,4 +378,41 @@ int eml_test_run_proc(char *const argv[], const char *node_path, const char *out
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	return st;
+}
+
+char *eml_test_slurp_text(const char *path)
+{
+	uint8_t *b = NULL;
+	size_t n = 0;
+	if (eml_file_read(path, 1 << 20, &b, &n) != EML_OK)
+		return strdup("");
+	char *s = malloc(n + 1);
+	if (s != NULL) {
+		memcpy(s, b, n);
+		s[n] = '\0';
+	}
+	eml_free(b);
+	return s;
+}
+
+int eml_test_isa_supported(const char *isa)
+{
+	if (strcmp(isa, "generic") == 0 || strcmp(isa, "dispatch") == 0)
+		return 1;
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	if (strcmp(isa, "avx2") == 0)
+		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	if (strcmp(isa, "avx512") == 0)
+		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+#endif
+	return 0;
+}
+
+double eml_test_gelu_ref(double v, int tanh_form)
+{
+	if (tanh_form)
+		return 0.5 * v *
+		       (1 + tanh(sqrt(2 / 3.14159265358979323846) * (v + 0.044715 * v * v * v)));
+	return 0.5 * v * (1 + erf(v / sqrt(2.0)));
 }

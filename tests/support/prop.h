@@ -93,5 +93,14 @@ void eml_test_pathf(char *out, size_t cap, const char *fmt, ...)
 int eml_test_run_proc(char *const argv[], const char *node_path, const char *out_file,
                       const char *err_file);
 void eml_test_rmtree(const char *path);
+/* A text file's contents (at most 1 MiB) as a NUL-terminated malloc'd string; "" when it cannot
+ * be read. The caller free()s it. */
+char *eml_test_slurp_text(const char *path);
+/* 1 when this CPU runs the kernels of `isa`: "generic" and "dispatch" always, "avx2" with FMA,
+ * "avx512" with AVX-512F and DQ (the ISA instances of the vector math kernels). */
+int eml_test_isa_supported(const char *isa);
+/* Gelu in double: 0.5 v (1 + erf(v / sqrt 2)), or (tanh_form) the tanh approximation
+ * 0.5 v (1 + tanh(sqrt(2 / pi) (v + 0.044715 v^3))). */
+double eml_test_gelu_ref(double v, int tanh_form);
 
 #endif

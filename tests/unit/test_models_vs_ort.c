@@ -168,19 +168,6 @@ static void model_path(const struct model_case *c, char *out, size_t cap)
 	          c->id, out);
 }
 
-static char *slurp_text(const char *path)
-{
-	uint8_t *b = NULL;
-	size_t n = 0;
-	if (eml_file_read(path, 1 << 20, &b, &n) != EML_OK)
-		return strdup("");
-	char *s = malloc(n + 1);
-	memcpy(s, b, n);
-	s[n] = '\0';
-	eml_free(b);
-	return s;
-}
-
 /* Node + onnxruntime-node must be there; otherwise the test fails with the fix. */
 static void require_ort(char *node_path, size_t cap)
 {
@@ -343,7 +330,7 @@ static size_t ort_reference(const struct model_case *c, const char *mpath, uint6
 		argv[a++] = dir;
 		argv[a] = NULL;
 		int rc = eml_test_run_proc(argv, node_path, NULL, err);
-		char *msg = slurp_text(err);
+		char *msg = eml_test_slurp_text(err);
 		cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
 		          "tools/ort_ref.js failed for %s (%s): run scripts/fetch-testdata", c->id,
 		          msg);
@@ -631,8 +618,8 @@ static void cli_run(struct cli *c, char **args)
 	c->status = eml_test_run_proc(argv, NULL, c->out, c->err);
 	free(c->stdout_text);
 	free(c->stderr_text);
-	c->stdout_text = slurp_text(c->out);
-	c->stderr_text = slurp_text(c->err);
+	c->stdout_text = eml_test_slurp_text(c->out);
+	c->stderr_text = eml_test_slurp_text(c->err);
 }
 
 static int cli_exit(const struct cli *c)

@@ -776,19 +776,6 @@ static int exists(const char *p)
 	return stat(p, &st) == 0;
 }
 
-static char *slurp(const char *path)
-{
-	uint8_t *b = NULL;
-	size_t n = 0;
-	if (eml_file_read(path, 1 << 20, &b, &n) != EML_OK)
-		return strdup("");
-	char *s = malloc(n + 1);
-	memcpy(s, b, n);
-	s[n] = '\0';
-	eml_free(b);
-	return s;
-}
-
 /* Save every case (model + inputs) under its cache directory; run ORT once for all that have
  * no reference yet. */
 static void references(void)
@@ -844,7 +831,7 @@ static void references(void)
 		eml_test_pathf(err, sizeof(err), "%s/ort.err", tmp);
 		char *argv[] = {"node", script, "--batch", manifest, NULL};
 		int rc = eml_test_run_proc(argv, node_path, NULL, err);
-		char *msg = slurp(err);
+		char *msg = eml_test_slurp_text(err);
 		cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
 		          "tools/ort_ref.js --batch failed (%s): run scripts/install-deps and "
 		          "scripts/fetch-testdata",
@@ -871,7 +858,7 @@ static int run_case(const tcase *c, char *why, size_t cap)
 	char p[PATH_MAX + 32];
 	eml_test_pathf(p, sizeof(p), "%s/ort_error.txt", c->dir);
 	if (exists(p)) {
-		char *msg = slurp(p);
+		char *msg = eml_test_slurp_text(p);
 		snprintf(why, cap, "ONNX Runtime refused the model: %.300s", msg);
 		free(msg);
 		return 0;
@@ -1091,6 +1078,16 @@ static void mut_none(Onnx__ModelProto *mp)
 	(void)mp;
 }
 
+/* m loads as built, and is refused with `want` once `mutate` rewrote its ONNX bytes; m is freed. */
+static void refused_after(eml_model *m, void (*mutate)(Onnx__ModelProto *), int want)
+{
+	eml_model *out = NULL;
+	cr_assert_eq(load_mutated(m, mut_none, &out), EML_OK);
+	eml_model_free(out);
+	cr_assert_eq(load_mutated(m, mutate, &out), want);
+	eml_model_free(m);
+}
+
 static int assemble_rc(const eml_model *m, const eml_io_tensor *io, size_t n)
 {
 	eml_plan *p = NULL;
@@ -1099,6 +1096,17 @@ static int assemble_rc(const eml_model *m, const eml_io_tensor *io, size_t n)
 	cr_assert((rc == EML_OK) == (p != NULL));
 	eml_plan_free(p);
 	return rc;
+}
+
+/* Assemble and run m on io; its first output in *o (valid until the plan is freed). */
+static eml_plan *run_plan(const eml_model *m, const eml_io_tensor *io, size_t n, eml_io_tensor *o)
+{
+	eml_plan *p = NULL;
+	int bad = -1;
+	cr_assert_eq(eml_engine_assemble(m, io, n, NULL, &p, &bad), EML_OK);
+	cr_assert_eq(eml_plan_run(p), EML_OK);
+	cr_assert_eq(eml_plan_output(p, 0, o), EML_OK);
+	return p;
 }
 
 /* The versions' new types are refused with the type errors: float8 / bfloat16 tensors and
@@ -1114,10 +1122,7 @@ Test(opset20, new_types_of_19_and_20_are_refused_with_the_type_error)
 	int32_t y = mb_value(m, EML_DT_FLOAT, -1, NULL);
 	mb_node(m, "Add", I(x, mb_const(m, EML_DT_FLOAT, 1, D(4), w)), I(y));
 	mb_output(m, y);
-	cr_assert_eq(load_mutated(m, mut_none, &out), EML_OK);
-	eml_model_free(out);
-	cr_assert_eq(load_mutated(m, mut_float8_initializer, &out), EML_E_ONNX_DTYPE);
-	eml_model_free(m);
+	refused_after(m, mut_float8_initializer, EML_E_ONNX_DTYPE);
 
 	/* ConstantOfShape-20 with a bfloat16 value */
 	m = mb_new(20);
@@ -1128,10 +1133,7 @@ Test(opset20, new_types_of_19_and_20_are_refused_with_the_type_error)
 	    mb_node(m, "ConstantOfShape", I(mb_const(m, EML_DT_INT64, 1, D(2), shp)), I(y));
 	mb_attr(n, "value", EML_ATTR_TENSOR)->tensor = mb_tensor(m, EML_DT_FLOAT, 1, D(1), &one);
 	mb_output(m, y);
-	cr_assert_eq(load_mutated(m, mut_none, &out), EML_OK);
-	eml_model_free(out);
-	cr_assert_eq(load_mutated(m, mut_bfloat16_value, &out), EML_E_ONNX_DTYPE);
-	eml_model_free(m);
+	refused_after(m, mut_bfloat16_value, EML_E_ONNX_DTYPE);
 
 	/* Equal-19 on strings */
 	m = mb_new(19);
@@ -1141,10 +1143,7 @@ Test(opset20, new_types_of_19_and_20_are_refused_with_the_type_error)
 	y = mb_value(m, EML_DT_BOOL, -1, NULL);
 	mb_node(m, "Equal", I(a, b), I(y));
 	mb_output(m, y);
-	cr_assert_eq(load_mutated(m, mut_none, &out), EML_OK);
-	eml_model_free(out);
-	cr_assert_eq(load_mutated(m, mut_string_inputs, &out), EML_E_ONNX_STRING_TENSOR);
-	eml_model_free(m);
+	refused_after(m, mut_string_inputs, EML_E_ONNX_STRING_TENSOR);
 
 	/* Cast-19 to float8 (and back): nothing declares the type, the engine refuses the Cast */
 	for (int to = 16; to <= 20; to++) {
@@ -1180,6 +1179,25 @@ static eml_model *single_float_op(int64_t opset, const char *op)
 
 /* A model importing opset 21 is refused as a whole (ONNX_OPSET), by the loader and `eml check`;
  * the engine refuses every operator at 21. */
+/* `eml check` on a model's ONNX bytes: its wait status, and its stdout / stderr when asked. */
+static int eml_check_bytes(const uint8_t *b, size_t n, char **out, char **err)
+{
+	char *tmp = eml_test_tmpdir(), path[PATH_MAX], so[PATH_MAX], se[PATH_MAX];
+	eml_test_pathf(path, sizeof(path), "%s/m.onnx", tmp);
+	eml_test_pathf(so, sizeof(so), "%s/out.txt", tmp);
+	eml_test_pathf(se, sizeof(se), "%s/err.txt", tmp);
+	cr_assert_eq(eml_file_write_atomic(path, b, n, 0600), EML_OK);
+	char *argv[] = {(char *)eml_test_bin(), "check", path, NULL};
+	int st = eml_test_run_proc(argv, NULL, so, se);
+	if (out != NULL)
+		*out = eml_test_slurp_text(so);
+	if (err != NULL)
+		*err = eml_test_slurp_text(se);
+	eml_test_rmtree(tmp);
+	free(tmp);
+	return st;
+}
+
 Test(opset20, opset_21_is_refused)
 {
 	eml_model *m = single_float_op(21, "Relu");
@@ -1193,19 +1211,11 @@ Test(opset20, opset_21_is_refused)
 	cr_assert_eq(assemble_rc(m, &io, 1), EML_E_UNSUPPORTED);
 	cr_assert_not(eml_onnx_op_supported("", "Relu", 21));
 	cr_assert_not(eml_onnx_op_supported("", "Gelu", 21));
-	char *tmp = eml_test_tmpdir(), path[PATH_MAX], so[PATH_MAX], se[PATH_MAX];
-	eml_test_pathf(path, sizeof(path), "%s/m21.onnx", tmp);
-	eml_test_pathf(so, sizeof(so), "%s/out.txt", tmp);
-	eml_test_pathf(se, sizeof(se), "%s/err.txt", tmp);
-	cr_assert_eq(eml_file_write_atomic(path, b, n, 0600), EML_OK);
-	char *argv[] = {(char *)eml_test_bin(), "check", path, NULL};
-	int st = eml_test_run_proc(argv, NULL, so, se);
-	char *err = slurp(se);
+	char *err = NULL;
+	int st = eml_check_bytes(b, n, NULL, &err);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "eml check exit %d", WEXITSTATUS(st));
 	cr_assert(strstr(err, "opset") != NULL, "eml check said: %s", err);
 	free(err);
-	eml_test_rmtree(tmp);
-	free(tmp);
 	eml_free(b);
 	eml_model_free(m);
 }
@@ -1245,13 +1255,8 @@ Test(opset20, ops_not_claimed_at_their_opset_are_named)
 		eml_io_tensor io[2] = {mb_io(EML_DT_FLOAT, 4, D(1, 1, 3, 3), xv),
 		                       mb_io(EML_DT_FLOAT, 4, D(1, 2, 2, 2), gv)};
 		cr_assert_eq(assemble_rc(lm, io, 2), EML_E_UNSUPPORTED);
-		char *tmp = eml_test_tmpdir(), path[PATH_MAX], so[PATH_MAX], want[64];
-		eml_test_pathf(path, sizeof(path), "%s/m.onnx", tmp);
-		eml_test_pathf(so, sizeof(so), "%s/out.txt", tmp);
-		cr_assert_eq(eml_file_write_atomic(path, b, n, 0600), EML_OK);
-		char *argv[] = {(char *)eml_test_bin(), "check", path, NULL};
-		int st = eml_test_run_proc(argv, NULL, so, NULL);
-		char *out = slurp(so);
+		char want[64], *out = NULL;
+		int st = eml_check_bytes(b, n, &out, NULL);
 		snprintf(want, sizeof(want), " %lld ", (long long)opset);
 		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "eml check exit %d",
 		          WEXITSTATUS(st));
@@ -1259,8 +1264,6 @@ Test(opset20, ops_not_claimed_at_their_opset_are_named)
 		              strstr(out, "Relu") == NULL,
 		          "eml check said: %s", out);
 		free(out);
-		eml_test_rmtree(tmp);
-		free(tmp);
 		eml_free(b);
 		eml_model_free(lm);
 		eml_model_free(m);
@@ -1381,12 +1384,8 @@ Test(opset20, pad_wrap_beyond_the_dimension_repeats)
 	mb_output(m, y);
 	float xv[6] = {0, 1, 2, 3, 4, 5};
 	eml_io_tensor io = mb_io(EML_DT_FLOAT, 2, D(2, 3), xv);
-	eml_plan *p = NULL;
-	int bad = -1;
-	cr_assert_eq(eml_engine_assemble(m, &io, 1, NULL, &p, &bad), EML_OK);
-	cr_assert_eq(eml_plan_run(p), EML_OK);
 	eml_io_tensor o;
-	cr_assert_eq(eml_plan_output(p, 0, &o), EML_OK);
+	eml_plan *p = run_plan(m, &io, 1, &o);
 	cr_assert(o.rank == 2 && o.dims[0] == 5 && o.dims[1] == 12);
 	const float *yv = o.data;
 	for (int r = 0; r < 5; r++)
@@ -1418,12 +1417,8 @@ Test(opset20, avgpool_same_upper_with_dilations_follows_the_spec)
 	for (int i = 0; i < H * W; i++)
 		xv[i] = (float)((i * 7) % 11) - 5.0f;
 	eml_io_tensor io = mb_io(EML_DT_FLOAT, 4, D(1, 1, H, W), xv);
-	eml_plan *p = NULL;
-	int bad = -1;
-	cr_assert_eq(eml_engine_assemble(m, &io, 1, NULL, &p, &bad), EML_OK);
-	cr_assert_eq(eml_plan_run(p), EML_OK);
 	eml_io_tensor o;
-	cr_assert_eq(eml_plan_output(p, 0, &o), EML_OK);
+	eml_plan *p = run_plan(m, &io, 1, &o);
 	int oh = (H + S - 1) / S, ow = (W + S - 1) / S;
 	cr_assert(o.dims[2] == oh && o.dims[3] == ow);
 	int span = (K - 1) * DL + 1;
@@ -1469,12 +1464,8 @@ Test(opset20, gridsample_cubic_border_folds_per_axis)
 	float xv[5] = {0, 1, 2, 3, 4}, gv[3] = {-1.25f, -0.25f, 1.5f};
 	eml_io_tensor io[2] = {mb_io(EML_DT_FLOAT, 3, D(1, 1, 5), xv),
 	                       mb_io(EML_DT_FLOAT, 3, D(1, 3, 1), gv)};
-	eml_plan *p = NULL;
-	int bad = -1;
-	cr_assert_eq(eml_engine_assemble(m, io, 2, NULL, &p, &bad), EML_OK);
-	cr_assert_eq(eml_plan_run(p), EML_OK);
 	eml_io_tensor o;
-	cr_assert_eq(eml_plan_output(p, 0, &o), EML_OK);
+	eml_plan *p = run_plan(m, io, 2, &o);
 	const float *yv = o.data;
 	/* x = -0.5 -> clamped to 0 (ORT: -0.09375); x = 1.5 -> 1.5; x = 5 -> clamped to 4 */
 	cr_assert_float_eq(yv[0], 0.0f, 1e-6);
@@ -1503,9 +1494,7 @@ Test(opset20, gridsample_cubic_border_folds_per_axis)
 	float g2[2] = {-0.92f, -1.2f};
 	eml_io_tensor io2[2] = {mb_io(EML_DT_FLOAT, 4, D(1, 1, 5, 5), x2),
 	                        mb_io(EML_DT_FLOAT, 4, D(1, 1, 1, 2), g2)};
-	cr_assert_eq(eml_engine_assemble(m, io2, 2, NULL, &p, &bad), EML_OK);
-	cr_assert_eq(eml_plan_run(p), EML_OK);
-	cr_assert_eq(eml_plan_output(p, 0, &o), EML_OK);
+	p = run_plan(m, io2, 2, &o);
 	cr_assert_float_eq(*(const float *)o.data, -0.11025f, 1e-4, "%g", *(const float *)o.data);
 	eml_plan_free(p);
 	eml_model_free(m);
@@ -1691,20 +1680,6 @@ Test(opset20, unchanged_operators_behave_alike_at_18_and_20,
  * tests above run only the one this CPU dispatches to. */
 typedef void (*gelu_fn)(float *, const float *, size_t, int);
 
-static int gelu_isa_supported(const char *isa)
-{
-	if (strcmp(isa, "generic") == 0 || strcmp(isa, "dispatch") == 0)
-		return 1;
-#if defined(__x86_64__)
-	__builtin_cpu_init();
-	if (strcmp(isa, "avx2") == 0)
-		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	if (strcmp(isa, "avx512") == 0)
-		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-#endif
-	return 0;
-}
-
 Test(opset20, gelu_kernel_every_isa_matches_the_formula)
 {
 	const struct {
@@ -1722,7 +1697,7 @@ Test(opset20, gelu_kernel_every_isa_matches_the_formula)
 	static float x[N], y[N];
 	int tested = 0;
 	for (size_t si = 0; si < sizeof(sets) / sizeof(sets[0]); si++) {
-		if (!gelu_isa_supported(sets[si].isa))
+		if (!eml_test_isa_supported(sets[si].isa))
 			continue;
 		tested++;
 		for (int form = 0; form < 2; form++) {
@@ -1736,13 +1711,7 @@ Test(opset20, gelu_kernel_every_isa_matches_the_formula)
 				memcpy(y, x, sizeof(x));
 			sets[si].f(y, in_place ? y : x, N, form);
 			for (int i = 0; i < N; i++) {
-				double v = x[i], w;
-				if (form)
-					w = 0.5 * v *
-					    (1 + tanh(sqrt(2 / 3.14159265358979323846) *
-					              (v + 0.044715 * v * v * v)));
-				else
-					w = 0.5 * v * (1 + erf(v / sqrt(2.0)));
+				double v = x[i], w = eml_test_gelu_ref(v, form);
 				/* relative 1e-5 where the result is not tiny; where 1 + erf/tanh cancels
 				 * (large negative x) the error is that of erf/tanh near -1, times |x| */
 				double tol = 1e-5 * fabs(w) + 2e-6 * fabs(v) + 1e-30;

@@ -306,15 +306,21 @@ static void sample_request_pt(eml_buf *b, float *x, int64_t *shape)
 	cr_assert_eq(eml_request_pt_encode(b, &r), EML_OK);
 }
 
+/* The sample request plaintext of x and shape, encoded into b and decoded again into r. */
+static void sample_decoded(eml_buf *b, float *x, int64_t *shape, eml_request_pt *r)
+{
+	eml_buf_init(b, 0);
+	sample_request_pt(b, x, shape);
+	cr_assert_eq(eml_request_pt_decode(b->p, b->len, r), EML_OK);
+}
+
 Test(msg, plaintexts_round_trip_and_strict)
 {
 	float x[6] = {1, 2, 3, 4, 5, 6};
 	int64_t shape[2] = {3, 2};
 	eml_buf b;
-	eml_buf_init(&b, 0);
-	sample_request_pt(&b, x, shape);
 	eml_request_pt r2;
-	cr_assert_eq(eml_request_pt_decode(b.p, b.len, &r2), EML_OK);
+	sample_decoded(&b, x, shape, &r2);
 	cr_assert_eq(r2.n_inputs, 2);
 	cr_assert_eq(r2.tkey_len, 9);
 	cr_assert(memcmp(r2.tkey, "TKEYBYTES", 9) == 0);
@@ -1149,10 +1155,8 @@ Test(session, sealed_from_pieces_opened_in_place)
 	float x[6] = {1, 2, 3, 4, 5, 6};
 	int64_t shape[2] = {3, 2};
 	eml_buf b;
-	eml_buf_init(&b, 0);
-	sample_request_pt(&b, x, shape);
 	eml_request_pt r2;
-	cr_assert_eq(eml_request_pt_decode(b.p, b.len, &r2), EML_OK);
+	sample_decoded(&b, x, shape, &r2);
 	eml_pt_parts *pp = calloc(1, sizeof(*pp));
 	cr_assert_eq(eml_request_pt_parts(pp, &r2), EML_OK);
 	cr_assert_gt(pp->n, 1);

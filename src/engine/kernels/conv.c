@@ -639,18 +639,35 @@ typedef struct conv_job {
 	    *gemm_pool; /* pool for the GEMM inside a task (NULL when tasks run in parallel) */
 } conv_job;
 
-/* One input plane (ih x iw) into an R x C zero-padded plane, ph rows and pw columns in. */
-static void pad_plane(const float *x, size_t ih, size_t iw, size_t ph, size_t pw, size_t R,
-                      size_t C, float *d)
+/* Padded rows [r0, r0 + n) of one input plane (ih x iw) into d (n rows of C floats): the input
+ * sits ph rows and pw columns in, zero around it; each row stored as s phases of plen floats
+ * (columns q, q + s, ... for q < s; s = 1, plen = C: the plain padded row). */
+static void pad_rows(const float *x, size_t ih, size_t iw, size_t ph, size_t pw, size_t s,
+                     size_t plen, size_t C, size_t r0, size_t n, float *d)
 {
-	memset(d, 0, ph * C * sizeof(float));
-	for (size_t r = 0; r < ih; r++) {
-		float *dr = d + (ph + r) * C;
-		memset(dr, 0, pw * sizeof(float));
-		memcpy(dr + pw, x + r * iw, iw * sizeof(float));
-		memset(dr + pw + iw, 0, (C - pw - iw) * sizeof(float));
+	for (size_t r = 0; r < n; r++) {
+		float *dr = d + r * C;
+		size_t pr = r0 + r;
+		if (pr < ph || pr - ph >= ih) {
+			memset(dr, 0, C * sizeof(float));
+			continue;
+		}
+		const float *xr = x + (pr - ph) * iw;
+		if (s == 1) {
+			memset(dr, 0, pw * sizeof(float));
+			memcpy(dr + pw, xr, iw * sizeof(float));
+			memset(dr + pw + iw, 0, (C - pw - iw) * sizeof(float));
+			continue;
+		}
+		memset(dr, 0, C * sizeof(float));
+		/* phase q takes the input columns c with (pw + c) % s == q: every s-th from c0 */
+		for (size_t q = 0; q < s; q++) {
+			size_t c0 = (q + s - pw % s) % s;
+			float *dq = dr + q * plen + (pw + c0) / s;
+			for (size_t c = c0, t = 0; c < iw; c += s, t++)
+				dq[t] = xr[c];
+		}
 	}
-	memset(d + (ph + ih) * C, 0, (R - ph - ih) * C * sizeof(float));
 }
 
 /* Offsets of the taps (channel, kernel row, kernel column: im2col's row order) in a padded
@@ -679,8 +696,8 @@ static void im2col_gather(const conv_job *j, const float *x, size_t c0, size_t c
 	int32_t *rowoff = (int32_t *)(buf + align64(cg * plane * sizeof(float)) / sizeof(float));
 	int32_t *colidx = rowoff + align64(j->kg * sizeof(int32_t)) / sizeof(int32_t);
 	for (size_t ci = 0; ci < cg; ci++)
-		pad_plane(x + ci * ih * iw, ih, iw, p->pad_begin[0], p->pad_begin[1], R, C,
-		          pad + ci * plane);
+		pad_rows(x + ci * ih * iw, ih, iw, p->pad_begin[0], p->pad_begin[1], 1, C, C, 0, R,
+		         pad + ci * plane);
 	tap_offsets(p, cg, R, C, 1, C, rowoff);
 	size_t ow = p->out[1], oh = c0 / ow, owi = c0 % ow;
 	for (size_t q = 0; q < cn; q++) {
@@ -762,37 +779,13 @@ typedef struct direct_job {
  * K) one tile is too little to be worth a dispatch. */
 #define DIRECT_TASK_FLOPS 200000.0
 
-/* Padded rows [r0, r0 + n) of input channel ci into d (n rows of C floats, stored as stride
- * phases): zero outside the input. */
+/* Padded rows [r0, r0 + n) of input channel ci into d. */
 static void direct_pad_rows(const direct_job *j, size_t ci, size_t r0, size_t n, float *d)
 {
 	const eml_conv_params *p = j->p;
-	size_t ih = p->in[0], iw = p->in[1], ph = p->pad_begin[0], pw = p->pad_begin[1];
-	size_t s = p->stride[1], plen = j->C / s;
-	const float *x = j->x + ci * ih * iw;
-	for (size_t r = 0; r < n; r++) {
-		float *dr = d + r * j->C;
-		size_t pr = r0 + r;
-		if (pr < ph || pr - ph >= ih) {
-			memset(dr, 0, j->C * sizeof(float));
-			continue;
-		}
-		const float *xr = x + (pr - ph) * iw;
-		if (s == 1) {
-			memset(dr, 0, pw * sizeof(float));
-			memcpy(dr + pw, xr, iw * sizeof(float));
-			memset(dr + pw + iw, 0, (j->C - pw - iw) * sizeof(float));
-			continue;
-		}
-		memset(dr, 0, j->C * sizeof(float));
-		/* phase q takes the input columns c with (pw + c) % s == q: every s-th from c0 */
-		for (size_t q = 0; q < s; q++) {
-			size_t c0 = (q + s - pw % s) % s;
-			float *dq = dr + q * plen + (pw + c0) / s;
-			for (size_t c = c0, t = 0; c < iw; c += s, t++)
-				dq[t] = xr[c];
-		}
-	}
+	size_t ih = p->in[0], iw = p->in[1], s = p->stride[1];
+	pad_rows(j->x + ci * ih * iw, ih, iw, p->pad_begin[0], p->pad_begin[1], s, j->C / s, j->C,
+	         r0, n, d);
 }
 
 static void direct_pad_task(void *ctx, size_t ci, int thread)
